@@ -1,0 +1,224 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Lighthouse.Fuse.FileSystem;
+using Lighthouse.Fuse.Native;
+using Lighthouse.Fuse.Protocol;
+
+namespace Lighthouse.Fuse.Session;
+
+/// <summary>
+/// Serves one FUSE connection: worker threads read requests from /dev/fuse (one cloned
+/// descriptor each, so the kernel spreads requests and replies go back on the same queue),
+/// decode them, call the <see cref="FuseFileSystem"/> and write the replies. Each worker owns
+/// two unmanaged buffers (request and reply, 1 MiB + headers): the hot path allocates nothing.
+/// </summary>
+public sealed unsafe partial class FuseSession : IDisposable
+{
+    private readonly FuseFileSystem _fs;
+    private readonly SessionOptions _options;
+    private readonly ConcurrentDictionary<ulong, DeferredReply> _deferred = new();
+    private readonly List<Thread> _workers = new();
+    private readonly List<int> _clonedFds = new();
+    private readonly TaskCompletionSource<ConnectionInfo> _initialized = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CountdownEvent _running = new(1);
+    private int _masterFd = -1;
+    private volatile bool _stopping;
+
+    public FuseSession(FuseFileSystem fileSystem, SessionOptions? options = null)
+    {
+        _fs = fileSystem;
+        _options = options ?? new SessionOptions();
+    }
+
+    public ConnectionInfo? Connection { get; private set; }
+    public SessionStats Stats { get; } = new();
+    /// <summary>Available once INIT has been answered.</summary>
+    public Notifier? Notifier { get; private set; }
+    public int WorkerCount { get { lock (_workers) return _workers.Count; } }
+    /// <summary>Why the session ended, if it ended on an error rather than an unmount.</summary>
+    public string? Failure { get; private set; }
+
+    /// <summary>Starts serving <paramref name="deviceFd"/> (from mounting). The first worker answers
+    /// INIT, then clones one descriptor per further worker. Returns at once.</summary>
+    public void Start(int deviceFd)
+    {
+        _masterFd = deviceFd;
+        StartWorker(deviceFd, 0);
+    }
+
+    /// <summary>Completes when INIT has been answered (the mount is usable).</summary>
+    public Task<ConnectionInfo> Initialized => _initialized.Task;
+
+    /// <summary>Blocks until every worker has stopped (the filesystem was unmounted or aborted).</summary>
+    public bool WaitForExit(TimeSpan timeout) => _running.Wait(timeout);
+    public void WaitForExit() => _running.Wait();
+
+    private void StartWorker(int fd, int index)
+    {
+        var thread = new Thread(() => WorkerLoop(fd)) { IsBackground = true, Name = $"fuse-worker-{index}" };
+        lock (_workers) _workers.Add(thread);
+        if (index > 0) _running.AddCount();
+        thread.Start();
+    }
+
+    private void StartMoreWorkers()
+    {
+        for (int i = 1; i < _options.Threads; i++)
+        {
+            int fd = CloneDevice();
+            StartWorker(fd < 0 ? _masterFd : fd, i); // without a clone, workers share the master fd
+        }
+    }
+
+    private int CloneDevice()
+    {
+        fixed (byte* path = "/dev/fuse\0"u8)
+        {
+            int fd = Libc.Open(path, Libc.O_RDWR | Libc.O_CLOEXEC, 0);
+            if (fd < 0) return -1;
+            uint master = (uint)_masterFd;
+            if (Libc.Ioctl(fd, ProtocolConstants.DevIocClone, &master) < 0) { Libc.Close(fd); return -1; }
+            lock (_clonedFds) _clonedFds.Add(fd);
+            return fd;
+        }
+    }
+
+    private void WorkerLoop(int fd)
+    {
+        byte* request = (byte*)NativeMemory.AlignedAlloc(ProtocolConstants.RequestBufferSize, 4096);
+        byte* reply = (byte*)NativeMemory.AlignedAlloc(ProtocolConstants.RequestBufferSize, 4096);
+        try
+        {
+            while (!_stopping)
+            {
+                nint n = Libc.Read(fd, request, ProtocolConstants.RequestBufferSize);
+                if (n < 0)
+                {
+                    int errno = Libc.Errno;
+                    if (errno is Errno.EINTR or Errno.EAGAIN or Errno.ENOENT) continue; // ENOENT: request interrupted before we read it
+                    if (errno != Errno.ENODEV) Failure ??= $"reading /dev/fuse failed: errno {errno}";
+                    break; // ENODEV: unmounted
+                }
+                if (n < sizeof(InHeader)) { Failure ??= $"short request of {n} bytes"; break; }
+                if (!Dispatch(fd, new Span<byte>(request, (int)n), reply)) break;
+            }
+        }
+        catch (Exception e)
+        {
+            Failure ??= $"worker crashed: {e}";
+            _initialized.TrySetException(e);
+        }
+        finally
+        {
+            NativeMemory.AlignedFree(request);
+            NativeMemory.AlignedFree(reply);
+            _initialized.TrySetException(new IOException(Failure ?? "the filesystem was unmounted before INIT"));
+            _running.Signal();
+        }
+    }
+
+    /// <summary>Handles one request. Returns false when the session must stop.</summary>
+    private bool Dispatch(int fd, Span<byte> request, byte* replyBuffer)
+    {
+        ref readonly var header = ref MemoryMarshal.AsRef<InHeader>(request);
+        int bodyLength = (int)header.Len - sizeof(InHeader) - header.TotalExtLen * 8;
+        if (bodyLength < 0 || header.Len > request.Length) { Reply(fd, header.Unique, Errno.EIO, replyBuffer, 0); return true; }
+        var body = request.Slice(sizeof(InHeader), bodyLength);
+        var ctx = new RequestContext(this, fd, header);
+        _options.Trace?.Invoke($"{header.Opcode} unique={header.Unique} node={header.NodeId} uid={header.Uid} pid={header.Pid}");
+
+        long start = Stopwatch.GetTimestamp();
+        long allocatedBefore = _options.MeasureAllocations ? GC.GetAllocatedBytesForCurrentThread() : 0;
+        int error;
+        bool keepGoing = true;
+        var payload = new Span<byte>(replyBuffer + sizeof(OutHeader), ProtocolConstants.RequestBufferSize - sizeof(OutHeader));
+        int payloadLength = 0;
+        ulong entryNode = 0; // non-zero: the reply adds a lookup to this node; undo if the kernel refuses it
+        try
+        {
+            error = Handle(ctx, header.Opcode, body, payload, ref payloadLength, ref entryNode, ref keepGoing);
+        }
+        catch (Exception e)
+        {
+            // A bug in a handler must not take the mount down: answer EIO and say why.
+            Console.Error.WriteLine($"lighthouse: {header.Opcode} on node {header.NodeId} failed: {e}");
+            error = Errno.EIO;
+            entryNode = 0;
+        }
+
+        if (error == Errno.Deferred) { Stats.Record(header.Opcode, Stopwatch.GetTimestamp() - start, false); return keepGoing; }
+        if (error != int.MinValue)
+        {
+            if (error != 0) { payloadLength = 0; entryNode = 0; }
+            if (!Reply(fd, header.Unique, error, replyBuffer, payloadLength) && entryNode != 0)
+                _fs.Forget(entryNode, 1); // the kernel never saw this lookup
+        }
+        if (_options.MeasureAllocations) Stats.RecordAllocation(GC.GetAllocatedBytesForCurrentThread() - allocatedBefore);
+        Stats.Record(header.Opcode, Stopwatch.GetTimestamp() - start, error > 0);
+        return keepGoing;
+    }
+
+    /// <summary>Writes header + payload (already in the reply buffer). False if the kernel refused it.</summary>
+    private static bool Reply(int fd, ulong unique, int error, byte* buffer, int payloadLength)
+    {
+        var header = (OutHeader*)buffer;
+        header->Len = (uint)(sizeof(OutHeader) + payloadLength);
+        header->Error = -error;
+        header->Unique = unique;
+        return Libc.Write(fd, buffer, header->Len) >= 0;
+    }
+
+    internal void SendReply(int fd, ulong unique, int negativeError, ReadOnlySpan<byte> data)
+    {
+        var buffer = new byte[sizeof(OutHeader) + data.Length];
+        var header = new OutHeader { Len = (uint)buffer.Length, Error = negativeError, Unique = unique };
+        MemoryMarshal.Write(buffer, in header);
+        data.CopyTo(buffer.AsSpan(sizeof(OutHeader)));
+        fixed (byte* p = buffer) Libc.Write(fd, p, (nuint)buffer.Length);
+    }
+
+    internal DeferredReply Defer(in RequestContext ctx)
+    {
+        var deferred = new DeferredReply(this, ctx.DeviceFd, ctx.Unique, ctx.Opcode);
+        _deferred[ctx.Unique] = deferred;
+        return deferred;
+    }
+
+    internal void ForgetDeferred(ulong unique) => _deferred.TryRemove(unique, out _);
+
+    /// <summary>Number of requests whose reply is still pending (deferred).</summary>
+    public int PendingDeferred => _deferred.Count;
+
+    private static ReadOnlySpan<byte> CString(ReadOnlySpan<byte> body, ref int position)
+    {
+        var rest = body[position..];
+        int end = rest.IndexOf((byte)0);
+        if (end < 0) end = rest.Length;
+        position += end + 1;
+        return rest[..end];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ref readonly T Arg<T>(ReadOnlySpan<byte> body) where T : unmanaged =>
+        ref MemoryMarshal.AsRef<T>(body[..sizeof(T)]);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Put<T>(Span<byte> payload, in T value) where T : unmanaged
+    {
+        MemoryMarshal.Write(payload, in value);
+        return sizeof(T);
+    }
+
+    public void Dispose()
+    {
+        _stopping = true;
+        Notifier?.Dispose();
+        lock (_clonedFds)
+        {
+            foreach (var fd in _clonedFds) Libc.Close(fd);
+            _clonedFds.Clear();
+        }
+    }
+}
