@@ -1,0 +1,163 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.Data.Sqlite;
+
+namespace Lighthouse.Store.Events;
+
+/// <summary>Maps events to rows and computes the hash chain: hash = SHA-256(prev_hash ‖ canonical encoding).</summary>
+internal static class EventCodec
+{
+    public const string Columns =
+        "seq, time_ticks, agent, op, path, path2, file_id, before_version, after_version, other_file_id, " +
+        "kind, size, mode, mtime_ns, inode, content_state, content_hash, point, prev_hash, hash";
+
+    public static readonly byte[] GenesisHash = new byte[32];
+
+    private static readonly Dictionary<EventOp, string> OpNames = new()
+    {
+        [EventOp.Init] = "init",
+        [EventOp.Baseline] = "baseline",
+        [EventOp.Create] = "create",
+        [EventOp.Mkdir] = "mkdir",
+        [EventOp.Symlink] = "symlink",
+        [EventOp.Write] = "write",
+        [EventOp.SetAttributes] = "setattr",
+        [EventOp.Capture] = "capture",
+        [EventOp.Unlink] = "unlink",
+        [EventOp.Rmdir] = "rmdir",
+        [EventOp.Rename] = "rename",
+        [EventOp.Link] = "link",
+        [EventOp.SnapshotCreate] = "snapshot",
+        [EventOp.SnapshotDelete] = "snapshot-delete",
+    };
+    private static readonly Dictionary<string, EventOp> OpsByName = OpNames.ToDictionary(kv => kv.Value, kv => kv.Key);
+
+    public static string OpName(EventOp op) => OpNames[op];
+
+    public static EventOp ParseOp(string name) =>
+        OpsByName.TryGetValue(name, out var op) ? op : throw new StoreException($"unknown operation '{name}' in the event log");
+
+    public static byte[] ComputeHash(StoreEvent e)
+    {
+        var buffer = new ArrayBufferWriterLite(256);
+        buffer.Long(e.Seq);
+        buffer.Long(e.TimeUtc.Ticks);
+        buffer.Text(e.Agent);
+        buffer.Text(OpName(e.Op));
+        buffer.Text(e.Path);
+        buffer.Text(e.Path2);
+        buffer.Long(e.FileId);
+        buffer.Long(e.BeforeVersion);
+        buffer.Long(e.AfterVersion);
+        buffer.Long(e.OtherFileId);
+        buffer.Long(e.Attributes is null ? null : (long)e.Attributes.Kind);
+        buffer.Long(e.Attributes?.Size);
+        buffer.Long(e.Attributes?.Mode);
+        buffer.Long(e.Attributes?.MtimeNs);
+        buffer.Long(e.Attributes?.Inode);
+        buffer.Long((long)e.ContentState);
+        buffer.Text(e.ContentHash);
+        buffer.Long(e.Point);
+        buffer.Bytes(e.PrevHash);
+        return SHA256.HashData(buffer.Written);
+    }
+
+    public static void Bind(SqliteCommand insert, StoreEvent e)
+    {
+        var p = insert.Parameters;
+        p[0].Value = e.Seq;
+        p[1].Value = e.TimeUtc.Ticks;
+        p[2].Value = e.Agent;
+        p[3].Value = OpName(e.Op);
+        p[4].Value = e.Path;
+        p[5].Value = (object?)e.Path2 ?? DBNull.Value;
+        p[6].Value = e.FileId;
+        p[7].Value = (object?)e.BeforeVersion ?? DBNull.Value;
+        p[8].Value = (object?)e.AfterVersion ?? DBNull.Value;
+        p[9].Value = (object?)e.OtherFileId ?? DBNull.Value;
+        p[10].Value = e.Attributes is null ? DBNull.Value : (int)e.Attributes.Kind;
+        p[11].Value = (object?)e.Attributes?.Size ?? DBNull.Value;
+        p[12].Value = (object?)e.Attributes?.Mode ?? DBNull.Value;
+        p[13].Value = (object?)e.Attributes?.MtimeNs ?? DBNull.Value;
+        p[14].Value = (object?)e.Attributes?.Inode ?? DBNull.Value;
+        p[15].Value = (int)e.ContentState;
+        p[16].Value = (object?)e.ContentHash ?? DBNull.Value;
+        p[17].Value = (object?)e.Point ?? DBNull.Value;
+        p[18].Value = e.PrevHash;
+        p[19].Value = e.Hash;
+    }
+
+    public static SqliteCommand PrepareInsert(SqliteConnection connection)
+    {
+        var cmd = connection.CreateCommand();
+        var names = Columns.Split(", ");
+        cmd.CommandText = $"INSERT INTO events({Columns}) VALUES({string.Join(", ", names.Select((_, i) => "$p" + i))})";
+        for (var i = 0; i < names.Length; i++)
+            cmd.Parameters.Add(new SqliteParameter("$p" + i, null));
+        cmd.Prepare();
+        return cmd;
+    }
+
+    /// <summary>Reads a row selected with <see cref="Columns"/>.</summary>
+    public static StoreEvent Read(SqliteDataReader r)
+    {
+        NodeAttributes? attrs = r.IsDBNull(10)
+            ? null
+            : new NodeAttributes((FileKind)r.GetInt32(10), r.GetInt64(11), r.GetInt32(12), r.GetInt64(13), r.GetInt64(14));
+        return new StoreEvent(
+            r.GetInt64(0),
+            new DateTime(r.GetInt64(1), DateTimeKind.Utc),
+            r.GetString(2),
+            ParseOp(r.GetString(3)),
+            r.GetString(4),
+            r.IsDBNull(5) ? null : r.GetString(5),
+            r.GetInt64(6),
+            r.IsDBNull(7) ? null : r.GetInt64(7),
+            r.IsDBNull(8) ? null : r.GetInt64(8),
+            r.IsDBNull(9) ? null : r.GetInt64(9),
+            attrs,
+            (ContentState)r.GetInt32(15),
+            r.IsDBNull(16) ? null : r.GetString(16),
+            r.IsDBNull(17) ? null : r.GetInt64(17),
+            (byte[])r.GetValue(18),
+            (byte[])r.GetValue(19));
+    }
+
+    /// <summary>A tiny growable buffer for the canonical encoding (length-prefixed, null-marked fields).</summary>
+    private sealed class ArrayBufferWriterLite(int capacity)
+    {
+        private byte[] _data = new byte[capacity];
+        private int _length;
+
+        public ReadOnlySpan<byte> Written => _data.AsSpan(0, _length);
+
+        private Span<byte> Take(int n)
+        {
+            if (_length + n > _data.Length) Array.Resize(ref _data, Math.Max(_data.Length * 2, _length + n));
+            var span = _data.AsSpan(_length, n);
+            _length += n;
+            return span;
+        }
+
+        public void Long(long? value)
+        {
+            Take(1)[0] = value.HasValue ? (byte)1 : (byte)0;
+            if (value.HasValue) BinaryPrimitives.WriteInt64LittleEndian(Take(8), value.Value);
+        }
+
+        public void Text(string? value)
+        {
+            if (value is null) { Long(null); return; }
+            var count = Encoding.UTF8.GetByteCount(value);
+            Long(count);
+            Encoding.UTF8.GetBytes(value, Take(count));
+        }
+
+        public void Bytes(byte[] value)
+        {
+            Long(value.Length);
+            value.CopyTo(Take(value.Length));
+        }
+    }
+}

@@ -1,0 +1,250 @@
+using System.Collections.Concurrent;
+using Lighthouse.Store.Index;
+using Lighthouse.Store.Sqlite;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+
+namespace Lighthouse.Store.Events;
+
+/// <summary>What a write work item may do: read the current index and append events.</summary>
+internal sealed record EventDraft(
+    string Agent,
+    EventOp Op,
+    string Path,
+    string? Path2 = null,
+    long? FileId = null,           // null: a new file whose id is this event's seq
+    long? BeforeVersion = null,
+    bool NewVersion = false,       // after_version = this event's seq
+    long? AfterVersion = null,
+    long? OtherFileId = null,
+    NodeAttributes? Attributes = null,
+    ContentState ContentState = ContentState.None,
+    string? ContentHash = null,
+    long? Point = null);
+
+internal sealed class WriteContext
+{
+    private readonly SqliteCommand _insert;
+
+    public WriteContext(SqliteConnection connection, IndexApplier index, SqliteCommand insert)
+    {
+        Connection = connection;
+        Index = index;
+        _insert = insert;
+    }
+
+    public SqliteConnection Connection { get; }
+    public IndexApplier Index { get; }
+    public long LastSeq { get; set; }
+    public byte[] LastHash { get; set; } = EventCodec.GenesisHash;
+    public long LastTicks { get; set; }
+    public List<StoreEvent> Appended { get; } = [];
+
+    /// <summary>Assigns seq, time and chain hash, inserts the event and applies it to the index.</summary>
+    public StoreEvent Append(EventDraft d)
+    {
+        var seq = LastSeq + 1;
+        // Times never go backwards along the log, so "as of time T" is a single index seek.
+        var ticks = Math.Max(DateTime.UtcNow.Ticks, LastTicks);
+        var e = new StoreEvent(seq, new DateTime(ticks, DateTimeKind.Utc), d.Agent, d.Op, d.Path, d.Path2,
+            d.FileId ?? seq, d.BeforeVersion, d.NewVersion ? seq : d.AfterVersion, d.OtherFileId, d.Attributes,
+            d.ContentState, d.ContentHash, d.Point, LastHash, []);
+        e = e with { Hash = EventCodec.ComputeHash(e) };
+        EventCodec.Bind(_insert, e);
+        _insert.ExecuteNonQuery();
+        Index.Apply(e);
+        LastSeq = seq;
+        LastHash = e.Hash;
+        LastTicks = ticks;
+        Appended.Add(e);
+        return e;
+    }
+}
+
+/// <summary>
+/// The single writer: callers enqueue work, one thread drains the queue and runs everything
+/// queued so far in one transaction (group commit), each item under its own savepoint so a
+/// failing item does not undo the others. Callers are released only after the commit.
+/// </summary>
+internal sealed class EventWriter : IDisposable
+{
+    private abstract class WorkItem
+    {
+        public abstract void Run(WriteContext ctx);
+        public abstract void Succeed();
+        public abstract void Fail(Exception e);
+        public Exception? Error;
+    }
+
+    private sealed class WorkItem<T>(Func<WriteContext, T> work) : WorkItem
+    {
+        private readonly TaskCompletionSource<T> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private T _result = default!;
+        public Task<T> Task => _done.Task;
+        public override void Run(WriteContext ctx) => _result = work(ctx);
+        public override void Succeed() => _done.TrySetResult(_result);
+        public override void Fail(Exception e) => _done.TrySetException(e);
+    }
+
+    private readonly BlockingCollection<WorkItem> _queue = new();
+    private readonly SqliteConnection _connection;
+    private readonly Database _database;
+    private readonly IndexApplier _index;
+    private readonly SqliteCommand _insert;
+    private readonly WriteContext _ctx;
+    private readonly Thread _thread;
+    private readonly int _maxBatch;
+    private readonly ILogger _logger;
+    private long _batches, _events;
+
+    public EventWriter(Database database, SqliteConnection connection, long lastSeq, byte[] lastHash, long lastTicks, int maxBatch, ILogger logger)
+    {
+        _logger = logger;
+        _database = database;
+        _connection = connection;
+        _maxBatch = maxBatch;
+        _index = new IndexApplier(connection);
+        _insert = EventCodec.PrepareInsert(connection);
+        _ctx = new WriteContext(connection, _index, _insert) { LastSeq = lastSeq, LastHash = lastHash, LastTicks = lastTicks };
+        _thread = new Thread(Loop) { IsBackground = true, Name = "lighthouse-store-writer" };
+        _thread.Start();
+    }
+
+    /// <summary>Raised on the writer thread after each commit with the events it made durable.</summary>
+    public event Action<IReadOnlyList<StoreEvent>>? Committed;
+
+    public long LastSeq => Volatile.Read(ref _lastCommittedSeq);
+    private long _lastCommittedSeq;
+
+    public (long Batches, long Events) Stats => (Interlocked.Read(ref _batches), Interlocked.Read(ref _events));
+
+    public Task<T> SubmitAsync<T>(Func<WriteContext, T> work)
+    {
+        var item = new WorkItem<T>(work);
+        try
+        {
+            _queue.Add(item);
+        }
+        catch (InvalidOperationException)
+        {
+            throw new StoreClosedException();
+        }
+        return item.Task;
+    }
+
+    public T Submit<T>(Func<WriteContext, T> work) => SubmitAsync(work).GetAwaiter().GetResult();
+
+    private void Loop()
+    {
+        Volatile.Write(ref _lastCommittedSeq, _ctx.LastSeq);
+        var batch = new List<WorkItem>(_maxBatch);
+        foreach (var first in _queue.GetConsumingEnumerable())
+        {
+            batch.Clear();
+            batch.Add(first);
+            while (batch.Count < _maxBatch && _queue.TryTake(out var next))
+                batch.Add(next);
+            RunBatch(batch);
+        }
+    }
+
+    private void RunBatch(List<WorkItem> batch)
+    {
+        var (seq0, hash0, ticks0) = (_ctx.LastSeq, _ctx.LastHash, _ctx.LastTicks);
+        _ctx.Appended.Clear();
+        try
+        {
+            Database.Exec(_connection, "BEGIN IMMEDIATE");
+        }
+        catch (Exception e)
+        {
+            var error = _database.Translate(e, "starting a transaction");
+            foreach (var item in batch) item.Fail(error);
+            return;
+        }
+
+        foreach (var item in batch)
+        {
+            var (seq, hash, ticks, appended) = (_ctx.LastSeq, _ctx.LastHash, _ctx.LastTicks, _ctx.Appended.Count);
+            item.Error = null;
+            try
+            {
+                Database.Exec(_connection, "SAVEPOINT item");
+                item.Run(_ctx);
+                Database.Exec(_connection, "RELEASE item");
+            }
+            catch (Exception e)
+            {
+                item.Error = _database.Translate(e, "recording a change");
+                try
+                {
+                    Database.Exec(_connection, "ROLLBACK TO item");
+                    Database.Exec(_connection, "RELEASE item");
+                }
+                catch (SqliteException rollbackError)
+                {
+                    item.Error.Data["rollback"] = rollbackError.Message;
+                }
+                (_ctx.LastSeq, _ctx.LastHash, _ctx.LastTicks) = (seq, hash, ticks);
+                _ctx.Appended.RemoveRange(appended, _ctx.Appended.Count - appended);
+                _index.ClearCaches();
+            }
+        }
+
+        try
+        {
+            Database.Exec(_connection, "COMMIT");
+        }
+        catch (Exception e)
+        {
+            var error = _database.Translate(e, "committing changes");
+            try
+            {
+                Database.Exec(_connection, "ROLLBACK");
+            }
+            catch (SqliteException)
+            {
+                // SQLite may already have rolled back on its own (e.g. SQLITE_FULL); the commit error is what matters.
+            }
+            (_ctx.LastSeq, _ctx.LastHash, _ctx.LastTicks) = (seq0, hash0, ticks0);
+            _index.ClearCaches();
+            foreach (var item in batch) item.Fail(item.Error ?? error);
+            return;
+        }
+
+        Volatile.Write(ref _lastCommittedSeq, _ctx.LastSeq);
+        Interlocked.Increment(ref _batches);
+        Interlocked.Add(ref _events, _ctx.Appended.Count);
+        foreach (var item in batch)
+        {
+            if (item.Error is null) item.Succeed();
+            else item.Fail(item.Error);
+        }
+        if (_ctx.Appended.Count > 0 && Committed is { } handlers)
+        {
+            var events = _ctx.Appended.ToArray();
+            foreach (var handler in handlers.GetInvocationList().Cast<Action<IReadOnlyList<StoreEvent>>>())
+            {
+                try
+                {
+                    handler(events);
+                }
+                catch (Exception e)
+                {
+                    // A subscriber's bug must not stop the writer; the events are committed regardless.
+                    _logger.LogError(e, "a Committed handler failed for events @{First}..@{Last}", events[0].Seq, events[^1].Seq);
+                }
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        _queue.CompleteAdding();
+        _thread.Join();
+        _insert.Dispose();
+        _index.Dispose();
+        _connection.Dispose();
+        _queue.Dispose();
+    }
+}

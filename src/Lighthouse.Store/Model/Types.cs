@@ -1,0 +1,143 @@
+namespace Lighthouse.Store;
+
+public enum FileKind { Directory = 1, File = 2, Symlink = 3, Other = 4 }
+
+/// <summary>What an event did. Stored as lower-case text in the log so the database reads well.</summary>
+public enum EventOp
+{
+    Init,
+    Baseline,
+    Create,
+    Mkdir,
+    Symlink,
+    Write,
+    SetAttributes,
+    Capture,
+    Unlink,
+    Rmdir,
+    Rename,
+    Link,
+    SnapshotCreate,
+    SnapshotDelete,
+}
+
+/// <summary>Whether the bytes of a file version are kept.</summary>
+public enum ContentState
+{
+    /// <summary>Directories have no content.</summary>
+    None = 0,
+    /// <summary>The bytes are in the object store under <c>ContentHash</c>.</summary>
+    Captured = 1,
+    /// <summary>Recorded by metadata only (baseline or external change); captured before the first modification through Lighthouse.</summary>
+    NotCaptured = 2,
+    /// <summary>Larger than <see cref="StoreOptions.MaxCaptureBytes"/>: history is metadata-only by policy.</summary>
+    TooLarge = 3,
+}
+
+/// <summary>Metadata of a node as seen by lstat. Times are nanoseconds since the Unix epoch.</summary>
+public sealed record NodeAttributes(FileKind Kind, long Size, int Mode, long MtimeNs, long Inode);
+
+/// <summary>One version of a file: valid for events in [FromSeq, ToSeq).</summary>
+public sealed record NodeVersion(
+    long FileId,
+    long VersionSeq,
+    long ToSeq,
+    NodeAttributes Attributes,
+    ContentState ContentState,
+    string? ContentHash)
+{
+    public FileKind Kind => Attributes.Kind;
+    public long Size => Attributes.Size;
+    public bool IsCurrent => ToSeq == StoreConstants.Open;
+}
+
+public sealed record DirEntry(string Name, long FileId, FileKind Kind);
+
+public sealed record StoreEvent(
+    long Seq,
+    DateTime TimeUtc,
+    string Agent,
+    EventOp Op,
+    string Path,
+    string? Path2,
+    long FileId,
+    long? BeforeVersion,
+    long? AfterVersion,
+    long? OtherFileId,
+    NodeAttributes? Attributes,
+    ContentState ContentState,
+    string? ContentHash,
+    long? Point,
+    byte[] PrevHash,
+    byte[] Hash);
+
+/// <summary>A version of one file as listed by <see cref="ProjectStore.Versions(string, StorePoint?)"/>.</summary>
+public sealed record FileVersion(
+    long FileId,
+    long VersionSeq,
+    string Path,
+    string Agent,
+    DateTime TimeUtc,
+    EventOp Op,
+    NodeAttributes Attributes,
+    ContentState ContentState,
+    string? ContentHash,
+    long? CapturedAtSeq);
+
+public enum ChangeKind { Added, Deleted, Modified, Replaced }
+
+public sealed record ChangedPath(string Path, ChangeKind Change, long? FileIdBefore, long? FileIdAfter);
+
+public sealed record Snapshot(string Name, long Seq, long CreatedAtSeq, string CreatedBy, DateTime CreatedUtc);
+
+public sealed record VerifyResult(bool Ok, long EventsChecked, long LastGoodSeq, long? FirstBrokenSeq, string? Problem)
+{
+    public override string ToString() => Ok
+        ? $"hash chain intact: {EventsChecked} events, last @{LastGoodSeq}"
+        : $"hash chain broken at @{FirstBrokenSeq}: {Problem} (last good event @{LastGoodSeq})";
+}
+
+public sealed record LogQuery
+{
+    public string? Agent { get; init; }
+    /// <summary>A path and everything under it; matches either side of a rename.</summary>
+    public string? PathPrefix { get; init; }
+    public IReadOnlyCollection<EventOp>? Operations { get; init; }
+    public DateTime? FromUtc { get; init; }
+    /// <summary>Exclusive.</summary>
+    public DateTime? ToUtc { get; init; }
+    /// <summary>Paging cursor: only events with seq below this (take <see cref="LogPage.NextBefore"/>).</summary>
+    public long? BeforeSeq { get; init; }
+    public int Limit { get; init; } = 100;
+}
+
+public sealed record LogPage(IReadOnlyList<StoreEvent> Events, long? NextBefore);
+
+/// <summary>A file's content as of a point, or why it is not available.</summary>
+public sealed record FileContent(string Path, NodeVersion Version, ContentState State, string? ObjectPath, string? LivePath, string? Unavailable)
+{
+    public bool IsAvailable => ObjectPath is not null || LivePath is not null;
+}
+
+public sealed record ReconcileReport(
+    IReadOnlyList<StoreEvent> Events,
+    IReadOnlyList<string> Skipped,
+    int Scanned,
+    TimeSpan Elapsed)
+{
+    public int Created => Events.Count(e => e.Op is EventOp.Create or EventOp.Mkdir or EventOp.Symlink or EventOp.Baseline);
+    public int Modified => Events.Count(e => e.Op is EventOp.Write or EventOp.SetAttributes);
+    public int Deleted => Events.Count(e => e.Op is EventOp.Unlink or EventOp.Rmdir);
+    public int Renamed => Events.Count(e => e.Op is EventOp.Rename);
+}
+
+public readonly record struct ReconcileProgress(string Phase, int Done, int Total);
+
+public static class StoreConstants
+{
+    /// <summary>to_seq of something still valid.</summary>
+    public const long Open = long.MaxValue;
+    public const long RootFileId = 1;
+    public const string ExternalAgent = "external";
+    public const string StateDirName = ".lighthouse";
+}

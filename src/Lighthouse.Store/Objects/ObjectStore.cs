@@ -1,0 +1,215 @@
+using System.Security.Cryptography;
+using Lighthouse.Store.Native;
+using Microsoft.Win32.SafeHandles;
+
+namespace Lighthouse.Store.Objects;
+
+public enum CaptureMethod { Reflink, Copy, AlreadyStored, Skipped }
+
+/// <summary>Result of copying a file's bytes into the object store.</summary>
+public sealed record CapturedObject(string? Hash, long Size, ContentState State, CaptureMethod Method);
+
+/// <summary>
+/// Content-addressed, immutable objects under <c>objects/ab/cdef…</c> (SHA-256 of the bytes).
+/// A capture clones the file (FICLONE) when the filesystem can, otherwise copies it, and always
+/// hashes the private copy, so an object's name matches its bytes even if the source changes meanwhile.
+/// </summary>
+public sealed class ObjectStore
+{
+    private const int CopyBuffer = 1 << 20;
+    private readonly string _tmp;
+    private readonly bool _fsync;
+    private int _reflinkUnsupported;
+
+    public ObjectStore(string root, bool fsync)
+    {
+        Root = root;
+        _fsync = fsync;
+        _tmp = Path.Combine(root, "tmp");
+        Directory.CreateDirectory(_tmp);
+        // Leftovers of captures interrupted by a crash are never referenced: remove them.
+        foreach (var stale in Directory.EnumerateFiles(_tmp)) File.Delete(stale);
+    }
+
+    public string Root { get; }
+
+    public string PathOf(string hash) => Path.Combine(Root, hash[..2], hash[2..]);
+
+    public bool Exists(string hash) => File.Exists(PathOf(hash));
+
+    public Stream OpenRead(string hash, string context)
+    {
+        var path = PathOf(hash);
+        try
+        {
+            return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        }
+        catch (FileNotFoundException)
+        {
+            throw new ObjectMissingException(hash, path, context);
+        }
+        catch (DirectoryNotFoundException)
+        {
+            throw new ObjectMissingException(hash, path, context);
+        }
+    }
+
+    public string StoreBytes(ReadOnlySpan<byte> data)
+    {
+        var hash = Convert.ToHexStringLower(SHA256.HashData(data));
+        if (Exists(hash)) return hash;
+        var tmp = NewTempPath();
+        try
+        {
+            using (var f = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write))
+            {
+                f.Write(data);
+                if (_fsync) f.Flush(true);
+            }
+            Publish(tmp, hash);
+        }
+        catch (IOException e) when (IsDiskFull(e))
+        {
+            TryDelete(tmp);
+            throw new StoreFullException($"storing {data.Length} bytes in {Root}", e);
+        }
+        return hash;
+    }
+
+    /// <summary>Captures the file at <paramref name="sourcePath"/> unless it is larger than <paramref name="maxBytes"/>.</summary>
+    public CapturedObject Capture(string sourcePath, long maxBytes)
+    {
+        using var source = new FileStream(sourcePath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.None);
+        var length = source.Length;
+        if (length > maxBytes)
+            return new CapturedObject(null, length, ContentState.TooLarge, CaptureMethod.Skipped);
+
+        var tmp = NewTempPath();
+        try
+        {
+            string hash;
+            long size;
+            CaptureMethod method;
+            using (var target = new FileStream(tmp, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.None))
+            {
+                if (TryReflink(target.SafeFileHandle, source.SafeFileHandle))
+                {
+                    method = CaptureMethod.Reflink;
+                    (hash, size) = HashStream(target);
+                }
+                else
+                {
+                    method = CaptureMethod.Copy;
+                    (hash, size) = CopyAndHash(source, target);
+                }
+                if (_fsync && method == CaptureMethod.Copy) target.Flush(true);
+            }
+            if (Exists(hash))
+            {
+                File.Delete(tmp);
+                return new CapturedObject(hash, size, ContentState.Captured, CaptureMethod.AlreadyStored);
+            }
+            Publish(tmp, hash);
+            return new CapturedObject(hash, size, ContentState.Captured, method);
+        }
+        catch (IOException e) when (IsDiskFull(e))
+        {
+            TryDelete(tmp);
+            throw new StoreFullException($"capturing {sourcePath} ({length} bytes) into {Root}", e);
+        }
+        catch
+        {
+            TryDelete(tmp);
+            throw;
+        }
+    }
+
+    private string NewTempPath() => Path.Combine(_tmp, Guid.NewGuid().ToString("N"));
+
+    private void Publish(string tmp, string hash)
+    {
+        var final = PathOf(hash);
+        var dir = Path.GetDirectoryName(final)!;
+        Directory.CreateDirectory(dir);
+        File.SetUnixFileMode(tmp, UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        // rename(2) replaces atomically; a concurrent capture of the same bytes writes identical content.
+        File.Move(tmp, final, overwrite: true);
+        if (_fsync) FsyncDirectory(dir);
+    }
+
+    private static void FsyncDirectory(string dir)
+    {
+        var fd = Libc.Open(dir, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC);
+        if (fd < 0) return;
+        Libc.Fsync(fd);
+        Libc.Close(fd);
+    }
+
+    private bool TryReflink(SafeFileHandle target, SafeFileHandle source)
+    {
+        if (Volatile.Read(ref _reflinkUnsupported) != 0) return false;
+        var ok = Libc.Ioctl((int)target.DangerousGetHandle(), Libc.FICLONE, source.DangerousGetHandle()) == 0;
+        // EOPNOTSUPP/EINVAL/EXDEV/ENOTTY: this filesystem cannot clone; stop asking.
+        if (!ok) Volatile.Write(ref _reflinkUnsupported, 1);
+        return ok;
+    }
+
+    private static (string Hash, long Size) HashStream(Stream s)
+    {
+        s.Position = 0;
+        using var hasher = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(CopyBuffer);
+        long size = 0;
+        try
+        {
+            int n;
+            while ((n = s.Read(buffer, 0, CopyBuffer)) > 0)
+            {
+                hasher.AppendData(buffer, 0, n);
+                size += n;
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+        return (Convert.ToHexStringLower(hasher.GetHashAndReset()), size);
+    }
+
+    private static (string Hash, long Size) CopyAndHash(Stream source, Stream target)
+    {
+        using var hasher = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(CopyBuffer);
+        long size = 0;
+        try
+        {
+            int n;
+            while ((n = source.Read(buffer, 0, CopyBuffer)) > 0)
+            {
+                hasher.AppendData(buffer, 0, n);
+                target.Write(buffer, 0, n);
+                size += n;
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+        return (Convert.ToHexStringLower(hasher.GetHashAndReset()), size);
+    }
+
+    internal static bool IsDiskFull(Exception e) =>
+        (e.HResult & 0xFFFF) == Libc.ENOSPC || e.Message.Contains("No space left on device", StringComparison.OrdinalIgnoreCase);
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (IOException)
+        {
+            // Best effort: a stray temp file is removed at the next open.
+        }
+    }
+}

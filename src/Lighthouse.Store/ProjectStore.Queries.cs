@@ -1,0 +1,173 @@
+using Lighthouse.Store.Native;
+using Lighthouse.Store.Queries;
+
+namespace Lighthouse.Store;
+
+// As-of queries: each is a handful of index seeks, independent of the length of the log.
+public sealed partial class ProjectStore
+{
+    /// <summary>The event number a point stands for (latest, @N, a UTC time, a snapshot name).</summary>
+    public long Resolve(StorePoint point)
+    {
+        using var s = Read();
+        return s.ResolvePoint(point);
+    }
+
+    /// <summary>The entry <paramref name="name"/> in directory <paramref name="dir"/> as of a point, or null.</summary>
+    public DirEntry? Lookup(string dir, string name, StorePoint point)
+    {
+        dir = StorePath.Normalize(dir);
+        StorePath.ValidateName(name, StorePath.Combine(dir, name));
+        using var s = Read();
+        var seq = s.ResolvePoint(point);
+        var d = s.Resolve(dir, seq);
+        if (d is null || d.Kind != FileKind.Directory) return null;
+        return s.LookupEntry(d.FileId, name, seq);
+    }
+
+    /// <summary>The entry at a path as of a point, or null.</summary>
+    public DirEntry? LookupPath(string path, StorePoint point)
+    {
+        path = StorePath.Normalize(path);
+        using var s = Read();
+        return s.Resolve(path, s.ResolvePoint(point));
+    }
+
+    /// <summary>The entries of a directory as of a point, sorted by name.</summary>
+    public IReadOnlyList<DirEntry> List(string dir, StorePoint point)
+    {
+        dir = StorePath.Normalize(dir);
+        using var s = Read();
+        var seq = s.ResolvePoint(point);
+        var d = s.Resolve(dir, seq) ?? throw new StorePathNotFoundException(dir, point.ToString());
+        if (d.Kind != FileKind.Directory) throw new StoreException($"'{dir}' is not a directory as of {point}");
+        return s.List(d.FileId, seq);
+    }
+
+    /// <summary>The version (attributes, content state) of the node at a path as of a point.</summary>
+    public NodeVersion Attributes(string path, StorePoint point)
+    {
+        path = StorePath.Normalize(path);
+        using var s = Read();
+        var seq = s.ResolvePoint(point);
+        var e = s.Resolve(path, seq) ?? throw new StorePathNotFoundException(path, point.ToString());
+        return s.VersionAt(e.FileId, seq) ?? throw new StoreException($"the index has no version of '{path}' (file #{e.FileId}) as of @{seq}; rebuild the index");
+    }
+
+    /// <summary>The version of a file (by stable id) as of a point, or null if it did not exist then.</summary>
+    public NodeVersion? AttributesOf(long fileId, StorePoint point)
+    {
+        using var s = Read();
+        return s.VersionAt(fileId, s.ResolvePoint(point));
+    }
+
+    /// <summary>Where the bytes of a path as of a point can be read, or why they cannot.</summary>
+    public FileContent Content(string path, StorePoint point)
+    {
+        path = StorePath.Normalize(path);
+        using var s = Read();
+        var seq = s.ResolvePoint(point);
+        var e = s.Resolve(path, seq) ?? throw new StorePathNotFoundException(path, point.ToString());
+        var v = s.VersionAt(e.FileId, seq) ?? throw new StorePathNotFoundException(path, point.ToString());
+        switch (v.ContentState)
+        {
+            case ContentState.Captured:
+            {
+                var objectPath = Objects.PathOf(v.ContentHash!);
+                if (!File.Exists(objectPath))
+                    throw new ObjectMissingException(v.ContentHash!, objectPath, $"'{path}' version @{v.VersionSeq}");
+                return new FileContent(path, v, v.ContentState, objectPath, null, null);
+            }
+            case ContentState.NotCaptured when v.IsCurrent:
+            {
+                // Never modified through Lighthouse: the live file still holds these bytes, if it is unchanged.
+                var livePath = CurrentPathOf(s, e.FileId);
+                var live = livePath is null ? null : FileStat.Lstat(AbsolutePath(livePath));
+                var a = v.Attributes;
+                if (live is not null && live.Inode == a.Inode && live.Size == a.Size && live.MtimeNs == a.MtimeNs)
+                    return new FileContent(path, v, v.ContentState, null, AbsolutePath(livePath!), null);
+                return new FileContent(path, v, v.ContentState, null, null,
+                    "the file changed outside Lighthouse after this version was recorded by metadata only; run a reconciliation");
+            }
+            case ContentState.NotCaptured:
+                return new FileContent(path, v, v.ContentState, null, null,
+                    $"version @{v.VersionSeq} was recorded by metadata only (baseline or external change) and replaced before its bytes were captured");
+            case ContentState.TooLarge:
+                return new FileContent(path, v, v.ContentState, null, null,
+                    $"the file ({v.Size} bytes) is larger than the capture limit ({Options.MaxCaptureBytes} bytes): its history keeps metadata only");
+            default:
+                return new FileContent(path, v, v.ContentState, null, null, $"'{path}' is a {v.Kind.ToString().ToLowerInvariant()}, which has no content");
+        }
+    }
+
+    /// <summary>Opens the bytes of a path as of a point, or throws <see cref="ContentUnavailableException"/> saying why not.</summary>
+    public Stream OpenContent(string path, StorePoint point)
+    {
+        var c = Content(path, point);
+        if (c.ObjectPath is not null) return Objects.OpenRead(c.Version.ContentHash!, $"'{c.Path}' version @{c.Version.VersionSeq}");
+        if (c.LivePath is not null) return new FileStream(c.LivePath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        throw new ContentUnavailableException(c.Path, point.ToString(), c.Unavailable!);
+    }
+
+    public byte[] ReadAllBytes(string path, StorePoint point)
+    {
+        using var stream = OpenContent(path, point);
+        using var ms = new MemoryStream();
+        stream.CopyTo(ms);
+        return ms.ToArray();
+    }
+
+    private static string? CurrentPathOf(ReadSession s, long fileId)
+    {
+        var names = new List<string>();
+        var id = fileId;
+        while (id != StoreConstants.RootFileId)
+        {
+            using var cmd = s.Command("SELECT parent_id, name FROM entries WHERE file_id=$a AND to_seq=$b LIMIT 1", id, StoreConstants.Open);
+            using var r = cmd.ExecuteReader();
+            if (!r.Read()) return null;
+            names.Add(r.GetString(1));
+            id = r.GetInt64(0);
+        }
+        names.Reverse();
+        return string.Join('/', names);
+    }
+
+    // ---------------------------------------------------------------- log queries
+
+    /// <summary>Events newest first, filtered and paged (continue with <see cref="LogPage.NextBefore"/>).</summary>
+    public LogPage Log(LogQuery query)
+    {
+        using var s = Read();
+        return LogQueries.Log(s, query);
+    }
+
+    /// <summary>Every version of the file at <paramref name="path"/> (as of <paramref name="point"/>), across renames, oldest first.</summary>
+    public IReadOnlyList<FileVersion> Versions(string path, StorePoint? point = null)
+    {
+        path = StorePath.Normalize(path);
+        using var s = Read();
+        var seq = s.ResolvePoint(point ?? StorePoint.Latest);
+        var e = s.Resolve(path, seq) ?? throw new StorePathNotFoundException(path, (point ?? StorePoint.Latest).ToString());
+        return LogQueries.Versions(s, e.FileId);
+    }
+
+    public IReadOnlyList<FileVersion> Versions(long fileId)
+    {
+        using var s = Read();
+        return LogQueries.Versions(s, fileId);
+    }
+
+    /// <summary>The paths whose node differs between two points, and how.</summary>
+    public IReadOnlyList<ChangedPath> Changed(StorePoint from, StorePoint to)
+    {
+        using var s = Read();
+        return LogQueries.Changed(s, s.ResolvePoint(from), s.ResolvePoint(to));
+    }
+
+    public IReadOnlyList<Snapshot> Snapshots()
+    {
+        using var s = Read();
+        return LogQueries.Snapshots(s);
+    }
+}

@@ -1,0 +1,296 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using Lighthouse.Store.Capture;
+using Lighthouse.Store.Events;
+using Lighthouse.Store.Native;
+using Lighthouse.Store.Objects;
+using Lighthouse.Store.Queries;
+using Lighthouse.Store.Reconciliation;
+using Lighthouse.Store.Sqlite;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+
+namespace Lighthouse.Store;
+
+/// <summary>
+/// The store of one project: event log, temporal index and objects under <c>&lt;project&gt;/.lighthouse/</c>.
+/// Thread-safe. Mutations are recorded after the filesystem operation succeeded (the store lstat's
+/// the result unless attributes are given); see README.md for the capture contract.
+/// </summary>
+public sealed partial class ProjectStore : IDisposable
+{
+    public const string SystemAgent = "lighthouse";
+
+    private readonly Database _db;
+    private readonly EventWriter _writer;
+    private readonly FileStream _lock;
+    private readonly ContentCapture _capture;
+    private int _disposed;
+
+    private ProjectStore(string projectDir, StoreOptions options, Database db, EventWriter writer, FileStream lockFile, ObjectStore objects)
+    {
+        ProjectDir = projectDir;
+        Options = options;
+        _db = db;
+        _writer = writer;
+        _lock = lockFile;
+        Objects = objects;
+        EmptyHash = objects.StoreBytes([]);
+        _capture = new ContentCapture(this);
+        _writer.Committed += events => Committed?.Invoke(events);
+    }
+
+    public string ProjectDir { get; }
+    public string StateDir => Path.Combine(ProjectDir, StoreConstants.StateDirName);
+    public string DatabasePath => _db.FilePath;
+    public StoreOptions Options { get; }
+    public ObjectStore Objects { get; }
+    internal string EmptyHash { get; }
+    internal Database Db => _db;
+    internal EventWriter Writer => _writer;
+
+    /// <summary>The last committed event.</summary>
+    public long LastSeq => _writer.LastSeq;
+
+    /// <summary>Group-commit statistics: transactions and events committed since open.</summary>
+    public (long Batches, long Events) CommitStats => _writer.Stats;
+
+    /// <summary>Raised on the writer thread after each commit, with its events in order. Keep handlers short.</summary>
+    public event Action<IReadOnlyList<StoreEvent>>? Committed;
+
+    /// <summary>The report of the reconciliation (or baseline) run by <see cref="Open"/>.</summary>
+    public ReconcileReport? OpenReport { get; private set; }
+
+    /// <summary>
+    /// Opens (or creates) the store of <paramref name="projectDir"/>. A new store records a metadata-only
+    /// baseline of the tree; an existing one is checked and reconciled with what the directory holds.
+    /// </summary>
+    public static ProjectStore Open(string projectDir, StoreOptions? options = null)
+    {
+        options ??= new StoreOptions();
+        projectDir = Path.TrimEndingDirectorySeparator(Path.GetFullPath(projectDir));
+        if (!Directory.Exists(projectDir))
+            throw new StoreException($"project directory {projectDir} does not exist");
+        var stateDir = Path.Combine(projectDir, StoreConstants.StateDirName);
+        FileStream lockFile;
+        try
+        {
+            Directory.CreateDirectory(stateDir);
+            // .NET takes flock(LOCK_EX) for FileShare.None: one process owns the store at a time.
+            lockFile = new FileStream(Path.Combine(stateDir, "lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException e) when (ObjectStore.IsDiskFull(e))
+        {
+            throw new StoreFullException($"creating {stateDir}", e);
+        }
+        catch (IOException e)
+        {
+            throw new StoreLockedException(projectDir, e);
+        }
+
+        var db = new Database(Path.Combine(stateDir, "lighthouse.db"));
+        SqliteConnection? writerConnection = null;
+        try
+        {
+            var existed = File.Exists(db.FilePath) && new FileInfo(db.FilePath).Length > 0;
+            long lastSeq = 0, lastTicks = 0;
+            var lastHash = EventCodec.GenesisHash;
+            try
+            {
+                writerConnection = db.OpenWriter(options.Durability == Durability.Full);
+                if (existed && options.CheckIntegrityOnOpen) QuickCheck(db, writerConnection);
+                Database.Exec(writerConnection, Schema.Create);
+                CheckSchemaVersion(writerConnection, db.FilePath);
+                using var cmd = writerConnection.CreateCommand();
+                cmd.CommandText = "SELECT seq, hash, time_ticks FROM events ORDER BY seq DESC LIMIT 1";
+                using var r = cmd.ExecuteReader();
+                if (r.Read())
+                {
+                    lastSeq = r.GetInt64(0);
+                    lastHash = (byte[])r.GetValue(1);
+                    lastTicks = r.GetInt64(2);
+                }
+            }
+            catch (SqliteException e) when (Database.IsCorruption(e))
+            {
+                writerConnection?.Dispose();
+                throw new StoreCorruptException(db.FilePath, db.FindLastGoodEvent(), e.Message, e);
+            }
+            catch (SqliteException e)
+            {
+                writerConnection?.Dispose();
+                throw db.Translate(e, "opening the database");
+            }
+
+            var objects = new ObjectStore(Path.Combine(stateDir, "objects"), options.FsyncObjects);
+            var writer = new EventWriter(db, writerConnection, lastSeq, lastHash, lastTicks, options.MaxBatch, options.Logger);
+            var store = new ProjectStore(projectDir, options, db, writer, lockFile, objects);
+            try
+            {
+                if (lastSeq == 0) store.OpenReport = store.InitAndBaseline();
+                else if (options.ReconcileOnOpen) store.OpenReport = store.Reconcile();
+            }
+            catch
+            {
+                store.Dispose();
+                throw;
+            }
+            return store;
+        }
+        catch
+        {
+            lockFile.Dispose();
+            db.ClearReaderPool();
+            throw;
+        }
+    }
+
+    private static void QuickCheck(Database db, SqliteConnection c)
+    {
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = "PRAGMA quick_check(5)";
+        var problems = new List<string>();
+        using (var r = cmd.ExecuteReader())
+            while (r.Read()) problems.Add(r.GetString(0));
+        if (problems is ["ok"]) return;
+        throw new StoreCorruptException(db.FilePath, db.FindLastGoodEvent(), "integrity check failed: " + string.Join("; ", problems));
+    }
+
+    private static void CheckSchemaVersion(SqliteConnection c, string path)
+    {
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', $v); SELECT value FROM meta WHERE key='schema_version'";
+        cmd.Parameters.AddWithValue("$v", Schema.Version.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var version = (string)cmd.ExecuteScalar()!;
+        if (version != Schema.Version.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            throw new StoreException($"database {path} has schema version {version}; this Lighthouse reads version {Schema.Version}");
+    }
+
+    private ReconcileReport InitAndBaseline()
+    {
+        var sw = Stopwatch.StartNew();
+        var rootAttrs = FileStat.Lstat(ProjectDir)!;
+        var scan = DirectoryScanner.Scan(ProjectDir, "");
+        var events = _writer.Submit(ctx =>
+        {
+            var first = ctx.Appended.Count;
+            ctx.Append(new EventDraft(SystemAgent, EventOp.Init, "", NewVersion: true, Attributes: rootAttrs));
+            new Reconciler(ctx, StoreConstants.ExternalAgent, baseline: true, InitialContent).Run("", scan.Nodes, null);
+            return ctx.Appended.GetRange(first, ctx.Appended.Count - first);
+        });
+        return new ReconcileReport(events, scan.Skipped, scan.Nodes.Count, sw.Elapsed);
+    }
+
+    /// <summary>How a node recorded by metadata only starts out: empty files are trivially captured.</summary>
+    internal (ContentState, string?) InitialContent(NodeAttributes a) => a.Kind switch
+    {
+        FileKind.File when a.Size == 0 => (ContentState.Captured, EmptyHash),
+        FileKind.File when a.Size > Options.MaxCaptureBytes => (ContentState.TooLarge, null),
+        FileKind.File or FileKind.Symlink => (ContentState.NotCaptured, null),
+        _ => (ContentState.None, null),
+    };
+
+    internal string AbsolutePath(string storePath) => storePath.Length == 0 ? ProjectDir : Path.Combine(ProjectDir, storePath);
+
+    internal ReadSession Read()
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        return new ReadSession(_db);
+    }
+
+    // ---------------------------------------------------------------- reconciliation
+
+    /// <summary>
+    /// Records, as events of the identity <c>external</c>, every difference between the directory
+    /// (or the subtree <paramref name="scope"/>) and the current tree of the index.
+    /// </summary>
+    public ReconcileReport Reconcile(IProgress<ReconcileProgress>? progress = null, string scope = "")
+    {
+        scope = StorePath.Normalize(scope);
+        var sw = Stopwatch.StartNew();
+        progress?.Report(new ReconcileProgress("scan", 0, 0));
+        var scan = DirectoryScanner.Scan(ProjectDir, scope, n => progress?.Report(new ReconcileProgress("scan", n, 0)));
+        var events = _writer.Submit(ctx =>
+        {
+            var first = ctx.Appended.Count;
+            new Reconciler(ctx, StoreConstants.ExternalAgent, baseline: false, InitialContent).Run(scope, scan.Nodes, progress);
+            return ctx.Appended.GetRange(first, ctx.Appended.Count - first);
+        });
+        foreach (var skipped in scan.Skipped)
+            Options.Logger.LogWarning("reconcile skipped {Skipped}", skipped);
+        return new ReconcileReport(events, scan.Skipped, scan.Nodes.Count, sw.Elapsed);
+    }
+
+    /// <summary>Starts a live watcher (inotify) that reconciles the parts of the tree that change.</summary>
+    public ProjectWatcher Watch(TimeSpan? debounce = null) => new(this, debounce ?? TimeSpan.FromMilliseconds(200));
+
+    // ---------------------------------------------------------------- integrity
+
+    /// <summary>Walks the hash chain from the first event and reports the first broken link.</summary>
+    public VerifyResult Verify() => ChainVerifier.Verify(_db);
+
+    /// <summary>
+    /// Rebuilds the temporal index from the event log alone, in one transaction, and says whether
+    /// the rebuilt index is identical to the one it replaced.
+    /// </summary>
+    public IndexRebuildResult RebuildIndex()
+    {
+        var sw = Stopwatch.StartNew();
+        var (before, after, events) = _writer.Submit(ctx =>
+        {
+            var fingerprintBefore = IndexFingerprint(ctx.Connection);
+            Database.Exec(ctx.Connection, Schema.ClearIndex);
+            ctx.Index.ClearCaches();
+            long count = 0;
+            using (var cmd = ctx.Connection.CreateCommand())
+            {
+                cmd.CommandText = $"SELECT {EventCodec.Columns} FROM events ORDER BY seq";
+                using var r = cmd.ExecuteReader();
+                while (r.Read())
+                {
+                    ctx.Index.Apply(EventCodec.Read(r));
+                    count++;
+                }
+            }
+            ctx.Index.ClearCaches();
+            return (fingerprintBefore, IndexFingerprint(ctx.Connection), count);
+        });
+        return new IndexRebuildResult(before == after, events, sw.Elapsed);
+    }
+
+    /// <summary>A digest of every index row, for comparing two indexes.</summary>
+    internal string IndexFingerprint() => _writer.Submit(ctx => IndexFingerprint(ctx.Connection));
+
+    private static string IndexFingerprint(SqliteConnection c)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var sql in new[]
+                 {
+                     "SELECT parent_id, name, from_seq, to_seq, file_id, kind FROM entries ORDER BY parent_id, name, from_seq",
+                     "SELECT file_id, from_seq, to_seq, kind, size, mode, mtime_ns, inode, content_state, content_hash, captured_seq FROM versions ORDER BY file_id, from_seq",
+                     "SELECT name, seq, created_seq FROM snapshots ORDER BY name",
+                 })
+        {
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = sql;
+            using var r = cmd.ExecuteReader();
+            while (r.Read())
+            {
+                for (var i = 0; i < r.FieldCount; i++)
+                    hash.AppendData(System.Text.Encoding.UTF8.GetBytes((r.IsDBNull(i) ? "∅" : Convert.ToString(r.GetValue(i), System.Globalization.CultureInfo.InvariantCulture)) + "\u001f"));
+                hash.AppendData("\n"u8);
+            }
+        }
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        _writer.Dispose();
+        _db.ClearReaderPool();
+        _lock.Dispose();
+    }
+}
+
+public sealed record IndexRebuildResult(bool AgreedWithPrevious, long EventsReplayed, TimeSpan Elapsed);

@@ -1,0 +1,116 @@
+using System.Text;
+using Lighthouse.Store.Events;
+
+namespace Lighthouse.Store.Queries;
+
+internal static class LogQueries
+{
+    public static LogPage Log(ReadSession s, LogQuery q)
+    {
+        if (q.Limit is < 1 or > 10_000) throw new ArgumentOutOfRangeException(nameof(q), q.Limit, "Limit must be between 1 and 10000");
+        var where = new StringBuilder("WHERE 1=1");
+        var args = new List<object?>();
+        string Arg(object? value)
+        {
+            args.Add(value);
+            return "$" + (char)('a' + args.Count - 1);
+        }
+        if (q.Agent is not null) where.Append(" AND agent = ").Append(Arg(q.Agent));
+        if (q.PathPrefix is not null)
+        {
+            var prefix = StorePath.Normalize(q.PathPrefix);
+            if (prefix.Length > 0)
+            {
+                // A path and its subtree: "p" itself or "p/..." — '0' is the character after '/'.
+                var p = Arg(prefix);
+                var lo = Arg(prefix + "/");
+                var hi = Arg(prefix + "0");
+                where.Append($" AND (path = {p} OR (path >= {lo} AND path < {hi}) OR path2 = {p} OR (path2 >= {lo} AND path2 < {hi}))");
+            }
+        }
+        if (q.Operations is { Count: > 0 } ops)
+            where.Append(" AND op IN (").Append(string.Join(", ", ops.Select(o => Arg(EventCodec.OpName(o))))).Append(')');
+        if (q.FromUtc is { } from) where.Append(" AND time_ticks >= ").Append(Arg(from.ToUniversalTime().Ticks));
+        if (q.ToUtc is { } to) where.Append(" AND time_ticks < ").Append(Arg(to.ToUniversalTime().Ticks));
+        if (q.BeforeSeq is { } before) where.Append(" AND seq < ").Append(Arg(before));
+        where.Append(" ORDER BY seq DESC LIMIT ").Append(Arg(q.Limit + 1));
+        var events = s.Events(where.ToString(), args.ToArray()).ToList();
+        long? next = null;
+        if (events.Count > q.Limit)
+        {
+            events.RemoveAt(events.Count - 1);
+            next = events[^1].Seq;
+        }
+        return new LogPage(events, next);
+    }
+
+    public static IReadOnlyList<FileVersion> Versions(ReadSession s, long fileId)
+    {
+        var versions = new List<FileVersion>();
+        var path = "";
+        foreach (var e in s.Events("WHERE file_id = $a ORDER BY seq", fileId))
+        {
+            switch (e.Op)
+            {
+                case EventOp.Rename:
+                    path = e.Path2!;
+                    break;
+                case EventOp.Capture:
+                {
+                    var i = versions.FindLastIndex(v => v.VersionSeq == e.AfterVersion);
+                    if (i >= 0) versions[i] = versions[i] with { ContentState = e.ContentState, ContentHash = e.ContentHash, CapturedAtSeq = e.Seq };
+                    break;
+                }
+                case EventOp.Init or EventOp.Baseline or EventOp.Create or EventOp.Mkdir or EventOp.Symlink or EventOp.Write or EventOp.SetAttributes:
+                    path = e.Path;
+                    versions.Add(new FileVersion(e.FileId, e.Seq, path, e.Agent, e.TimeUtc, e.Op, e.Attributes!, e.ContentState, e.ContentHash,
+                        e.ContentState == ContentState.Captured ? e.Seq : null));
+                    break;
+            }
+        }
+        return versions;
+    }
+
+    public static IReadOnlyList<ChangedPath> Changed(ReadSession s, long from, long to)
+    {
+        if (from > to) (from, to) = (to, from);
+        var paths = new SortedSet<string>(StringComparer.Ordinal);
+        foreach (var e in s.Events("WHERE seq > $a AND seq <= $b ORDER BY seq", from, to))
+        {
+            if (e.Op is EventOp.SnapshotCreate or EventOp.SnapshotDelete or EventOp.Init) continue;
+            paths.Add(e.Path);
+            if (e.Path2 is not null) paths.Add(e.Path2);
+        }
+        var result = new List<ChangedPath>();
+        foreach (var path in paths)
+        {
+            var before = s.Resolve(path, from);
+            var after = s.Resolve(path, to);
+            ChangeKind kind;
+            if (before is null && after is null) continue;
+            if (before is null) kind = ChangeKind.Added;
+            else if (after is null) kind = ChangeKind.Deleted;
+            else if (before.FileId != after.FileId) kind = ChangeKind.Replaced;
+            else
+            {
+                var vb = s.VersionAt(before.FileId, from);
+                var va = s.VersionAt(after.FileId, to);
+                if (vb?.VersionSeq == va?.VersionSeq && vb?.ContentHash == va?.ContentHash) continue;
+                if (vb is not null && va is not null && vb.Attributes == va.Attributes && vb.ContentHash == va.ContentHash) continue;
+                kind = ChangeKind.Modified;
+            }
+            result.Add(new ChangedPath(path, kind, before?.FileId, after?.FileId));
+        }
+        return result;
+    }
+
+    public static IReadOnlyList<Snapshot> Snapshots(ReadSession s)
+    {
+        var list = new List<Snapshot>();
+        using var cmd = s.Command($"SELECT sn.name, sn.seq, sn.created_seq, e.agent, e.time_ticks FROM snapshots sn JOIN events e ON e.seq = sn.created_seq ORDER BY sn.seq, sn.name");
+        using var r = cmd.ExecuteReader();
+        while (r.Read())
+            list.Add(new Snapshot(r.GetString(0), r.GetInt64(1), r.GetInt64(2), r.GetString(3), new DateTime(r.GetInt64(4), DateTimeKind.Utc)));
+        return list;
+    }
+}

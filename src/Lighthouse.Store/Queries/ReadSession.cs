@@ -1,0 +1,142 @@
+using System.Globalization;
+using Lighthouse.Store.Events;
+using Lighthouse.Store.Sqlite;
+using Microsoft.Data.Sqlite;
+
+namespace Lighthouse.Store.Queries;
+
+/// <summary>
+/// One read transaction on a pooled connection: every query in it sees the same committed state
+/// (WAL snapshot), so "latest" means the same event throughout an API call.
+/// Every as-of query is an index seek: (parent, name, from_seq) for names, (file, from_seq) for versions.
+/// </summary>
+internal sealed class ReadSession : IDisposable
+{
+    private readonly Database _db;
+    private readonly SqliteConnection _c;
+    private readonly SqliteTransaction _t;
+    private long _maxSeq = -1;
+
+    public ReadSession(Database db)
+    {
+        _db = db;
+        try
+        {
+            _c = db.OpenReader();
+            _t = _c.BeginTransaction(deferred: true);
+        }
+        catch (Exception e)
+        {
+            throw db.Translate(e, "opening a read transaction");
+        }
+    }
+
+    public SqliteCommand Command(string sql, params object?[] args)
+    {
+        var cmd = _c.CreateCommand();
+        cmd.Transaction = _t;
+        cmd.CommandText = sql;
+        for (var i = 0; i < args.Length; i++)
+            cmd.Parameters.AddWithValue("$" + (char)('a' + i), args[i] ?? DBNull.Value);
+        return cmd;
+    }
+
+    public Exception Translate(Exception e, string doing) => _db.Translate(e, doing);
+
+    public long MaxSeq
+    {
+        get
+        {
+            if (_maxSeq < 0)
+            {
+                using var cmd = Command("SELECT coalesce(max(seq), 0) FROM events");
+                _maxSeq = (long)cmd.ExecuteScalar()!;
+            }
+            return _maxSeq;
+        }
+    }
+
+    public long ResolvePoint(StorePoint point)
+    {
+        switch (point.Kind)
+        {
+            case StorePoint.PointKind.Latest:
+                return MaxSeq;
+            case StorePoint.PointKind.Event:
+                if (point.Seq < 1 || point.Seq > MaxSeq)
+                    throw new PointNotFoundException($"event @{point.Seq} does not exist; the log holds @1..@{MaxSeq}");
+                return point.Seq;
+            case StorePoint.PointKind.Time:
+            {
+                using var cmd = Command("SELECT seq FROM events WHERE time_ticks <= $a ORDER BY time_ticks DESC, seq DESC LIMIT 1", point.TimeUtc.Ticks);
+                return cmd.ExecuteScalar() is long seq
+                    ? seq
+                    : throw new PointNotFoundException($"{point} is before the first event of this project");
+            }
+            default:
+            {
+                using var cmd = Command("SELECT seq FROM snapshots WHERE name = $a", point.SnapshotName);
+                return cmd.ExecuteScalar() is long seq
+                    ? seq
+                    : throw new PointNotFoundException($"there is no snapshot named '{point.SnapshotName}'");
+            }
+        }
+    }
+
+    public DirEntry? LookupEntry(long parentId, string name, long asOf)
+    {
+        using var cmd = Command("SELECT file_id, kind, to_seq FROM entries WHERE parent_id=$a AND name=$b AND from_seq <= $c ORDER BY from_seq DESC LIMIT 1", parentId, name, asOf);
+        using var r = cmd.ExecuteReader();
+        if (!r.Read() || r.GetInt64(2) <= asOf) return null;
+        return new DirEntry(name, r.GetInt64(0), (FileKind)r.GetInt32(1));
+    }
+
+    public DirEntry? Resolve(string path, long asOf)
+    {
+        if (path.Length == 0) return new DirEntry("", StoreConstants.RootFileId, FileKind.Directory);
+        long parent = StoreConstants.RootFileId;
+        DirEntry? entry = null;
+        foreach (var name in path.Split('/'))
+        {
+            if (entry is not null && entry.Kind != FileKind.Directory) return null;
+            entry = LookupEntry(parent, name, asOf);
+            if (entry is null) return null;
+            parent = entry.FileId;
+        }
+        return entry;
+    }
+
+    public List<DirEntry> List(long dirId, long asOf)
+    {
+        using var cmd = Command("SELECT name, file_id, kind FROM entries WHERE parent_id=$a AND to_seq > $b AND from_seq <= $b ORDER BY name", dirId, asOf);
+        using var r = cmd.ExecuteReader();
+        var list = new List<DirEntry>();
+        while (r.Read()) list.Add(new DirEntry(r.GetString(0), r.GetInt64(1), (FileKind)r.GetInt32(2)));
+        return list;
+    }
+
+    public NodeVersion? VersionAt(long fileId, long asOf)
+    {
+        using var cmd = Command("SELECT from_seq, to_seq, kind, size, mode, mtime_ns, inode, content_state, content_hash FROM versions WHERE file_id=$a AND from_seq <= $b ORDER BY from_seq DESC LIMIT 1", fileId, asOf);
+        using var r = cmd.ExecuteReader();
+        if (!r.Read() || r.GetInt64(1) <= asOf) return null;
+        return new NodeVersion(fileId, r.GetInt64(0), r.GetInt64(1),
+            new NodeAttributes((FileKind)r.GetInt32(2), r.GetInt64(3), r.GetInt32(4), r.GetInt64(5), r.GetInt64(6)),
+            (ContentState)r.GetInt32(7), r.IsDBNull(8) ? null : r.GetString(8));
+    }
+
+    public IEnumerable<StoreEvent> Events(string whereAndOrder, params object?[] args)
+    {
+        using var cmd = Command($"SELECT {EventCodec.Columns} FROM events {whereAndOrder}", args);
+        using var r = cmd.ExecuteReader();
+        while (r.Read()) yield return EventCodec.Read(r);
+    }
+
+    public static string Seq(long seq) => "@" + seq.ToString(CultureInfo.InvariantCulture);
+
+    public void Dispose()
+    {
+        _t.Dispose();
+        _c.Dispose();
+    }
+}

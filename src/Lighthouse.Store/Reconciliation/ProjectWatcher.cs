@@ -1,0 +1,134 @@
+using Microsoft.Extensions.Logging;
+
+namespace Lighthouse.Store;
+
+/// <summary>
+/// Watches the project directory (inotify through FileSystemWatcher) and, after a short quiet
+/// period, reconciles the smallest subtree that holds every change seen, so changes made outside
+/// Lighthouse while it runs become events of <c>external</c>. On overflow it reconciles everything.
+/// </summary>
+public sealed class ProjectWatcher : IDisposable
+{
+    private readonly ProjectStore _store;
+    private readonly TimeSpan _debounce;
+    private readonly FileSystemWatcher _fsw;
+    private readonly Timer _timer;
+    private readonly Lock _gate = new();
+    private readonly HashSet<string> _dirty = new(StringComparer.Ordinal);
+    private bool _overflow, _disposed;
+    private int _running;
+
+    internal ProjectWatcher(ProjectStore store, TimeSpan debounce)
+    {
+        _store = store;
+        _debounce = debounce;
+        _timer = new Timer(_ => Flush(), null, Timeout.Infinite, Timeout.Infinite);
+        _fsw = new FileSystemWatcher(store.ProjectDir)
+        {
+            IncludeSubdirectories = true,
+            NotifyFilter = NotifyFilters.FileName | NotifyFilters.DirectoryName | NotifyFilters.Size | NotifyFilters.LastWrite
+                | NotifyFilters.Attributes | NotifyFilters.CreationTime | NotifyFilters.Security,
+            InternalBufferSize = 64 * 1024,
+        };
+        _fsw.Created += (_, e) => Touch(e.FullPath);
+        _fsw.Changed += (_, e) => Touch(e.FullPath);
+        _fsw.Deleted += (_, e) => Touch(e.FullPath);
+        _fsw.Renamed += (_, e) => { Touch(e.OldFullPath); Touch(e.FullPath); };
+        _fsw.Error += (_, e) =>
+        {
+            _store.Options.Logger.LogWarning(e.GetException(), "file watcher lost events; reconciling the whole project");
+            lock (_gate) _overflow = true;
+            _timer.Change(_debounce, Timeout.InfiniteTimeSpan);
+        };
+        _fsw.EnableRaisingEvents = true;
+    }
+
+    /// <summary>Raised after each reconciliation the watcher ran (also when it found nothing).</summary>
+    public event Action<ReconcileReport>? Reconciled;
+
+    /// <summary>Raised when a reconciliation failed; the failure is also kept in <see cref="LastError"/>.</summary>
+    public event Action<Exception>? Failed;
+
+    public Exception? LastError { get; private set; }
+
+    private void Touch(string fullPath)
+    {
+        var rel = Path.GetRelativePath(_store.ProjectDir, fullPath).Replace('\\', '/');
+        if (rel == "." ) rel = "";
+        if (rel == StoreConstants.StateDirName || rel.StartsWith(StoreConstants.StateDirName + "/", StringComparison.Ordinal)) return;
+        lock (_gate)
+        {
+            if (_disposed) return;
+            _dirty.Add(rel);
+        }
+        _timer.Change(_debounce, Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>Reconciles what has been seen so far without waiting for the quiet period.</summary>
+    public void Flush()
+    {
+        if (Interlocked.Exchange(ref _running, 1) != 0)
+        {
+            _timer.Change(_debounce, Timeout.InfiniteTimeSpan);
+            return;
+        }
+        try
+        {
+            string scope;
+            lock (_gate)
+            {
+                if (_disposed || (_dirty.Count == 0 && !_overflow)) return;
+                scope = _overflow ? "" : CommonScope(_dirty);
+                _dirty.Clear();
+                _overflow = false;
+            }
+            scope = ExistingScope(scope);
+            var report = _store.Reconcile(scope: scope);
+            Reconciled?.Invoke(report);
+        }
+        catch (Exception e) when (e is StoreException or IOException or ObjectDisposedException)
+        {
+            LastError = e;
+            _store.Options.Logger.LogError(e, "watcher reconciliation failed");
+            Failed?.Invoke(e);
+        }
+        finally
+        {
+            Volatile.Write(ref _running, 0);
+        }
+    }
+
+    /// <summary>The deepest directory that contains the parent of every dirty path.</summary>
+    private static string CommonScope(IEnumerable<string> paths)
+    {
+        string? common = null;
+        foreach (var p in paths)
+        {
+            var parent = StorePath.Parent(p);
+            if (common is null) { common = parent; continue; }
+            while (!StorePath.IsSelfOrUnder(parent, common)) common = StorePath.Parent(common);
+        }
+        return common ?? "";
+    }
+
+    /// <summary>Climbs until the scope is a directory both on disk and in the index.</summary>
+    private string ExistingScope(string scope)
+    {
+        while (scope.Length > 0)
+        {
+            var entry = _store.LookupPath(scope, StorePoint.Latest);
+            if (entry?.Kind == FileKind.Directory && Directory.Exists(Path.Combine(_store.ProjectDir, scope))
+                && !File.GetAttributes(Path.Combine(_store.ProjectDir, scope)).HasFlag(FileAttributes.ReparsePoint))
+                return scope;
+            scope = StorePath.Parent(scope);
+        }
+        return scope;
+    }
+
+    public void Dispose()
+    {
+        lock (_gate) _disposed = true;
+        _fsw.Dispose();
+        _timer.Dispose();
+    }
+}

@@ -1,0 +1,195 @@
+using Lighthouse.Store.Events;
+using Microsoft.Data.Sqlite;
+
+namespace Lighthouse.Store.Reconciliation;
+
+/// <summary>
+/// Compares what is on disk with the current tree of the index and appends the differences as
+/// events (inside the writer, so the comparison and the events are one consistent transaction).
+/// Renames are recognised by inode; a path whose inode changed but whose old inode is gone
+/// (an editor's "write new file, rename over") is a modification of the same file, not a new file.
+/// </summary>
+internal sealed class Reconciler
+{
+    private sealed class IdxNode(string path, long fileId, NodeAttributes attrs, long version, ContentState state, string? hash)
+    {
+        public string Path = path;
+        public readonly long FileId = fileId;
+        public NodeAttributes Attrs = attrs;
+        public long Version = version;
+        public ContentState State = state;
+        public string? Hash = hash;
+        public FileKind Kind => Attrs.Kind;
+    }
+
+    private readonly WriteContext _ctx;
+    private readonly string _agent;
+    private readonly EventOp _createOp;
+    private readonly Func<NodeAttributes, (ContentState, string?)> _initialContent;
+    private readonly Dictionary<string, IdxNode> _index = new(StringComparer.Ordinal);
+    private readonly Dictionary<long, IdxNode> _byInode = new();
+
+    public Reconciler(WriteContext ctx, string agent, bool baseline, Func<NodeAttributes, (ContentState, string?)> initialContent)
+    {
+        _ctx = ctx;
+        _agent = agent;
+        _createOp = baseline ? EventOp.Baseline : EventOp.Create;
+        _initialContent = initialContent;
+    }
+
+    public void Run(string scope, IReadOnlyDictionary<string, NodeAttributes> disk, IProgress<ReconcileProgress>? progress)
+    {
+        LoadIndex(scope);
+        var diskPaths = disk.Keys.OrderBy(StorePath.Depth).ThenBy(p => p, StringComparer.Ordinal).ToList();
+        var done = 0;
+        foreach (var path in diskPaths)
+        {
+            if (++done % 4096 == 0) progress?.Report(new ReconcileProgress("compare", done, diskPaths.Count));
+            var d = disk[path];
+            if (_index.TryGetValue(path, out var here) && here.Attrs.Inode == d.Inode && here.Kind == d.Kind)
+            {
+                UpdateIfChanged(here, d);
+                continue;
+            }
+            if (_byInode.TryGetValue(d.Inode, out var moved) && moved.Kind == d.Kind && moved.Path != path
+                && !StillThere(moved, disk) && !StorePath.IsSelfOrUnder(path, moved.Path))
+            {
+                long? replaced = null;
+                if (_index.TryGetValue(path, out var occupant))
+                {
+                    if (occupant.Kind == FileKind.Directory) RemoveSubtree(occupant.Path);
+                    else { replaced = occupant.FileId; Forget(occupant); }
+                }
+                _ctx.Append(new EventDraft(_agent, EventOp.Rename, moved.Path, path, FileId: moved.FileId, OtherFileId: replaced));
+                MoveSubtree(moved.Path, path);
+                UpdateIfChanged(moved, d);
+                continue;
+            }
+            if (_index.TryGetValue(path, out var other))
+            {
+                if (other.Kind == d.Kind && other.Kind != FileKind.Directory)
+                {
+                    // Same path, new inode, old inode not seen elsewhere: the file was rewritten in place.
+                    _byInode.Remove(other.Attrs.Inode);
+                    UpdateIfChanged(other, d);
+                    _byInode[d.Inode] = other;
+                    continue;
+                }
+                RemoveSubtree(other.Path);
+            }
+            var (state, hash) = _initialContent(d);
+            var op = d.Kind switch
+            {
+                FileKind.Directory when _createOp == EventOp.Create => EventOp.Mkdir,
+                FileKind.Symlink when _createOp == EventOp.Create => EventOp.Symlink,
+                _ => _createOp,
+            };
+            var e = _ctx.Append(new EventDraft(_agent, op, path, NewVersion: true, Attributes: d, ContentState: state, ContentHash: hash));
+            var node = new IdxNode(path, e.FileId, d, e.Seq, state, hash);
+            _index[path] = node;
+            _byInode[d.Inode] = node;
+        }
+
+        // What the index still has but the disk does not: deepest first, so directories are empty when removed.
+        foreach (var path in _index.Keys.Where(p => !disk.ContainsKey(p)).OrderByDescending(StorePath.Depth).ThenBy(p => p, StringComparer.Ordinal).ToList())
+        {
+            if (!_index.TryGetValue(path, out var gone)) continue;
+            _ctx.Append(new EventDraft(_agent, gone.Kind == FileKind.Directory ? EventOp.Rmdir : EventOp.Unlink, path, FileId: gone.FileId, BeforeVersion: gone.Version));
+            Forget(gone);
+        }
+    }
+
+    private static bool StillThere(IdxNode node, IReadOnlyDictionary<string, NodeAttributes> disk) =>
+        disk.TryGetValue(node.Path, out var d) && d.Inode == node.Attrs.Inode && d.Kind == node.Kind;
+
+    private void UpdateIfChanged(IdxNode node, NodeAttributes d)
+    {
+        var old = node.Attrs;
+        if (node.Kind == FileKind.Directory)
+        {
+            // A directory's size and mtime change with every entry; only its mode is history.
+            if (old.Mode == d.Mode) return;
+            d = d with { Size = old.Size, MtimeNs = old.MtimeNs };
+        }
+        var contentChanged = old.Size != d.Size || old.MtimeNs != d.MtimeNs || old.Inode != d.Inode;
+        if (!contentChanged && old.Mode == d.Mode) return;
+        var (state, hash) = contentChanged ? _initialContent(d) : (node.State, node.Hash);
+        var e = _ctx.Append(new EventDraft(_agent, contentChanged ? EventOp.Write : EventOp.SetAttributes, node.Path,
+            FileId: node.FileId, BeforeVersion: node.Version, NewVersion: true, Attributes: d, ContentState: state, ContentHash: hash));
+        node.Attrs = d;
+        node.Version = e.Seq;
+        node.State = state;
+        node.Hash = hash;
+    }
+
+    private void RemoveSubtree(string root)
+    {
+        foreach (var path in _index.Keys.Where(p => StorePath.IsSelfOrUnder(p, root)).OrderByDescending(StorePath.Depth).ToList())
+        {
+            var n = _index[path];
+            _ctx.Append(new EventDraft(_agent, n.Kind == FileKind.Directory ? EventOp.Rmdir : EventOp.Unlink, path, FileId: n.FileId, BeforeVersion: n.Version));
+            Forget(n);
+        }
+    }
+
+    private void Forget(IdxNode n)
+    {
+        _index.Remove(n.Path);
+        if (_byInode.TryGetValue(n.Attrs.Inode, out var same) && same == n) _byInode.Remove(n.Attrs.Inode);
+    }
+
+    private void MoveSubtree(string from, string to)
+    {
+        foreach (var path in _index.Keys.Where(p => StorePath.IsSelfOrUnder(p, from)).ToList())
+        {
+            var n = _index[path];
+            _index.Remove(path);
+            n.Path = to + path[from.Length..];
+            _index[n.Path] = n;
+        }
+    }
+
+    /// <summary>The current (live) tree under <paramref name="scope"/>, from one scan of the live entries.</summary>
+    private void LoadIndex(string scope)
+    {
+        var children = new Dictionary<long, List<(string Name, long FileId)>>();
+        var nodes = new Dictionary<long, (NodeAttributes Attrs, long Version, ContentState State, string? Hash)>();
+        using (var cmd = _ctx.Connection.CreateCommand())
+        {
+            cmd.CommandText = """
+                SELECT e.parent_id, e.name, e.file_id, v.kind, v.size, v.mode, v.mtime_ns, v.inode, v.from_seq, v.content_state, v.content_hash
+                FROM entries e JOIN versions v ON v.file_id = e.file_id AND v.to_seq = $open
+                WHERE e.to_seq = $open
+                """;
+            cmd.Parameters.Add(new SqliteParameter("$open", StoreConstants.Open));
+            using var r = cmd.ExecuteReader();
+            while (r.Read())
+            {
+                var parent = r.GetInt64(0);
+                if (!children.TryGetValue(parent, out var list)) children[parent] = list = [];
+                var fileId = r.GetInt64(2);
+                list.Add((r.GetString(1), fileId));
+                nodes[fileId] = (new NodeAttributes((FileKind)r.GetInt32(3), r.GetInt64(4), r.GetInt32(5), r.GetInt64(6), r.GetInt64(7)),
+                    r.GetInt64(8), (ContentState)r.GetInt32(9), r.IsDBNull(10) ? null : r.GetString(10));
+            }
+        }
+        var scopeId = _ctx.Index.ResolveDirCurrent(scope, throwIfMissing: false);
+        if (scopeId is null) return;
+        var stack = new Stack<(long Id, string Path)>();
+        stack.Push((scopeId.Value, scope));
+        while (stack.Count > 0)
+        {
+            var (id, path) = stack.Pop();
+            if (!children.TryGetValue(id, out var list)) continue;
+            foreach (var (name, fileId) in list)
+            {
+                var childPath = StorePath.Combine(path, name);
+                var (attrs, version, state, hash) = nodes[fileId];
+                var node = new IdxNode(childPath, fileId, attrs, version, state, hash);
+                _index[childPath] = node;
+                _byInode.TryAdd(attrs.Inode, node);
+                if (attrs.Kind == FileKind.Directory) stack.Push((fileId, childPath));
+            }
+        }
+    }
+}

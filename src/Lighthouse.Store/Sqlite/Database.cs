@@ -1,0 +1,115 @@
+using Microsoft.Data.Sqlite;
+
+namespace Lighthouse.Store.Sqlite;
+
+/// <summary>Connections to <c>lighthouse.db</c> and translation of SQLite failures into store errors.</summary>
+internal sealed class Database
+{
+    public const int SqliteCorrupt = 11;
+    public const int SqliteFull = 13;
+    public const int SqliteNotADb = 26;
+    public const int SqliteIoErr = 10;
+
+    private readonly string _writerConnectionString;
+    private readonly string _readerConnectionString;
+
+    public Database(string path)
+    {
+        FilePath = path;
+        _writerConnectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = path,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Pooling = false,
+            DefaultTimeout = 30,
+        }.ToString();
+        // Readers come from a pool; the distinct "Application Name"-like knob keeps each store's pool separate.
+        _readerConnectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = path,
+            Mode = SqliteOpenMode.ReadWrite,
+            Pooling = true,
+            DefaultTimeout = 30,
+        }.ToString();
+    }
+
+    public string FilePath { get; }
+
+    public SqliteConnection OpenWriter(bool fullSync)
+    {
+        var c = new SqliteConnection(_writerConnectionString);
+        c.Open();
+        Exec(c, "PRAGMA journal_mode=WAL;");
+        Exec(c, fullSync ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;");
+        // Checkpoints are left to SQLite's automatic one (1000 pages); large WALs are truncated back.
+        Exec(c, "PRAGMA journal_size_limit=67108864;");
+        Exec(c, "PRAGMA cache_size=-32768;");
+        return c;
+    }
+
+    public SqliteConnection OpenReader()
+    {
+        var c = new SqliteConnection(_readerConnectionString);
+        c.Open();
+        return c;
+    }
+
+    public void ClearReaderPool()
+    {
+        using var c = new SqliteConnection(_readerConnectionString);
+        SqliteConnection.ClearPool(c);
+    }
+
+    public static void Exec(SqliteConnection c, string sql)
+    {
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = sql;
+        cmd.ExecuteNonQuery();
+    }
+
+    public static bool IsCorruption(SqliteException e) => e.SqliteErrorCode is SqliteCorrupt or SqliteNotADb;
+
+    /// <summary>The highest event that can still be read in order from the start; 0 if none.</summary>
+    public long FindLastGoodEvent()
+    {
+        long last = 0;
+        try
+        {
+            using var c = new SqliteConnection(_writerConnectionString.Replace("ReadWriteCreate", "ReadOnly"));
+            c.Open();
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = "SELECT seq FROM events ORDER BY seq";
+            using var r = cmd.ExecuteReader();
+            while (r.Read())
+            {
+                var seq = r.GetInt64(0);
+                if (seq != last + 1) break;
+                last = seq;
+            }
+        }
+        catch (SqliteException)
+        {
+            // Reading stops at the first unreadable page: what was read so far is the answer.
+        }
+        return last;
+    }
+
+    /// <summary>Turns a SQLite failure into the store error a user should see.</summary>
+    public Exception Translate(Exception e, string doing)
+    {
+        if (e is StoreException) return e;
+        if (e is SqliteException s)
+        {
+            if (s.SqliteErrorCode == SqliteFull)
+                return new StoreFullException(doing + $" (database {FilePath})", s);
+            if (IsCorruption(s))
+                return new StoreCorruptException(FilePath, FindLastGoodEvent(), s.Message, s);
+            if (s.SqliteErrorCode == SqliteIoErr && s.SqliteExtendedErrorCode == (SqliteIoErr | (13 << 8)))
+                return new StoreFullException(doing + $" (database {FilePath})", s);
+            return new StoreException($"database error while {doing} ({FilePath}): {s.Message}", s);
+        }
+        if (e is IOException io && (io.HResult & 0xFFFF) == Native.Libc.ENOSPC)
+            return new StoreFullException(doing, io);
+        return e;
+    }
+}

@@ -1,0 +1,34 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Lighthouse.Store;
+
+public enum Durability
+{
+    /// <summary>synchronous=FULL: every commit is fsync'ed; survives process crash and power loss.</summary>
+    Full,
+    /// <summary>synchronous=NORMAL: survives a process crash; the last commits may be lost on power loss.</summary>
+    Normal,
+}
+
+public sealed record StoreOptions
+{
+    /// <summary>Files larger than this keep metadata-only history (<see cref="ContentState.TooLarge"/>).</summary>
+    public long MaxCaptureBytes { get; init; } = 256L << 20;
+
+    public Durability Durability { get; init; } = Durability.Full;
+
+    /// <summary>fsync captured objects before their event commits (needed for power-loss safety of content).</summary>
+    public bool FsyncObjects { get; init; } = true;
+
+    /// <summary>Run the reconciliation when an existing store is opened.</summary>
+    public bool ReconcileOnOpen { get; init; } = true;
+
+    /// <summary>Run <c>PRAGMA quick_check</c> at open, so a damaged database is reported before anything is written.</summary>
+    public bool CheckIntegrityOnOpen { get; init; } = true;
+
+    /// <summary>Most work items one group commit takes from the queue.</summary>
+    public int MaxBatch { get; init; } = 1024;
+
+    public ILogger Logger { get; init; } = NullLogger.Instance;
+}
