@@ -13,11 +13,12 @@ public sealed class FuseMountHandle : IDisposable
     private readonly string? _helperPath;
     private int _commSocket;            // our end of the _FUSE_COMMFD socket, kept open with auto_unmount; -1 otherwise
     private Process? _helperProcess;    // the helper that stays alive with auto_unmount
+    private Process? _watchdog;         // backup auto_unmount for helpers that cannot do it for a normal user
     private bool _unmounted;
     private bool _fdClosed;
 
     internal FuseMountHandle(int deviceFd, string mountPoint, MountMethod method, int mountId,
-                             string? helperPath, int commSocket, Process? helperProcess)
+                             string? helperPath, int commSocket, Process? helperProcess, Process? watchdog = null)
     {
         DeviceFd = deviceFd;
         MountPoint = mountPoint;
@@ -26,6 +27,7 @@ public sealed class FuseMountHandle : IDisposable
         _helperPath = helperPath;
         _commSocket = commSocket;
         _helperProcess = helperProcess;
+        _watchdog = watchdog;
     }
 
     /// <summary>The <c>/dev/fuse</c> descriptor of this mount; owned by the handle, closed by <see cref="Dispose"/> after unmounting.</summary>
@@ -55,6 +57,7 @@ public sealed class FuseMountHandle : IDisposable
         lock (_gate)
         {
             if (_unmounted) return;
+            DisarmWatchdog(unmountNow: false);
             FuseMounter.UnmountMount(this);
             _unmounted = true;
             CloseHelperChannel();
@@ -92,6 +95,7 @@ public sealed class FuseMountHandle : IDisposable
         lock (_gate)
         {
             _unmounted = true;
+            DisarmWatchdog(unmountNow: true);
             CloseHelperChannel();
             if (!_fdClosed)
             {
@@ -99,6 +103,22 @@ public sealed class FuseMountHandle : IDisposable
                 Libc.MountClose(DeviceFd);
             }
         }
+    }
+
+    /// <summary>Tells the watchdog to exit quietly (a line), or, as a crash would, closes its pipe so it unmounts.</summary>
+    private void DisarmWatchdog(bool unmountNow)
+    {
+        if (_watchdog is null) return;
+        try
+        {
+            if (!unmountNow) _watchdog.StandardInput.WriteLine("unmounted cleanly");
+            _watchdog.StandardInput.Close();
+            if (!unmountNow) _watchdog.WaitForExit(5000);
+        }
+        catch (IOException) { }
+        catch (InvalidOperationException) { }
+        _watchdog.Dispose();
+        _watchdog = null;
     }
 
     private void CloseHelperChannel()

@@ -297,7 +297,8 @@ public static class FuseMounter
             {
                 // The helper stays alive, watching our end of the socket: closing it (or dying) unmounts.
                 keepChannel = true;
-                return new FuseMountHandle(fd, target, method, FindOurMountId(target, o), helper, ours, process);
+                Process? watchdog = !o.AllowOther && Libc.MountGetUid() != 0 ? StartUnmountWatchdog(helper, target) : null;
+                return new FuseMountHandle(fd, target, method, FindOurMountId(target, o), helper, ours, process, watchdog);
             }
 
             WaitForExit(process, TimeSpan.FromSeconds(10));
@@ -313,6 +314,30 @@ public static class FuseMounter
                 Libc.MountClose(ours);
                 process?.Dispose();
             }
+        }
+    }
+
+    /// <summary>
+    /// A backup for auto_unmount. fusermount (FUSE 2) and fusermount3 before libfuse's fix for issue
+    /// #586 (2023) decide to unmount by opening the mount point as root with the user's real uid, which
+    /// the kernel refuses (EACCES) on a mount without allow_other: their auto_unmount then never fires
+    /// for a normal user. This small shell, started now, waits on a pipe that only this process holds;
+    /// if the process dies (EOF) it runs <c>helper -u -z</c> as the user, which works. A clean unmount
+    /// disarms it by writing a line first.
+    /// </summary>
+    private static Process? StartUnmountWatchdog(string helper, string target)
+    {
+        const string script = "trap '' INT HUP TERM QUIT; if read -r _; then exit 0; fi; exec \"$0\" -u -q -z -- \"$1\"";
+        try
+        {
+            var psi = new ProcessStartInfo("/bin/sh") { UseShellExecute = false, RedirectStandardInput = true };
+            foreach (string a in new[] { "-c", script, helper, target }) psi.ArgumentList.Add(a);
+            return Process.Start(psi);
+        }
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException)
+        {
+            Trace.TraceWarning($"Lighthouse.Fuse: could not start the auto_unmount watchdog for {target}: {e.Message}");
+            return null;
         }
     }
 
@@ -455,6 +480,9 @@ public static class FuseMounter
             return "\nHint: user_allow_other missing in /etc/fuse.conf: add that line, or mount without AllowOther.";
         if (stderr.Contains("not owned by user", StringComparison.Ordinal) || stderr.Contains("no write access", StringComparison.Ordinal))
             return "\nHint: an unprivileged user can only mount on a directory it owns and can write.";
+        if (stderr.Contains("open /dev/fuse", StringComparison.Ordinal) && stderr.Contains("Permission denied", StringComparison.Ordinal))
+            return $"\nHint: the helper opens /dev/fuse as the calling user, who may not open it ({DescribeDeviceMode()}); " +
+                   "distributions make it crw-rw-rw- (chmod 0666 /dev/fuse as root).";
         if (stderr.Contains("not permitted", StringComparison.OrdinalIgnoreCase) || stderr.Contains("Permission denied", StringComparison.Ordinal))
         {
             if (!IsSetuidRoot(helper))
@@ -467,6 +495,11 @@ public static class FuseMounter
             return "\nHint: load the fuse module (modprobe fuse); in a container, pass the device (--device /dev/fuse).";
         return "";
     }
+
+    private static string DescribeDeviceMode() =>
+        StatOwnerMode(DevicePath) is (uint uid, uint mode)
+            ? $"{DevicePath} has mode {Convert.ToString(mode & 0x1FF, 8)}, owner uid {uid}"
+            : $"{DevicePath} cannot be inspected";
 
     private static int GuessErrno(string stderr)
     {

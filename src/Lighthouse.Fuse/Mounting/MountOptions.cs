@@ -26,6 +26,9 @@ public sealed class MountOptions
     /// Only a helper (fusermount3/fusermount) can do this: <see cref="MountMethod.Direct"/> with it
     /// throws a <see cref="FuseMountException"/> saying so; <see cref="MountMethod.Auto"/> then picks
     /// a helper even when privileged, and if there is none mounts directly without it.
+    /// fusermount (FUSE 2) and fusermount3 from before 2023 cannot auto-unmount a normal user's mount
+    /// without allow_other (libfuse issue #586); in that case a small watchdog shell started with the
+    /// mount runs <c>&lt;helper&gt; -u -z</c> when this process dies.
     /// </summary>
     public bool AutoUnmount { get; init; }
 
