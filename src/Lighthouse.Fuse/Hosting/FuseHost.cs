@@ -1,0 +1,105 @@
+using System.Runtime.InteropServices;
+using Lighthouse.Fuse.FileSystem;
+using Lighthouse.Fuse.Mounting;
+using Lighthouse.Fuse.Session;
+
+namespace Lighthouse.Fuse.Hosting;
+
+/// <summary>
+/// Runs a filesystem in the foreground the way a user expects of a mount command: cleans up a
+/// stale mount left by a crashed daemon, mounts, serves until SIGINT/SIGTERM or an external
+/// unmount, then unmounts, lets in-flight requests finish and reports what it served.
+/// </summary>
+public sealed class FuseHost
+{
+    public required FuseFileSystem FileSystem { get; init; }
+    public required string MountPoint { get; init; }
+    public MountOptions MountOptions { get; init; } = new();
+    public SessionOptions SessionOptions { get; init; } = new();
+    /// <summary>Called after mounting, before serving (e.g. to hand the device fd to the filesystem).</summary>
+    public Action<FuseMountHandle>? BeforeServing { get; init; }
+    /// <summary>Called once INIT has been answered and the mount is usable.</summary>
+    public Action<FuseSession, FuseMountHandle>? Ready { get; init; }
+    public TextWriter Log { get; init; } = Console.Error;
+    public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(10);
+
+    public int Run(CancellationToken cancel = default)
+    {
+        string mountPoint = Path.GetFullPath(MountPoint);
+        var stale = FuseMounter.CleanUpStale(mountPoint);
+        if (stale.WasStale) Log.WriteLine($"lighthouse: {stale.Message}");
+        if (!Directory.Exists(mountPoint))
+        {
+            Directory.CreateDirectory(mountPoint);
+            Log.WriteLine($"lighthouse: created mount point {mountPoint}");
+        }
+
+        using var stop = new ManualResetEventSlim();
+        using var onInt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Set(); });
+        using var onTerm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Set(); });
+        using var onCancel = cancel.Register(stop.Set);
+
+        using var mount = FuseMounter.Mount(mountPoint, MountOptions);
+        BeforeServing?.Invoke(mount);
+        using var session = new FuseSession(FileSystem, SessionOptions);
+        session.Start(mount.DeviceFd);
+        try
+        {
+            if (!session.Initialized.Wait(TimeSpan.FromSeconds(30)))
+                throw new TimeoutException($"the kernel did not send INIT for {mountPoint} within 30 s");
+        }
+        catch (AggregateException e)
+        {
+            Log.WriteLine($"lighthouse: mount failed: {e.InnerException?.Message}");
+            return 1;
+        }
+        string connection = ConnectionNumber(mountPoint);
+        Ready?.Invoke(session, mount);
+
+        // Serve until asked to stop, or until the workers end (someone unmounted us).
+        var exited = Task.Run(session.WaitForExit);
+        WaitHandle.WaitAny(new[] { stop.WaitHandle, ((IAsyncResult)exited).AsyncWaitHandle });
+
+        if (!exited.IsCompleted)
+        {
+            Log.WriteLine($"lighthouse: unmounting {mountPoint}");
+            try { mount.Unmount(); }
+            catch (Exception e) { Log.WriteLine($"lighthouse: unmount: {e.Message}"); }
+            if (!session.WaitForExit(ShutdownGrace))
+            {
+                // Files are still open on a lazily detached mount: end the connection so we can exit.
+                Log.WriteLine($"lighthouse: requests still pending after {ShutdownGrace.TotalSeconds:0} s; aborting the connection");
+                AbortConnection(connection);
+                session.WaitForExit(TimeSpan.FromSeconds(5));
+            }
+        }
+        if (session.Failure is { } failure) Log.WriteLine($"lighthouse: session ended: {failure}");
+        FileSystem.Destroy();
+        long requests = session.Stats.MeasuredRequests;
+        Log.WriteLine($"lighthouse: served {session.Stats.TotalRequests} requests; " +
+                      $"allocated {session.Stats.AllocatedBytes} bytes on worker threads " +
+                      $"({(requests == 0 ? 0 : (double)session.Stats.AllocatedBytes / requests):0.0} per request)");
+        return session.Failure is null ? 0 : 1;
+    }
+
+    /// <summary>The FUSE connection number (the minor device of the mount) from /proc/self/mountinfo.</summary>
+    private static string ConnectionNumber(string mountPoint)
+    {
+        foreach (var line in File.ReadLines("/proc/self/mountinfo"))
+        {
+            var fields = line.Split(' ');
+            if (fields.Length > 4 && MountInfoPath(fields[4]) == mountPoint) return fields[2].Split(':')[1];
+        }
+        return "";
+    }
+
+    private static string MountInfoPath(string escaped) =>
+        System.Text.RegularExpressions.Regex.Replace(escaped, @"\\([0-7]{3})", m => ((char)Convert.ToInt32(m.Groups[1].Value, 8)).ToString());
+
+    private static void AbortConnection(string connection)
+    {
+        if (connection.Length == 0) return;
+        try { File.WriteAllText($"/sys/fs/fuse/connections/{connection}/abort", "1"); }
+        catch (Exception) { /* not root, or already gone */ }
+    }
+}

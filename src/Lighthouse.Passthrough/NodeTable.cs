@@ -1,0 +1,154 @@
+using System.Collections.Concurrent;
+using Lighthouse.Fuse.Native;
+using Lighthouse.Fuse.Protocol;
+
+namespace Lighthouse.Passthrough;
+
+/// <summary>
+/// One inode the kernel knows. It remembers where it is (parent + name) rather than holding a
+/// descriptor, so the descriptor limit does not cap the tree size; paths are rebuilt relative to
+/// the source root when needed. A node whose name is gone (unlinked, or an O_TMPFILE) is reached
+/// through a descriptor of one of its open files instead.
+/// </summary>
+public sealed class Node
+{
+    public Node(ulong id, ulong dev, ulong ino, uint mode, Node? parent, byte[]? name)
+    {
+        Id = id; Dev = dev; Ino = ino; FileType = mode & 0xF000; Parent = parent; Name = name;
+    }
+
+    public ulong Id { get; }
+    public ulong Dev { get; }
+    public ulong Ino { get; }
+    public uint FileType { get; }
+    public bool IsDirectory => FileType == 0x4000;
+
+    // Guarded by the NodeTable lock.
+    internal Node? Parent;
+    internal byte[]? Name;
+    internal long Lookups;
+
+    // Guarded by lock(this): open files and the kernel passthrough backing file shared by all of them
+    // (the kernel requires one backing file per inode).
+    internal int OpenFiles;
+    internal int OpenFd = -1;
+    internal int BackingId;
+    internal int BackingUsers;
+
+    /// <summary>A descriptor of an open file of this node, or -1.</summary>
+    public int AnyOpenFd => Volatile.Read(ref OpenFd);
+}
+
+/// <summary>Node ids ↔ nodes, and (device, inode) → node so hard links share one node id.</summary>
+public sealed unsafe class NodeTable
+{
+    private readonly ConcurrentDictionary<ulong, Node> _byId = new();
+    private readonly Dictionary<(ulong Dev, ulong Ino), Node> _byInode = new();
+    private readonly object _lock = new();
+    private long _nextId = (long)ProtocolConstants.RootId;
+
+    public NodeTable(in StatxBuf rootStat)
+    {
+        Root = new Node(ProtocolConstants.RootId, rootStat.Dev, rootStat.Ino, rootStat.Mode, null, null) { Lookups = 1 };
+        _byId[Root.Id] = Root;
+        _byInode[(Root.Dev, Root.Ino)] = Root;
+    }
+
+    public Node Root { get; }
+    public int Count => _byId.Count;
+
+    public Node? Get(ulong id) => _byId.TryGetValue(id, out var node) ? node : null;
+
+    public Node? FindByInode(ulong dev, ulong ino)
+    {
+        lock (_lock) return _byInode.TryGetValue((dev, ino), out var node) ? node : null;
+    }
+
+    /// <summary>Counts one kernel lookup of <paramref name="name"/> in <paramref name="parent"/>,
+    /// described by <paramref name="st"/>; creates the node on first sight.</summary>
+    public Node Remember(Node parent, ReadOnlySpan<byte> name, in StatxBuf st)
+    {
+        lock (_lock)
+        {
+            var key = (st.Dev, st.Ino);
+            if (_byInode.TryGetValue(key, out var node) && node.FileType == (st.Mode & 0xF000u))
+            {
+                node.Lookups++;
+                if (node != Root && (node.Parent != parent || node.Name is null || !name.SequenceEqual(node.Name)))
+                {
+                    node.Parent = parent;
+                    node.Name = name.IsEmpty ? null : name.ToArray();
+                }
+                return node;
+            }
+            // New inode, or the inode number was reused for a file of another type.
+            var fresh = new Node((ulong)Interlocked.Increment(ref _nextId), st.Dev, st.Ino, st.Mode, parent,
+                name.IsEmpty ? null : name.ToArray()) { Lookups = 1 };
+            _byInode[key] = fresh;
+            _byId[fresh.Id] = fresh;
+            return fresh;
+        }
+    }
+
+    public void Forget(ulong id, ulong count)
+    {
+        if (id == ProtocolConstants.RootId) return;
+        lock (_lock)
+        {
+            if (!_byId.TryGetValue(id, out var node)) return;
+            node.Lookups -= (long)count;
+            if (node.Lookups > 0) return;
+            _byId.TryRemove(id, out _);
+            if (_byInode.TryGetValue((node.Dev, node.Ino), out var current) && current == node)
+                _byInode.Remove((node.Dev, node.Ino));
+            node.Parent = null; // let the parent chain be collected
+        }
+    }
+
+    /// <summary>Records that <paramref name="name"/> in <paramref name="parent"/> no longer names <paramref name="node"/>.</summary>
+    public void Detach(Node node, Node parent, ReadOnlySpan<byte> name)
+    {
+        lock (_lock)
+            if (node.Parent == parent && node.Name is not null && name.SequenceEqual(node.Name)) node.Name = null;
+    }
+
+    public void Move(Node node, Node newParent, ReadOnlySpan<byte> newName)
+    {
+        lock (_lock) { node.Parent = newParent; node.Name = newName.ToArray(); }
+    }
+
+    /// <summary>Writes the NUL-terminated path of <paramref name="node"/> relative to the source root
+    /// (the root itself is "."), optionally followed by "/child". Returns the length without the NUL,
+    /// -ENOENT when the node has no name any more, -ENAMETOOLONG when it does not fit.</summary>
+    public int BuildPath(Node node, ReadOnlySpan<byte> child, Span<byte> buffer)
+    {
+        lock (_lock)
+        {
+            int length = 0;
+            for (var n = node; n != Root; n = n.Parent)
+            {
+                if (n is null || n.Name is null) return -2;
+                length += n.Name.Length + 1;
+            }
+            if (!child.IsEmpty) length += child.Length + 1;
+            if (length == 0) { buffer[0] = (byte)'.'; buffer[1] = 0; return 1; }
+            length -= 1; // no leading '/'
+            if (length + 1 > buffer.Length) return -36;
+            buffer[length] = 0;
+            int end = length;
+            if (!child.IsEmpty)
+            {
+                end -= child.Length;
+                child.CopyTo(buffer[end..]);
+                if (end > 0) buffer[--end] = (byte)'/';
+            }
+            for (var n = node; n != Root; n = n.Parent!)
+            {
+                end -= n.Name!.Length;
+                n.Name.CopyTo(buffer[end..]);
+                if (end > 0) buffer[--end] = (byte)'/';
+            }
+            return length;
+        }
+    }
+}

@@ -1,0 +1,222 @@
+using Lighthouse.Fuse.FileSystem;
+using Lighthouse.Fuse.Native;
+using Lighthouse.Fuse.Protocol;
+using Lighthouse.Fuse.Session;
+
+namespace Lighthouse.Passthrough;
+
+// Names and attributes: create, remove, rename, link, setattr.
+public sealed unsafe partial class PassthroughFileSystem
+{
+    private const uint RenameNoReplace = 1, RenameExchange = 2;
+
+    public override int ReadLink(in RequestContext ctx, ulong node, Span<byte> target, out int length)
+    {
+        length = 0;
+        var n = NodeOf(node);
+        if (n is null) return Errno.ESTALE;
+        byte* path = PathBuffer1;
+        int rc = PathOf(n, default, path);
+        if (rc != 0) return rc;
+        fixed (byte* t = target)
+        {
+            nint read = Libc.ReadlinkAt(_rootFd, path, t, (nuint)target.Length);
+            if (read < 0) return Fail();
+            length = (int)read;
+        }
+        return 0;
+    }
+
+    /// <summary>Runs a create-type call as the caller, then looks the new name up.</summary>
+    private int CreateEntry(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name, out EntryOut entry,
+        delegate*<int, byte*, uint, ulong, byte*, int> create, uint mode, ulong extra, byte* extraPath)
+    {
+        entry = default;
+        var dir = NodeOf(parent);
+        if (dir is null) return Errno.ESTALE;
+        byte* path = PathBuffer1;
+        int rc = PathOf(dir, name, path);
+        if (rc != 0) return rc;
+        using (CallerCredentials.Assume(ctx))
+        {
+            if (create(_rootFd, path, mode, extra, extraPath) < 0) return Fail();
+        }
+        return LookupEntry(dir, name, out entry);
+    }
+
+    private static int DoMkdir(int root, byte* path, uint mode, ulong _, byte* __) => Libc.MkdirAt(root, path, mode);
+    private static int DoMknod(int root, byte* path, uint mode, ulong dev, byte* _) => Libc.MknodAt(root, path, mode, dev);
+    private static int DoSymlink(int root, byte* path, uint _, ulong __, byte* target) => Libc.SymlinkAt(target, root, path);
+
+    public override int MkDir(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name, uint mode, uint umask, out EntryOut entry) =>
+        CreateEntry(ctx, parent, name, out entry, &DoMkdir, mode, 0, null);
+
+    public override int MkNod(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name, uint mode, uint rdev, uint umask, out EntryOut entry)
+    {
+        // The kernel sends new_encode_dev(); mknodat wants glibc's makedev().
+        ulong major = (rdev & 0xfff00) >> 8, minor = (rdev & 0xff) | ((rdev >> 12) & 0xfff00);
+        ulong dev = ((major & 0xfffff000UL) << 32) | ((major & 0xfffUL) << 8) | ((minor & 0xffffff00UL) << 12) | (minor & 0xffUL);
+        return CreateEntry(ctx, parent, name, out entry, &DoMknod, mode, dev, null);
+    }
+
+    public override int Symlink(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name, ReadOnlySpan<byte> target, out EntryOut entry)
+    {
+        byte* targetPath = PathBuffer2;
+        if (target.Length + 1 > PathBufferSize) { entry = default; return Errno.ENAMETOOLONG; }
+        target.CopyTo(new Span<byte>(targetPath, PathBufferSize));
+        targetPath[target.Length] = 0;
+        return CreateEntry(ctx, parent, name, out entry, &DoSymlink, 0, 0, targetPath);
+    }
+
+    /// <summary>The node (if the kernel knows it) that <paramref name="path"/> names now.</summary>
+    private Node? NodeAt(byte* path)
+    {
+        StatxBuf st;
+        return Libc.Statx(_rootFd, path, Libc.AT_SYMLINK_NOFOLLOW, Libc.STATX_TYPE | Libc.STATX_INO, &st) < 0
+            ? null : Nodes.FindByInode(st.Dev, st.Ino);
+    }
+
+    private int Remove(ulong parent, ReadOnlySpan<byte> name, int flags)
+    {
+        var dir = NodeOf(parent);
+        if (dir is null) return Errno.ESTALE;
+        byte* path = PathBuffer1;
+        int rc = PathOf(dir, name, path);
+        if (rc != 0) return rc;
+        var victim = NodeAt(path);
+        if (Libc.UnlinkAt(_rootFd, path, flags) < 0) return Fail();
+        if (victim is not null) Nodes.Detach(victim, dir, name);
+        return 0;
+    }
+
+    public override int Unlink(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name) => Remove(parent, name, 0);
+    public override int RmDir(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name) => Remove(parent, name, Libc.AT_REMOVEDIR);
+
+    public override int Rename(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name, ulong newParent, ReadOnlySpan<byte> newName, uint flags)
+    {
+        var from = NodeOf(parent);
+        var to = NodeOf(newParent);
+        if (from is null || to is null) return Errno.ESTALE;
+        byte* oldPath = PathBuffer1, newPath = PathBuffer2;
+        int rc = PathOf(from, name, oldPath);
+        if (rc == 0) rc = PathOf(to, newName, newPath);
+        if (rc != 0) return rc;
+        var moved = NodeAt(oldPath);
+        var replaced = (flags & RenameNoReplace) != 0 ? null : NodeAt(newPath);
+        if (Libc.RenameAt2(_rootFd, oldPath, _rootFd, newPath, flags) < 0) return Fail();
+        if ((flags & RenameExchange) != 0)
+        {
+            if (moved is not null) Nodes.Move(moved, to, newName);
+            if (replaced is not null) Nodes.Move(replaced, from, name);
+            return 0;
+        }
+        if (replaced is not null && replaced != moved) Nodes.Detach(replaced, to, newName);
+        if (moved is not null) Nodes.Move(moved, to, newName);
+        return 0;
+    }
+
+    public override int Link(in RequestContext ctx, ulong node, ulong newParent, ReadOnlySpan<byte> newName, out EntryOut entry)
+    {
+        entry = default;
+        var n = NodeOf(node);
+        var dir = NodeOf(newParent);
+        if (n is null || dir is null) return Errno.ESTALE;
+        byte* oldPath = PathBuffer2, newPath = PathBuffer1;
+        int rc = PathOf(dir, newName, newPath);
+        if (rc != 0) return rc;
+        int result;
+        if (PathOf(n, default, oldPath) == 0)
+            result = Libc.LinkAt(_rootFd, oldPath, _rootFd, newPath, 0);
+        else if (n.AnyOpenFd >= 0)
+        {
+            // A file without a name (O_TMPFILE, or unlinked while open): link it through its descriptor.
+            ProcFdPath(n.AnyOpenFd, oldPath);
+            result = Libc.LinkAt(Libc.AT_FDCWD, oldPath, _rootFd, newPath, Libc.AT_SYMLINK_FOLLOW);
+        }
+        else return Errno.ENOENT;
+        if (result < 0) return Fail();
+        return LookupEntry(dir, newName, out entry);
+    }
+
+    /// <summary>Writes "/proc/self/fd/N" — the kernel's own name for an open descriptor.</summary>
+    private static void ProcFdPath(int fd, byte* buffer)
+    {
+        var prefix = "/proc/self/fd/"u8;
+        var span = new Span<byte>(buffer, 64);
+        prefix.CopyTo(span);
+        fd.TryFormat(span[prefix.Length..], out int written);
+        span[prefix.Length + written] = 0;
+    }
+
+    public override int SetAttr(in RequestContext ctx, ulong node, in SetAttrIn change, out AttrOut attr)
+    {
+        attr = default;
+        var n = NodeOf(node);
+        if (n is null) return Errno.ESTALE;
+        var valid = change.Valid;
+        int fd = (valid & SetAttrValid.Fh) != 0 && _handles.Get(change.Fh) is { } h ? h.Fd : n.AnyOpenFd;
+
+        // With a descriptor, act on it (the file may have no name); else by path relative to the root.
+        byte* path = PathBuffer1;
+        int dirFd = _rootFd, atFlags = Libc.AT_SYMLINK_NOFOLLOW;
+        if (fd >= 0) { ProcFdPath(fd, path); dirFd = Libc.AT_FDCWD; atFlags = 0; }
+        else
+        {
+            int rc = PathOf(n, default, path);
+            if (rc != 0) return rc;
+        }
+
+        if ((valid & SetAttrValid.Mode) != 0 && Libc.FchmodAt(dirFd, path, change.Mode & 0xFFF, 0) < 0) return Fail();
+        if ((valid & (SetAttrValid.Uid | SetAttrValid.Gid)) != 0)
+        {
+            uint uid = (valid & SetAttrValid.Uid) != 0 ? change.Uid : uint.MaxValue;
+            uint gid = (valid & SetAttrValid.Gid) != 0 ? change.Gid : uint.MaxValue;
+            if (Libc.FchownAt(dirFd, path, uid, gid, atFlags) < 0) return Fail();
+        }
+        if ((valid & SetAttrValid.Size) != 0)
+        {
+            if (fd >= 0 && (valid & SetAttrValid.Fh) != 0)
+            {
+                if (Libc.Ftruncate(fd, (long)change.Size) < 0) return Fail();
+            }
+            else
+            {
+                int wfd = Libc.OpenAt(dirFd, path, Libc.O_WRONLY | Libc.O_CLOEXEC | (fd >= 0 ? 0 : Libc.O_NOFOLLOW), 0);
+                if (wfd < 0) return Fail();
+                int r = Libc.Ftruncate(wfd, (long)change.Size);
+                int err = r < 0 ? Fail() : 0;
+                Libc.Close(wfd);
+                if (err != 0) return err;
+            }
+        }
+        if ((valid & (SetAttrValid.Atime | SetAttrValid.Mtime | SetAttrValid.AtimeNow | SetAttrValid.MtimeNow)) != 0)
+        {
+            var times = stackalloc Timespec[2];
+            times[0] = (valid & SetAttrValid.AtimeNow) != 0 ? new Timespec { Nsec = Libc.UTIME_NOW }
+                : (valid & SetAttrValid.Atime) != 0 ? new Timespec { Sec = (long)change.Atime, Nsec = change.AtimeNsec }
+                : new Timespec { Nsec = Libc.UTIME_OMIT };
+            times[1] = (valid & SetAttrValid.MtimeNow) != 0 ? new Timespec { Nsec = Libc.UTIME_NOW }
+                : (valid & SetAttrValid.Mtime) != 0 ? new Timespec { Sec = (long)change.Mtime, Nsec = change.MtimeNsec }
+                : new Timespec { Nsec = Libc.UTIME_OMIT };
+            if (Libc.UtimensAt(dirFd, path, times, atFlags) < 0) return Fail();
+        }
+        StatxBuf st;
+        int src = StatNode(n, fd, &st);
+        if (src != 0) return src;
+        // HANDLE_KILLPRIV_V2: a truncate or chown by the caller clears set-user/group-id, as the kernel would.
+        if ((valid & SetAttrValid.KillSuidGid) != 0 && (valid & SetAttrValid.Mode) == 0 && KillSuidGid(dirFd, path, st.Mode))
+            if (StatNode(n, fd, &st) is var again && again != 0) return again;
+        FillAttrOut(st, out attr);
+        return 0;
+    }
+
+    /// <summary>Clears S_ISUID, and S_ISGID when group-executable; true if the mode changed.</summary>
+    private static bool KillSuidGid(int dirFd, byte* path, uint mode)
+    {
+        uint cleared = mode & ~0x800u;
+        if ((mode & 0x408) == 0x408) cleared &= ~0x400u;
+        if (cleared == mode) return false;
+        Libc.FchmodAt(dirFd, path, cleared & 0xFFF, 0);
+        return true;
+    }
+}

@@ -1,0 +1,227 @@
+using Lighthouse.Fuse.FileSystem;
+using Lighthouse.Fuse.Native;
+using Lighthouse.Fuse.Protocol;
+using Lighthouse.Fuse.Session;
+
+namespace Lighthouse.Passthrough;
+
+// Open files: open, create, O_TMPFILE, read, write, release and the rest of the data calls.
+public sealed unsafe partial class PassthroughFileSystem
+{
+    /// <summary>Flags we never pass to our own open: the kernel already handled creation and append
+    /// position, and O_DIRECT would demand aligned buffers the reply buffer does not have.</summary>
+    private const int FlagsHandledByKernel = Libc.O_CREAT | Libc.O_EXCL | Libc.O_NOCTTY | Libc.O_APPEND | Libc.O_DIRECT;
+
+    public override int Open(in RequestContext ctx, ulong node, int flags, uint openFlags, out OpenOut open)
+    {
+        open = default;
+        var n = NodeOf(node);
+        if (n is null) return Errno.ESTALE;
+        byte* path = PathBuffer1;
+        int dirFd = _rootFd;
+        int nameRc = PathOf(n, default, path);
+        if (nameRc != 0)
+        {
+            if (n.AnyOpenFd < 0) return nameRc;
+            ProcFdPath(n.AnyOpenFd, path); // reopen a file that has no name any more
+            dirFd = Libc.AT_FDCWD;
+        }
+        int fd = Libc.OpenAt(dirFd, path, (flags & ~FlagsHandledByKernel) | Libc.O_CLOEXEC | (dirFd == _rootFd ? Libc.O_NOFOLLOW : 0), 0);
+        if (fd < 0) return Fail();
+        if ((openFlags & ProtocolConstants.OpenKillSuidGid) != 0 && (flags & Libc.O_TRUNC) != 0)
+        {
+            StatxBuf st;
+            if (StatNode(n, fd, &st) == 0) { ProcFdPath(fd, path); KillSuidGid(Libc.AT_FDCWD, path, st.Mode); }
+        }
+        return FinishOpen(n, fd, out open);
+    }
+
+    public override int Create(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name, int flags, uint mode, uint umask, out EntryOut entry, out OpenOut open)
+    {
+        entry = default; open = default;
+        var dir = NodeOf(parent);
+        if (dir is null) return Errno.ESTALE;
+        byte* path = PathBuffer1;
+        int rc = PathOf(dir, name, path);
+        if (rc != 0) return rc;
+        int fd;
+        using (CallerCredentials.Assume(ctx))
+            fd = Libc.OpenAt(_rootFd, path, (flags & ~(Libc.O_APPEND | Libc.O_DIRECT | Libc.O_NOCTTY)) | Libc.O_CREAT | Libc.O_CLOEXEC, mode);
+        if (fd < 0) return Fail();
+        return RegisterNewFile(dir, name, fd, out entry, out open);
+    }
+
+    public override int TmpFile(in RequestContext ctx, ulong parent, int flags, uint mode, uint umask, out EntryOut entry, out OpenOut open)
+    {
+        entry = default; open = default;
+        var dir = NodeOf(parent);
+        if (dir is null) return Errno.ESTALE;
+        byte* path = PathBuffer1;
+        int rc = PathOf(dir, default, path);
+        if (rc != 0) return rc;
+        int fd;
+        using (CallerCredentials.Assume(ctx))
+            fd = Libc.OpenAt(_rootFd, path, (flags & Libc.O_ACCMODE) | Libc.O_TMPFILE | Libc.O_CLOEXEC, mode);
+        if (fd < 0) return Fail();
+        return RegisterNewFile(dir, default, fd, out entry, out open);
+    }
+
+    private int RegisterNewFile(Node dir, ReadOnlySpan<byte> name, int fd, out EntryOut entry, out OpenOut open)
+    {
+        entry = default; open = default;
+        StatxBuf st;
+        fixed (byte* empty = "\0"u8)
+            if (Libc.Statx(fd, empty, Libc.AT_EMPTY_PATH, Libc.STATX_BASIC_STATS, &st) < 0)
+            {
+                int err = Fail();
+                Libc.Close(fd);
+                return err;
+            }
+        var node = Nodes.Remember(dir, name, st);
+        int rc = FinishOpen(node, fd, out open);
+        if (rc != 0) { Nodes.Forget(node.Id, 1); return rc; }
+        FillEntry(node, st, out entry);
+        return 0;
+    }
+
+    /// <summary>Registers an open descriptor as a file handle, with a kernel passthrough backing file where we can.</summary>
+    private int FinishOpen(Node node, int fd, out OpenOut open)
+    {
+        var (fh, handle) = _handles.Allocate();
+        handle.Fd = fd;
+        handle.Node = node;
+        open = new OpenOut { Fh = fh, OpenFlags = OpenReplyFlags.KeepCache };
+        lock (node)
+        {
+            node.OpenFiles++;
+            if (node.OpenFd < 0) node.OpenFd = fd;
+            if (UsingKernelPassthrough && node.FileType == 0x8000)
+            {
+                if (node.BackingId == 0)
+                {
+                    var map = new BackingMap { Fd = fd };
+                    int id = Libc.Ioctl(_deviceFd, ProtocolConstants.DevIocBackingOpen, &map);
+                    if (id > 0) node.BackingId = id;
+                }
+                if (node.BackingId > 0)
+                {
+                    node.BackingUsers++;
+                    handle.Passthrough = true;
+                    open = new OpenOut { Fh = fh, OpenFlags = OpenReplyFlags.Passthrough, BackingId = node.BackingId };
+                }
+            }
+        }
+        return 0;
+    }
+
+    public override int Release(in RequestContext ctx, ulong node, ulong fh, int flags)
+    {
+        var handle = _handles.Get(fh);
+        if (handle is null) return Errno.EBADF;
+        var n = handle.Node!;
+        int fd = handle.Fd;
+        lock (n)
+        {
+            n.OpenFiles--;
+            if (n.OpenFd == fd) n.OpenFd = -1;
+            if (handle.Passthrough && --n.BackingUsers == 0)
+            {
+                uint id = (uint)n.BackingId;
+                Libc.Ioctl(_deviceFd, ProtocolConstants.DevIocBackingClose, &id);
+                n.BackingId = 0;
+            }
+        }
+        _handles.Free(fh);
+        Libc.Close(fd);
+        return 0;
+    }
+
+    private int FdOf(ulong fh) => _handles.Get(fh)?.Fd ?? -1;
+
+    public override int Read(in RequestContext ctx, ulong node, ulong fh, long offset, Span<byte> buffer, out int bytesRead)
+    {
+        bytesRead = 0;
+        int fd = FdOf(fh);
+        if (fd < 0) return Errno.EBADF;
+        fixed (byte* p = buffer)
+        {
+            while (bytesRead < buffer.Length)
+            {
+                nint n = Libc.Pread(fd, p + bytesRead, (nuint)(buffer.Length - bytesRead), offset + bytesRead);
+                if (n < 0) { int err = Fail(); if (err == Errno.EINTR) continue; if (bytesRead == 0) return err; break; }
+                if (n == 0) break;
+                bytesRead += (int)n;
+            }
+        }
+        return 0;
+    }
+
+    public override int Write(in RequestContext ctx, ulong node, ulong fh, long offset, ReadOnlySpan<byte> data, uint writeFlags, out int written)
+    {
+        written = 0;
+        int fd = FdOf(fh);
+        if (fd < 0) return Errno.EBADF;
+        fixed (byte* p = data)
+        {
+            while (written < data.Length)
+            {
+                nint n = Libc.Pwrite(fd, p + written, (nuint)(data.Length - written), offset + written);
+                if (n < 0) { int err = Fail(); if (err == Errno.EINTR) continue; if (written == 0) return err; break; }
+                written += (int)n;
+            }
+        }
+        if ((writeFlags & ProtocolConstants.WriteKillSuidGid) != 0 && _handles.Get(fh)?.Node is { } n2)
+        {
+            StatxBuf st;
+            if (StatNode(n2, fd, &st, Libc.STATX_MODE) == 0 && (st.Mode & 0xC00) != 0)
+            {
+                byte* path = PathBuffer1;
+                ProcFdPath(fd, path);
+                KillSuidGid(Libc.AT_FDCWD, path, st.Mode);
+            }
+        }
+        return 0;
+    }
+
+    public override int Fsync(in RequestContext ctx, ulong node, ulong fh, bool dataOnly)
+    {
+        int fd = FdOf(fh);
+        if (fd < 0) return Errno.EBADF;
+        return (dataOnly ? Libc.Fdatasync(fd) : Libc.Fsync(fd)) < 0 ? Fail() : 0;
+    }
+
+    public override int Fallocate(in RequestContext ctx, ulong node, ulong fh, long offset, long length, int mode)
+    {
+        int fd = FdOf(fh);
+        if (fd < 0) return Errno.EBADF;
+        return Libc.Fallocate(fd, mode, offset, length) < 0 ? Fail() : 0;
+    }
+
+    public override int Lseek(in RequestContext ctx, ulong node, ulong fh, long offset, int whence, out long result)
+    {
+        result = 0;
+        int fd = FdOf(fh);
+        if (fd < 0) return Errno.EBADF;
+        result = Libc.Lseek(fd, offset, whence);
+        return result < 0 ? Fail() : 0;
+    }
+
+    public override int CopyFileRange(in RequestContext ctx, ulong nodeIn, ulong fhIn, long offsetIn, ulong nodeOut, ulong fhOut, long offsetOut, long length, ulong flags, out long copied)
+    {
+        copied = 0;
+        int fdIn = FdOf(fhIn), fdOut = FdOf(fhOut);
+        if (fdIn < 0 || fdOut < 0) return Errno.EBADF;
+        long offIn = offsetIn, offOut = offsetOut;
+        nint n = Libc.CopyFileRange(fdIn, &offIn, fdOut, &offOut, (nuint)length, (uint)flags);
+        if (n < 0) return Fail();
+        copied = n;
+        return 0;
+    }
+
+    public override int Poll(in RequestContext ctx, ulong node, ulong fh, ulong kh, bool scheduleNotify, uint events, out uint revents)
+    {
+        // Regular files are always ready (POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM).
+        revents = events & (0x1u | 0x4u | 0x40u | 0x100u);
+        return 0;
+    }
+}

@@ -1,0 +1,234 @@
+using System.Runtime.InteropServices;
+using Lighthouse.Fuse.FileSystem;
+using Lighthouse.Fuse.Native;
+using Lighthouse.Fuse.Protocol;
+using Lighthouse.Fuse.Session;
+
+namespace Lighthouse.Passthrough;
+
+public sealed class PassthroughOptions
+{
+    /// <summary>Open files with FOPEN_PASSTHROUGH where the kernel offers it and we are privileged.</summary>
+    public bool KernelPassthrough { get; init; } = true;
+    public TimeSpan EntryTimeout { get; init; } = TimeSpan.FromSeconds(1);
+    public TimeSpan AttrTimeout { get; init; } = TimeSpan.FromSeconds(1);
+    /// <summary>How long the kernel may remember that a name does not exist (0: not at all).</summary>
+    public TimeSpan NegativeTimeout { get; init; } = TimeSpan.FromSeconds(1);
+}
+
+/// <summary>
+/// Mirrors a source directory through FUSE (the counterpart of libfuse's passthrough_ll).
+/// Every system call is made relative to a descriptor of the source root with paths rebuilt
+/// from the node table, never with an absolute path. New inodes are created as the caller.
+/// Data moves by kernel passthrough when available, else by pread/pwrite on our descriptors.
+/// </summary>
+public sealed unsafe partial class PassthroughFileSystem : FuseFileSystem, IDisposable
+{
+    private const int PathBufferSize = 4096 + 512;
+    private readonly int _rootFd;
+    private readonly PassthroughOptions _options;
+    private readonly HandleTable _handles = new();
+    private int _deviceFd = -1;
+
+    [ThreadStatic] private static byte* t_path1;
+    [ThreadStatic] private static byte* t_path2;
+
+    public PassthroughFileSystem(string sourceDirectory, PassthroughOptions? options = null)
+    {
+        _options = options ?? new PassthroughOptions();
+        SourceDirectory = Path.GetFullPath(sourceDirectory);
+        var bytes = System.Text.Encoding.UTF8.GetBytes(SourceDirectory + "\0");
+        fixed (byte* p = bytes) _rootFd = Libc.Open(p, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0);
+        if (_rootFd < 0)
+            throw new IOException($"cannot open source directory {SourceDirectory}: {Marshal.GetPInvokeErrorMessage(Libc.Errno)}");
+        StatxBuf st;
+        fixed (byte* empty = "\0"u8)
+            if (Libc.Statx(_rootFd, empty, Libc.AT_EMPTY_PATH, Libc.STATX_BASIC_STATS, &st) < 0)
+                throw new IOException($"cannot stat {SourceDirectory}: {Marshal.GetPInvokeErrorMessage(Libc.Errno)}");
+        Nodes = new NodeTable(st);
+        // Modes arrive with the caller's umask already applied by the kernel: ours must not apply again.
+        Libc.Umask(0);
+    }
+
+    public string SourceDirectory { get; }
+    public NodeTable Nodes { get; }
+    public int OpenHandles => _handles.Count;
+    /// <summary>True once INIT agreed on kernel passthrough.</summary>
+    public bool UsingKernelPassthrough { get; private set; }
+
+    /// <summary>The /dev/fuse descriptor, needed to register backing files for kernel passthrough.</summary>
+    public void AttachDevice(int deviceFd) => _deviceFd = deviceFd;
+
+    public override void Init(ConnectionInfo connection)
+    {
+        if (_options.KernelPassthrough && Libc.GetEuid() == 0 && _deviceFd >= 0 &&
+            (connection.Offered & InitFlags.Passthrough) != 0)
+        {
+            connection.Want |= InitFlags.Passthrough;
+            UsingKernelPassthrough = true;
+        }
+    }
+
+    private static byte* PathBuffer1 => t_path1 != null ? t_path1 : (t_path1 = (byte*)NativeMemory.Alloc(PathBufferSize));
+    private static byte* PathBuffer2 => t_path2 != null ? t_path2 : (t_path2 = (byte*)NativeMemory.Alloc(PathBufferSize));
+
+    /// <summary>Path of <paramref name="node"/> (plus "/child") in a per-thread buffer; 0 or an errno.</summary>
+    private int PathOf(Node node, ReadOnlySpan<byte> child, byte* buffer)
+    {
+        int n = Nodes.BuildPath(node, child, new Span<byte>(buffer, PathBufferSize));
+        return n < 0 ? -n : 0;
+    }
+
+    private static int Fail() => Libc.Errno;
+
+    private static void FillAttr(in StatxBuf st, out FuseAttr attr)
+    {
+        attr = new FuseAttr
+        {
+            Ino = st.Ino, Size = st.Size, Blocks = st.Blocks,
+            Atime = (ulong)st.AtimeSec, AtimeNsec = st.AtimeNsec,
+            Mtime = (ulong)st.MtimeSec, MtimeNsec = st.MtimeNsec,
+            Ctime = (ulong)st.CtimeSec, CtimeNsec = st.CtimeNsec,
+            Mode = st.Mode, Nlink = st.Nlink, Uid = st.Uid, Gid = st.Gid, BlkSize = st.BlkSize,
+            // The kernel decodes rdev with new_decode_dev().
+            Rdev = (st.RdevMinor & 0xff) | (st.RdevMajor << 8) | ((st.RdevMinor & ~0xffu) << 12),
+        };
+    }
+
+    private static (ulong Sec, uint Nsec) Split(TimeSpan t) => ((ulong)t.Ticks / TimeSpan.TicksPerSecond, (uint)(t.Ticks % TimeSpan.TicksPerSecond * 100));
+
+    private void FillEntry(Node node, in StatxBuf st, out EntryOut entry)
+    {
+        var (es, en) = Split(_options.EntryTimeout);
+        var (@as, an) = Split(_options.AttrTimeout);
+        entry = new EntryOut { NodeId = node.Id, EntryValid = es, EntryValidNsec = en, AttrValid = @as, AttrValidNsec = an };
+        FillAttr(st, out entry.Attr);
+    }
+
+    private void FillAttrOut(in StatxBuf st, out AttrOut attr)
+    {
+        var (s, n) = Split(_options.AttrTimeout);
+        attr = new AttrOut { AttrValid = s, AttrValidNsec = n };
+        FillAttr(st, out attr.Attr);
+    }
+
+    /// <summary>Looks up <paramref name="name"/> in <paramref name="parent"/> and counts the lookup.</summary>
+    private int LookupEntry(Node parent, ReadOnlySpan<byte> name, out EntryOut entry)
+    {
+        entry = default;
+        byte* path = PathBuffer1;
+        int rc = PathOf(parent, name, path);
+        if (rc != 0) return rc;
+        StatxBuf st;
+        if (Libc.Statx(_rootFd, path, Libc.AT_SYMLINK_NOFOLLOW, Libc.STATX_BASIC_STATS, &st) < 0) return Fail();
+        FillEntry(Nodes.Remember(parent, name, st), st, out entry);
+        return 0;
+    }
+
+    /// <summary>stat of a node: through an open descriptor if there is one (it may have no name), else by path.</summary>
+    private int StatNode(Node node, int fd, StatxBuf* st, uint mask = Libc.STATX_BASIC_STATS)
+    {
+        if (fd < 0) fd = node.AnyOpenFd;
+        if (fd >= 0)
+        {
+            fixed (byte* empty = "\0"u8)
+                return Libc.Statx(fd, empty, Libc.AT_EMPTY_PATH, mask, st) < 0 ? Fail() : 0;
+        }
+        byte* path = PathBuffer1;
+        int rc = PathOf(node, default, path);
+        if (rc != 0) return rc;
+        if (Libc.Statx(_rootFd, path, Libc.AT_SYMLINK_NOFOLLOW, mask, st) < 0) return Fail();
+        // The name now leads to another inode (renamed or replaced behind our back).
+        return st->Ino == node.Ino ? 0 : Errno.ENOENT;
+    }
+
+    private Node? NodeOf(ulong id) => Nodes.Get(id);
+
+    public override int Lookup(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name, out EntryOut entry)
+    {
+        var dir = NodeOf(parent);
+        if (dir is null) { entry = default; return Errno.ESTALE; }
+        int rc = LookupEntry(dir, name, out entry);
+        if (rc == Errno.ENOENT && _options.NegativeTimeout > TimeSpan.Zero)
+        {
+            // A negative entry: the kernel remembers the name is absent and stops asking.
+            var (s, n) = Split(_options.NegativeTimeout);
+            entry = new EntryOut { NodeId = 0, EntryValid = s, EntryValidNsec = n };
+            return 0;
+        }
+        return rc;
+    }
+
+    public override void Forget(ulong node, ulong nlookup) => Nodes.Forget(node, nlookup);
+
+    public override int GetAttr(in RequestContext ctx, ulong node, ulong? fh, out AttrOut attr)
+    {
+        attr = default;
+        var n = NodeOf(node);
+        if (n is null) return Errno.ESTALE;
+        int fd = fh is { } h && _handles.Get(h) is { } handle ? handle.Fd : -1;
+        StatxBuf st;
+        int rc = StatNode(n, fd, &st);
+        if (rc != 0) return rc;
+        FillAttrOut(st, out attr);
+        return 0;
+    }
+
+    public override int Statx(in RequestContext ctx, ulong node, ulong? fh, uint flags, uint mask, out StatxOut result)
+    {
+        result = default;
+        var n = NodeOf(node);
+        if (n is null) return Errno.ESTALE;
+        int fd = fh is { } h && _handles.Get(h) is { } handle ? handle.Fd : -1;
+        StatxBuf st;
+        int rc = StatNode(n, fd, &st, mask | Libc.STATX_BASIC_STATS);
+        if (rc != 0) return rc;
+        var (s, ns) = Split(_options.AttrTimeout);
+        result.AttrValid = s; result.AttrValidNsec = ns;
+        ref var x = ref result.Stat;
+        x.Mask = st.Mask; x.BlkSize = st.BlkSize; x.Attributes = st.Attributes; x.Nlink = st.Nlink;
+        x.Uid = st.Uid; x.Gid = st.Gid; x.Mode = st.Mode; x.Ino = st.Ino; x.Size = st.Size; x.Blocks = st.Blocks;
+        x.AttributesMask = st.AttributesMask;
+        x.Atime = new SxTime { Sec = st.AtimeSec, Nsec = st.AtimeNsec };
+        x.Btime = new SxTime { Sec = st.BtimeSec, Nsec = st.BtimeNsec };
+        x.Ctime = new SxTime { Sec = st.CtimeSec, Nsec = st.CtimeNsec };
+        x.Mtime = new SxTime { Sec = st.MtimeSec, Nsec = st.MtimeNsec };
+        x.RdevMajor = st.RdevMajor; x.RdevMinor = st.RdevMinor; x.DevMajor = st.DevMajor; x.DevMinor = st.DevMinor;
+        return 0;
+    }
+
+    public override int StatFs(in RequestContext ctx, ulong node, out StatFsOut stat)
+    {
+        stat = default;
+        StatvfsBuf sv;
+        if (Libc.Fstatvfs(_rootFd, &sv) < 0) return Fail();
+        stat = new StatFsOut
+        {
+            Blocks = sv.Blocks, Bfree = sv.Bfree, Bavail = sv.Bavail, Files = sv.Files, Ffree = sv.Ffree,
+            Bsize = (uint)sv.Bsize, NameLen = (uint)sv.NameMax, Frsize = (uint)sv.Frsize,
+        };
+        return 0;
+    }
+
+    public override int SyncFs(in RequestContext ctx) => Libc.Syncfs(_rootFd) < 0 ? Fail() : 0;
+
+    public override int Access(in RequestContext ctx, ulong node, int mask)
+    {
+        var n = NodeOf(node);
+        if (n is null) return Errno.ESTALE;
+        StatxBuf st;
+        int rc = StatNode(n, -1, &st);
+        if (rc != 0 || mask == 0) return rc;
+        uint mode = st.Mode;
+        if (ctx.Uid == 0)
+            // root may do anything but execute a file that nobody may execute.
+            return (mask & 1) != 0 && !st.IsDirectory && (mode & 0x49) == 0 ? Errno.EACCES : 0;
+        uint bits = ctx.Uid == st.Uid ? (mode >> 6) & 7 : ctx.Gid == st.Gid ? (mode >> 3) & 7 : mode & 7;
+        return ((uint)mask & ~bits & 7) == 0 ? 0 : Errno.EACCES;
+    }
+
+    public void Dispose()
+    {
+        Libc.Close(_rootFd);
+    }
+}
