@@ -114,6 +114,8 @@ public sealed partial class ProjectStore
             && (current.Size != attrs.Size || current.Attributes.MtimeNs != attrs.MtimeNs || current.Attributes.Inode != attrs.Inode)
             && attributes is null)
             return CaptureOnClose(agent, path);
+        // A metadata change is a modification too: save never-captured bytes first so the old version keeps them.
+        if (current?.ContentState == ContentState.NotCaptured) CaptureBeforeModify(agent, path);
         return _writer.Submit(ctx =>
         {
             var found = ctx.Index.ResolveCurrent(path)

@@ -78,6 +78,23 @@ public sealed partial class ProjectStore
                     throw new ObjectMissingException(v.ContentHash!, objectPath, $"'{path}' version @{v.VersionSeq}");
                 return new FileContent(path, v, v.ContentState, objectPath, null, null);
             }
+            case ContentState.NotCaptured when !v.IsCurrent && ContentEquivalentSuccessor(s, v) is { } later:
+            {
+                // Only metadata changed after this version: a later version with the same bytes has them.
+                if (later.ContentState == ContentState.Captured)
+                {
+                    var objectPath = Objects.PathOf(later.ContentHash!);
+                    if (!File.Exists(objectPath))
+                        throw new ObjectMissingException(later.ContentHash!, objectPath, $"'{path}' version @{later.VersionSeq}");
+                    return new FileContent(path, v, v.ContentState, objectPath, null, null);
+                }
+                var livePath = CurrentPathOf(s, e.FileId);
+                var live = livePath is null ? null : FileStat.Lstat(AbsolutePath(livePath));
+                if (live is not null && SameBytes(live, v.Attributes))
+                    return new FileContent(path, v, v.ContentState, null, AbsolutePath(livePath!), null);
+                return new FileContent(path, v, v.ContentState, null, null,
+                    "the file changed outside Lighthouse after this version was recorded by metadata only; run a reconciliation");
+            }
             case ContentState.NotCaptured when v.IsCurrent:
             {
                 // Never modified through Lighthouse: the live file still holds these bytes, if it is unchanged.
@@ -115,6 +132,24 @@ public sealed partial class ProjectStore
         using var ms = new MemoryStream();
         stream.CopyTo(ms);
         return ms.ToArray();
+    }
+
+    private static bool SameBytes(NodeAttributes a, NodeAttributes b) => a.Inode == b.Inode && a.Size == b.Size && a.MtimeNs == b.MtimeNs;
+
+    /// <summary>The last version in the run of versions after <paramref name="v"/> whose bytes are the same (same inode, size, mtime).</summary>
+    private static NodeVersion? ContentEquivalentSuccessor(ReadSession s, NodeVersion v)
+    {
+        NodeVersion? found = null;
+        var current = v;
+        while (!current.IsCurrent)
+        {
+            var next = s.VersionAt(v.FileId, current.ToSeq);
+            if (next is null || !SameBytes(next.Attributes, v.Attributes)) break;
+            found = next;
+            if (next.ContentState != ContentState.NotCaptured) break;
+            current = next;
+        }
+        return found is { ContentState: ContentState.Captured } || found is { ContentState: ContentState.NotCaptured, IsCurrent: true } ? found : null;
     }
 
     private static string? CurrentPathOf(ReadSession s, long fileId)

@@ -131,7 +131,7 @@ public sealed class ObjectStore
         var final = PathOf(hash);
         var dir = Path.GetDirectoryName(final)!;
         Directory.CreateDirectory(dir);
-        File.SetUnixFileMode(tmp, UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(tmp, UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
         // rename(2) replaces atomically; a concurrent capture of the same bytes writes identical content.
         File.Move(tmp, final, overwrite: true);
         if (_fsync) FsyncDirectory(dir);

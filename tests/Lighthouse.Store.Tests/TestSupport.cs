@@ -1,0 +1,104 @@
+using System.Runtime.InteropServices;
+using Lighthouse.Store;
+
+namespace Lighthouse.Store.Tests;
+
+/// <summary>A scratch project directory, removed afterwards.</summary>
+public sealed class TempProject : IDisposable
+{
+    public TempProject(string? under = null)
+    {
+        Dir = Path.Combine(under ?? Path.Combine(Path.GetTempPath(), "lh-store-tests"), Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(Dir);
+    }
+
+    public string Dir { get; }
+
+    public string Abs(string rel) => Path.Combine(Dir, rel);
+
+    public void Write(string rel, string text) => Write(rel, System.Text.Encoding.UTF8.GetBytes(text));
+
+    public void Write(string rel, byte[] bytes)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(Abs(rel))!);
+        File.WriteAllBytes(Abs(rel), bytes);
+    }
+
+    public static StoreOptions Fast => new() { Durability = Durability.Normal, FsyncObjects = false };
+
+    public ProjectStore Open(StoreOptions? options = null) => ProjectStore.Open(Dir, options ?? Fast);
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(Dir, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A test that failed may leave a busy file; the directory is under /tmp.
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+}
+
+internal static partial class TestLibc
+{
+    [LibraryImport("libc", EntryPoint = "open", SetLastError = true)]
+    public static partial int Open(byte[] path, int flags, int mode);
+
+    [LibraryImport("libc", EntryPoint = "close")]
+    public static partial int Close(int fd);
+
+    [LibraryImport("libc", EntryPoint = "mount", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int Mount(string source, string target, string fstype, ulong flags, string data);
+
+    [LibraryImport("libc", EntryPoint = "umount2", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int Umount2(string target, int flags);
+
+    [LibraryImport("libc", EntryPoint = "geteuid")]
+    public static partial uint GetEuid();
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    public static partial int Kill(int pid, int signal);
+}
+
+/// <summary>Reads the store's tree as of a point into path → (kind, size), for comparing with a model or the disk.</summary>
+internal static class TreeReader
+{
+    public static SortedDictionary<string, (FileKind Kind, long Size)> Read(ProjectStore store, StorePoint point)
+    {
+        var result = new SortedDictionary<string, (FileKind, long)>(StringComparer.Ordinal);
+        var stack = new Stack<string>();
+        stack.Push("");
+        while (stack.Count > 0)
+        {
+            var dir = stack.Pop();
+            foreach (var e in store.List(dir, point))
+            {
+                var path = StorePath.Combine(dir, e.Name);
+                var v = store.Attributes(path, point);
+                Assert.Equal(e.FileId, v.FileId);
+                Assert.Equal(e.Kind, v.Kind);
+                result[path] = (e.Kind, e.Kind == FileKind.Directory ? 0 : v.Size);
+                if (e.Kind == FileKind.Directory) stack.Push(path);
+            }
+        }
+        return result;
+    }
+
+    public static SortedDictionary<string, (FileKind Kind, long Size)> ReadDisk(string root)
+    {
+        var result = new SortedDictionary<string, (FileKind, long)>(StringComparer.Ordinal);
+        foreach (var info in new DirectoryInfo(root).EnumerateFileSystemInfos("*", SearchOption.AllDirectories))
+        {
+            var rel = Path.GetRelativePath(root, info.FullName);
+            if (rel == ".lighthouse" || rel.StartsWith(".lighthouse/", StringComparison.Ordinal)) continue;
+            var kind = info.LinkTarget is not null ? FileKind.Symlink : info is DirectoryInfo ? FileKind.Directory : FileKind.File;
+            result[rel] = (kind, kind == FileKind.File ? ((FileInfo)info).Length : kind == FileKind.Symlink ? info.LinkTarget!.Length : 0);
+        }
+        return result;
+    }
+}
