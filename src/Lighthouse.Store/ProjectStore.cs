@@ -173,8 +173,8 @@ public sealed partial class ProjectStore : IDisposable
         var scan = DirectoryScanner.Scan(ProjectDir, "");
         var events = _writer.Submit(ctx =>
         {
-            var first = ctx.Appended.Count;
             ctx.Append(new EventDraft(SystemAgent, EventOp.Init, "", NewVersion: true, Attributes: rootAttrs));
+            var first = ctx.Appended.Count;
             new Reconciler(ctx, StoreConstants.ExternalAgent, baseline: true, InitialContent).Run("", scan.Nodes, null);
             return ctx.Appended.GetRange(first, ctx.Appended.Count - first);
         });
