@@ -196,7 +196,8 @@ public static class FuseMounter
                 string hint = errno switch
                 {
                     Libc.MountEPERM or Libc.MountEACCES =>
-                        " Hint: direct mounting needs root (or CAP_SYS_ADMIN); use MountMethod.Auto or Fusermount3 (install fuse3).",
+                        " Hint: direct mounting needs root (or CAP_SYS_ADMIN); without it, mount through the fusermount3 helper " +
+                        "(MountMethod.Auto or Fusermount3; install fuse3).",
                     Libc.MountENODEV => " Hint: the kernel has no 'fuse' filesystem (modprobe fuse).",
                     Libc.MountEINVAL => " Hint: the kernel rejected an option (" + data + ").",
                     _ => "",

@@ -67,6 +67,7 @@ internal static class MountInfo
     public static MountInfoEntry? ParseLine(string line)
     {
         string[] f = line.Split(' ');
+        if (f.Length < 9) return null;
         int dash = Array.IndexOf(f, "-", 6);
         if (dash < 6 || dash + 2 >= f.Length) return null;
         string[] dev = f[2].Split(':');
