@@ -104,8 +104,9 @@ public class ReconcileTests
         Assert.Equal(ContentState.NotCaptured, store.Attributes("a.txt", StorePoint.Latest).ContentState);
         Assert.Equal(ContentState.Captured, store.Attributes("sub/empty.txt", StorePoint.Latest).ContentState);
         // No content was copied: the only object is the empty one.
-        var objects = Directory.EnumerateFiles(Path.Combine(project.Dir, ".lighthouse/objects"), "*", SearchOption.AllDirectories)
-            .Where(f => !f.Contains("/tmp/")).ToList();
+        var objectsDir = Path.Combine(project.Dir, ".lighthouse/objects");
+        var objects = Directory.EnumerateFiles(objectsDir, "*", SearchOption.AllDirectories)
+            .Where(f => !Path.GetRelativePath(objectsDir, f).StartsWith("tmp/", StringComparison.Ordinal)).ToList();
         Assert.Single(objects);
         Assert.True(File.Exists(Path.Combine(project.Dir, ".lighthouse/lighthouse.db")));
         // The live file serves the never-captured version.

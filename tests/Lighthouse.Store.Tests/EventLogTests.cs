@@ -1,0 +1,293 @@
+using Lighthouse.Store;
+using Microsoft.Data.Sqlite;
+
+namespace Lighthouse.Store.Tests;
+
+public class EventLogTests
+{
+    private static StoreOptions NoReconcile => TempProject.Fast with { ReconcileOnOpen = false };
+
+    private static void Sql(string dbPath, string sql)
+    {
+        using var c = new SqliteConnection($"Data Source={dbPath};Pooling=False");
+        c.Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = sql;
+        cmd.ExecuteNonQuery();
+    }
+
+    private static string Populate(TempProject project, int files)
+    {
+        using var store = project.Open();
+        for (var i = 0; i < files; i++)
+        {
+            project.Write($"f{i}.txt", "v" + i);
+            store.RecordCreate("builder", $"f{i}.txt");
+        }
+        return store.DatabasePath;
+    }
+
+    [Fact]
+    public void Verify_reports_the_first_altered_event()
+    {
+        using var project = new TempProject();
+        var db = Populate(project, 10);
+        using (var store = project.Open(NoReconcile)) Assert.True(store.Verify().Ok);
+
+        Sql(db, "UPDATE events SET agent = 'mallory' WHERE seq = 6");
+        using var reopened = project.Open(NoReconcile);
+        var result = reopened.Verify();
+        Assert.False(result.Ok);
+        Assert.Equal(6, result.FirstBrokenSeq);
+        Assert.Equal(5, result.LastGoodSeq);
+        Assert.Contains("altered", result.Problem);
+    }
+
+    [Fact]
+    public void Verify_reports_a_deleted_event_as_a_gap()
+    {
+        using var project = new TempProject();
+        var db = Populate(project, 8);
+        Sql(db, "DELETE FROM events WHERE seq = 4");
+        using var store = project.Open(NoReconcile);
+        var result = store.Verify();
+        Assert.False(result.Ok);
+        Assert.Equal(4, result.FirstBrokenSeq);
+        Assert.Contains("missing", result.Problem);
+    }
+
+    [Fact]
+    public void Concurrent_writers_share_group_commits_and_lose_nothing()
+    {
+        using var project = new TempProject();
+        using var store = project.Open(new StoreOptions { Durability = Durability.Full });
+        var start = store.LastSeq;
+        var (batches0, events0) = store.CommitStats;
+        const int threads = 8, each = 40;
+        var seqs = new System.Collections.Concurrent.ConcurrentBag<long>();
+        var workers = Enumerable.Range(0, threads).Select(t => new Thread(() =>
+        {
+            for (var i = 0; i < each; i++)
+            {
+                var path = $"t{t}-{i}";
+                Directory.CreateDirectory(project.Abs(path));
+                seqs.Add(store.RecordCreate("agent" + t, path).Seq);
+            }
+        })).ToList();
+        workers.ForEach(w => w.Start());
+        workers.ForEach(w => w.Join());
+
+        var (batches, events) = store.CommitStats;
+        Assert.Equal(threads * each, events - events0);
+        Assert.True(batches - batches0 < events - events0, $"{batches - batches0} commits for {events - events0} events: no grouping happened");
+        Assert.Equal(Enumerable.Range(1, threads * each).Select(i => start + i), seqs.Order());
+        Assert.True(store.Verify().Ok);
+        Assert.Equal(threads * each, store.List("", StorePoint.Latest).Count);
+    }
+
+    [Fact]
+    public void A_rejected_mutation_does_not_disturb_the_others_in_its_batch()
+    {
+        using var project = new TempProject();
+        project.Write("exists.txt", "x");
+        using var store = project.Open();
+        var error = Assert.Throws<IndexConflictException>(() => store.RecordCreate("builder", "exists.txt"));
+        Assert.Contains("already exists", error.Message);
+        Assert.Throws<IndexConflictException>(() => store.RecordUnlink("builder", "missing.txt"));
+        project.Write("next.txt", "n");
+        var e = store.RecordCreate("builder", "next.txt");
+        Assert.Equal(store.LastSeq, e.Seq);
+        Assert.True(store.Verify().Ok);
+        Assert.True(store.RebuildIndex().AgreedWithPrevious);
+    }
+
+    [Fact]
+    public void Unlink_and_rename_over_keep_the_old_versions_readable()
+    {
+        using var project = new TempProject();
+        project.Write("a.txt", "baseline A");
+        project.Write("b.txt", "baseline B");
+        using var store = project.Open();
+        var atBaseline = store.LastSeq;
+
+        // rename b over a: a's never-captured bytes are captured first.
+        Assert.NotNull(store.CaptureBeforeModify("builder", "a.txt"));
+        File.Move(project.Abs("b.txt"), project.Abs("a.txt"), overwrite: true);
+        var rename = store.RecordRename("builder", "b.txt", "a.txt")!;
+        Assert.NotNull(rename.OtherFileId);
+
+        Assert.NotNull(store.CaptureBeforeModify("builder", "a.txt"));
+        File.Delete(project.Abs("a.txt"));
+        store.RecordUnlink("builder", "a.txt");
+
+        Assert.Empty(store.List("", StorePoint.Latest));
+        Assert.Equal("baseline A"u8.ToArray(), store.ReadAllBytes("a.txt", atBaseline));
+        Assert.Equal("baseline B"u8.ToArray(), store.ReadAllBytes("b.txt", atBaseline));
+        Assert.Equal("baseline B"u8.ToArray(), store.ReadAllBytes("a.txt", rename.Seq));
+        Assert.Throws<StorePathNotFoundException>(() => store.Attributes("a.txt", StorePoint.Latest));
+    }
+
+    [Fact]
+    public void Capture_before_modify_of_a_file_changed_outside_records_an_external_write()
+    {
+        using var project = new TempProject();
+        project.Write("conf.ini", "a=1");
+        using var store = project.Open();
+        project.Write("conf.ini", "a=1\nb=2");
+        var e = store.CaptureBeforeModify("builder", "conf.ini")!;
+        Assert.Equal(EventOp.Write, e.Op);
+        Assert.Equal(StoreConstants.ExternalAgent, e.Agent);
+        Assert.Equal("a=1\nb=2"u8.ToArray(), store.ReadAllBytes("conf.ini", e.Seq));
+        Assert.Null(store.CaptureBeforeModify("builder", "conf.ini"));
+    }
+
+    [Fact]
+    public void Log_filters_by_agent_path_operation_and_time_and_pages_newest_first()
+    {
+        using var project = new TempProject();
+        using var store = project.Open();
+        Directory.CreateDirectory(project.Abs("src"));
+        store.RecordCreate("builder", "src");
+        Directory.CreateDirectory(project.Abs("srcx"));
+        store.RecordCreate("security", "srcx");
+        var t0 = DateTime.UtcNow;
+        for (var i = 0; i < 25; i++)
+        {
+            project.Write($"src/f{i}.cs", "x");
+            store.RecordCreate(i % 2 == 0 ? "builder" : "perf", $"src/f{i}.cs");
+            project.Write($"src/f{i}.cs", "xy" + i);
+            store.CaptureOnClose("builder", $"src/f{i}.cs");
+        }
+        File.Move(project.Abs("src/f0.cs"), project.Abs("srcx/moved.cs"));
+        store.RecordRename("security", "src/f0.cs", "srcx/moved.cs");
+
+        var all = new List<StoreEvent>();
+        long? cursor = null;
+        do
+        {
+            var page = store.Log(new LogQuery { PathPrefix = "src", Limit = 7, BeforeSeq = cursor });
+            all.AddRange(page.Events);
+            cursor = page.NextBefore;
+        } while (cursor is not null);
+        Assert.Equal(all.Select(e => e.Seq).OrderDescending(), all.Select(e => e.Seq));
+        Assert.Equal(1 + 50 + 1, all.Count); // mkdir src, 25 creates + 25 writes, the rename out of src
+        Assert.DoesNotContain(all, e => e.Path == "srcx");
+
+        var perf = store.Log(new LogQuery { Agent = "perf", Limit = 1000 }).Events;
+        Assert.Equal(12, perf.Count);
+        Assert.All(perf, e => Assert.Equal(EventOp.Create, e.Op));
+
+        var renames = store.Log(new LogQuery { Operations = [EventOp.Rename], PathPrefix = "srcx" }).Events;
+        Assert.Equal("src/f0.cs", Assert.Single(renames).Path);
+
+        Assert.Equal(51, store.Log(new LogQuery { FromUtc = t0, Limit = 1000 }).Events.Count);
+        Assert.Empty(store.Log(new LogQuery { ToUtc = t0.AddDays(-1) }).Events);
+    }
+
+    [Fact]
+    public void Versions_follow_a_file_across_renames_with_their_agents()
+    {
+        using var project = new TempProject();
+        using var store = project.Open();
+        project.Write("draft.md", "");
+        store.RecordCreate("builder", "draft.md");
+        project.Write("draft.md", "one");
+        store.CaptureOnClose("builder", "draft.md");
+        File.Move(project.Abs("draft.md"), project.Abs("final.md"));
+        store.RecordRename("architect", "draft.md", "final.md");
+        project.Write("final.md", "two!");
+        store.CaptureOnClose("security", "final.md");
+
+        var versions = store.Versions("final.md");
+        Assert.Equal(["draft.md", "draft.md", "final.md"], versions.Select(v => v.Path));
+        Assert.Equal(["builder", "builder", "security"], versions.Select(v => v.Agent));
+        Assert.Equal([0L, 3, 4], versions.Select(v => v.Attributes.Size));
+        Assert.All(versions, v => Assert.Equal(ContentState.Captured, v.ContentState));
+        Assert.Single(versions.Select(v => v.FileId).Distinct());
+        Assert.Equal("one"u8.ToArray(), store.ReadAllBytes("draft.md", versions[1].VersionSeq));
+    }
+
+    [Fact]
+    public void Changed_lists_what_differs_between_two_points()
+    {
+        using var project = new TempProject();
+        project.Write("keep.txt", "k");
+        project.Write("edit.txt", "e");
+        project.Write("gone.txt", "g");
+        using var store = project.Open();
+        var from = store.LastSeq;
+        store.CaptureBeforeModify("b", "edit.txt");
+        project.Write("edit.txt", "edited");
+        store.CaptureOnClose("b", "edit.txt");
+        store.CaptureBeforeModify("b", "gone.txt");
+        File.Delete(project.Abs("gone.txt"));
+        store.RecordUnlink("b", "gone.txt");
+        project.Write("new.txt", "");
+        store.RecordCreate("b", "new.txt");
+        // A close after no change (same bytes, same metadata) records nothing.
+        Assert.Null(store.CaptureOnClose("b", "new.txt"));
+
+        var changes = store.Changed(from, StorePoint.Latest);
+        Assert.Equal(
+            [("edit.txt", ChangeKind.Modified), ("gone.txt", ChangeKind.Deleted), ("new.txt", ChangeKind.Added)],
+            changes.Select(c => (c.Path, c.Change)));
+    }
+
+    [Fact]
+    public void Snapshots_name_points_and_survive_a_rebuild()
+    {
+        using var project = new TempProject();
+        using var store = project.Open();
+        project.Write("a", "1");
+        var first = store.RecordCreate("b", "a");
+        var snap = store.CreateSnapshot("builder", "before-refactor");
+        Assert.Equal(first.Seq, snap.Seq);
+        project.Write("b", "2");
+        store.RecordCreate("b", "b");
+        store.CreateSnapshot("builder", "at-first", first.Seq);
+        Assert.Throws<SnapshotExistsException>(() => store.CreateSnapshot("builder", "at-first"));
+
+        Assert.Equal(["before-refactor", "at-first"], store.Snapshots().Select(s => s.Name).Order().Reverse());
+        Assert.Equal(["a"], store.List("", StorePoint.Parse("before-refactor")).Select(e => e.Name));
+        Assert.True(store.RebuildIndex().AgreedWithPrevious);
+        Assert.Equal(2, store.Snapshots().Count);
+
+        store.DeleteSnapshot("builder", "at-first");
+        Assert.Equal(["before-refactor"], store.Snapshots().Select(s => s.Name));
+        Assert.Throws<PointNotFoundException>(() => store.Resolve(StorePoint.AtSnapshot("at-first")));
+        Assert.Throws<StoreException>(() => store.CreateSnapshot("builder", "@12"));
+    }
+
+    [Fact]
+    public void Points_resolve_from_numbers_times_and_names()
+    {
+        using var project = new TempProject();
+        using var store = project.Open();
+        project.Write("a", "1");
+        var e1 = store.RecordCreate("b", "a");
+        Thread.Sleep(20);
+        var between = DateTime.UtcNow;
+        Thread.Sleep(20);
+        project.Write("b", "2");
+        var e2 = store.RecordCreate("b", "b");
+
+        Assert.Equal(e1.Seq, store.Resolve(StorePoint.AtTime(between)));
+        Assert.Equal(e1.Seq, store.Resolve(StorePoint.Parse(between.ToString("yyyy-MM-ddTHH:mm:ss.fffffffZ"))));
+        Assert.Equal(e2.Seq, store.Resolve(StorePoint.Parse("@" + e2.Seq)));
+        Assert.Equal(e2.Seq, store.Resolve(StorePoint.Latest));
+        var beyond = Assert.Throws<PointNotFoundException>(() => store.Resolve(StorePoint.AtEvent(e2.Seq + 100)));
+        Assert.Contains($"@1..@{e2.Seq}", beyond.Message);
+        Assert.Throws<PointNotFoundException>(() => store.Resolve(StorePoint.AtTime(new DateTime(2000, 1, 1, 0, 0, 0, DateTimeKind.Utc))));
+        Assert.Throws<FormatException>(() => StorePoint.Parse("@abc"));
+    }
+
+    [Fact]
+    public void A_second_process_cannot_open_the_same_store()
+    {
+        using var project = new TempProject();
+        using var store = project.Open();
+        // flock is per open file description, so a second open in this process conflicts too.
+        var e = Assert.Throws<StoreLockedException>(() => project.Open());
+        Assert.Contains("already open", e.Message);
+    }
+}
