@@ -327,6 +327,25 @@ public abstract class PassthroughMount : IDisposable
         return msg;
     }
 
+    /// <summary>Sends <paramref name="signal"/> to the daemon and waits up to 10 s for it to exit.
+    /// Returns its exit code (null if it did not exit) and whether the mountpoint is still mounted.</summary>
+    public (int? ExitCode, bool StillMounted, string Output) StopWith(int signal)
+    {
+        if (BindMode)
+        {
+            Unmount();
+            return (0, IsMounted(), "");
+        }
+        var p = _daemon ?? throw new InvalidOperationException("no daemon");
+        Sys.kill(p.Id, signal);
+        int? code = p.WaitForExit(10_000) ? p.ExitCode : null;
+        if (code != null) p.WaitForExit(); // drain the output
+        bool mounted = IsMounted();
+        string output = DaemonLogTail(40);
+        Unmount(); // cleans up whatever is left
+        return (code, mounted, output);
+    }
+
     /// <summary>Kills the daemon outright (SIGKILL) and lazy-unmounts: releases any system call stuck in
     /// the mount. Used by the per-test watchdog.</summary>
     public void Abort(string why)
@@ -367,6 +386,14 @@ public abstract class PassthroughMount : IDisposable
         TryDeleteRoot();
         GC.SuppressFinalize(this);
     }
+}
+
+/// <summary>A mount with the given options, for tests that mount and unmount by themselves.</summary>
+public sealed class CustomMount(params string[] options) : PassthroughMount
+{
+    // A field initializer: it runs before the base constructor, which mounts with these options.
+    private readonly string[] _options = options;
+    public override string[] Options => _options;
 }
 
 /// <summary>The default mount: no options.</summary>
