@@ -8,7 +8,7 @@ public class StoreException : Exception
 
 /// <summary>The database file cannot be read as a SQLite database or fails its integrity check.</summary>
 public sealed class StoreCorruptException(string databasePath, long lastGoodEvent, string detail, Exception? inner = null)
-    : StoreException($"database {databasePath} is corrupt: {detail}; the last good event is {(lastGoodEvent > 0 ? "@" + lastGoodEvent : "unknown (no event could be read)")}. The file was left untouched; restore it from a backup or move it aside to start a new history.", inner)
+    : StoreException($"database {databasePath} is corrupt: {detail.TrimEnd('.')}; the last good event is {(lastGoodEvent > 0 ? "@" + lastGoodEvent : "unknown (no event could be read)")}. The file was left untouched; restore it from a backup or move it aside to start a new history.", inner)
 {
     public string DatabasePath { get; } = databasePath;
     /// <summary>0 when no event could be read.</summary>

@@ -77,6 +77,8 @@ internal sealed class Database
         {
             using var c = new SqliteConnection(_writerConnectionString.Replace("ReadWriteCreate", "ReadOnly"));
             c.Open();
+            // Lets SQLite read a file shorter than its header says (a truncated database) as far as it goes.
+            Exec(c, "PRAGMA writable_schema=ON");
             using var cmd = c.CreateCommand();
             cmd.CommandText = "SELECT seq FROM events ORDER BY seq";
             using var r = cmd.ExecuteReader();

@@ -1,0 +1,236 @@
+using System.Text;
+using Lighthouse.Store;
+using Xunit.Abstractions;
+
+namespace Lighthouse.Store.Tests;
+
+public class BadInputTests(ITestOutputHelper output)
+{
+    private static StoreOptions NoReconcile => TempProject.Fast with { ReconcileOnOpen = false };
+
+    [Fact]
+    public void A_file_that_is_not_a_database_is_reported_and_left_untouched()
+    {
+        using var project = new TempProject();
+        Directory.CreateDirectory(project.Abs(".lighthouse"));
+        var db = project.Abs(".lighthouse/lighthouse.db");
+        var garbage = Encoding.ASCII.GetBytes(string.Concat(Enumerable.Repeat("this is not a database. ", 400)));
+        File.WriteAllBytes(db, garbage);
+
+        var e = Assert.Throws<StoreCorruptException>(() => project.Open());
+        output.WriteLine(e.Message);
+        Assert.Contains(db, e.Message);
+        Assert.Contains("corrupt", e.Message);
+        Assert.Equal(0, e.LastGoodEvent);
+        Assert.Equal(garbage, File.ReadAllBytes(db));
+    }
+
+    [Fact]
+    public void A_truncated_database_is_reported_with_the_last_good_event()
+    {
+        using var project = new TempProject();
+        for (var i = 0; i < 400; i++) project.Write($"d{i % 10}/file-with-a-longer-name-{i}.txt", "x");
+        string db;
+        long last;
+        using (var store = project.Open())
+        {
+            db = store.DatabasePath;
+            last = store.LastSeq;
+        }
+        var length = new FileInfo(db).Length;
+        using (var f = new FileStream(db, FileMode.Open)) f.SetLength(length / 2);
+
+        var e = Assert.Throws<StoreCorruptException>(() => project.Open());
+        output.WriteLine(e.Message);
+        Assert.Contains("corrupt", e.Message);
+        Assert.Contains("last good event", e.Message);
+        Assert.InRange(e.LastGoodEvent, 1, last - 1);
+        Assert.Equal(length / 2, new FileInfo(db).Length);
+    }
+
+    [Fact]
+    public void A_missing_object_is_reported_and_the_rest_of_history_still_reads()
+    {
+        using var project = new TempProject();
+        using var store = project.Open();
+        project.Write("lost.txt", "these bytes will vanish");
+        var lost = store.RecordCreate("b", "lost.txt");
+        project.Write("kept.txt", "these stay");
+        store.RecordCreate("b", "kept.txt");
+        File.Delete(store.Objects.PathOf(lost.ContentHash!));
+
+        var e = Assert.Throws<ObjectMissingException>(() => store.ReadAllBytes("lost.txt", lost.Seq));
+        output.WriteLine(e.Message);
+        Assert.Contains(lost.ContentHash!, e.Message);
+        Assert.Contains("missing", e.Message);
+        Assert.Equal("these stay"u8.ToArray(), store.ReadAllBytes("kept.txt", StorePoint.Latest));
+        Assert.Equal(lost.Attributes!.Size, store.Attributes("lost.txt", StorePoint.Latest).Size);
+        Assert.True(store.Verify().Ok);
+    }
+
+    [Fact]
+    public void Files_above_the_capture_limit_keep_metadata_only_history_and_say_so()
+    {
+        using var project = new TempProject();
+        using var store = project.Open(TempProject.Fast with { MaxCaptureBytes = 1000 });
+        project.Write("big.bin", new byte[5000]);
+        var e = store.RecordCreate("b", "big.bin");
+        Assert.Equal(ContentState.TooLarge, e.ContentState);
+        project.Write("big.bin", new byte[6000]);
+        var w = store.CaptureOnClose("b", "big.bin")!;
+        Assert.Equal(ContentState.TooLarge, w.ContentState);
+
+        var content = store.Content("big.bin", e.Seq);
+        Assert.False(content.IsAvailable);
+        Assert.Contains("capture limit", content.Unavailable);
+        var error = Assert.Throws<ContentUnavailableException>(() => store.OpenContent("big.bin", e.Seq));
+        Assert.Contains("metadata only", error.Message);
+        Assert.Equal([5000L, 6000], store.Versions("big.bin").Select(v => v.Attributes.Size));
+    }
+
+    [Fact]
+    public void Names_that_are_not_UTF8_are_refused_with_a_clear_error_and_skipped_by_reconciliation()
+    {
+        using var project = new TempProject();
+        project.Write("good.txt", "g");
+        var badName = new byte[] { (byte)'b', 0xFF, 0xFE, (byte)'.', (byte)'t', (byte)'x', (byte)'t' };
+        var full = Encoding.UTF8.GetBytes(project.Dir + "/").Concat(badName).Append((byte)0).ToArray();
+        var fd = TestLibc.Open(full, 0x41 /* O_CREAT|O_WRONLY */, 0x1A4);
+        Assert.True(fd >= 0, "could not create the test file");
+        TestLibc.Close(fd);
+
+        using var store = project.Open();
+        var skipped = Assert.Single(store.OpenReport!.Skipped);
+        output.WriteLine(skipped);
+        Assert.Contains("not valid UTF-8", skipped);
+        Assert.Equal(["good.txt"], store.List("", StorePoint.Latest).Select(e => e.Name));
+
+        var e = Assert.Throws<InvalidStorePathException>(() => StorePath.FromBytes(badName));
+        Assert.Contains("not valid UTF-8", e.Message);
+        Assert.Throws<InvalidStorePathException>(() => store.RecordCreate("b", "bad\uD800name"));
+        Assert.True(store.Verify().Ok);
+    }
+
+    [Fact]
+    public void A_name_of_255_bytes_works_and_256_is_refused()
+    {
+        using var project = new TempProject();
+        using var store = project.Open();
+        var ascii = new string('n', 251) + ".txt";
+        var multiByte = string.Concat(Enumerable.Repeat("é", 127)) + "x"; // 254 + 1 bytes
+        Assert.Equal(255, Encoding.UTF8.GetByteCount(ascii));
+        Assert.Equal(255, Encoding.UTF8.GetByteCount(multiByte));
+        foreach (var name in new[] { ascii, multiByte })
+        {
+            project.Write(name, name);
+            var e = store.RecordCreate("b", name);
+            Assert.Equal(name, store.Lookup("", name, e.Seq)!.Name);
+            Assert.Equal(Encoding.UTF8.GetBytes(name), store.ReadAllBytes(name, StorePoint.Latest));
+        }
+        Assert.Empty(store.Reconcile().Events);
+        Assert.True(store.RebuildIndex().AgreedWithPrevious);
+
+        var tooLong = new string('n', 256);
+        var error = Assert.Throws<InvalidStorePathException>(() => store.RecordCreate("b", tooLong));
+        output.WriteLine(error.Message);
+        Assert.Contains("256 bytes", error.Message);
+        Assert.Contains("255", error.Message);
+        Assert.Throws<InvalidStorePathException>(() => store.LookupPath("dir/" + tooLong, StorePoint.Latest));
+    }
+
+    [Fact]
+    public void A_full_disk_fails_the_change_with_a_clear_error_and_loses_nothing_recorded()
+    {
+        if (TestLibc.GetEuid() != 0)
+        {
+            output.WriteLine("SKIPPED: mounting a small tmpfs needs root");
+            return;
+        }
+        var mountPoint = Path.Combine(Path.GetTempPath(), "lh-full-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(mountPoint);
+        Assert.True(TestLibc.Mount("tmpfs", mountPoint, "tmpfs", 0, "size=4m") == 0, "mount tmpfs failed");
+        try
+        {
+            var project = Path.Combine(mountPoint, "project");
+            Directory.CreateDirectory(project);
+            File.WriteAllText(Path.Combine(project, "readme.md"), "hello");
+            var recorded = new List<StoreEvent>();
+            using (var store = ProjectStore.Open(project, new StoreOptions()))
+            {
+                for (var i = 0; i < 20; i++)
+                {
+                    File.WriteAllText(Path.Combine(project, $"f{i}.txt"), "content " + i);
+                    recorded.Add(store.RecordCreate("builder", $"f{i}.txt"));
+                }
+                File.WriteAllBytes(Path.Combine(project, "big.bin"), new byte[512 * 1024]);
+                Fill(mountPoint);
+
+                // Capturing needs room for a copy: it must fail cleanly.
+                var full = Assert.Throws<StoreFullException>(() => store.RecordCreate("builder", "big.bin"));
+                output.WriteLine(full.Message);
+                Assert.Contains("no space left on device", full.Message);
+
+                // Event-only changes until SQLite itself runs out of room: any failure must be the same clear error.
+                StoreFullException? sqliteFull = null;
+                for (var i = 0; i < 3000 && sqliteFull is null; i++)
+                {
+                    var dir = $"dir-{i}-" + new string('x', 180);
+                    try
+                    {
+                        Directory.CreateDirectory(Path.Combine(project, dir));
+                    }
+                    catch (IOException)
+                    {
+                        break; // the directory itself no longer fits
+                    }
+                    try
+                    {
+                        recorded.Add(store.RecordCreate("builder", dir));
+                    }
+                    catch (StoreFullException e)
+                    {
+                        sqliteFull = e;
+                    }
+                }
+                output.WriteLine(sqliteFull?.Message ?? "SQLite did not run out of room before the directory tree did");
+                File.Delete(Path.Combine(mountPoint, "filler"));
+                foreach (var f in Directory.EnumerateFiles(mountPoint, "filler-*")) File.Delete(f);
+
+                // The writer recovers once there is room again.
+                recorded.Add(store.RecordCreate("builder", "big.bin"));
+            }
+
+            using var reopened = ProjectStore.Open(project, new StoreOptions { ReconcileOnOpen = false });
+            Assert.True(reopened.Verify().Ok);
+            foreach (var e in recorded)
+            {
+                var logged = reopened.Log(new LogQuery { BeforeSeq = e.Seq + 1, Limit = 1 }).Events.Single();
+                Assert.Equal((e.Seq, e.Path, e.Op), (logged.Seq, logged.Path, logged.Op));
+            }
+            Assert.True(reopened.RebuildIndex().AgreedWithPrevious);
+        }
+        finally
+        {
+            TestLibc.Umount2(mountPoint, 2 /* MNT_DETACH */);
+            Directory.Delete(mountPoint, true);
+        }
+    }
+
+    private static void Fill(string dir)
+    {
+        var chunk = new byte[64 * 1024];
+        var n = 0;
+        for (var size = chunk.Length; size >= 512; size /= 2)
+        {
+            try
+            {
+                using var f = new FileStream(Path.Combine(dir, $"filler-{n++}"), FileMode.CreateNew);
+                while (true) { f.Write(chunk, 0, size); f.Flush(); }
+            }
+            catch (IOException)
+            {
+                // full at this granularity; try smaller writes
+            }
+        }
+    }
+}
