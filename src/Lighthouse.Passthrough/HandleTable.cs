@@ -6,6 +6,10 @@ public sealed class OpenHandle
     public int Fd = -1;
     public Node? Node;
     public bool Passthrough;
+    /// <summary>Opened for writing (or truncation): closing it makes a new version.</summary>
+    public bool Writable;
+    /// <summary>What the observer remembered about the opener.</summary>
+    public object? OpenedBy;
     // Directory listing state: a getdents64 buffer and where in it we are.
     public byte[]? DirBuffer;
     public int DirBufferLength, DirBufferPosition;
@@ -56,7 +60,7 @@ public sealed class HandleTable
             if (handle is null) return;
             _slots[index] = null;
             _free.Push(index);
-            handle.Fd = -1; handle.Node = null; handle.Passthrough = false;
+            handle.Fd = -1; handle.Node = null; handle.Passthrough = false; handle.Writable = false; handle.OpenedBy = null;
             handle.DirBufferLength = handle.DirBufferPosition = 0; handle.DirNextOffset = -1;
             _spare.Push(handle);
         }

@@ -35,6 +35,9 @@ public sealed class Node
     internal int BackingId;
     internal int BackingUsers;
 
+    /// <summary>Free for the owner of the filesystem (e.g. a recorder's per-file state); updated with Interlocked.</summary>
+    public int UserState;
+
     /// <summary>A descriptor of an open file of this node, or -1.</summary>
     public int AnyOpenFd => Volatile.Read(ref OpenFd);
 }
@@ -47,9 +50,14 @@ public sealed unsafe class NodeTable
     private readonly object _lock = new();
     private long _nextId = (long)ProtocolConstants.RootId;
 
-    public NodeTable(in StatxBuf rootStat)
+    private readonly ulong _idTag;
+
+    /// <param name="rootId">The root's node id (1 when this tree is the whole mount).</param>
+    /// <param name="idTag">High bits OR-ed into every other node id, so several trees can share one mount.</param>
+    public NodeTable(in StatxBuf rootStat, ulong rootId = ProtocolConstants.RootId, ulong idTag = 0)
     {
-        Root = new Node(ProtocolConstants.RootId, rootStat.Dev, rootStat.Ino, rootStat.Mode, null, null) { Lookups = 1 };
+        _idTag = idTag;
+        Root = new Node(rootId, rootStat.Dev, rootStat.Ino, rootStat.Mode, null, null) { Lookups = 1 };
         _byId[Root.Id] = Root;
         _byInode[(Root.Dev, Root.Ino)] = Root;
     }
@@ -82,7 +90,7 @@ public sealed unsafe class NodeTable
                 return node;
             }
             // New inode, or the inode number was reused for a file of another type.
-            var fresh = new Node((ulong)Interlocked.Increment(ref _nextId), st.Dev, st.Ino, st.Mode, parent,
+            var fresh = new Node(_idTag | (ulong)Interlocked.Increment(ref _nextId), st.Dev, st.Ino, st.Mode, parent,
                 name.IsEmpty ? null : name.ToArray()) { Lookups = 1 };
             _byInode[key] = fresh;
             _byId[fresh.Id] = fresh;
@@ -92,7 +100,7 @@ public sealed unsafe class NodeTable
 
     public void Forget(ulong id, ulong count)
     {
-        if (id == ProtocolConstants.RootId) return;
+        if (id == Root.Id) return;
         lock (_lock)
         {
             if (!_byId.TryGetValue(id, out var node)) return;

@@ -81,8 +81,8 @@ public sealed unsafe partial class PassthroughFileSystem
                 if (!buffer.HasRoomFor(name.Length)) return 0;
 
                 EntryOut entry = default;
-                bool add = true;
-                if (buffer.Plus && !IsDotOrDotDot(name))
+                bool add = !IsHidden(dir, name);
+                if (add && buffer.Plus && !IsDotOrDotDot(name))
                 {
                     StatxBuf st;
                     if (Libc.Statx(handle.Fd, d + 19, Libc.AT_SYMLINK_NOFOLLOW, Libc.STATX_BASIC_STATS, &st) == 0)

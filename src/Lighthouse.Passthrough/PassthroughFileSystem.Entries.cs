@@ -34,6 +34,7 @@ public sealed unsafe partial class PassthroughFileSystem
         entry = default;
         var dir = NodeOf(parent);
         if (dir is null) return Errno.ESTALE;
+        if (IsHidden(dir, name)) return Errno.EPERM;
         byte* path = PathBuffer1;
         int rc = PathOf(dir, name, path);
         if (rc != 0) return rc;
@@ -41,7 +42,11 @@ public sealed unsafe partial class PassthroughFileSystem
         {
             if (create(_rootFd, path, mode, extra, extraPath) < 0) return Fail();
         }
-        return LookupEntry(dir, name, out entry);
+        StatxBuf st;
+        rc = LookupEntry(dir, name, out entry, &st);
+        if (rc == 0 && _observer is { } o)
+            try { o.Created(ctx, dir, name, Nodes.Get(entry.NodeId)!, st); } catch (Exception e) { ObserverFailed(ctx, e); }
+        return rc;
     }
 
     private static int DoMkdir(int root, byte* path, uint mode, ulong _, byte* __) => Libc.MkdirAt(root, path, mode);
@@ -76,42 +81,62 @@ public sealed unsafe partial class PassthroughFileSystem
             ? null : Nodes.FindByInode(st.Dev, st.Ino);
     }
 
-    private int Remove(ulong parent, ReadOnlySpan<byte> name, int flags)
+    private int Remove(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name, int flags)
     {
         var dir = NodeOf(parent);
         if (dir is null) return Errno.ESTALE;
+        if (IsHidden(dir, name)) return Errno.ENOENT;
         byte* path = PathBuffer1;
         int rc = PathOf(dir, name, path);
         if (rc != 0) return rc;
         var victim = NodeAt(path);
+        if (victim is { FileType: 0x8000 } && _observer is { } o)
+        {
+            try { o.BeforeModify(ctx, victim); } catch (Exception e) { ObserverFailed(ctx, e); }
+            PathOf(dir, name, path); // the observer may have used this thread's path buffer
+        }
         if (Libc.UnlinkAt(_rootFd, path, flags) < 0) return Fail();
         if (victim is not null) Nodes.Detach(victim, dir, name);
+        if (_observer is { } o2)
+            try { o2.Removed(ctx, dir, name, (flags & Libc.AT_REMOVEDIR) != 0); } catch (Exception e) { ObserverFailed(ctx, e); }
         return 0;
     }
 
-    public override int Unlink(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name) => Remove(parent, name, 0);
-    public override int RmDir(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name) => Remove(parent, name, Libc.AT_REMOVEDIR);
+    public override int Unlink(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name) => Remove(ctx, parent, name, 0);
+    public override int RmDir(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name) => Remove(ctx, parent, name, Libc.AT_REMOVEDIR);
 
     public override int Rename(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name, ulong newParent, ReadOnlySpan<byte> newName, uint flags)
     {
         var from = NodeOf(parent);
         var to = NodeOf(newParent);
         if (from is null || to is null) return Errno.ESTALE;
+        if (IsHidden(from, name)) return Errno.ENOENT;
+        if (IsHidden(to, newName)) return Errno.EPERM;
         byte* oldPath = PathBuffer1, newPath = PathBuffer2;
         int rc = PathOf(from, name, oldPath);
         if (rc == 0) rc = PathOf(to, newName, newPath);
         if (rc != 0) return rc;
         var moved = NodeAt(oldPath);
         var replaced = (flags & RenameNoReplace) != 0 ? null : NodeAt(newPath);
+        if (replaced is { FileType: 0x8000 } && replaced != moved && (flags & RenameExchange) == 0 && _observer is { } o)
+        {
+            try { o.BeforeModify(ctx, replaced); } catch (Exception e) { ObserverFailed(ctx, e); }
+            PathOf(from, name, oldPath); // the observer may have used this thread's path buffers
+            PathOf(to, newName, newPath);
+        }
         if (Libc.RenameAt2(_rootFd, oldPath, _rootFd, newPath, flags) < 0) return Fail();
         if ((flags & RenameExchange) != 0)
         {
             if (moved is not null) Nodes.Move(moved, to, newName);
             if (replaced is not null) Nodes.Move(replaced, from, name);
-            return 0;
         }
-        if (replaced is not null && replaced != moved) Nodes.Detach(replaced, to, newName);
-        if (moved is not null) Nodes.Move(moved, to, newName);
+        else
+        {
+            if (replaced is not null && replaced != moved) Nodes.Detach(replaced, to, newName);
+            if (moved is not null) Nodes.Move(moved, to, newName);
+        }
+        if (_observer is { } o2)
+            try { o2.Renamed(ctx, from, name, to, newName, flags); } catch (Exception e) { ObserverFailed(ctx, e); }
         return 0;
     }
 
@@ -121,6 +146,7 @@ public sealed unsafe partial class PassthroughFileSystem
         var n = NodeOf(node);
         var dir = NodeOf(newParent);
         if (n is null || dir is null) return Errno.ESTALE;
+        if (IsHidden(dir, newName)) return Errno.EPERM;
         byte* oldPath = PathBuffer2, newPath = PathBuffer1;
         int rc = PathOf(dir, newName, newPath);
         if (rc != 0) return rc;
@@ -135,7 +161,23 @@ public sealed unsafe partial class PassthroughFileSystem
         }
         else return Errno.ENOENT;
         if (result < 0) return Fail();
-        return LookupEntry(dir, newName, out entry);
+        bool hadName = n.Name is not null || n == Nodes.Root;
+        rc = LookupEntry(dir, newName, out entry);
+        if (rc == 0 && _observer is { } o)
+        {
+            try
+            {
+                if (hadName) o.Linked(ctx, n, dir, newName);
+                else
+                {
+                    // An O_TMPFILE getting its first name is, for the history, a new file.
+                    StatxBuf st;
+                    if (StatNode(n, -1, &st) == 0) o.Created(ctx, dir, newName, n, st);
+                }
+            }
+            catch (Exception e) { ObserverFailed(ctx, e); }
+        }
+        return rc;
     }
 
     /// <summary>Writes "/proc/self/fd/N" — the kernel's own name for an open descriptor.</summary>
@@ -175,6 +217,11 @@ public sealed unsafe partial class PassthroughFileSystem
         }
         if ((valid & SetAttrValid.Size) != 0)
         {
+            if (_observer is { } o && n.FileType == 0x8000)
+            {
+                try { o.BeforeModify(ctx, n); } catch (Exception e) { ObserverFailed(ctx, e); }
+                if (fd >= 0) ProcFdPath(fd, path); else PathOf(n, default, path);
+            }
             if (fd >= 0 && (valid & SetAttrValid.Fh) != 0)
             {
                 if (Libc.Ftruncate(fd, (long)change.Size) < 0) return Fail();
@@ -207,6 +254,8 @@ public sealed unsafe partial class PassthroughFileSystem
         if ((valid & SetAttrValid.KillSuidGid) != 0 && (valid & SetAttrValid.Mode) == 0 && KillSuidGid(dirFd, path, st.Mode))
             if (StatNode(n, fd, &st) is var again && again != 0) return again;
         FillAttrOut(st, out attr);
+        if (_observer is { } o2)
+            try { o2.AttributesChanged(ctx, n, st); } catch (Exception e) { ObserverFailed(ctx, e); }
         return 0;
     }
 

@@ -17,6 +17,9 @@ public sealed unsafe partial class PassthroughFileSystem
         open = default;
         var n = NodeOf(node);
         if (n is null) return Errno.ESTALE;
+        bool writing = (flags & Libc.O_ACCMODE) != Libc.O_RDONLY || (flags & Libc.O_TRUNC) != 0;
+        if (writing && n.FileType == 0x8000 && _observer is { } o)
+            try { o.BeforeModify(ctx, n); } catch (Exception e) { ObserverFailed(ctx, e); }
         byte* path = PathBuffer1;
         int dirFd = _rootFd;
         int nameRc = PathOf(n, default, path);
@@ -33,7 +36,7 @@ public sealed unsafe partial class PassthroughFileSystem
             StatxBuf st;
             if (StatNode(n, fd, &st) == 0) { ProcFdPath(fd, path); KillSuidGid(Libc.AT_FDCWD, path, st.Mode); }
         }
-        return FinishOpen(n, fd, out open);
+        return FinishOpen(ctx, n, fd, writing, out open);
     }
 
     public override int Create(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name, int flags, uint mode, uint umask, out EntryOut entry, out OpenOut open)
@@ -41,6 +44,7 @@ public sealed unsafe partial class PassthroughFileSystem
         entry = default; open = default;
         var dir = NodeOf(parent);
         if (dir is null) return Errno.ESTALE;
+        if (IsHidden(dir, name)) return Errno.EPERM;
         byte* path = PathBuffer1;
         int rc = PathOf(dir, name, path);
         if (rc != 0) return rc;
@@ -48,7 +52,7 @@ public sealed unsafe partial class PassthroughFileSystem
         using (CallerCredentials.Assume(ctx))
             fd = Libc.OpenAt(_rootFd, path, (flags & ~(Libc.O_APPEND | Libc.O_DIRECT | Libc.O_NOCTTY)) | Libc.O_CREAT | Libc.O_CLOEXEC, mode);
         if (fd < 0) return Fail();
-        return RegisterNewFile(dir, name, fd, out entry, out open);
+        return RegisterNewFile(ctx, dir, name, fd, out entry, out open);
     }
 
     public override int TmpFile(in RequestContext ctx, ulong parent, int flags, uint mode, uint umask, out EntryOut entry, out OpenOut open)
@@ -63,10 +67,10 @@ public sealed unsafe partial class PassthroughFileSystem
         using (CallerCredentials.Assume(ctx))
             fd = Libc.OpenAt(_rootFd, path, (flags & Libc.O_ACCMODE) | Libc.O_TMPFILE | Libc.O_CLOEXEC, mode);
         if (fd < 0) return Fail();
-        return RegisterNewFile(dir, default, fd, out entry, out open);
+        return RegisterNewFile(ctx, dir, default, fd, out entry, out open);
     }
 
-    private int RegisterNewFile(Node dir, ReadOnlySpan<byte> name, int fd, out EntryOut entry, out OpenOut open)
+    private int RegisterNewFile(in RequestContext ctx, Node dir, ReadOnlySpan<byte> name, int fd, out EntryOut entry, out OpenOut open)
     {
         entry = default; open = default;
         StatxBuf st;
@@ -78,18 +82,23 @@ public sealed unsafe partial class PassthroughFileSystem
                 return err;
             }
         var node = Nodes.Remember(dir, name, st);
-        int rc = FinishOpen(node, fd, out open);
+        if (!name.IsEmpty && _observer is { } o)
+            try { o.Created(ctx, dir, name, node, st); } catch (Exception e) { ObserverFailed(ctx, e); }
+        int rc = FinishOpen(ctx, node, fd, true, out open);
         if (rc != 0) { Nodes.Forget(node.Id, 1); return rc; }
         FillEntry(node, st, out entry);
         return 0;
     }
 
     /// <summary>Registers an open descriptor as a file handle, with a kernel passthrough backing file where we can.</summary>
-    private int FinishOpen(Node node, int fd, out OpenOut open)
+    private int FinishOpen(in RequestContext ctx, Node node, int fd, bool writing, out OpenOut open)
     {
         var (fh, handle) = _handles.Allocate();
         handle.Fd = fd;
         handle.Node = node;
+        handle.Writable = writing;
+        if (_observer is { } o)
+            try { handle.OpenedBy = o.Opened(ctx, node, writing); } catch (Exception e) { ObserverFailed(ctx, e); }
         open = new OpenOut { Fh = fh, OpenFlags = OpenReplyFlags.KeepCache };
         lock (node)
         {
@@ -120,6 +129,8 @@ public sealed unsafe partial class PassthroughFileSystem
         if (handle is null) return Errno.EBADF;
         var n = handle.Node!;
         int fd = handle.Fd;
+        if (handle.Writable && _observer is { } o)
+            try { o.Written(ctx, n, handle.OpenedBy); } catch (Exception e) { ObserverFailed(ctx, e); }
         lock (n)
         {
             n.OpenFiles--;
@@ -185,9 +196,12 @@ public sealed unsafe partial class PassthroughFileSystem
 
     public override int Fsync(in RequestContext ctx, ulong node, ulong fh, bool dataOnly)
     {
-        int fd = FdOf(fh);
-        if (fd < 0) return Errno.EBADF;
-        return (dataOnly ? Libc.Fdatasync(fd) : Libc.Fsync(fd)) < 0 ? Fail() : 0;
+        var handle = _handles.Get(fh);
+        if (handle is null) return Errno.EBADF;
+        if ((dataOnly ? Libc.Fdatasync(handle.Fd) : Libc.Fsync(handle.Fd)) < 0) return Fail();
+        if (handle.Writable && _observer is { } o)
+            try { o.Written(ctx, handle.Node!, handle.OpenedBy); } catch (Exception e) { ObserverFailed(ctx, e); }
+        return 0;
     }
 
     public override int Fallocate(in RequestContext ctx, ulong node, ulong fh, long offset, long length, int mode)

@@ -14,6 +14,13 @@ public sealed class PassthroughOptions
     public TimeSpan AttrTimeout { get; init; } = TimeSpan.FromSeconds(1);
     /// <summary>How long the kernel may remember that a name does not exist (0: not at all).</summary>
     public TimeSpan NegativeTimeout { get; init; } = TimeSpan.FromSeconds(1);
+    /// <summary>The node id of the mirrored root (1 when it is the whole mount).</summary>
+    public ulong RootNodeId { get; init; } = ProtocolConstants.RootId;
+    /// <summary>High bits of every other node id, when this tree is one section of a bigger mount.</summary>
+    public ulong NodeIdTag { get; init; }
+    /// <summary>Names in the root that are invisible and cannot be created (e.g. the state directory).</summary>
+    public IReadOnlyList<string> HiddenRootNames { get; init; } = [];
+    public IPassthroughObserver? Observer { get; init; }
 }
 
 /// <summary>
@@ -29,6 +36,8 @@ public sealed unsafe partial class PassthroughFileSystem : FuseFileSystem, IDisp
     private readonly PassthroughOptions _options;
     private readonly HandleTable _handles = new();
     private int _deviceFd = -1;
+    private readonly byte[][] _hidden;
+    private readonly IPassthroughObserver? _observer;
 
     [ThreadStatic] private static byte* t_path1;
     [ThreadStatic] private static byte* t_path2;
@@ -45,7 +54,9 @@ public sealed unsafe partial class PassthroughFileSystem : FuseFileSystem, IDisp
         fixed (byte* empty = "\0"u8)
             if (Libc.Statx(_rootFd, empty, Libc.AT_EMPTY_PATH, Libc.STATX_BASIC_STATS, &st) < 0)
                 throw new IOException($"cannot stat {SourceDirectory}: {Marshal.GetPInvokeErrorMessage(Libc.Errno)}");
-        Nodes = new NodeTable(st);
+        Nodes = new NodeTable(st, _options.RootNodeId, _options.NodeIdTag);
+        _hidden = _options.HiddenRootNames.Select(n => System.Text.Encoding.UTF8.GetBytes(n)).ToArray();
+        _observer = _options.Observer;
         // Modes arrive with the caller's umask already applied by the kernel: ours must not apply again.
         Libc.Umask(0);
     }
@@ -113,7 +124,7 @@ public sealed unsafe partial class PassthroughFileSystem : FuseFileSystem, IDisp
     }
 
     /// <summary>Looks up <paramref name="name"/> in <paramref name="parent"/> and counts the lookup.</summary>
-    private int LookupEntry(Node parent, ReadOnlySpan<byte> name, out EntryOut entry)
+    private int LookupEntry(Node parent, ReadOnlySpan<byte> name, out EntryOut entry, StatxBuf* stat = null)
     {
         entry = default;
         byte* path = PathBuffer1;
@@ -122,6 +133,7 @@ public sealed unsafe partial class PassthroughFileSystem : FuseFileSystem, IDisp
         StatxBuf st;
         if (Libc.Statx(_rootFd, path, Libc.AT_SYMLINK_NOFOLLOW, Libc.STATX_BASIC_STATS, &st) < 0) return Fail();
         FillEntry(Nodes.Remember(parent, name, st), st, out entry);
+        if (stat != null) *stat = st;
         return 0;
     }
 
@@ -144,11 +156,34 @@ public sealed unsafe partial class PassthroughFileSystem : FuseFileSystem, IDisp
 
     private Node? NodeOf(ulong id) => Nodes.Get(id);
 
+    /// <summary>True for a name hidden in the root (it does not exist as far as the mount is concerned).</summary>
+    private bool IsHidden(Node parent, ReadOnlySpan<byte> name)
+    {
+        if (_hidden.Length == 0 || parent != Nodes.Root) return false;
+        foreach (var h in _hidden) if (name.SequenceEqual(h)) return true;
+        return false;
+    }
+
+    /// <summary>The path of a node (plus "/child") relative to the source root, as text ("" for the root).</summary>
+    public string RelativePath(Node node, ReadOnlySpan<byte> child = default)
+    {
+        Span<byte> buffer = stackalloc byte[PathBufferSize];
+        int n = Nodes.BuildPath(node, child, buffer);
+        if (n < 0) throw new IOException($"node {node.Id} has no path any more");
+        if (n == 1 && buffer[0] == '.') return "";
+        return System.Text.Encoding.UTF8.GetString(buffer[..n]);
+    }
+
+    /// <summary>An observer's failure is reported but never fails an operation that already happened on disk.</summary>
+    private static void ObserverFailed(in RequestContext ctx, Exception e) =>
+        Console.Error.WriteLine($"lighthouse: recording {ctx.Opcode} (pid {ctx.Pid}) failed: {e.Message}");
+
     public override int Lookup(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name, out EntryOut entry)
     {
+        entry = default;
         var dir = NodeOf(parent);
-        if (dir is null) { entry = default; return Errno.ESTALE; }
-        int rc = LookupEntry(dir, name, out entry);
+        if (dir is null) return Errno.ESTALE;
+        int rc = IsHidden(dir, name) ? Errno.ENOENT : LookupEntry(dir, name, out entry);
         if (rc == Errno.ENOENT && _options.NegativeTimeout > TimeSpan.Zero)
         {
             // A negative entry: the kernel remembers the name is absent and stops asking.

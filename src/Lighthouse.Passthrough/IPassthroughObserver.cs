@@ -1,0 +1,27 @@
+using Lighthouse.Fuse.Native;
+using Lighthouse.Fuse.Session;
+
+namespace Lighthouse.Passthrough;
+
+/// <summary>
+/// Told about every change made through a <see cref="PassthroughFileSystem"/> (after it succeeded
+/// on disk, on the worker thread that made it), and asked before bytes of an existing file are
+/// changed or destroyed. Used by the Lighthouse mount to record events and keep old versions.
+/// Calls must be quick; an exception is reported and does not fail the operation.
+/// </summary>
+public interface IPassthroughObserver
+{
+    /// <summary>Before a regular file is opened for writing, truncated, unlinked or renamed over:
+    /// return only once its current content is safe.</summary>
+    void BeforeModify(in RequestContext ctx, Node node);
+    /// <summary>What to remember about who opened a file; given back in <see cref="Written"/>
+    /// (the kernel's own requests, pid 0, are attributed through it).</summary>
+    object? Opened(in RequestContext ctx, Node node, bool forWriting);
+    void Created(in RequestContext ctx, Node parent, ReadOnlySpan<byte> name, Node node, in StatxBuf st);
+    void Removed(in RequestContext ctx, Node parent, ReadOnlySpan<byte> name, bool directory);
+    void Renamed(in RequestContext ctx, Node fromParent, ReadOnlySpan<byte> fromName, Node toParent, ReadOnlySpan<byte> toName, uint flags);
+    void Linked(in RequestContext ctx, Node node, Node newParent, ReadOnlySpan<byte> newName);
+    void AttributesChanged(in RequestContext ctx, Node node, in StatxBuf st);
+    /// <summary>A file opened for writing was closed or fsync'ed: its content is a new version.</summary>
+    void Written(in RequestContext ctx, Node node, object? openedBy);
+}
