@@ -16,7 +16,14 @@ public sealed partial class ProjectStore
         FileStat.Lstat(AbsolutePath(path)) ?? throw new StorePathNotFoundException(path, "now (not on disk)");
 
     /// <summary>Records a new file, directory or symlink (kind from its attributes) after it was created.</summary>
-    public StoreEvent RecordCreate(string agent, string path, NodeAttributes? attributes = null)
+    public StoreEvent RecordCreate(string agent, string path, NodeAttributes? attributes = null) =>
+        RecordCreateAsync(agent, path, attributes).GetAwaiter().GetResult();
+
+    /// <summary>
+    /// As <see cref="RecordCreate"/>, returning once the event is queued; the task completes at commit.
+    /// Lets one thread keep many changes in flight (they share group commits).
+    /// </summary>
+    public Task<StoreEvent> RecordCreateAsync(string agent, string path, NodeAttributes? attributes = null)
     {
         CheckAgent(agent);
         path = StorePath.Normalize(path);
@@ -26,7 +33,7 @@ public sealed partial class ProjectStore
             : attrs.Kind is FileKind.File or FileKind.Symlink ? _capture.Capture(path, attrs)
             : (ContentState.None, null);
         var op = attrs.Kind switch { FileKind.Directory => EventOp.Mkdir, FileKind.Symlink => EventOp.Symlink, _ => EventOp.Create };
-        return _writer.Submit(ctx =>
+        return _writer.SubmitAsync(ctx =>
         {
             var parent = ctx.Index.ResolveDirCurrent(StorePath.Parent(path))!.Value;
             if (ctx.Index.LiveEntry(parent, StorePath.Name(path)) is not null)
@@ -103,20 +110,35 @@ public sealed partial class ProjectStore
     {
         CheckAgent(agent);
         path = StorePath.Normalize(path);
-        var attrs = attributes ?? StatOrThrow(path);
-        NodeVersion? current;
-        using (var s = Read())
+        if (attributes is null)
         {
-            var entry = s.Resolve(path, s.MaxSeq) ?? throw new StorePathNotFoundException(path, "the latest event");
-            current = s.VersionAt(entry.FileId, s.MaxSeq);
+            var attrs = StatOrThrow(path);
+            NodeVersion? current;
+            using (var s = Read())
+            {
+                var entry = s.Resolve(path, s.MaxSeq) ?? throw new StorePathNotFoundException(path, "the latest event");
+                current = s.VersionAt(entry.FileId, s.MaxSeq);
+            }
+            if (current is not null && attrs.Kind == FileKind.File
+                && (current.Size != attrs.Size || current.Attributes.MtimeNs != attrs.MtimeNs || current.Attributes.Inode != attrs.Inode))
+                return CaptureOnClose(agent, path);
+            // A metadata change is a modification too: save never-captured bytes first so the old version keeps them.
+            if (current?.ContentState == ContentState.NotCaptured) CaptureBeforeModify(agent, path);
+            attributes = attrs;
         }
-        if (current is not null && attrs.Kind == FileKind.File
-            && (current.Size != attrs.Size || current.Attributes.MtimeNs != attrs.MtimeNs || current.Attributes.Inode != attrs.Inode)
-            && attributes is null)
-            return CaptureOnClose(agent, path);
-        // A metadata change is a modification too: save never-captured bytes first so the old version keeps them.
-        if (current?.ContentState == ContentState.NotCaptured) CaptureBeforeModify(agent, path);
-        return _writer.Submit(ctx =>
+        return RecordSetAttributesAsync(agent, path, attributes).GetAwaiter().GetResult();
+    }
+
+    /// <summary>
+    /// Records attributes the caller already knows (no stat, no capture): a new metadata version.
+    /// If size or mtime differ from the current version, the new version's bytes are marked not captured.
+    /// </summary>
+    public Task<StoreEvent?> RecordSetAttributesAsync(string agent, string path, NodeAttributes attributes)
+    {
+        CheckAgent(agent);
+        path = StorePath.Normalize(path);
+        var attrs = attributes;
+        return _writer.SubmitAsync<StoreEvent?>(ctx =>
         {
             var found = ctx.Index.ResolveCurrent(path)
                 ?? throw new IndexConflictException($"cannot record an attribute change of '{path}': it is not in the index");

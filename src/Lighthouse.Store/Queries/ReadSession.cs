@@ -108,7 +108,9 @@ internal sealed class ReadSession : IDisposable
 
     public List<DirEntry> List(long dirId, long asOf)
     {
-        using var cmd = Command("SELECT name, file_id, kind FROM entries WHERE parent_id=$a AND to_seq > $b AND from_seq <= $b ORDER BY name", dirId, asOf);
+        // Scan whichever side is shorter: names born up to asOf (early points) or names still alive after it (late points).
+        var index = asOf * 2 < MaxSeq ? "entries_by_start" : "entries_by_end";
+        using var cmd = Command($"SELECT name, file_id, kind FROM entries INDEXED BY {index} WHERE parent_id=$a AND to_seq > $b AND from_seq <= $b ORDER BY name", dirId, asOf);
         using var r = cmd.ExecuteReader();
         var list = new List<DirEntry>();
         while (r.Read()) list.Add(new DirEntry(r.GetString(0), r.GetInt64(1), (FileKind)r.GetInt32(2)));

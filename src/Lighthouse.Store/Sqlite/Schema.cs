@@ -48,7 +48,8 @@ internal static class Schema
             kind      INTEGER NOT NULL,
             PRIMARY KEY(parent_id, name, from_seq)) WITHOUT ROWID;
         CREATE INDEX IF NOT EXISTS entries_by_file ON entries(file_id, to_seq);
-        CREATE INDEX IF NOT EXISTS entries_by_end  ON entries(parent_id, to_seq, from_seq);
+        CREATE INDEX IF NOT EXISTS entries_by_end   ON entries(parent_id, to_seq, from_seq);
+        CREATE INDEX IF NOT EXISTS entries_by_start ON entries(parent_id, from_seq, to_seq);
 
         -- The attributes/content of a file, valid for [from_seq, to_seq); from_seq is the version id.
         CREATE TABLE IF NOT EXISTS versions(

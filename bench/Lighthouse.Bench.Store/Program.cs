@@ -1,0 +1,194 @@
+using System.Diagnostics;
+using System.Globalization;
+using Lighthouse.Store;
+
+// Lighthouse.Store benchmark: prints a table of measurements and ratios against native tools
+// measured in the same run. Usage: dotnet run -c Release --project bench/Lighthouse.Bench.Store [-- --quick]
+CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+var quick = args.Contains("--quick");
+var root = Environment.GetEnvironmentVariable("LIGHTHOUSE_BENCH_DIR") ?? Path.Combine(Path.GetTempPath(), "lh-store-bench");
+if (Directory.Exists(root)) Directory.Delete(root, true);
+Directory.CreateDirectory(root);
+var rows = new List<(string Measure, string Value, string Ratio)>();
+void Row(string measure, string value, string ratio = "")
+{
+    rows.Add((measure, value, ratio));
+    Console.Error.WriteLine($"  {measure}: {value} {ratio}");
+}
+
+try
+{
+    AppendRate(Durability.Full);
+    AppendRate(Durability.Normal);
+    AsOfLatency(quick ? 100_000 : 1_000_000);
+    BaselineVersusFind(quick ? 10_000 : 100_000);
+    CaptureVersusCp(quick ? 64 : 256);
+}
+finally
+{
+    Directory.Delete(root, true);
+}
+
+Console.WriteLine($"| measure | value | ratio |");
+Console.WriteLine($"| --- | ---: | --- |");
+foreach (var (m, v, r) in rows) Console.WriteLine($"| {m} | {v} | {r} |");
+return 0;
+
+string NewProject(string name)
+{
+    var dir = Path.Combine(root, name);
+    Directory.CreateDirectory(dir);
+    return dir;
+}
+
+// Events appended per second by 1 and 2 threads, each waiting for its own commit (as a mount worker does).
+void AppendRate(Durability durability)
+{
+    var rates = new double[3];
+    foreach (var threads in new[] { 1, 2 })
+    {
+        using var store = ProjectStore.Open(NewProject($"append-{durability}-{threads}"), new StoreOptions { Durability = durability });
+        var attrs = new NodeAttributes(FileKind.Directory, 0, 0x1ed, 0, 0);
+        var (b0, e0) = store.CommitStats;
+        var seconds = quick ? 1.0 : 3.0;
+        var sw = Stopwatch.StartNew();
+        var workers = Enumerable.Range(0, threads).Select(t => new Thread(() =>
+        {
+            for (var i = 0; sw.Elapsed.TotalSeconds < seconds; i++)
+                store.RecordCreate("bench", $"t{t}-{i}", attrs);
+        })).ToList();
+        workers.ForEach(w => w.Start());
+        workers.ForEach(w => w.Join());
+        var (b1, e1) = store.CommitStats;
+        rates[threads] = (e1 - e0) / sw.Elapsed.TotalSeconds;
+        Row($"append, synchronous={durability.ToString().ToUpperInvariant()}, {threads} thread{(threads > 1 ? "s" : "")}",
+            $"{rates[threads]:N0} events/s", $"{(double)(e1 - e0) / (b1 - b0):F2} events per commit");
+    }
+    Row($"append 2 threads / 1 thread ({durability.ToString().ToUpperInvariant()})", $"{rates[2] / rates[1]:F2}x", "group commit: >1 means the second thread rides the first one's fsync");
+}
+
+// Lookup/list/attributes as of an early point and the latest point, in a log of `total` events.
+void AsOfLatency(int total)
+{
+    var dir = NewProject("asof");
+    var sw = Stopwatch.StartNew();
+    using var store = ProjectStore.Open(dir, new StoreOptions { Durability = Durability.Normal });
+    const int dirs = 10, filesPerDir = 100;
+    var pending = new List<Task>();
+    for (var d = 0; d < dirs; d++)
+        store.RecordCreate("bench", $"dir{d}", new NodeAttributes(FileKind.Directory, 0, 0x1ed, 0, 0));
+    for (var d = 0; d < dirs; d++)
+        for (var f = 0; f < filesPerDir; f++)
+            pending.Add(store.RecordCreateAsync("bench", $"dir{d}/file{f}.cs", new NodeAttributes(FileKind.File, 0, 0x1a4, 0, d * 1000 + f)));
+    Task.WaitAll(pending);
+    pending.Clear();
+    var early = store.LastSeq;
+    var rng = new Random(1);
+    long mtime = 1;
+    while (store.LastSeq < total)
+    {
+        for (var i = 0; i < 20_000; i++)
+        {
+            var d = rng.Next(dirs);
+            var f = rng.Next(filesPerDir);
+            pending.Add(store.RecordSetAttributesAsync("bench", $"dir{d}/file{f}.cs", new NodeAttributes(FileKind.File, rng.Next(1, 100_000), 0x1a4, mtime++, d * 1000 + f)));
+        }
+        Task.WaitAll(pending);
+        pending.Clear();
+    }
+    var latest = store.LastSeq;
+    Row($"build a log of {latest:N0} events (async, group commit, NORMAL)", $"{sw.Elapsed.TotalSeconds:F1} s", $"{latest / sw.Elapsed.TotalSeconds:N0} events/s");
+
+    double Measure(Action<int> op, int n)
+    {
+        for (var i = 0; i < 200; i++) op(i); // warm up
+        var t = Stopwatch.StartNew();
+        for (var i = 0; i < n; i++) op(i);
+        return t.Elapsed.TotalMicroseconds / n;
+    }
+    var n = quick ? 2000 : 10_000;
+    foreach (var (name, op) in new (string, Func<long, Action<int>>)[]
+             {
+                 ("lookup dir/name", at => i => store.Lookup($"dir{i % dirs}", $"file{(i * 7) % filesPerDir}.cs", at)),
+                 ("list a directory (100 entries)", at => i => store.List($"dir{i % dirs}", at)),
+                 ("attributes of a file (~1,000 versions)", at => i => store.Attributes($"dir{i % dirs}/file{(i * 7) % filesPerDir}.cs", at)),
+             })
+    {
+        var e = Measure(op(early), n);
+        var l = Measure(op(latest), n);
+        Row($"{name}, as of @{early:N0} / as of @{latest:N0}", $"{e:F1} µs / {l:F1} µs", $"latest/early = {l / e:F2}");
+    }
+}
+
+// Opening an existing 100,000-file project (metadata-only baseline) versus `find` over it.
+void BaselineVersusFind(int files)
+{
+    var dir = NewProject("tree");
+    var perDir = 100;
+    var payload = "x"u8.ToArray();
+    for (var i = 0; i < files; i++)
+    {
+        var sub = Path.Combine(dir, $"pkg{i / (perDir * 10)}", $"mod{i / perDir % 10}");
+        if (i % perDir == 0) Directory.CreateDirectory(sub);
+        File.WriteAllBytes(Path.Combine(sub, $"f{i}.txt"), payload);
+    }
+    RunFind(dir); // warm the dentry/inode caches for both
+    var find = Stopwatch.StartNew();
+    var found = RunFind(dir);
+    find.Stop();
+    var open = Stopwatch.StartNew();
+    using (var store = ProjectStore.Open(dir, new StoreOptions()))
+    {
+        open.Stop();
+        Row($"open a {files:N0}-file project (baseline: {store.OpenReport!.Events.Count:N0} events) vs `find` ({found:N0} lines)",
+            $"{open.Elapsed.TotalSeconds:F2} s vs {find.Elapsed.TotalSeconds:F2} s", $"{open.Elapsed.TotalSeconds / find.Elapsed.TotalSeconds:F1}x find");
+    }
+    var reopen = Stopwatch.StartNew();
+    using (var store = ProjectStore.Open(dir, new StoreOptions()))
+    {
+        reopen.Stop();
+        Row($"reopen it (integrity check + reconciliation, {store.OpenReport!.Events.Count} changes)",
+            $"{reopen.Elapsed.TotalSeconds:F2} s", $"{reopen.Elapsed.TotalSeconds / find.Elapsed.TotalSeconds:F1}x find");
+    }
+}
+
+static int RunFind(string dir)
+{
+    var psi = new ProcessStartInfo("find", [dir]) { RedirectStandardOutput = true, UseShellExecute = false };
+    using var p = Process.Start(psi)!;
+    var lines = 0;
+    while (p.StandardOutput.ReadLine() is not null) lines++;
+    p.WaitForExit();
+    return lines;
+}
+
+// Capturing a large file (objects are copied: this filesystem has no reflink) versus `cp`.
+void CaptureVersusCp(int megabytes)
+{
+    foreach (var fsync in new[] { false, true })
+    {
+        var dir = NewProject($"capture-{fsync}");
+        using var store = ProjectStore.Open(dir, new StoreOptions { MaxCaptureBytes = 4L << 30, FsyncObjects = fsync });
+        var file = Path.Combine(dir, "big.bin");
+        var block = new byte[1 << 20];
+        new Random(fsync ? 2 : 1).NextBytes(block);
+        using (var f = File.Create(file))
+            for (var i = 0; i < megabytes; i++) { block[0] = (byte)i; f.Write(block); }
+        store.RecordCreate("bench", "big.bin", new NodeAttributes(FileKind.File, 0, 0x1a4, 0, 1)); // metadata only, then capture on close
+        _ = File.ReadAllBytes(file); // warm the page cache for both
+        var cp = Stopwatch.StartNew();
+        using (var p = Process.Start(new ProcessStartInfo("cp", [file, Path.Combine(root, $"cp-copy-{fsync}.bin")]) { UseShellExecute = false })!)
+            p.WaitForExit();
+        cp.Stop();
+        var capture = Stopwatch.StartNew();
+        var e = store.CaptureOnClose("bench", "big.bin")!;
+        capture.Stop();
+        if (e.ContentState != ContentState.Captured) throw new InvalidOperationException("capture did not store the content");
+        var mbps = megabytes / capture.Elapsed.TotalSeconds;
+        var cpMbps = megabytes / cp.Elapsed.TotalSeconds;
+        Row($"capture a {megabytes} MiB file (copy + SHA-256{(fsync ? " + fsync" : "")}) vs `cp`",
+            $"{mbps:N0} MiB/s vs {cpMbps:N0} MiB/s", $"{mbps / cpMbps:F2}x cp");
+        File.Delete(Path.Combine(root, $"cp-copy-{fsync}.bin"));
+    }
+}
