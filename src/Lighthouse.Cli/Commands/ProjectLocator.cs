@@ -1,0 +1,87 @@
+using System.CommandLine;
+using Lighthouse.Store;
+
+namespace Lighthouse.Cli.Commands;
+
+/// <summary>
+/// Finds the project a verb acts on, as git does: the nearest directory holding <c>.lighthouse/</c>,
+/// from the current directory upwards, unless <c>--project</c> names it.
+/// </summary>
+public static class ProjectLocator
+{
+    public const string DefaultMountPoint = "/mnt/lighthouse/project";
+
+    public static Option<string?> ProjectOption() => new("--project", "-C")
+    {
+        Description = "The project directory (the one holding .lighthouse/). Default: found from the current directory upwards.",
+    };
+
+    public static Option<bool> JsonOption(string what) => new("--json") { Description = $"Print {what} as JSON (for scripts)." };
+
+    /// <summary>The project root for <paramref name="explicitDir"/>, or the one found upwards from <paramref name="from"/>.</summary>
+    public static string Find(string? explicitDir, string? from = null)
+    {
+        if (!string.IsNullOrEmpty(explicitDir))
+        {
+            var dir = Path.TrimEndingDirectorySeparator(Path.GetFullPath(explicitDir));
+            if (!Directory.Exists(dir)) throw new CliException($"project directory {dir} does not exist", ExitCodes.Usage);
+            if (!Directory.Exists(Path.Combine(dir, StoreConstants.StateDirName)))
+                throw new CliException($"{dir} is not a Lighthouse project (no {StoreConstants.StateDirName}/ in it); run `lighthouse init {dir}`", ExitCodes.Usage);
+            return dir;
+        }
+        var start = Path.TrimEndingDirectorySeparator(Path.GetFullPath(from ?? Directory.GetCurrentDirectory()));
+        for (var d = start; d is not null; d = Path.GetDirectoryName(d))
+        {
+            if (Directory.Exists(Path.Combine(d, StoreConstants.StateDirName))) return d;
+        }
+        throw new CliException($"no project here (no {StoreConstants.StateDirName}/ in {start} or above); run `lighthouse init` or pass --project", ExitCodes.Usage);
+    }
+
+    /// <summary>Like <see cref="Find"/>, and the project's store must have been initialised (lighthouse.db exists).</summary>
+    public static string FindInitialised(string? explicitDir)
+    {
+        var dir = Find(explicitDir);
+        var db = Path.Combine(dir, StoreConstants.StateDirName, "lighthouse.db");
+        if (!File.Exists(db) || new FileInfo(db).Length == 0)
+            throw new CliException($"{dir} has a {StoreConstants.StateDirName}/ directory but no event log in it; run `lighthouse init {dir}`", ExitCodes.Usage);
+        return dir;
+    }
+
+    /// <summary>
+    /// Turns a path given by the user into a project-relative store path. Paths are relative to the project
+    /// root; an absolute path inside the project directory (or inside the mount's current/) is accepted too.
+    /// </summary>
+    public static string ToStorePath(string projectDir, string userPath, MountState? mount = null)
+    {
+        var p = userPath.Trim();
+        if (p is "." or "./" or "/") return "";
+        if (Path.IsPathRooted(p))
+        {
+            var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(p));
+            string? rel = Under(full, projectDir);
+            if (rel is null && mount is not null) rel = Under(full, Path.Combine(mount.MountPoint, "current"));
+            p = rel ?? throw new CliException($"{userPath} is outside the project {projectDir}; give a path relative to the project root", ExitCodes.Usage);
+        }
+        else if (p.StartsWith("./", StringComparison.Ordinal))
+        {
+            p = p[2..];
+        }
+        try
+        {
+            return StorePath.Normalize(p);
+        }
+        catch (InvalidStorePathException e)
+        {
+            throw new CliException(e.Message, ExitCodes.Usage);
+        }
+    }
+
+    private static string? Under(string full, string root)
+    {
+        root = Path.TrimEndingDirectorySeparator(root);
+        if (full == root) return "";
+        return full.StartsWith(root + "/", StringComparison.Ordinal) ? full[(root.Length + 1)..] : null;
+    }
+
+    public static string Display(string storePath) => storePath.Length == 0 ? "/" : storePath;
+}

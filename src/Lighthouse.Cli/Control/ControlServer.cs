@@ -1,0 +1,339 @@
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Lighthouse.Store;
+
+namespace Lighthouse.Cli.Control;
+
+/// <summary>
+/// The mount process's control channel: a Unix domain socket (normally <c>&lt;project&gt;/.lighthouse/control.sock</c>,
+/// named in mount.json) through which the <c>lighthouse</c> verbs ask the process that owns the store to make
+/// changes while the project is mounted. One JSON request per line, one JSON response per line, any number of
+/// requests per connection:
+/// <code>
+/// → {"op":"snapshot-create","name":"v1","agent":"root/lighthouse","at":"@40"}   ("agent" and "at" optional)
+/// ← {"ok":true,"seq":42,"snapshot":{"name":"v1","seq":40,"createdAtSeq":42,"createdBy":"root/lighthouse","createdUtc":"..."}}
+/// → {"op":"snapshot-delete","name":"v1"}            ← {"ok":true,"seq":43}
+/// → {"op":"status"}                                 ← {"ok":true,"pid":1234,"lastSeq":43,"mount":{...liveStatus()...}}
+/// → {"op":"verify"}                                 ← {"ok":true,"verify":{"ok":true,"eventsChecked":43,...}}
+/// → {"op":"ping"}                                   ← {"ok":true,"pid":1234}
+/// ← {"ok":false,"error":"there is no snapshot named 'v9'","kind":"usage"}      on any failure
+/// </code>
+/// Changes are attributed to the agent named in the request only if it belongs to the connecting user
+/// (checked with SO_PEERCRED; root may name any agent); without one, to "&lt;peer user&gt;/lighthouse".
+/// </summary>
+public sealed class ControlServer : IDisposable
+{
+    public const int MaxLineBytes = 64 * 1024;
+
+    private readonly string _socketPath;
+    private readonly ProjectStore _store;
+    private readonly Func<object> _liveStatus;
+    private readonly CancellationTokenSource _cts = new();
+    private readonly Lock _lock = new();
+    private readonly HashSet<Socket> _clients = [];
+    private Socket? _listener;
+    private Task? _acceptLoop;
+    private long _requests;
+    private int _disposed;
+
+    public ControlServer(string socketPath, ProjectStore store, Func<object> liveStatus)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(socketPath);
+        _socketPath = Path.GetFullPath(socketPath);
+        _store = store ?? throw new ArgumentNullException(nameof(store));
+        _liveStatus = liveStatus ?? throw new ArgumentNullException(nameof(liveStatus));
+    }
+
+    public string SocketPath => _socketPath;
+
+    /// <summary>Permissions of the socket file (default 0600: only the mount's user may connect).</summary>
+    public UnixFileMode SocketMode { get; init; } = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
+    /// <summary>Requests answered so far.</summary>
+    public long RequestsServed => Interlocked.Read(ref _requests);
+
+    /// <summary>Called with a line describing a failure of the server itself (not of a request). Default: none.</summary>
+    public Action<string>? Log { get; init; }
+
+    /// <summary>Binds the socket (removing a stale one left by a crashed process) and starts accepting clients.</summary>
+    public void Start()
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (_listener is not null) throw new InvalidOperationException("the control server is already started");
+        RemoveStaleSocket(_socketPath);
+        Directory.CreateDirectory(Path.GetDirectoryName(_socketPath)!);
+        var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            listener.Bind(new UnixDomainSocketEndPoint(_socketPath));
+            File.SetUnixFileMode(_socketPath, SocketMode);
+            listener.Listen(16);
+        }
+        catch
+        {
+            listener.Dispose();
+            throw;
+        }
+        _listener = listener;
+        _acceptLoop = Task.Run(AcceptLoop);
+    }
+
+    /// <summary>Removes a socket file nobody listens on; refuses to touch a live one or a file that is not a socket.</summary>
+    private static void RemoveStaleSocket(string path)
+    {
+        var info = new FileInfo(path);
+        if (!info.Exists && info.LinkTarget is null) return;
+        if (!Lighthouse.Cli.Commands.Native.IsSocket(path))
+            throw new IOException($"{path} exists and is not a socket; refusing to replace it");
+        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            probe.Connect(new UnixDomainSocketEndPoint(path));
+            throw new IOException($"another process already serves the control socket {path}");
+        }
+        catch (SocketException)
+        {
+            File.Delete(path);
+        }
+    }
+
+    private async Task AcceptLoop()
+    {
+        var listener = _listener!;
+        while (!_cts.IsCancellationRequested)
+        {
+            Socket client;
+            try
+            {
+                client = await listener.AcceptAsync(_cts.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+            {
+                return;
+            }
+            catch (SocketException e)
+            {
+                Log?.Invoke($"control socket: accept failed: {e.Message}");
+                await Task.Delay(100).ConfigureAwait(false);
+                continue;
+            }
+            lock (_lock)
+            {
+                if (_cts.IsCancellationRequested) { client.Dispose(); return; }
+                _clients.Add(client);
+            }
+            _ = Task.Run(() => Serve(client));
+        }
+    }
+
+    private async Task Serve(Socket client)
+    {
+        try
+        {
+            var peer = PeerCredentials.Of(client);
+            await using var stream = new NetworkStream(client, ownsSocket: false);
+            using var reader = new StreamReader(stream, new UTF8Encoding(false), false, 4096);
+            await using var writer = new StreamWriter(stream, new UTF8Encoding(false)) { AutoFlush = true, NewLine = "\n" };
+            while (!_cts.IsCancellationRequested)
+            {
+                var line = await ReadLineBounded(reader, _cts.Token).ConfigureAwait(false);
+                if (line is null) return;
+                if (line.Length == 0) continue;
+                var response = Handle(line, peer);
+                Interlocked.Increment(ref _requests);
+                await writer.WriteLineAsync(response.ToJsonString()).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            // Client went away or the server is stopping.
+        }
+        catch (Exception e)
+        {
+            Log?.Invoke($"control socket: {e.GetType().Name}: {e.Message}");
+        }
+        finally
+        {
+            lock (_lock) _clients.Remove(client);
+            client.Dispose();
+        }
+    }
+
+    private static async Task<string?> ReadLineBounded(StreamReader reader, CancellationToken ct)
+    {
+        var sb = new StringBuilder();
+        var buffer = new char[1];
+        while (true)
+        {
+            var n = await reader.ReadAsync(buffer.AsMemory(), ct).ConfigureAwait(false);
+            if (n == 0) return sb.Length > 0 ? sb.ToString() : null;
+            if (buffer[0] == '\n') return sb.ToString().TrimEnd('\r');
+            sb.Append(buffer[0]);
+            if (sb.Length > MaxLineBytes) throw new IOException("request line too long");
+        }
+    }
+
+    /// <summary>Answers one request line. Public for tests and for in-process callers.</summary>
+    public JsonObject Handle(string line, PeerCredentials? peer = null)
+    {
+        JsonObject request;
+        try
+        {
+            request = JsonNode.Parse(line) as JsonObject ?? throw new JsonException("the request is not a JSON object");
+        }
+        catch (JsonException e)
+        {
+            return Error($"bad request: {e.Message}", "usage");
+        }
+        var op = Str(request, "op");
+        try
+        {
+            switch (op)
+            {
+                case "ping":
+                    return Ok(new JsonObject { ["pid"] = Environment.ProcessId });
+                case "status":
+                    return Ok(new JsonObject
+                    {
+                        ["pid"] = Environment.ProcessId,
+                        ["lastSeq"] = _store.LastSeq,
+                        ["requestsServed"] = RequestsServed,
+                        ["mount"] = JsonSerializer.SerializeToNode(_liveStatus(), _liveStatus().GetType(), ControlJson.Options),
+                    });
+                case "verify":
+                    return Ok(new JsonObject { ["verify"] = JsonSerializer.SerializeToNode(_store.Verify(), ControlJson.Options) });
+                case "snapshot-create":
+                {
+                    var name = Str(request, "name") ?? throw new ControlRequestException("snapshot-create needs \"name\"");
+                    var at = Str(request, "at");
+                    var point = at is null ? (StorePoint?)null : StorePoint.Parse(at);
+                    var snapshot = _store.CreateSnapshot(AgentFor(request, peer), name, point);
+                    return Ok(new JsonObject
+                    {
+                        ["seq"] = snapshot.CreatedAtSeq,
+                        ["snapshot"] = JsonSerializer.SerializeToNode(snapshot, ControlJson.Options),
+                    });
+                }
+                case "snapshot-delete":
+                {
+                    var name = Str(request, "name") ?? throw new ControlRequestException("snapshot-delete needs \"name\"");
+                    _store.DeleteSnapshot(AgentFor(request, peer), name);
+                    return Ok(new JsonObject { ["seq"] = _store.LastSeq });
+                }
+                case null:
+                    return Error("bad request: no \"op\"", "usage");
+                default:
+                    return Error($"unknown op '{op}'; known: ping, status, verify, snapshot-create, snapshot-delete", "usage");
+            }
+        }
+        catch (ControlRequestException e) { return Error(e.Message, "usage"); }
+        catch (FormatException e) { return Error(e.Message, "usage"); }
+        catch (PointNotFoundException e) { return Error(e.Message, "usage"); }
+        catch (SnapshotExistsException e) { return Error(e.Message, "usage"); }
+        catch (StoreException e) { return Error(e.Message, "failure"); }
+        catch (ArgumentException e) { return Error(e.Message, "usage"); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return Error(e.Message, "failure"); }
+    }
+
+    private static string AgentFor(JsonObject request, PeerCredentials? peer)
+    {
+        var requested = Str(request, "agent");
+        if (peer is null) return requested ?? $"{Environment.UserName}/lighthouse";
+        if (requested is null) return $"{peer.UserName}/lighthouse";
+        if (peer.Uid == 0 || requested.StartsWith(peer.UserName + "/", StringComparison.Ordinal)) return requested;
+        throw new ControlRequestException($"agent '{requested}' does not belong to the calling user '{peer.UserName}'");
+    }
+
+    private static string? Str(JsonObject o, string key) =>
+        o.TryGetPropertyValue(key, out var v) && v is JsonValue jv && jv.TryGetValue<string>(out var s) ? s : null;
+
+    private static JsonObject Ok(JsonObject body)
+    {
+        var o = new JsonObject { ["ok"] = true };
+        foreach (var (k, v) in body.ToList())
+        {
+            body.Remove(k);
+            o[k] = v;
+        }
+        return o;
+    }
+
+    private static JsonObject Error(string message, string kind) => new() { ["ok"] = false, ["error"] = message, ["kind"] = kind };
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        _cts.Cancel();
+        var listener = _listener;
+        listener?.Dispose();
+        lock (_lock)
+        {
+            foreach (var c in _clients)
+            {
+                try { c.Shutdown(SocketShutdown.Both); } catch (SocketException) { } catch (ObjectDisposedException) { }
+                c.Dispose();
+            }
+            _clients.Clear();
+        }
+        try { _acceptLoop?.Wait(TimeSpan.FromSeconds(2)); } catch (AggregateException) { }
+        if (listener is not null)
+        {
+            try { File.Delete(_socketPath); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+        _cts.Dispose();
+    }
+
+    private sealed class ControlRequestException(string message) : Exception(message);
+}
+
+/// <summary>JSON conventions of the control channel: camelCase, enums as kebab-case strings.</summary>
+public static class ControlJson
+{
+    public static readonly JsonSerializerOptions Options = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower) },
+    };
+}
+
+/// <summary>Who is on the other end of a Unix socket (SO_PEERCRED).</summary>
+public sealed record PeerCredentials(int Pid, int Uid, int Gid, string UserName)
+{
+    private const int SOL_SOCKET = 1;
+    private const int SO_PEERCRED = 17;
+
+    public static PeerCredentials? Of(Socket s)
+    {
+        try
+        {
+            Span<byte> buf = stackalloc byte[12];
+            var n = s.GetRawSocketOption(SOL_SOCKET, SO_PEERCRED, buf);
+            if (n < 12) return null;
+            var pid = BitConverter.ToInt32(buf[..4]);
+            var uid = BitConverter.ToInt32(buf[4..8]);
+            var gid = BitConverter.ToInt32(buf[8..12]);
+            return new PeerCredentials(pid, uid, gid, UserNameOf(uid));
+        }
+        catch (SocketException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The user name of a uid from /etc/passwd, or "uid&lt;N&gt;".</summary>
+    public static string UserNameOf(int uid)
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/etc/passwd"))
+            {
+                var f = line.Split(':');
+                if (f.Length > 2 && int.TryParse(f[2], out var u) && u == uid) return f[0];
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        return uid == 0 ? "root" : "uid" + uid;
+    }
+}
