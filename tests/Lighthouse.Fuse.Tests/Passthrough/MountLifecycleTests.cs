@@ -18,7 +18,27 @@ public sealed class MountLifecycleTests
     private void StopsCleanlyOn(int signal, params string[] options)
     {
         var mount = new CustomMount(options);
-        try
+        Exception? error = null;
+        var body = new Thread(() =>
+        {
+            try { Exercise(mount, signal); }
+            catch (Exception e) { error = e; }
+        }) { IsBackground = true };
+        body.Start();
+        if (!body.Join(TimeSpan.FromSeconds(60)))
+        {
+            string status = mount.DaemonStatus();
+            mount.Abort("lifecycle test timed out");
+            body.Join(TimeSpan.FromSeconds(15));
+            mount.Dispose();
+            throw new Xunit.Sdk.XunitException($"the lifecycle test hung for 60 s; {status}");
+        }
+        mount.Dispose();
+        if (error != null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
+    }
+
+    private void Exercise(CustomMount mount, int signal)
+    {
         {
             _out.WriteLine($"mount: {mount.Describe()} at {mount.Mnt}");
             WriteFile($"{mount.Mnt}/hello", "hello");
@@ -29,10 +49,6 @@ public sealed class MountLifecycleTests
                 $"still mounted: {stillMounted}; output:\n{output}");
             Assert.Equal("hello", ReadText($"{mount.Src}/hello"));
             Assert.False(File.Exists($"{mount.Mnt}/hello"), "the mountpoint still shows the mounted tree");
-        }
-        finally
-        {
-            mount.Dispose();
         }
     }
 

@@ -137,7 +137,7 @@ public sealed class RealToolTests : PassthroughTestBase
     [Fact]
     public void TarExtractOfALargeTree() => Run(t =>
     {
-        string gen = GeneratedTree();
+        string gen = Timed("generated tree", GeneratedTree);
         string tar = Path.Join(Fx.Work, "gen.tar");
         lock (GenLock)
             if (!File.Exists(tar)) Shell.Ok("tar", ["-cf", tar + ".tmp", "-C", gen, "."]);
@@ -145,10 +145,10 @@ public sealed class RealToolTests : PassthroughTestBase
         foreach (var side in new[] { t.M, t.N })
         {
             Mkdir($"{side}/x");
-            var r = Shell.Ok("tar", ["-xf", tar, "-C", $"{side}/x"], timeoutSeconds: 200);
+            var r = Timed($"tar x into {side}", () => Shell.Ok("tar", ["-xf", tar, "-C", $"{side}/x"], timeoutSeconds: 200));
             Assert.Equal("", r.Stderr);
         }
-        Tree.AssertSame("tar x: mount vs native", t.Mp("x"), t.Np("x"), TreeOpts.Default | TreeOpts.Mtime);
+        Timed("compare", () => Tree.AssertSame("tar x: mount vs native", t.Mp("x"), t.Np("x"), TreeOpts.Default | TreeOpts.Mtime));
         Tree.AssertSame("tar x: mount vs backing", t.Mp("x"), t.Bp("x"), TreeOpts.Default | TreeOpts.Mtime);
         // against the original: tar keeps whole seconds only, so times are not compared here
         Tree.AssertSame("tar x: mount vs original", t.Mp("x"), gen, TreeOpts.Default);
@@ -160,10 +160,10 @@ public sealed class RealToolTests : PassthroughTestBase
     [Fact]
     public void CpArchiveIntoAndWithinTheMount() => Run(t =>
     {
-        string gen = GeneratedTree();
+        string gen = Timed("generated tree", GeneratedTree);
         foreach (var side in new[] { t.M, t.N })
         {
-            var r = Shell.Ok("cp", ["-a", gen, $"{side}/copy"], timeoutSeconds: 200);
+            var r = Timed($"cp -a into {side}", () => Shell.Ok("cp", ["-a", gen, $"{side}/copy"], timeoutSeconds: 200));
             Assert.Equal("", r.Stderr);
         }
         var opts = TreeOpts.Default | TreeOpts.Mtime;
@@ -186,10 +186,10 @@ public sealed class RealToolTests : PassthroughTestBase
     {
         Assert.True(File.Exists("/usr/bin/rsync") || File.Exists("/bin/rsync"),
             "rsync is not installed (CI setup installs it: apt-get install rsync)");
-        string gen = GeneratedTree();
+        string gen = Timed("generated tree", GeneratedTree);
         foreach (var side in new[] { t.M, t.N })
         {
-            var r = Shell.Ok("rsync", ["-a", "-H", gen + "/", $"{side}/rs/"], timeoutSeconds: 200);
+            var r = Timed($"rsync -a into {side}", () => Shell.Ok("rsync", ["-a", "-H", gen + "/", $"{side}/rs/"], timeoutSeconds: 200));
             Assert.Equal("", r.Stderr);
         }
         var opts = TreeOpts.Default | TreeOpts.Mtime;

@@ -120,8 +120,9 @@ public abstract class PassthroughMount : IDisposable
         foreach (var (mp, _) in MountInfo())
         {
             if (!mp.StartsWith(TempBase + "/", StringComparison.Ordinal)) continue;
-            Sys.Stat(mp, out int e);
-            if (e == Sys.ENOTCONN)
+            // A live mount of a concurrent run may be slow or hung: never wait on it for long.
+            var probe = Task.Run(() => { Sys.Stat(mp, out int e); return e; });
+            if (probe.Wait(TimeSpan.FromSeconds(5)) && probe.Result == Sys.ENOTCONN)
                 Shell.Run("umount", "-l", mp);
         }
         if (!Directory.Exists(TempBase)) return;

@@ -33,6 +33,17 @@ public abstract class PassthroughTestBase
         return t;
     }
 
+    /// <summary>Runs a phase of a test and writes its duration to the test output.</summary>
+    protected T Timed<T>(string what, Func<T> phase)
+    {
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        var r = phase();
+        Out.WriteLine($"{what}: {sw.ElapsedMilliseconds} ms");
+        return r;
+    }
+
+    protected void Timed(string what, Action phase) => Timed(what, () => { phase(); return 0; });
+
     protected void Run(Action<Twin> body, int timeoutSeconds = 90, [CallerMemberName] string test = "")
     {
         Fx.EnsureHealthy();

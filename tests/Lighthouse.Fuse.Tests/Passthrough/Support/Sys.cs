@@ -404,13 +404,15 @@ public static unsafe partial class Sys
         return done == count ? buf : buf[..done];
     }
 
+    [ThreadStatic] private static byte[]? _readBuf;
+
     public static byte[] ReadFile(string path)
     {
         int fd = Open(path, O_RDONLY);
         try
         {
-            var ms = new MemoryStream();
-            var buf = new byte[1 << 20];
+            var buf = _readBuf ??= new byte[1 << 20];
+            var ms = new MemoryStream((int)Math.Min(Fstat(fd).Size + 1, 64 << 20));
             fixed (byte* p = buf)
             {
                 while (true)
