@@ -2,5 +2,6 @@ using System.CommandLine;
 using Lighthouse.Cli.Commands;
 
 var root = new RootCommand("Lighthouse: a filesystem for software projects that several AI agents work on at once.");
+root.Subcommands.Add(MountCommand.Create());
 root.Subcommands.Add(PassthroughCommand.Create());
 return root.Parse(args).Invoke();

@@ -90,6 +90,8 @@ public sealed unsafe partial class PassthroughFileSystem
         int rc = PathOf(dir, name, path);
         if (rc != 0) return rc;
         var victim = NodeAt(path);
+        if (_observer is { } ob)
+            try { ob.BeforeNamespaceChange(ctx); } catch (Exception e) { ObserverFailed(ctx, e); }
         if (victim is { FileType: 0x8000 } && _observer is { } o)
         {
             try { o.BeforeModify(ctx, victim); } catch (Exception e) { ObserverFailed(ctx, e); }
@@ -118,6 +120,8 @@ public sealed unsafe partial class PassthroughFileSystem
         if (rc != 0) return rc;
         var moved = NodeAt(oldPath);
         var replaced = (flags & RenameNoReplace) != 0 ? null : NodeAt(newPath);
+        if (_observer is { } ob)
+            try { ob.BeforeNamespaceChange(ctx); } catch (Exception e) { ObserverFailed(ctx, e); }
         if (replaced is { FileType: 0x8000 } && replaced != moved && (flags & RenameExchange) == 0 && _observer is { } o)
         {
             try { o.BeforeModify(ctx, replaced); } catch (Exception e) { ObserverFailed(ctx, e); }
@@ -161,22 +165,14 @@ public sealed unsafe partial class PassthroughFileSystem
         }
         else return Errno.ENOENT;
         if (result < 0) return Fail();
-        bool hadName = n.Name is not null || n == Nodes.Root;
-        rc = LookupEntry(dir, newName, out entry);
-        if (rc == 0 && _observer is { } o)
-        {
-            try
-            {
-                if (hadName) o.Linked(ctx, n, dir, newName);
-                else
-                {
-                    // An O_TMPFILE getting its first name is, for the history, a new file.
-                    StatxBuf st;
-                    if (StatNode(n, -1, &st) == 0) o.Created(ctx, dir, newName, n, st);
-                }
-            }
-            catch (Exception e) { ObserverFailed(ctx, e); }
-        }
+        bool hadName = n.Name is not null;
+        if (hadName && _observer is { } o)
+            try { o.Linked(ctx, n, dir, newName); } catch (Exception e) { ObserverFailed(ctx, e); }
+        StatxBuf st;
+        rc = LookupEntry(dir, newName, out entry, &st);
+        if (rc == 0 && !hadName && _observer is { } o2)
+            // An O_TMPFILE getting its first name is, for the history, a new file.
+            try { o2.Created(ctx, dir, newName, n, st); } catch (Exception e) { ObserverFailed(ctx, e); }
         return rc;
     }
 

@@ -28,7 +28,7 @@ public ref struct DirectoryBuffer
 
     /// <summary>Adds an entry. <paramref name="nextOffset"/> is the cookie from which reading continues after it.
     /// For READDIRPLUS, <paramref name="entry"/> is the lookup result (node id 0: no lookup was done).</summary>
-    public bool TryAdd(ReadOnlySpan<byte> name, ulong ino, uint type, long nextOffset, in EntryOut entry)
+    public bool TryAdd(scoped ReadOnlySpan<byte> name, ulong ino, uint type, long nextOffset, in EntryOut entry)
     {
         int size = SizeFor(name.Length);
         if (_used + size > _buffer.Length) return false;

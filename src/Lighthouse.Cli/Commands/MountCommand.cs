@@ -1,0 +1,141 @@
+using System.CommandLine;
+using System.Diagnostics;
+using Lighthouse.FileSystem;
+using Lighthouse.Fuse.Hosting;
+using Lighthouse.Fuse.Mounting;
+using Lighthouse.Fuse.Session;
+using Lighthouse.Store;
+
+namespace Lighthouse.Cli.Commands;
+
+/// <summary>`lighthouse mount`: the project through FUSE, with current/ recorded and history/ browsable.</summary>
+public static class MountCommand
+{
+    public static Command Create()
+    {
+        var project = new Argument<DirectoryInfo>("project-dir") { Description = "The project directory (initialised on first mount)." };
+        var mountPoint = new Argument<string>("mountpoint")
+        { Description = $"Where to mount it (created if missing). Default: {ProjectLocator.DefaultMountPoint}", DefaultValueFactory = _ => ProjectLocator.DefaultMountPoint };
+        var background = new Option<bool>("--background")
+        { Description = "Detach: run in the background with a pid file (.lighthouse/mount.pid) and a log (.lighthouse/mount.log); return once mounted." };
+        var noPassthrough = new Option<bool>("--no-kernel-passthrough") { Description = "Serve file data in user space even where the kernel offers FUSE passthrough." };
+        var threads = new Option<int>("--threads") { Description = "Worker threads.", DefaultValueFactory = _ => Math.Max(2, Environment.ProcessorCount) };
+        var cacheTimeout = new Option<double>("--cache-timeout")
+        { Description = "Seconds the kernel may cache names and attributes of current/.", DefaultValueFactory = _ => 1.0 };
+        var durability = new Option<Durability>("--durability")
+        { Description = "Normal: events survive a crash of Lighthouse (the default); Full: also a power loss (an fsync per commit).", DefaultValueFactory = _ => Durability.Normal };
+
+        var command = new Command("mount",
+            "Mount a project: <mountpoint>/current is the project, read-write, every change recorded as an event of its caller; " +
+            "<mountpoint>/history/@<n>, /history/<UTC time> and /history/<snapshot> show it as it was. Runs in the foreground " +
+            "(Ctrl-C unmounts) unless --background.\n\nExample: lighthouse mount ~/src/app   then   ls /mnt/lighthouse/project/current")
+        {
+            project, mountPoint, background, noPassthrough, threads, cacheTimeout, durability,
+        };
+        command.SetAction(parse =>
+        {
+            var dir = parse.GetValue(project)!;
+            if (!dir.Exists) { Console.Error.WriteLine($"lighthouse: project directory {dir.FullName} does not exist"); return ExitCodes.Usage; }
+            string projectDir = Path.TrimEndingDirectorySeparator(dir.FullName);
+            string mnt = Path.GetFullPath(parse.GetValue(mountPoint)!);
+            if (MountState.ReadLive(projectDir) is { } live)
+            {
+                Console.Error.WriteLine($"lighthouse: {projectDir} is already mounted at {live.MountPoint} (pid {live.Pid}); `lighthouse unmount {live.MountPoint}` first");
+                return ExitCodes.Failure;
+            }
+            if (parse.GetValue(background)) return RunInBackground(projectDir, mnt);
+            return RunForeground(projectDir, mnt, new LighthouseMountOptions
+            {
+                KernelPassthrough = !parse.GetValue(noPassthrough),
+                CacheTimeout = TimeSpan.FromSeconds(parse.GetValue(cacheTimeout)),
+                Store = new StoreOptions { Durability = parse.GetValue(durability) },
+            }, parse.GetValue(threads));
+        });
+        return command;
+    }
+
+    private static int RunForeground(string projectDir, string mnt, LighthouseMountOptions options, int threads)
+    {
+        var clock = Stopwatch.StartNew();
+        Console.Error.WriteLine($"lighthouse: opening {projectDir} (comparing the directory with the log)...");
+        LighthouseMount lighthouse;
+        try { lighthouse = LighthouseMount.Open(projectDir, options); }
+        catch (StoreException e) { Console.Error.WriteLine($"lighthouse: {e.Message}"); return ExitCodes.Failure; }
+        using (lighthouse)
+        {
+            if (lighthouse.Store.OpenReport is { } report)
+                Console.Error.WriteLine($"lighthouse: {report.Scanned:N0} entries scanned in {clock.Elapsed.TotalSeconds:0.0} s; " +
+                                        $"{report.Events.Count:N0} changes made outside Lighthouse recorded as '{StoreConstants.ExternalAgent}'");
+            var host = new FuseHost
+            {
+                FileSystem = lighthouse.Root,
+                MountPoint = mnt,
+                MountOptions = new MountOptions
+                {
+                    FsName = $"lighthouse:{projectDir}", Subtype = "lighthouse",
+                    // Agents run as other users: let them in, and let the kernel check permissions.
+                    AllowOther = true, DefaultPermissions = true,
+                },
+                SessionOptions = new SessionOptions { Threads = threads },
+                BeforeServing = mount => lighthouse.Current.AttachDevice(mount.DeviceFd),
+                Ready = (session, mount) =>
+                {
+                    new MountState(Environment.ProcessId, mnt, projectDir, DateTime.UtcNow,
+                        $"{session.Connection!.KernelMajor}.{session.Connection.Minor}",
+                        session.Connection.Negotiated.ToString().Split(", "), lighthouse.Current.UsingKernelPassthrough,
+                        null).Write(projectDir);
+                    Console.Error.WriteLine(
+                        $"lighthouse: mounted {projectDir} at {mnt} (protocol {session.Connection.KernelMajor}.{session.Connection.Minor}, " +
+                        $"kernel passthrough {(lighthouse.Current.UsingKernelPassthrough ? "on" : "off")}, events so far: {lighthouse.Store.LastSeq:N0})");
+                    Console.Error.WriteLine($"  try:  ls {mnt}/current          (the project; changes are recorded)");
+                    Console.Error.WriteLine($"        ls {mnt}/history/@{Math.Max(1, lighthouse.Store.LastSeq)}   (the tree as of an event)");
+                    Console.Error.WriteLine($"        ./lighthouse log -C {projectDir}   (who changed what)");
+                    Console.Error.WriteLine("  Ctrl-C unmounts.");
+                },
+            };
+            try { return host.Run(); }
+            catch (FuseMountException e) { Console.Error.WriteLine($"lighthouse: {e.Message}"); return ExitCodes.Failure; }
+            finally
+            {
+                MountState.Delete(projectDir);
+                Console.Error.WriteLine($"lighthouse: recording the last {lighthouse.Recorder.Backlog} queued changes...");
+            }
+        }
+    }
+
+    /// <summary>Starts this same command detached (new session, output to .lighthouse/mount.log) and waits until it is mounted.</summary>
+    private static int RunInBackground(string projectDir, string mnt)
+    {
+        string stateDir = Path.Combine(projectDir, StoreConstants.StateDirName);
+        Directory.CreateDirectory(stateDir);
+        string log = Path.Combine(stateDir, "mount.log"), pidFile = Path.Combine(stateDir, "mount.pid");
+        var args = Environment.GetCommandLineArgs().Where(a => a != "--background").Skip(1).Select(Quote);
+        string self = $"{Quote(Environment.ProcessPath!)} {Quote(typeof(MountCommand).Assembly.Location)} {string.Join(' ', args)}";
+        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "lighthouse") // an apphost: it is the program itself
+            self = $"{Quote(Environment.ProcessPath!)} {string.Join(' ', args)}";
+        var psi = new ProcessStartInfo("/bin/sh", ["-c", $"setsid {self} >>{Quote(log)} 2>&1 </dev/null & echo $! > {Quote(pidFile)}"]);
+        using (var starter = Process.Start(psi)!) starter.WaitForExit();
+        int pid = int.TryParse(File.ReadAllText(pidFile).Trim(), out var p) ? p : 0;
+        var deadline = DateTime.UtcNow.AddMinutes(10);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (MountState.ReadLive(projectDir) is { } state && state.Pid == pid)
+            {
+                Console.Error.WriteLine($"lighthouse: mounted {projectDir} at {state.MountPoint} in the background (pid {pid}; log {log})");
+                Console.Error.WriteLine($"  try:  ls {state.MountPoint}/current    and    ./lighthouse unmount {state.MountPoint}");
+                return ExitCodes.Ok;
+            }
+            if (!MountState.IsProcessAlive(pid))
+            {
+                Console.Error.WriteLine($"lighthouse: the background mount exited; its log ({log}) ends with:");
+                foreach (var line in File.ReadLines(log).TakeLast(10)) Console.Error.WriteLine("  " + line);
+                return ExitCodes.Failure;
+            }
+            Thread.Sleep(200);
+        }
+        Console.Error.WriteLine($"lighthouse: the background mount (pid {pid}) is not ready after 10 minutes; see {log}");
+        return ExitCodes.Failure;
+    }
+
+    private static string Quote(string s) => "'" + s.Replace("'", "'\\''") + "'";
+}

@@ -1,0 +1,303 @@
+using System.Collections.Concurrent;
+using System.Text;
+using Lighthouse.Fuse.FileSystem;
+using Lighthouse.Fuse.Native;
+using Lighthouse.Fuse.Protocol;
+using Lighthouse.Fuse.Session;
+using Lighthouse.Store;
+
+namespace Lighthouse.FileSystem.History;
+
+/// <summary>
+/// history/: read-only trees of the project as of any point. `history/@N`, `history/&lt;UTC time&gt;`
+/// and `history/&lt;snapshot&gt;` resolve to an event number; below that, names, kinds, sizes, modes
+/// and times come from the temporal index and bytes from the object store. A tree as of a point
+/// never changes, so the kernel may cache it for long; the list of points itself is short-lived.
+/// </summary>
+public sealed unsafe class HistorySection : FuseFileSystem
+{
+    private static readonly TimeSpan Immutable = TimeSpan.FromHours(1);
+    private static readonly TimeSpan Short = TimeSpan.FromSeconds(1);
+    private const int RecentPoints = 10;
+
+    private readonly ProjectStore _store;
+    private readonly ulong _tag;
+    private readonly uint _uid, _gid;
+    private readonly ConcurrentDictionary<ulong, HistoryNode> _nodes = new();
+    private readonly ConcurrentDictionary<(long Seq, string Path), HistoryNode> _byPath = new();
+    private readonly ConcurrentDictionary<ulong, HistoryHandle> _handles = new();
+    private long _nextId = 1, _nextFh;
+
+    private sealed class HistoryNode
+    {
+        public required ulong Id;
+        public required long Seq;     // -1: the history/ directory itself
+        public required string Path;  // relative to the project root; "" for the tree's root
+        public required FileKind Kind;
+        public long Lookups;
+    }
+
+    private sealed class HistoryHandle
+    {
+        public int Fd = -1;
+        public List<(string Name, uint Type)>? Listing;
+    }
+
+    /// <param name="rootId">The node id of history/ in the mount.</param>
+    /// <param name="tag">High bits of every node id of this section.</param>
+    public HistorySection(ProjectStore store, ulong rootId, ulong tag, uint uid, uint gid)
+    {
+        _store = store; _tag = tag; _uid = uid; _gid = gid;
+        RootId = rootId;
+        var root = new HistoryNode { Id = rootId, Seq = -1, Path = "", Kind = FileKind.Directory, Lookups = 1 };
+        _nodes[rootId] = root;
+    }
+
+    public ulong RootId { get; }
+    public int NodeCount => _nodes.Count;
+
+    private static (ulong, uint) Split(TimeSpan t) => ((ulong)t.Ticks / TimeSpan.TicksPerSecond, (uint)(t.Ticks % TimeSpan.TicksPerSecond * 100));
+
+    /// <summary>Attributes of the history/ directory itself, for the mount root's listing.</summary>
+    public int RootEntry(out EntryOut entry)
+    {
+        GetAttr(default, RootId, null, out var attr);
+        var (s, n) = Split(Short);
+        entry = new EntryOut { NodeId = RootId, EntryValid = s, EntryValidNsec = n, AttrValid = s, AttrValidNsec = n, Attr = attr.Attr };
+        return 0;
+    }
+
+    private HistoryNode Remember(long seq, string path, FileKind kind)
+    {
+        var node = _byPath.GetOrAdd((seq, path), key => new HistoryNode
+        {
+            Id = _tag | (ulong)Interlocked.Increment(ref _nextId), Seq = key.Seq, Path = key.Path, Kind = kind,
+        });
+        _nodes[node.Id] = node;
+        Interlocked.Increment(ref node.Lookups);
+        return node;
+    }
+
+    public override void Forget(ulong node, ulong nlookup)
+    {
+        if (node == RootId || !_nodes.TryGetValue(node, out var n)) return;
+        if (Interlocked.Add(ref n.Lookups, -(long)nlookup) > 0) return;
+        _nodes.TryRemove(node, out _);
+        _byPath.TryRemove(new KeyValuePair<(long, string), HistoryNode>((n.Seq, n.Path), n));
+    }
+
+    /// <summary>The event number a name in history/ stands for, or null if it names no point.</summary>
+    private long? ResolvePoint(string name)
+    {
+        try
+        {
+            var point = StorePoint.Parse(name);
+            if (point.Kind == StorePoint.PointKind.Latest) return null;
+            long last = _store.LastSeq;
+            long seq = _store.Resolve(point);
+            return seq >= 0 && seq <= last ? seq : null;
+        }
+        catch (Exception e) when (e is FormatException or StoreException or ArgumentException) { return null; }
+    }
+
+    private static uint TypeBits(FileKind kind) => kind switch
+    {
+        FileKind.Directory => 0x4000, FileKind.Symlink => 0xA000, _ => 0x8000,
+    };
+
+    private bool TryAttributes(HistoryNode node, out FuseAttr attr)
+    {
+        attr = default;
+        if (node.Seq < 0 || node.Path.Length == 0)
+        {
+            attr = new FuseAttr { Ino = node.Id, Mode = 0x4000 | 0x16d, Nlink = 2, Uid = _uid, Gid = _gid, BlkSize = 4096 };
+            return true;
+        }
+        NodeVersion v;
+        try { v = _store.Attributes(node.Path, node.Seq); }
+        catch (StoreException) { return false; }
+        long mtime = v.Attributes.MtimeNs;
+        ulong sec = (ulong)(mtime / 1_000_000_000), nsec = (ulong)(mtime % 1_000_000_000);
+        ulong size = (ulong)v.Size;
+        // Read-only view: the modes are those of the time, without write permission.
+        attr = new FuseAttr
+        {
+            Ino = (ulong)v.FileId, Size = size, Blocks = (size + 511) / 512, Mode = TypeBits(v.Kind) | ((uint)v.Attributes.Mode & 0xFFF & ~0x92u),
+            Nlink = v.Kind == FileKind.Directory ? 2u : 1u, Uid = _uid, Gid = _gid, BlkSize = 4096,
+            Atime = sec, Mtime = sec, Ctime = sec, AtimeNsec = (uint)nsec, MtimeNsec = (uint)nsec, CtimeNsec = (uint)nsec,
+        };
+        return true;
+    }
+
+    public override int Lookup(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> nameBytes, out EntryOut entry)
+    {
+        entry = default;
+        if (!_nodes.TryGetValue(parent, out var dir)) return Errno.ESTALE;
+        string name = Encoding.UTF8.GetString(nameBytes);
+        HistoryNode node;
+        TimeSpan timeout = Immutable;
+        if (dir.Seq < 0)
+        {
+            if (ResolvePoint(name) is not { } seq) return Errno.ENOENT;
+            node = Remember(seq, "", FileKind.Directory);
+            timeout = Short; // a time or snapshot name may point elsewhere later
+        }
+        else
+        {
+            DirEntry? found;
+            try { found = _store.Lookup(dir.Path, name, dir.Seq); }
+            catch (StoreException) { return Errno.ENOENT; }
+            catch (ArgumentException) { return Errno.ENOENT; }
+            if (found is null) return Errno.ENOENT;
+            node = Remember(dir.Seq, dir.Path.Length == 0 ? name : dir.Path + "/" + name, found.Kind);
+        }
+        if (!TryAttributes(node, out var attr)) { Forget(node.Id, 1); return Errno.ENOENT; }
+        var (s, n) = Split(timeout);
+        entry = new EntryOut { NodeId = node.Id, EntryValid = s, EntryValidNsec = n, AttrValid = s, AttrValidNsec = n, Attr = attr };
+        return 0;
+    }
+
+    public override int GetAttr(in RequestContext ctx, ulong node, ulong? fh, out AttrOut attr)
+    {
+        attr = default;
+        if (!_nodes.TryGetValue(node, out var n)) return Errno.ESTALE;
+        if (!TryAttributes(n, out var a)) return Errno.ENOENT;
+        var (s, ns) = Split(n.Seq < 0 ? Short : Immutable);
+        attr = new AttrOut { AttrValid = s, AttrValidNsec = ns, Attr = a };
+        return 0;
+    }
+
+    public override int ReadLink(in RequestContext ctx, ulong node, Span<byte> target, out int length)
+    {
+        length = 0;
+        if (!_nodes.TryGetValue(node, out var n) || n.Kind != FileKind.Symlink) return Errno.EINVAL;
+        try
+        {
+            var bytes = _store.ReadAllBytes(n.Path, n.Seq);
+            if (bytes.Length > target.Length) return Errno.ENAMETOOLONG;
+            bytes.CopyTo(target);
+            length = bytes.Length;
+            return 0;
+        }
+        catch (StoreException) { return Errno.EIO; }
+    }
+
+    public override int Open(in RequestContext ctx, ulong node, int flags, uint openFlags, out OpenOut open)
+    {
+        open = default;
+        if ((flags & Libc.O_ACCMODE) != Libc.O_RDONLY || (flags & Libc.O_TRUNC) != 0) return Errno.EROFS;
+        if (!_nodes.TryGetValue(node, out var n)) return Errno.ESTALE;
+        if (n.Kind == FileKind.Directory) return Errno.EISDIR;
+        FileContent content;
+        try { content = _store.Content(n.Path, n.Seq); }
+        catch (StoreException) { return Errno.ENOENT; }
+        string? source = content.ObjectPath ?? content.LivePath;
+        if (source is null)
+        {
+            // Metadata-only history (too large, or never captured): say so rather than invent bytes.
+            Console.Error.WriteLine($"lighthouse: history/@{n.Seq}/{n.Path}: {content.Unavailable ?? "content not kept"}");
+            return Errno.ENODATA;
+        }
+        var pathBytes = Encoding.UTF8.GetBytes(source + "\0");
+        int fd;
+        fixed (byte* p = pathBytes) fd = Libc.Open(p, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
+        if (fd < 0) return Libc.Errno;
+        ulong fh = (ulong)Interlocked.Increment(ref _nextFh);
+        _handles[fh] = new HistoryHandle { Fd = fd };
+        // The content of a past version never changes: keep the page cache across opens.
+        open = new OpenOut { Fh = fh, OpenFlags = OpenReplyFlags.KeepCache };
+        return 0;
+    }
+
+    public override int Read(in RequestContext ctx, ulong node, ulong fh, long offset, Span<byte> buffer, out int bytesRead)
+    {
+        bytesRead = 0;
+        if (!_handles.TryGetValue(fh, out var h)) return Errno.EBADF;
+        fixed (byte* p = buffer)
+        {
+            while (bytesRead < buffer.Length)
+            {
+                nint n = Libc.Pread(h.Fd, p + bytesRead, (nuint)(buffer.Length - bytesRead), offset + bytesRead);
+                if (n < 0) return bytesRead > 0 ? 0 : Libc.Errno;
+                if (n == 0) break;
+                bytesRead += (int)n;
+            }
+        }
+        return 0;
+    }
+
+    public override int Release(in RequestContext ctx, ulong node, ulong fh, int flags)
+    {
+        if (_handles.TryRemove(fh, out var h) && h.Fd >= 0) Libc.Close(h.Fd);
+        return 0;
+    }
+
+    public override int OpenDir(in RequestContext ctx, ulong node, int flags, out OpenOut open)
+    {
+        open = default;
+        if (!_nodes.TryGetValue(node, out var n)) return Errno.ESTALE;
+        if (n.Kind != FileKind.Directory) return Errno.ENOTDIR;
+        var listing = new List<(string, uint)> { (".", 4), ("..", 4) };
+        try
+        {
+            if (n.Seq < 0)
+            {
+                // Snapshots, then the most recent points (any valid point resolves even if not listed).
+                foreach (var snap in _store.Snapshots()) listing.Add((snap.Name, 4));
+                long last = _store.LastSeq;
+                for (long s = last; s > 0 && s > last - RecentPoints; s--) listing.Add(($"@{s}", 4));
+            }
+            else
+            {
+                foreach (var e in _store.List(n.Path, n.Seq))
+                    listing.Add((e.Name, e.Kind switch { FileKind.Directory => 4u, FileKind.Symlink => 10u, _ => 8u }));
+            }
+        }
+        catch (StoreException) { return Errno.ENOENT; }
+        ulong fh = (ulong)Interlocked.Increment(ref _nextFh);
+        _handles[fh] = new HistoryHandle { Listing = listing };
+        open = new OpenOut { Fh = fh, OpenFlags = n.Seq >= 0 ? OpenReplyFlags.KeepCache | OpenReplyFlags.CacheDir : OpenReplyFlags.None };
+        return 0;
+    }
+
+    public override int ReadDir(in RequestContext ctx, ulong node, ulong fh, long offset, ref DirectoryBuffer buffer)
+    {
+        if (!_handles.TryGetValue(fh, out var h) || h.Listing is null) return Errno.EBADF;
+        Span<byte> name = stackalloc byte[1024];
+        for (int i = (int)offset; i < h.Listing.Count; i++)
+        {
+            var (text, type) = h.Listing[i];
+            int length = Encoding.UTF8.GetBytes(text, name);
+            // Entries carry no attributes (node id 0): the kernel looks names up when it needs them.
+            if (!buffer.TryAdd(name[..length], (ulong)(i + 1), type, i + 1, default)) break;
+        }
+        return 0;
+    }
+
+    public override int ReleaseDir(in RequestContext ctx, ulong node, ulong fh)
+    {
+        _handles.TryRemove(fh, out _);
+        return 0;
+    }
+
+    public override int Access(in RequestContext ctx, ulong node, int mask) => (mask & 2) != 0 ? Errno.EROFS : 0;
+    public override int GetXattr(in RequestContext ctx, ulong node, ReadOnlySpan<byte> name, Span<byte> value, out int size) { size = 0; return Errno.ENODATA; }
+    public override int ListXattr(in RequestContext ctx, ulong node, Span<byte> list, out int size) { size = 0; return 0; }
+
+    // Everything that would change the past is refused.
+    public override int SetAttr(in RequestContext ctx, ulong node, in SetAttrIn change, out AttrOut attr) { attr = default; return Errno.EROFS; }
+    public override int MkNod(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name, uint mode, uint rdev, uint umask, out EntryOut entry) { entry = default; return Errno.EROFS; }
+    public override int MkDir(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name, uint mode, uint umask, out EntryOut entry) { entry = default; return Errno.EROFS; }
+    public override int Symlink(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name, ReadOnlySpan<byte> target, out EntryOut entry) { entry = default; return Errno.EROFS; }
+    public override int Link(in RequestContext ctx, ulong node, ulong newParent, ReadOnlySpan<byte> newName, out EntryOut entry) { entry = default; return Errno.EROFS; }
+    public override int Create(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name, int flags, uint mode, uint umask, out EntryOut entry, out OpenOut open) { entry = default; open = default; return Errno.EROFS; }
+    public override int TmpFile(in RequestContext ctx, ulong parent, int flags, uint mode, uint umask, out EntryOut entry, out OpenOut open) { entry = default; open = default; return Errno.EROFS; }
+    public override int Unlink(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name) => Errno.EROFS;
+    public override int RmDir(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name) => Errno.EROFS;
+    public override int Rename(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name, ulong newParent, ReadOnlySpan<byte> newName, uint flags) => Errno.EROFS;
+    public override int Write(in RequestContext ctx, ulong node, ulong fh, long offset, ReadOnlySpan<byte> data, uint writeFlags, out int written) { written = 0; return Errno.EROFS; }
+    public override int SetXattr(in RequestContext ctx, ulong node, ReadOnlySpan<byte> name, ReadOnlySpan<byte> value, int flags) => Errno.EROFS;
+    public override int RemoveXattr(in RequestContext ctx, ulong node, ReadOnlySpan<byte> name) => Errno.EROFS;
+    public override int Fallocate(in RequestContext ctx, ulong node, ulong fh, long offset, long length, int mode) => Errno.EROFS;
+    public override int Poll(in RequestContext ctx, ulong node, ulong fh, ulong kh, bool scheduleNotify, uint events, out uint revents) { revents = events & 0x41; return 0; }
+}

@@ -1,0 +1,80 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Lighthouse.Fuse.Session;
+
+namespace Lighthouse.FileSystem.Identity;
+
+/// <summary>
+/// Names the caller of a request as "&lt;user&gt;/&lt;command&gt;" (e.g. "alice/git"): the user name of
+/// its uid and the command name of its process. Resolved once per process — cached by pid and
+/// the process's start time, so a recycled pid does not inherit another process's name; the
+/// start time is re-checked at most once a second per pid.
+/// </summary>
+public sealed class CallerIdentity
+{
+    public const string KernelAgent = "kernel";
+    private static readonly long RecheckTicks = Stopwatch.Frequency;
+    private readonly ConcurrentDictionary<uint, Entry> _byPid = new();
+    private readonly ConcurrentDictionary<uint, string> _userNames = new();
+
+    private sealed record Entry(ulong StartTime, uint Uid, string Agent, long CheckedAt);
+
+    public int CachedProcesses => _byPid.Count;
+
+    public string AgentOf(in RequestContext ctx) => ctx.Pid == 0 ? KernelAgent : AgentOf(ctx.Pid, ctx.Uid);
+
+    public string AgentOf(uint pid, uint uid)
+    {
+        long now = Stopwatch.GetTimestamp();
+        if (_byPid.TryGetValue(pid, out var cached) && cached.Uid == uid && now - cached.CheckedAt < RecheckTicks)
+            return cached.Agent;
+        var (start, comm) = ReadProcess(pid);
+        if (cached is not null && cached.StartTime == start && cached.Uid == uid && start != 0)
+        {
+            _byPid[pid] = cached with { CheckedAt = now };
+            return cached.Agent;
+        }
+        string agent = $"{UserName(uid)}/{comm ?? "unknown"}";
+        _byPid[pid] = new Entry(start, uid, agent, now);
+        if (_byPid.Count > 4096) Prune(now);
+        return agent;
+    }
+
+    private void Prune(long now)
+    {
+        foreach (var (pid, e) in _byPid)
+            if (now - e.CheckedAt > 60 * RecheckTicks) _byPid.TryRemove(pid, out _);
+    }
+
+    /// <summary>Command name and start time (clock ticks since boot) from /proc/&lt;pid&gt;/stat.</summary>
+    private static (ulong Start, string? Comm) ReadProcess(uint pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            int open = stat.IndexOf('('), close = stat.LastIndexOf(')');
+            if (open < 0 || close < open) return (0, null);
+            string comm = stat[(open + 1)..close];
+            // Fields after the command: state is field 3; starttime is field 22.
+            var rest = stat[(close + 2)..].Split(' ');
+            ulong start = rest.Length > 19 && ulong.TryParse(rest[19], out var s) ? s : 0;
+            return (start, comm);
+        }
+        catch (IOException) { return (0, null); } // the process has already exited
+        catch (UnauthorizedAccessException) { return (0, null); }
+    }
+
+    private string UserName(uint uid) => _userNames.GetOrAdd(uid, static id =>
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/etc/passwd"))
+            {
+                var f = line.Split(':');
+                if (f.Length > 2 && f[2] == id.ToString()) return f[0];
+            }
+        }
+        catch (IOException) { }
+        return $"uid{id}";
+    });
+}

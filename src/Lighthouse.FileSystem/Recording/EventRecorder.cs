@@ -1,0 +1,193 @@
+using System.Collections.Concurrent;
+using System.Text;
+using Lighthouse.FileSystem.Identity;
+using Lighthouse.Fuse.Native;
+using Lighthouse.Fuse.Session;
+using Lighthouse.Passthrough;
+using Lighthouse.Store;
+
+namespace Lighthouse.FileSystem.Recording;
+
+/// <summary>
+/// Turns every change made through current/ into an event of the store, attributed to its caller.
+///
+/// The FUSE reply does not wait for the event to commit: records are queued in the order the
+/// changes happened (a change can only follow another once that one's reply reached the caller,
+/// and we queue before replying) and one recorder thread hands them to the store, whose group
+/// commit batches them. What must not wait is protected synchronously instead:
+/// - before bytes of a file are changed or destroyed, its current content is made safe
+///   (<see cref="BeforeModify"/>) — the store's copy-on-write capture, or the queued capture of
+///   the last write;
+/// - before a rename or removal, queued captures (which read files by path) are finished first.
+/// A crash can lose the queue's tail; the next start's reconciliation records what the
+/// directory holds beyond the log (as `external`).
+/// </summary>
+public sealed class EventRecorder : IPassthroughObserver, IDisposable
+{
+    // Node.UserState values: what we know about the content of a file.
+    private const int Unknown = 0;      // maybe recorded by metadata only (baseline): capture before modifying
+    private const int Safe = 1;         // its current content is in the store (or it is empty and recorded)
+    private const int WritePending = 2; // written; the capture is queued
+
+    private readonly ProjectStore _store;
+    private readonly CallerIdentity _identity;
+    private readonly BlockingCollection<Action> _queue = new(new ConcurrentQueue<Action>());
+    private readonly Thread _thread;
+    private PassthroughFileSystem? _fs;
+    private long _queued, _done, _failed;
+    private int _pendingCaptures;
+
+    public EventRecorder(ProjectStore store, CallerIdentity identity)
+    {
+        _store = store;
+        _identity = identity;
+        _thread = new Thread(Run) { IsBackground = true, Name = "lighthouse-recorder" };
+        _thread.Start();
+    }
+
+    public long Queued => Interlocked.Read(ref _queued);
+    public long Recorded => Interlocked.Read(ref _done);
+    public long Failed => Interlocked.Read(ref _failed);
+    public int Backlog => _queue.Count;
+    public string? LastError { get; private set; }
+
+    /// <summary>The filesystem whose node paths we record (set once it exists; the two refer to each other).</summary>
+    public void Attach(PassthroughFileSystem fs) => _fs = fs;
+
+    private string PathOf(Node node, ReadOnlySpan<byte> child = default) => _fs!.RelativePath(node, child);
+
+    private static NodeAttributes Attributes(in StatxBuf st) => new(
+        (st.Mode & 0xF000) switch { 0x4000 => FileKind.Directory, 0x8000 => FileKind.File, 0xA000 => FileKind.Symlink, _ => FileKind.Other },
+        (st.Mode & 0xF000) == 0x4000 ? 0 : (long)st.Size,
+        st.Mode & 0xFFF,
+        st.MtimeSec * 1_000_000_000L + st.MtimeNsec,
+        (long)st.Ino);
+
+    private void Enqueue(Action record)
+    {
+        Interlocked.Increment(ref _queued);
+        _queue.Add(record);
+    }
+
+    private void Run()
+    {
+        foreach (var record in _queue.GetConsumingEnumerable())
+        {
+            try { record(); }
+            catch (Exception e)
+            {
+                Interlocked.Increment(ref _failed);
+                LastError = e.Message;
+                Console.Error.WriteLine($"lighthouse: could not record a change: {e.Message}");
+            }
+            Interlocked.Increment(ref _done);
+        }
+    }
+
+    /// <summary>Waits until everything queued so far is in the store.</summary>
+    public void Flush()
+    {
+        if (Thread.CurrentThread == _thread) return;
+        using var done = new ManualResetEventSlim();
+        Enqueue(done.Set);
+        done.Wait();
+    }
+
+    public void BeforeModify(in RequestContext ctx, Node node)
+    {
+        switch (Volatile.Read(ref node.UserState))
+        {
+            case Safe:
+                return;
+            case WritePending:
+                Flush(); // the queued capture of the last write runs first
+                return;
+            default:
+                string path = PathOf(node);
+                Flush(); // the file's own creation or earlier events may still be queued
+                _store.CaptureBeforeModify(_identity.AgentOf(ctx), path);
+                Interlocked.CompareExchange(ref node.UserState, Safe, Unknown);
+                return;
+        }
+    }
+
+    public void BeforeNamespaceChange(in RequestContext ctx)
+    {
+        // Captures read files by path: finish them before paths change under them.
+        if (Volatile.Read(ref _pendingCaptures) > 0) Flush();
+    }
+
+    public object? Opened(in RequestContext ctx, Node node, bool forWriting) => _identity.AgentOf(ctx);
+
+    public void Created(in RequestContext ctx, Node parent, ReadOnlySpan<byte> name, Node node, in StatxBuf st)
+    {
+        string agent = _identity.AgentOf(ctx), path = PathOf(parent, name);
+        var attributes = Attributes(st);
+        if (attributes.Kind == FileKind.File && attributes.Size == 0) Volatile.Write(ref node.UserState, Safe);
+        Enqueue(() => _store.RecordCreate(agent, path, attributes));
+    }
+
+    public void Removed(in RequestContext ctx, Node parent, ReadOnlySpan<byte> name, bool directory)
+    {
+        string agent = _identity.AgentOf(ctx), path = PathOf(parent, name);
+        Enqueue(() => _store.RecordUnlink(agent, path));
+    }
+
+    public void Renamed(in RequestContext ctx, Node fromParent, ReadOnlySpan<byte> fromName, Node toParent, ReadOnlySpan<byte> toName, uint flags)
+    {
+        string agent = _identity.AgentOf(ctx), from = PathOf(fromParent, fromName), to = PathOf(toParent, toName);
+        if ((flags & 2) != 0)
+        {
+            // RENAME_EXCHANGE: the log has no swap; three renames through a name nobody uses say the same.
+            string aside = $"{from}.lighthouse-exchange-{Guid.NewGuid():N}";
+            Enqueue(() =>
+            {
+                _store.RecordRename(agent, from, aside);
+                _store.RecordRename(agent, to, from);
+                _store.RecordRename(agent, aside, to);
+            });
+            return;
+        }
+        Enqueue(() => _store.RecordRename(agent, from, to));
+    }
+
+    public void Linked(in RequestContext ctx, Node node, Node newParent, ReadOnlySpan<byte> newName)
+    {
+        string agent = _identity.AgentOf(ctx), existing = PathOf(node), path = PathOf(newParent, newName);
+        Enqueue(() => _store.RecordLink(agent, existing, path));
+    }
+
+    public void AttributesChanged(in RequestContext ctx, Node node, in StatxBuf st)
+    {
+        string agent = _identity.AgentOf(ctx), path = PathOf(node);
+        var attributes = Attributes(st);
+        if (attributes.Kind == FileKind.File) Volatile.Write(ref node.UserState, Unknown);
+        Enqueue(() => _store.RecordSetAttributes(agent, path, attributes));
+    }
+
+    public void Written(in RequestContext ctx, Node node, object? openedBy)
+    {
+        // RELEASE comes from the kernel (pid 0): the write belongs to whoever opened the file.
+        string agent = ctx.Pid != 0 ? _identity.AgentOf(ctx) : openedBy as string ?? CallerIdentity.KernelAgent;
+        string path;
+        try { path = PathOf(node); }
+        catch (IOException) { return; } // unlinked while open: its last content has no name to record under
+        Volatile.Write(ref node.UserState, WritePending);
+        Interlocked.Increment(ref _pendingCaptures);
+        Enqueue(() =>
+        {
+            try { _store.CaptureOnClose(agent, path); }
+            finally
+            {
+                Interlocked.Decrement(ref _pendingCaptures);
+                Interlocked.CompareExchange(ref node.UserState, Safe, WritePending);
+            }
+        });
+    }
+
+    public void Dispose()
+    {
+        _queue.CompleteAdding();
+        _thread.Join();
+    }
+}
