@@ -123,7 +123,8 @@ public sealed partial class ProjectStore : IDisposable
             }
 
             var objects = new ObjectStore(Path.Combine(stateDir, "objects"), options.FsyncObjects);
-            var writer = new EventWriter(db, writerConnection, lastSeq, lastHash, lastTicks, options.MaxBatch, options.Logger);
+            var writer = new EventWriter(db, writerConnection, lastSeq, lastHash, lastTicks, options.MaxBatch, options.Logger,
+                options.Durability == Durability.Full ? options.CommitDelay : TimeSpan.Zero);
             var store = new ProjectStore(projectDir, options, db, writer, lockFile, objects);
             try
             {

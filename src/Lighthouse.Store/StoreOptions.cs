@@ -30,5 +30,11 @@ public sealed record StoreOptions
     /// <summary>Most work items one group commit takes from the queue.</summary>
     public int MaxBatch { get; init; } = 1024;
 
+    /// <summary>
+    /// With <see cref="Durability.Full"/>: how long the writer may hold a commit open for the next change of
+    /// other threads that have been writing lately, so that they share one fsync. Zero disables it.
+    /// </summary>
+    public TimeSpan CommitDelay { get; init; } = TimeSpan.FromMilliseconds(0.5);
+
     public ILogger Logger { get; init; } = NullLogger.Instance;
 }

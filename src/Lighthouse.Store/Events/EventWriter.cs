@@ -70,6 +70,7 @@ internal sealed class EventWriter : IDisposable
 {
     private abstract class WorkItem
     {
+        public abstract int SubmitterThread { get; }
         public abstract void Run(WriteContext ctx);
         public abstract void Succeed();
         public abstract void Fail(Exception e);
@@ -78,9 +79,11 @@ internal sealed class EventWriter : IDisposable
 
     private sealed class WorkItem<T>(Func<WriteContext, T> work) : WorkItem
     {
+        public readonly int Thread = Environment.CurrentManagedThreadId;
         private readonly TaskCompletionSource<T> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private T _result = default!;
         public Task<T> Task => _done.Task;
+        public override int SubmitterThread => Thread;
         public override void Run(WriteContext ctx) => _result = work(ctx);
         public override void Succeed() => _done.TrySetResult(_result);
         public override void Fail(Exception e) => _done.TrySetException(e);
@@ -95,11 +98,32 @@ internal sealed class EventWriter : IDisposable
     private readonly Thread _thread;
     private readonly int _maxBatch;
     private readonly ILogger _logger;
+    private readonly Dictionary<string, SqliteCommand> _control = [];
+
+    // BEGIN/SAVEPOINT/RELEASE/COMMIT run for every item: prepare them once.
+    private void Control(string sql)
+    {
+        if (!_control.TryGetValue(sql, out var cmd))
+        {
+            cmd = _connection.CreateCommand();
+            cmd.CommandText = sql;
+            _control[sql] = cmd;
+        }
+        cmd.ExecuteNonQuery();
+    }
     private long _batches, _events;
 
-    public EventWriter(Database database, SqliteConnection connection, long lastSeq, byte[] lastHash, long lastTicks, int maxBatch, ILogger logger)
+    // Commit delay (as PostgreSQL's commit_delay/commit_siblings): when several threads have been
+    // submitting lately, wait this long for their next item before paying for an fsync, so they
+    // share it instead of alternating one commit each.
+    private readonly TimeSpan _commitDelay;
+    private readonly Dictionary<int, long> _recentSubmitters = [];
+    private static readonly long RecentWindow = System.Diagnostics.Stopwatch.Frequency / 50; // 20 ms
+
+    public EventWriter(Database database, SqliteConnection connection, long lastSeq, byte[] lastHash, long lastTicks, int maxBatch, ILogger logger, TimeSpan commitDelay)
     {
         _logger = logger;
+        _commitDelay = commitDelay;
         _database = database;
         _connection = connection;
         _maxBatch = maxBatch;
@@ -144,7 +168,30 @@ internal sealed class EventWriter : IDisposable
             batch.Add(first);
             while (batch.Count < _maxBatch && _queue.TryTake(out var next))
                 batch.Add(next);
+            WaitForSiblings(batch);
             RunBatch(batch);
+        }
+    }
+
+    private void WaitForSiblings(List<WorkItem> batch)
+    {
+        var now = System.Diagnostics.Stopwatch.GetTimestamp();
+        foreach (var item in batch) _recentSubmitters[item.SubmitterThread] = now;
+        if (_commitDelay <= TimeSpan.Zero) return;
+        foreach (var (thread, seen) in _recentSubmitters.ToList())
+            if (now - seen > RecentWindow) _recentSubmitters.Remove(thread);
+        var siblings = _recentSubmitters.Count;
+        if (siblings <= 1) return;
+        var inBatch = batch.Select(i => i.SubmitterThread).Distinct().Count();
+        var deadline = now + (long)(_commitDelay.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+        while (inBatch < siblings && batch.Count < _maxBatch)
+        {
+            var left = deadline - System.Diagnostics.Stopwatch.GetTimestamp();
+            if (left <= 0 || !_queue.TryTake(out var next, TimeSpan.FromSeconds((double)left / System.Diagnostics.Stopwatch.Frequency)))
+                break;
+            batch.Add(next);
+            _recentSubmitters[next.SubmitterThread] = System.Diagnostics.Stopwatch.GetTimestamp();
+            inBatch = batch.Select(i => i.SubmitterThread).Distinct().Count();
         }
     }
 
@@ -154,7 +201,7 @@ internal sealed class EventWriter : IDisposable
         _ctx.Appended.Clear();
         try
         {
-            Database.Exec(_connection, "BEGIN IMMEDIATE");
+            Control("BEGIN IMMEDIATE");
         }
         catch (Exception e)
         {
@@ -169,17 +216,17 @@ internal sealed class EventWriter : IDisposable
             item.Error = null;
             try
             {
-                Database.Exec(_connection, "SAVEPOINT item");
+                Control("SAVEPOINT item");
                 item.Run(_ctx);
-                Database.Exec(_connection, "RELEASE item");
+                Control("RELEASE item");
             }
             catch (Exception e)
             {
                 item.Error = _database.Translate(e, "recording a change");
                 try
                 {
-                    Database.Exec(_connection, "ROLLBACK TO item");
-                    Database.Exec(_connection, "RELEASE item");
+                    Control("ROLLBACK TO item");
+                    Control("RELEASE item");
                 }
                 catch (SqliteException rollbackError)
                 {
@@ -193,14 +240,14 @@ internal sealed class EventWriter : IDisposable
 
         try
         {
-            Database.Exec(_connection, "COMMIT");
+            Control("COMMIT");
         }
         catch (Exception e)
         {
             var error = _database.Translate(e, "committing changes");
             try
             {
-                Database.Exec(_connection, "ROLLBACK");
+                Control("ROLLBACK");
             }
             catch (SqliteException)
             {
@@ -243,6 +290,7 @@ internal sealed class EventWriter : IDisposable
         _queue.CompleteAdding();
         _thread.Join();
         _insert.Dispose();
+        foreach (var cmd in _control.Values) cmd.Dispose();
         _index.Dispose();
         _connection.Dispose();
         _queue.Dispose();

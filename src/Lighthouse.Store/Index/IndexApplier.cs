@@ -26,7 +26,7 @@ internal sealed class IndexApplier : IDisposable
         _liveEntryCount = Prepare(c, "SELECT count(*) FROM entries WHERE file_id=$a AND to_seq=$b", 2);
         _liveChild = Prepare(c, "SELECT 1 FROM entries WHERE parent_id=$a AND to_seq=$b LIMIT 1", 2);
         _insertVersion = Prepare(c, "INSERT INTO versions(file_id, from_seq, to_seq, kind, size, mode, mtime_ns, inode, content_state, content_hash, captured_seq) VALUES($a,$b,$c,$d,$e,$f,$g,$h,$i,$j,$k)", 11);
-        _closeVersion = Prepare(c, "UPDATE versions SET to_seq=$b WHERE file_id=$a AND to_seq=$c", 3);
+        _closeVersion = Prepare(c, "UPDATE versions SET to_seq=$b WHERE file_id=$a AND from_seq=$c AND to_seq=$d", 4);
         _currentVersion = Prepare(c, "SELECT from_seq, to_seq, kind, size, mode, mtime_ns, inode, content_state, content_hash FROM versions WHERE file_id=$a ORDER BY from_seq DESC LIMIT 1", 1);
         _captureVersion = Prepare(c, "UPDATE versions SET content_state=$c, content_hash=$d, captured_seq=$e WHERE file_id=$a AND from_seq=$b", 5);
         _insertSnapshot = Prepare(c, "INSERT INTO snapshots(name, seq, created_seq) VALUES($a, $b, $c)", 3);
@@ -116,7 +116,8 @@ internal sealed class IndexApplier : IDisposable
                 break;
             }
             case EventOp.Write or EventOp.SetAttributes:
-                if (Bind(_closeVersion, e.FileId, e.Seq, Open).ExecuteNonQuery() != 1)
+                // Closing by (file, from_seq) is one seek, however many versions the file has.
+                if (Bind(_closeVersion, e.FileId, e.Seq, e.BeforeVersion, Open).ExecuteNonQuery() != 1)
                     throw new IndexConflictException($"file #{e.FileId} ('{e.Path}') has no current version (event @{e.Seq})");
                 InsertVersion(e);
                 break;
@@ -171,8 +172,8 @@ internal sealed class IndexApplier : IDisposable
 
     private void EndIfUnreferenced(long fileId, long seq)
     {
-        if (LiveEntryCount(fileId) == 0)
-            Bind(_closeVersion, fileId, seq, Open).ExecuteNonQuery();
+        if (LiveEntryCount(fileId) == 0 && CurrentVersion(fileId) is { } current)
+            Bind(_closeVersion, fileId, seq, current.VersionSeq, Open).ExecuteNonQuery();
     }
 
     private void InsertVersion(StoreEvent e)

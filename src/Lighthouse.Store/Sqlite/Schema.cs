@@ -65,6 +65,8 @@ internal static class Schema
             content_hash  TEXT,
             captured_seq  INTEGER,
             PRIMARY KEY(file_id, from_seq)) WITHOUT ROWID;
+        -- The current version of every file, for reconciliation's one-pass load of the live tree.
+        CREATE INDEX IF NOT EXISTS versions_current ON versions(to_seq, file_id);
 
         CREATE TABLE IF NOT EXISTS snapshots(
             name        TEXT PRIMARY KEY,
