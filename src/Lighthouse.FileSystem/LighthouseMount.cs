@@ -36,6 +36,11 @@ public sealed class LighthouseMount : IDisposable
     public HistorySection History { get; }
     public MountRoot Root { get; }
     public CallerIdentity Identity { get; }
+    public External.ExternalChangeWatcher? Watcher { get; private set; }
+
+    /// <summary>Starts following changes made to the project directory beside the mount (once the session can send notifications).</summary>
+    public void WatchExternalChanges(Func<Lighthouse.Fuse.Session.Notifier?> notifier) =>
+        Watcher ??= new External.ExternalChangeWatcher(ProjectDir, Store, Recorder, Current, notifier);
 
     public static LighthouseMount Open(string projectDir, LighthouseMountOptions? options = null)
     {
@@ -55,7 +60,6 @@ public sealed class LighthouseMount : IDisposable
                 Observer = recorder,
             });
             recorder.Attach(current);
-            var owner = new DirectoryInfo(projectDir);
             uint uid = 0, gid = 0;
             unsafe
             {
@@ -78,6 +82,7 @@ public sealed class LighthouseMount : IDisposable
     /// <summary>Finishes recording everything queued, then closes the store.</summary>
     public void Dispose()
     {
+        Watcher?.Dispose();
         Recorder.Flush();
         Recorder.Dispose();
         Current.Dispose();

@@ -80,6 +80,7 @@ public static class MountCommand
                 BeforeServing = mount => lighthouse.Current.AttachDevice(mount.DeviceFd),
                 Ready = (session, mount) =>
                 {
+                    lighthouse.WatchExternalChanges(() => session.Notifier);
                     new MountState(Environment.ProcessId, mnt, projectDir, DateTime.UtcNow,
                         $"{session.Connection!.KernelMajor}.{session.Connection.Minor}",
                         session.Connection.Negotiated.ToString().Split(", "), lighthouse.Current.UsingKernelPassthrough,

@@ -36,6 +36,10 @@ public sealed class EventRecorder : IPassthroughObserver, IDisposable
     private PassthroughFileSystem? _fs;
     private long _queued, _done, _failed;
     private int _pendingCaptures;
+    // Paths we changed recently, so the watcher of the project directory can tell our changes from others'.
+    private readonly ConcurrentDictionary<string, long> _recent = new(StringComparer.Ordinal);
+    private static readonly long RecentTicks = 3 * System.Diagnostics.Stopwatch.Frequency;
+    private long _lastPrune;
 
     public EventRecorder(ProjectStore store, CallerIdentity identity)
     {
@@ -62,6 +66,24 @@ public sealed class EventRecorder : IPassthroughObserver, IDisposable
         st.Mode & 0xFFF,
         st.MtimeSec * 1_000_000_000L + st.MtimeNsec,
         (long)st.Ino);
+
+    /// <summary>True if we changed <paramref name="path"/> (or created/removed/renamed it) in the last few seconds.</summary>
+    public bool TouchedRecently(string path) =>
+        _recent.TryGetValue(path, out long at) && System.Diagnostics.Stopwatch.GetTimestamp() - at < RecentTicks;
+
+    private void Touched(string path)
+    {
+        long now = System.Diagnostics.Stopwatch.GetTimestamp();
+        _recent[path] = now;
+        if (now - Interlocked.Read(ref _lastPrune) > RecentTicks && _recent.Count > 10_000)
+        {
+            Interlocked.Exchange(ref _lastPrune, now);
+            foreach (var (p, at) in _recent) if (now - at > RecentTicks) _recent.TryRemove(p, out _);
+        }
+    }
+
+    /// <summary>Queues work for the recorder thread that is not ours to attribute (reconciling external changes).</summary>
+    public void EnqueueExternal(Action work) => Enqueue(work);
 
     private void Enqueue(Action record)
     {
@@ -117,25 +139,34 @@ public sealed class EventRecorder : IPassthroughObserver, IDisposable
         if (Volatile.Read(ref _pendingCaptures) > 0) Flush();
     }
 
-    public object? Opened(in RequestContext ctx, Node node, bool forWriting) => _identity.AgentOf(ctx);
+    public object? Opened(in RequestContext ctx, Node node, bool forWriting)
+    {
+        // Writes through the mount reach the project directory too: they are ours, not external.
+        if (forWriting) { try { Touched(PathOf(node)); } catch (IOException) { } }
+        return _identity.AgentOf(ctx);
+    }
 
     public void Created(in RequestContext ctx, Node parent, ReadOnlySpan<byte> name, Node node, in StatxBuf st)
     {
         string agent = _identity.AgentOf(ctx), path = PathOf(parent, name);
         var attributes = Attributes(st);
         if (attributes.Kind == FileKind.File && attributes.Size == 0) Volatile.Write(ref node.UserState, Safe);
+        Touched(path);
         Enqueue(() => _store.RecordCreate(agent, path, attributes));
     }
 
     public void Removed(in RequestContext ctx, Node parent, ReadOnlySpan<byte> name, bool directory)
     {
         string agent = _identity.AgentOf(ctx), path = PathOf(parent, name);
+        Touched(path);
         Enqueue(() => _store.RecordUnlink(agent, path));
     }
 
     public void Renamed(in RequestContext ctx, Node fromParent, ReadOnlySpan<byte> fromName, Node toParent, ReadOnlySpan<byte> toName, uint flags)
     {
         string agent = _identity.AgentOf(ctx), from = PathOf(fromParent, fromName), to = PathOf(toParent, toName);
+        Touched(from);
+        Touched(to);
         if ((flags & 2) != 0)
         {
             // RENAME_EXCHANGE: the log has no swap; three renames through a name nobody uses say the same.
@@ -154,6 +185,7 @@ public sealed class EventRecorder : IPassthroughObserver, IDisposable
     public void Linked(in RequestContext ctx, Node node, Node newParent, ReadOnlySpan<byte> newName)
     {
         string agent = _identity.AgentOf(ctx), existing = PathOf(node), path = PathOf(newParent, newName);
+        Touched(path);
         Enqueue(() => _store.RecordLink(agent, existing, path));
     }
 
@@ -162,6 +194,7 @@ public sealed class EventRecorder : IPassthroughObserver, IDisposable
         string agent = _identity.AgentOf(ctx), path = PathOf(node);
         var attributes = Attributes(st);
         if (attributes.Kind == FileKind.File) Volatile.Write(ref node.UserState, Unknown);
+        Touched(path);
         Enqueue(() => _store.RecordSetAttributes(agent, path, attributes));
     }
 
@@ -173,6 +206,7 @@ public sealed class EventRecorder : IPassthroughObserver, IDisposable
         try { path = PathOf(node); }
         catch (IOException) { return; } // unlinked while open: its last content has no name to record under
         Volatile.Write(ref node.UserState, WritePending);
+        Touched(path);
         Interlocked.Increment(ref _pendingCaptures);
         Enqueue(() =>
         {
