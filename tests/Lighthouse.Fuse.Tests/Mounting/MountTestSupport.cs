@@ -193,6 +193,14 @@ internal static class MountEnv
         return (p.ExitCode, o.Result, e.Result);
     }
 
+    /// <summary>The dotnet host running these tests (also usable by other users: it lives under /usr).</summary>
+    public static string Dotnet()
+    {
+        if (Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host)) return host;
+        if (Environment.ProcessPath is { } pp && Path.GetFileName(pp) == "dotnet") return pp;
+        return "dotnet";
+    }
+
     public static bool UserAllowOtherEnabled() =>
         File.Exists("/etc/fuse.conf") && File.ReadLines("/etc/fuse.conf").Any(l => l.Trim() == "user_allow_other");
 }
@@ -249,7 +257,7 @@ internal sealed class UserProbe : IDisposable
             UseShellExecute = false, RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true,
             WorkingDirectory = "/",
         };
-        foreach (string a in new[] { $"--reuid={MountEnv.UserId}", $"--regid={MountEnv.GroupId}", "--clear-groups", "--", Dotnet(), dll })
+        foreach (string a in new[] { $"--reuid={MountEnv.UserId}", $"--regid={MountEnv.GroupId}", "--clear-groups", "--", MountEnv.Dotnet(), dll })
             psi.ArgumentList.Add(a);
         foreach (string a in args) psi.ArgumentList.Add(a);
         psi.Environment["HOME"] = home;
@@ -299,13 +307,6 @@ internal sealed class UserProbe : IDisposable
         _process.Dispose();
     }
 
-    private static string Dotnet()
-    {
-        if (Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host)) return host;
-        if (Environment.ProcessPath is { } pp && Path.GetFileName(pp) == "dotnet") return pp;
-        return "dotnet";
-    }
-
     private static string BuildProbe()
     {
         string repo = MountEnv.RepoRoot();
@@ -314,7 +315,7 @@ internal sealed class UserProbe : IDisposable
         var env = new Dictionary<string, string> { ["DOTNET_NOLOGO"] = "1" };
         (int code, string stdout, string stderr) = (1, "", "");
         for (int attempt = 0; attempt < 2 && code != 0; attempt++) // a concurrent build of Lighthouse.Fuse can collide once
-            (code, stdout, stderr) = MountEnv.Run(Dotnet(), ["build", project, "-c", config, "--nologo", "-v", "q"],
+            (code, stdout, stderr) = MountEnv.Run(MountEnv.Dotnet(), ["build", project, "-c", config, "--nologo", "-v", "q"],
                                                   TimeSpan.FromMinutes(5), env);
         if (code != 0) throw new InvalidOperationException($"building the mount probe failed:\n{stdout}\n{stderr}");
 
