@@ -4,4 +4,5 @@ using Lighthouse.Cli.Commands;
 var root = new RootCommand("Lighthouse: a filesystem for software projects that several AI agents work on at once.");
 root.Subcommands.Add(MountCommand.Create());
 root.Subcommands.Add(PassthroughCommand.Create());
+StoreVerbs.AddTo(root);
 return root.Parse(args).Invoke();

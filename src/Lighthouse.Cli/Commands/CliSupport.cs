@@ -243,3 +243,9 @@ public sealed class ProgressLine : IDisposable
             if (_drawn && _inPlace) _ctx.Err.Write("\r\u001b[K");
     }
 }
+
+/// <summary>An <see cref="IProgress{T}"/> that reports on the calling thread, at once (unlike <see cref="Progress{T}"/>).</summary>
+public sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
+{
+    public void Report(T value) => report(value);
+}

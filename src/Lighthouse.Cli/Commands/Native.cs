@@ -58,6 +58,18 @@ internal static unsafe partial class Native
     [LibraryImport("libc", EntryPoint = "utimensat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int Utimensat(int dirfd, string path, Timespec* times, int flags);
 
+    [LibraryImport("libc", EntryPoint = "umount2", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Umount2(string target, int flags);
+
+    [LibraryImport("libc", EntryPoint = "geteuid")]
+    public static partial uint Geteuid();
+
+    public const int MNT_DETACH = 2;
+    public const int EBUSY = 16;
+
+    /// <summary>umount2(2); returns 0 or the errno.</summary>
+    public static int Unmount(string target, int flags) => Umount2(target, flags) == 0 ? 0 : Marshal.GetLastPInvokeError();
+
     [LibraryImport("libc", EntryPoint = "strerror")]
     private static partial nint Strerror(int errnum);
 

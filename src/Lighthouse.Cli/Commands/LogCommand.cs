@@ -1,0 +1,190 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Lighthouse.Store;
+
+namespace Lighthouse.Cli.Commands;
+
+/// <summary>`lighthouse log`: the event log, filtered, optionally followed live.</summary>
+public static class LogCommand
+{
+    public static Command Create()
+    {
+        var project = ProjectLocator.ProjectOption();
+        var json = new Option<bool>("--json") { Description = "Print one JSON object per event per line (JSON Lines), for scripts." };
+        var agent = new Option<string?>("--agent", "-a") { Description = "Only events of this agent, e.g. root/git or external." };
+        var path = new Option<string?>("--path", "-p") { Description = "Only events on this path or under it (relative to the project root); matches either side of a rename." };
+        var op = new Option<string[]>("--op")
+        {
+            Description = "Only these operations (repeat or comma-separate): init, baseline, create, mkdir, symlink, write, setattr, capture, unlink, rmdir, rename, link, snapshot, snapshot-delete.",
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var since = new Option<string?>("--since") { Description = "Only events at or after: a UTC time (2026-11-25T10:30:00Z), a duration ago (90s, 10m, 2h, 3d), an event (@120) or a snapshot name." };
+        var until = new Option<string?>("--until") { Description = "Only events before (a time or duration ago) or up to (an event or snapshot): same forms as --since." };
+        var limit = new Option<int>("--limit", "-n") { Description = "How many of the most recent matching events to show (before following).", DefaultValueFactory = _ => 50 };
+        var follow = new Option<bool>("--follow", "-f") { Description = "Keep printing new matching events as they are recorded (polls every 250 ms) until Ctrl-C." };
+        var command = new Command("log",
+            "Show the event log: every recorded change with its event number, UTC time, agent, operation and path, oldest first " +
+            "(the last --limit matching events). Filters combine.\n\n" +
+            "Examples:\n  lighthouse log -n 20\n  lighthouse log --agent root/git --path src --op write,unlink\n" +
+            "  lighthouse log --since 2h\n  lighthouse log --follow --json")
+        {
+            project, agent, path, op, since, until, limit, follow, json,
+        };
+        command.SetAction((parse, ct) => CliRunner.RunAsync(parse, ct, (ctx, token) => Run(ctx, new Options(
+            parse.GetValue(project), parse.GetValue(agent), parse.GetValue(path), parse.GetValue(op) ?? [],
+            parse.GetValue(since), parse.GetValue(until), parse.GetValue(limit), parse.GetValue(follow), parse.GetValue(json)), token)));
+        return command;
+    }
+
+    public sealed record Options(string? Project, string? Agent, string? Path, string[] Ops, string? Since, string? Until, int Limit, bool Follow, bool Json)
+    {
+        public TimeSpan PollInterval { get; init; } = TimeSpan.FromMilliseconds(250);
+    }
+
+    public static async Task<int> Run(CliContext ctx, Options o, CancellationToken ct)
+    {
+        if (o.Limit < 0) throw new CliException("--limit must be 0 or more", ExitCodes.Usage);
+        var projectDir = ProjectLocator.FindInitialised(o.Project);
+        var mount = MountState.ReadLive(projectDir);
+        // Following holds the view open for long: never take the store's lock for that (it would keep a mount out).
+        using var view = StoreAccess.OpenReadOnly(projectDir, preferDatabase: o.Follow);
+
+        var ops = o.Ops.SelectMany(s => s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            .Select(Fmt.ParseOp).Distinct().ToArray();
+        var query = new LogQuery
+        {
+            Agent = string.IsNullOrWhiteSpace(o.Agent) ? null : o.Agent.Trim(),
+            PathPrefix = o.Path is null ? null : ProjectLocator.ToStorePath(projectDir, o.Path, mount),
+            Operations = ops.Length > 0 ? ops : null,
+        };
+        var (fromSeq, fromTime) = Bound(view, o.Since, "--since");
+        var (toSeq, toTime) = Bound(view, o.Until, "--until");
+        query = query with { FromUtc = fromTime, ToUtc = toTime };
+
+        var upTo = view.LastSeq;
+        var page = Collect(view, query, fromSeq, Math.Min(toSeq ?? long.MaxValue, upTo), o.Limit);
+        foreach (var e in page) Print(ctx, e, o.Json);
+        if (!o.Json && !o.Follow && page.Count == 0) ctx.Err.WriteLine("lighthouse: no matching events");
+        if (!o.Follow) return ExitCodes.Ok;
+        if (toSeq is not null || toTime is not null) throw new CliException("--follow cannot be combined with --until", ExitCodes.Usage);
+
+        ctx.Out.Flush();
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                await Task.Delay(o.PollInterval, ct).ConfigureAwait(false);
+                var last = view.LastSeq;
+                if (last <= upTo) continue;
+                var fresh = Collect(view, query with { BeforeSeq = last + 1 }, Math.Max(fromSeq ?? 0, upTo + 1), last, int.MaxValue);
+                foreach (var e in fresh) Print(ctx, e, o.Json);
+                ctx.Out.Flush();
+                upTo = last;
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+        return ExitCodes.Ok;
+    }
+
+    /// <summary>The last <paramref name="limit"/> matching events with seq in [from, to], oldest first.</summary>
+    private static List<StoreEvent> Collect(IStoreView view, LogQuery query, long? fromSeq, long toSeq, int limit)
+    {
+        var result = new List<StoreEvent>();
+        if (limit == 0) return result;
+        long? before = toSeq == long.MaxValue ? null : toSeq + 1;
+        if (query.BeforeSeq is { } b) before = before is null ? b : Math.Min(before.Value, b);
+        while (result.Count < limit)
+        {
+            var page = view.Log(query with { BeforeSeq = before, Limit = Math.Clamp(limit - result.Count, 1, 1000) });
+            foreach (var e in page.Events)
+            {
+                if (fromSeq is { } f && e.Seq < f) { result.Reverse(); return result; }
+                result.Add(e);
+                if (result.Count == limit) break;
+            }
+            if (page.NextBefore is null) break;
+            before = page.NextBefore;
+        }
+        result.Reverse();
+        return result;
+    }
+
+    /// <summary>A --since/--until bound: an event number (from a point) or a time.</summary>
+    private static (long? Seq, DateTime? Time) Bound(IStoreView view, string? text, string option)
+    {
+        if (string.IsNullOrWhiteSpace(text)) return (null, null);
+        text = text.Trim();
+        if (TryDuration(text, out var ago)) return (null, DateTime.UtcNow - ago);
+        var point = CliRunner.ParsePoint(text, option);
+        return point.Kind == StorePoint.PointKind.Time ? (null, point.TimeUtc) : (view.Resolve(point), null);
+    }
+
+    public static bool TryDuration(string text, out TimeSpan span)
+    {
+        span = default;
+        if (text.Length < 2) return false;
+        var unit = text[^1];
+        if (!double.TryParse(text.AsSpan(0, text.Length - 1), NumberStyles.Float, CultureInfo.InvariantCulture, out var n) || n < 0) return false;
+        switch (unit)
+        {
+            case 's': span = TimeSpan.FromSeconds(n); return true;
+            case 'm': span = TimeSpan.FromMinutes(n); return true;
+            case 'h': span = TimeSpan.FromHours(n); return true;
+            case 'd': span = TimeSpan.FromDays(n); return true;
+            case 'w': span = TimeSpan.FromDays(7 * n); return true;
+            default: return false;
+        }
+    }
+
+    public static void Print(CliContext ctx, StoreEvent e, bool json)
+    {
+        if (json)
+        {
+            ctx.Out.WriteLine(ToJson(e).ToJsonString(Fmt.Json));
+            return;
+        }
+        ctx.Out.WriteLine(Format(e));
+    }
+
+    public static string Format(StoreEvent e)
+    {
+        var what = e.Op switch
+        {
+            EventOp.Rename => $"{e.Path} -> {e.Path2}",
+            EventOp.Link => $"{e.Path2} (link to {e.Path})",
+            EventOp.SnapshotCreate => $"{e.Path} (names @{e.Point})",
+            EventOp.Init => "/",
+            _ => ProjectLocator.Display(e.Path),
+        };
+        var detail = e.Attributes is { Kind: FileKind.File } a && e.Op is not (EventOp.Rename or EventOp.Link)
+            ? $"  {Fmt.Size(a.Size)}{(e.ContentState == ContentState.TooLarge ? ", metadata only (too large)" : "")}"
+            : "";
+        if (e.Op == EventOp.Write && e.ContentState == ContentState.NotCaptured) detail += ", metadata only";
+        return $"@{e.Seq,-6} {Fmt.Time(e.TimeUtc)}  {e.Agent,-18} {Fmt.Op(e.Op),-9} {what}{detail}";
+    }
+
+    public static JsonObject ToJson(StoreEvent e) => new()
+    {
+        ["seq"] = e.Seq,
+        ["time"] = Fmt.IsoTime(e.TimeUtc),
+        ["agent"] = e.Agent,
+        ["op"] = Fmt.Op(e.Op),
+        ["path"] = e.Path,
+        ["path2"] = e.Path2,
+        ["fileId"] = e.FileId,
+        ["kind"] = e.Attributes?.Kind.ToString().ToLowerInvariant(),
+        ["size"] = e.Attributes?.Size,
+        ["mode"] = e.Attributes is null ? null : Convert.ToString(e.Attributes.Mode, 8),
+        ["mtimeNs"] = e.Attributes?.MtimeNs,
+        ["content"] = e.ContentState switch
+        {
+            ContentState.Captured => "captured", ContentState.NotCaptured => "metadata-only", ContentState.TooLarge => "too-large", _ => null,
+        },
+        ["contentHash"] = e.ContentHash,
+        ["point"] = e.Point,
+        ["hash"] = Convert.ToHexStringLower(e.Hash),
+    };
+}
