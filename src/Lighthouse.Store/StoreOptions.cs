@@ -31,10 +31,11 @@ public sealed record StoreOptions
     public int MaxBatch { get; init; } = 1024;
 
     /// <summary>
-    /// With <see cref="Durability.Full"/>: how long the writer may hold a commit open for the next change of
-    /// other threads that have been writing lately, so that they share one fsync. Zero disables it.
+    /// With <see cref="Durability.Full"/>: the longest the writer may hold a commit open for the next change
+    /// of other threads that have been writing lately, so that they share one fsync (it never waits more
+    /// than half of the last commit's duration). Zero disables it.
     /// </summary>
-    public TimeSpan CommitDelay { get; init; } = TimeSpan.FromMilliseconds(0.5);
+    public TimeSpan CommitDelay { get; init; } = TimeSpan.FromMilliseconds(5);
 
     public ILogger Logger { get; init; } = NullLogger.Instance;
 }

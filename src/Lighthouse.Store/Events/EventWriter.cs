@@ -183,7 +183,9 @@ internal sealed class EventWriter : IDisposable
         var siblings = _recentSubmitters.Count;
         if (siblings <= 1) return;
         var inBatch = batch.Select(i => i.SubmitterThread).Distinct().Count();
-        var deadline = now + (long)(_commitDelay.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+        // Never wait longer than half of what a commit costs: waiting only pays when it saves an fsync.
+        var delay = Math.Min((long)(_commitDelay.TotalSeconds * System.Diagnostics.Stopwatch.Frequency), _lastCommitTicks / 2);
+        var deadline = now + delay;
         while (inBatch < siblings && batch.Count < _maxBatch)
         {
             var left = deadline - System.Diagnostics.Stopwatch.GetTimestamp();
@@ -194,6 +196,8 @@ internal sealed class EventWriter : IDisposable
             inBatch = batch.Select(i => i.SubmitterThread).Distinct().Count();
         }
     }
+
+    private long _lastCommitTicks;
 
     private void RunBatch(List<WorkItem> batch)
     {
@@ -240,7 +244,9 @@ internal sealed class EventWriter : IDisposable
 
         try
         {
+            var commitStart = System.Diagnostics.Stopwatch.GetTimestamp();
             Control("COMMIT");
+            _lastCommitTicks = System.Diagnostics.Stopwatch.GetTimestamp() - commitStart;
         }
         catch (Exception e)
         {

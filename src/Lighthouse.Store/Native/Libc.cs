@@ -22,6 +22,10 @@ internal static unsafe partial class Libc
     public const int ENOENT = 2;
     public const int ENOTDIR = 20;
     public const int ENOSPC = 28;
+    public const int EXDEV = 18;
+    public const int EINVAL = 22;
+    public const int ENOSYS = 38;
+    public const int EOPNOTSUPP = 95;
 
     [StructLayout(LayoutKind.Sequential)]
     public struct StatxTimestamp
@@ -87,6 +91,9 @@ internal static unsafe partial class Libc
 
     [LibraryImport("libc", EntryPoint = "ioctl", SetLastError = true)]
     public static partial int Ioctl(int fd, nuint request, nint arg);
+
+    [LibraryImport("libc", EntryPoint = "copy_file_range", SetLastError = true)]
+    public static partial nint CopyFileRange(int fdIn, long* offIn, int fdOut, long* offOut, nuint length, uint flags);
 
     [LibraryImport("libc", EntryPoint = "strerror")]
     private static partial nint StrError(int errnum);

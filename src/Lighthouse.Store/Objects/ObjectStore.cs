@@ -100,7 +100,7 @@ public sealed class ObjectStore
                 else
                 {
                     method = CaptureMethod.Copy;
-                    (hash, size) = CopyAndHash(source, target);
+                    (hash, size) = CopyInKernelAndHash(source.SafeFileHandle, target.SafeFileHandle) ?? CopyAndHash(source, target);
                 }
                 if (_fsync && method == CaptureMethod.Copy) target.Flush(true);
             }
@@ -176,24 +176,100 @@ public sealed class ObjectStore
         return (Convert.ToHexStringLower(hasher.GetHashAndReset()), size);
     }
 
-    private static (string Hash, long Size) CopyAndHash(Stream source, Stream target)
+    /// <summary>
+    /// Copies with copy_file_range (in the kernel, like cp) and hashes what was written, chunk by
+    /// chunk, on another core while the next chunk is copied. Null if the kernel cannot do it here.
+    /// </summary>
+    private static unsafe (string Hash, long Size)? CopyInKernelAndHash(SafeFileHandle source, SafeFileHandle target)
     {
+        const int Chunk = 8 << 20;
         using var hasher = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(CopyBuffer);
-        long size = 0;
+        var src = (int)source.DangerousGetHandle();
+        var dst = (int)target.DangerousGetHandle();
+        long offset = 0;
+        Task? hashing = null;
         try
         {
-            int n;
-            while ((n = source.Read(buffer, 0, CopyBuffer)) > 0)
+            while (true)
             {
+                long inOffset = offset, outOffset = offset;
+                var n = (long)Libc.CopyFileRange(src, &inOffset, dst, &outOffset, Chunk, 0);
+                if (n < 0)
+                {
+                    var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+                    if (offset == 0 && errno is Libc.EXDEV or Libc.EINVAL or Libc.ENOSYS or Libc.EOPNOTSUPP) return null;
+                    throw new IOException($"copy_file_range failed: {Libc.ErrorText(errno)}", errno);
+                }
+                if (n == 0) break;
+                hashing?.GetAwaiter().GetResult();
+                var start = offset;
+                hashing = Task.Run(() => HashRange(hasher, target, start, n));
+                offset += n;
+            }
+        }
+        finally
+        {
+            hashing?.Wait();
+        }
+        return (Convert.ToHexStringLower(hasher.GetHashAndReset()), offset);
+    }
+
+    private static void HashRange(IncrementalHash hasher, SafeFileHandle file, long offset, long length)
+    {
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(CopyBuffer);
+        try
+        {
+            while (length > 0)
+            {
+                var n = RandomAccess.Read(file, buffer.AsSpan(0, (int)Math.Min(CopyBuffer, length)), offset);
+                if (n == 0) throw new IOException("the copy ended before its expected length");
                 hasher.AppendData(buffer, 0, n);
-                target.Write(buffer, 0, n);
-                size += n;
+                offset += n;
+                length -= n;
             }
         }
         finally
         {
             System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>
+    /// Copies and hashes the same bytes in one pass; the hash of chunk i runs on another core while
+    /// chunk i is written and chunk i+1 is read, so the copy costs about max(hash, I/O), not their sum.
+    /// </summary>
+    private static (string Hash, long Size) CopyAndHash(Stream source, Stream target)
+    {
+        using var hasher = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var pool = System.Buffers.ArrayPool<byte>.Shared;
+        var current = pool.Rent(CopyBuffer);
+        var next = pool.Rent(CopyBuffer);
+        long size = 0;
+        try
+        {
+            var n = source.Read(current, 0, CopyBuffer);
+            while (n > 0)
+            {
+                var chunk = current;
+                var length = n;
+                var hashing = Task.Run(() => hasher.AppendData(chunk, 0, length));
+                try
+                {
+                    target.Write(chunk, 0, length);
+                    n = source.Read(next, 0, CopyBuffer);
+                }
+                finally
+                {
+                    hashing.GetAwaiter().GetResult();
+                }
+                size += length;
+                (current, next) = (next, current);
+            }
+        }
+        finally
+        {
+            pool.Return(current);
+            pool.Return(next);
         }
         return (Convert.ToHexStringLower(hasher.GetHashAndReset()), size);
     }
