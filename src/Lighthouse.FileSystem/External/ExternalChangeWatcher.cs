@@ -85,6 +85,9 @@ public sealed unsafe class ExternalChangeWatcher : IDisposable
             _dirty.Clear();
             _overflow = false;
         }
+        // Our own changes are marked just after their system call, so an inotify event can beat the
+        // mark: look again now that the quiet period has passed.
+        paths.RemoveAll(_recorder.TouchedRecently);
         if (paths.Count == 0 && !overflow) return;
         foreach (var path in paths) Invalidate(path);
         string scope = overflow ? "" : CommonDirectory(paths);

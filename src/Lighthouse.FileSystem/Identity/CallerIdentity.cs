@@ -46,11 +46,15 @@ public sealed class CallerIdentity
             if (now - e.CheckedAt > 60 * RecheckTicks) _byPid.TryRemove(pid, out _);
     }
 
-    /// <summary>Command name and start time (clock ticks since boot) from /proc/&lt;pid&gt;/stat.</summary>
-    private static (ulong Start, string? Comm) ReadProcess(uint pid)
+    /// <summary>Command name and start time (clock ticks since boot) of the process a thread belongs to.
+    /// FUSE requests carry the calling thread's id; the process is its thread group.</summary>
+    private static (ulong Start, string? Comm) ReadProcess(uint tid)
     {
         try
         {
+            uint pid = tid;
+            foreach (var line in File.ReadLines($"/proc/{tid}/status"))
+                if (line.StartsWith("Tgid:", StringComparison.Ordinal)) { uint.TryParse(line.AsSpan(5).Trim(), out pid); break; }
             var stat = File.ReadAllText($"/proc/{pid}/stat");
             int open = stat.IndexOf('('), close = stat.LastIndexOf(')');
             if (open < 0 || close < open) return (0, null);

@@ -1,0 +1,149 @@
+namespace Lighthouse.FileSystem.Tests;
+
+/// <summary>Real tools on current/, then the log and history/ must tell exactly what happened.</summary>
+public class CurrentAndHistoryTests(LighthouseMountFixture mount) : IClassFixture<LighthouseMountFixture>
+{
+    private string Cur(string p) => Path.Combine(mount.Current, p);
+
+    [Fact]
+    public void The_state_directory_is_invisible_and_cannot_be_created()
+    {
+        Assert.True(Directory.Exists(Path.Combine(mount.Project, ".lighthouse")));
+        Assert.DoesNotContain(".lighthouse", Directory.GetFileSystemEntries(mount.Current).Select(Path.GetFileName));
+        Assert.False(Directory.Exists(Cur(".lighthouse")));
+        Assert.Throws<UnauthorizedAccessException>(() => Directory.CreateDirectory(Cur(".lighthouse"))); // EPERM
+        Assert.Equal(["current", "history"], Directory.GetDirectories(mount.MountPoint).Select(Path.GetFileName).Order());
+    }
+
+    [Fact]
+    public void An_editor_save_is_recorded_and_history_keeps_the_old_version()
+    {
+        string file = Cur("editor.txt");
+        File.WriteAllText(file, "version one\n");
+        var created = mount.WaitForEvent(e => e.Op == "write" && e.Path == "editor.txt");
+        long before = created.Seq;
+
+        // Editor-style save: write a temporary file, fsync it, rename it over the original.
+        string tmp = Cur(".editor.txt.swp");
+        using (var fs = new FileStream(tmp, FileMode.Create))
+        {
+            fs.Write("version two\n"u8);
+            fs.Flush(flushToDisk: true);
+        }
+        File.Move(tmp, file, overwrite: true);
+        var renamed = mount.WaitForEvent(e => e.Op == "rename" && e.Path == ".editor.txt.swp" && e.Path2 == "editor.txt", before);
+
+        Assert.Equal("version two\n", File.ReadAllText(file));
+        Assert.Equal("version one\n", File.ReadAllText(Path.Combine(mount.History, $"@{before}", "editor.txt")));
+        Assert.Equal("version two\n", File.ReadAllText(Path.Combine(mount.History, $"@{renamed.Seq}", "editor.txt")));
+        // Attributed to this process: user name of its uid and its command name.
+        string stat = File.ReadAllText("/proc/self/stat");
+        string comm = stat[(stat.IndexOf('(') + 1)..stat.LastIndexOf(')')];
+        Assert.Equal($"root/{comm}", renamed.Agent);
+    }
+
+    [Fact]
+    public void History_is_read_only_and_unknown_points_do_not_exist()
+    {
+        long seq = mount.LastSeq;
+        string point = Path.Combine(mount.History, $"@{seq}");
+        Assert.True(Directory.Exists(point));
+        Assert.Equal("first version\n", File.ReadAllText(Path.Combine(point, "README.md")));
+        var ex = Assert.ThrowsAny<IOException>(() => File.WriteAllText(Path.Combine(point, "new.txt"), "x"));
+        Assert.Contains("Read-only", ex.Message);
+        Assert.False(Directory.Exists(Path.Combine(mount.History, "@99999999")));
+        Assert.False(Directory.Exists(Path.Combine(mount.History, "no-such-snapshot")));
+        Assert.Contains($"@{seq}", Directory.GetDirectories(mount.History).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public void Git_works_in_current_and_every_change_is_attributed_to_git()
+    {
+        string repo = Cur("gitrepo");
+        Directory.CreateDirectory(repo);
+        long start = mount.LastSeq;
+        LighthouseMountFixture.MustRun("git", "init -q -b main", repo);
+        File.WriteAllText(Path.Combine(repo, "a.txt"), "one\n");
+        LighthouseMountFixture.MustRun("git", "add a.txt", repo);
+        LighthouseMountFixture.MustRun("git", "commit -q -m first", repo);
+        long afterFirst = mount.WaitForEvent(e => e.Agent == "root/git" && e.Path.StartsWith("gitrepo/.git/refs/heads/main"), start).Seq;
+        File.WriteAllText(Path.Combine(repo, "a.txt"), "two\n");
+        LighthouseMountFixture.MustRun("git", "commit -q -am second", repo);
+        Assert.Equal("", LighthouseMountFixture.MustRun("git", "status --porcelain", repo).Trim());
+        Assert.Contains("first", LighthouseMountFixture.MustRun("git", "log --oneline", repo));
+        LighthouseMountFixture.MustRun("git", "checkout -q HEAD~1", repo);
+        Assert.Equal("one\n", File.ReadAllText(Path.Combine(repo, "a.txt")));
+        LighthouseMountFixture.MustRun("git", "fsck --no-progress", repo);
+
+        var gitEvents = mount.Events(start).Where(e => e.Agent == "root/git").ToList();
+        Assert.Contains(gitEvents, e => e.Op == "rename" && e.Path2 == "gitrepo/.git/index");
+        Assert.Contains(gitEvents, e => e.Path.StartsWith("gitrepo/.git/objects/"));
+        // As of the first commit, the work tree held "one".
+        Assert.Equal("one\n", File.ReadAllText(Path.Combine(mount.History, $"@{afterFirst}", "gitrepo", "a.txt")));
+    }
+
+    [Fact]
+    public void A_C_program_builds_and_runs_inside_current()
+    {
+        string dir = Cur("cprog");
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, "hello.c"), "#include <stdio.h>\nint main(void){puts(\"built on lighthouse\");return 0;}\n");
+        LighthouseMountFixture.MustRun("gcc", "-O2 -o hello hello.c", dir);
+        Assert.Equal("built on lighthouse", LighthouseMountFixture.MustRun(Path.Combine(dir, "hello"), "", dir).Trim());
+        var built = mount.WaitForEvent(e => e.Path == "cprog/hello" && e.Op == "write");
+        Assert.Contains("/", built.Agent);
+    }
+
+    [Fact]
+    public void Tar_extracts_thousands_of_files_and_each_is_recorded()
+    {
+        string work = Path.Combine(mount.Root, "tarwork");
+        string tree = Path.Combine(work, "tree");
+        for (int d = 0; d < 20; d++)
+        {
+            Directory.CreateDirectory(Path.Combine(tree, $"dir{d:00}"));
+            for (int f = 0; f < 100; f++)
+                File.WriteAllText(Path.Combine(tree, $"dir{d:00}", $"file{f:000}.txt"), $"content {d} {f}\n");
+        }
+        string tar = Path.Combine(work, "tree.tar");
+        LighthouseMountFixture.MustRun("tar", $"-cf {tar} -C {work} tree");
+        long start = mount.LastSeq;
+        string dest = Cur("untarred");
+        Directory.CreateDirectory(dest);
+        LighthouseMountFixture.MustRun("tar", $"-xf {tar} -C {dest}");
+        Assert.Equal(2000, Directory.EnumerateFiles(Path.Combine(dest, "tree"), "*", SearchOption.AllDirectories).Count());
+        Assert.Equal("content 7 42\n", File.ReadAllText(Path.Combine(dest, "tree", "dir07", "file042.txt")));
+        // tar extracts in directory order, not name order: wait for the count, not for one name.
+        List<LighthouseMountFixture.Event> creates = [];
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (DateTime.UtcNow < deadline)
+        {
+            creates = mount.Events(start).Where(e => e.Op == "create" && e.Path.StartsWith("untarred/tree/")).ToList();
+            if (creates.Count >= 2000) break;
+            Thread.Sleep(200);
+        }
+        Assert.Equal(2000, creates.Count);
+        Assert.Equal(2000, creates.Select(e => e.Path).Distinct().Count());
+        Assert.All(creates, e => Assert.Equal("root/tar", e.Agent));
+    }
+
+    [Fact]
+    public void An_edit_made_beside_the_mount_shows_in_current_at_once_and_is_logged_as_external()
+    {
+        string name = "outside.txt";
+        File.WriteAllText(Cur(name), "from the mount\n");
+        mount.WaitForEvent(e => e.Path == name && e.Op == "write");
+        Assert.Equal("from the mount\n", File.ReadAllText(Cur(name))); // now cached by the kernel
+        Thread.Sleep(3500); // past the window in which inotify events are taken for our own
+        long start = mount.LastSeq;
+        File.WriteAllText(Path.Combine(mount.Project, name), "edited directly in the project directory\n");
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        while (File.ReadAllText(Cur(name)) != "edited directly in the project directory\n")
+        {
+            Assert.True(sw.ElapsedMilliseconds < 1000, $"current/ still shows the old content after {sw.ElapsedMilliseconds} ms");
+            Thread.Sleep(20);
+        }
+        var external = mount.WaitForEvent(e => e.Path == name && e.Agent == "external", start);
+        Assert.Equal("write", external.Op);
+    }
+}
