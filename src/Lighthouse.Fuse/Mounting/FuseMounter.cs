@@ -118,10 +118,10 @@ public static class FuseMounter
     private static void ValidateOptions(MountOptions o)
     {
         if (string.IsNullOrEmpty(o.FsName) || o.FsName.Any(c => c == ',' || c == '\\' || char.IsWhiteSpace(c) || char.IsControl(c)))
-            throw new ArgumentException($"FsName '{o.FsName}' must be non-empty, without commas, backslashes or whitespace.", nameof(o));
+            throw new ArgumentException($"FsName '{o.FsName}' must be non-empty, without commas, backslashes or whitespace.", "options");
         if (o.Subtype is not null && (o.Subtype.Length == 0
             || !o.Subtype.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.')))
-            throw new ArgumentException($"Subtype '{o.Subtype}' must be non-empty and made of letters, digits, '_', '-', '.'.", nameof(o));
+            throw new ArgumentException($"Subtype '{o.Subtype}' must be non-empty and made of letters, digits, '_', '-', '.'.", "options");
     }
 
     /// <summary>The target must be an existing directory (and not already a FUSE mount).</summary>
@@ -212,7 +212,7 @@ public static class FuseMounter
             throw;
         }
 
-        return new FuseMountHandle(fd, target, MountMethod.Direct, FindOurMountId(target, o), null, -1, null);
+        return new FuseMountHandle(fd, target, MountMethod.Direct, FindOurMountId(target), null, -1, null);
     }
 
     // ------------------------------------------------------------------ helper (fusermount3 / fusermount)
@@ -299,13 +299,13 @@ public static class FuseMounter
                 // The helper stays alive, watching our end of the socket: closing it (or dying) unmounts.
                 keepChannel = true;
                 Process? watchdog = !o.AllowOther && Libc.MountGetUid() != 0 ? StartUnmountWatchdog(helper, target) : null;
-                return new FuseMountHandle(fd, target, method, FindOurMountId(target, o), helper, ours, process, watchdog);
+                return new FuseMountHandle(fd, target, method, FindOurMountId(target), helper, ours, process, watchdog);
             }
 
             WaitForExit(process, TimeSpan.FromSeconds(10));
             process.Dispose();
             process = null;
-            return new FuseMountHandle(fd, target, method, FindOurMountId(target, o), helper, -1, null);
+            return new FuseMountHandle(fd, target, method, FindOurMountId(target), helper, -1, null);
         }
         finally
         {
@@ -842,10 +842,12 @@ public static class FuseMounter
         }
     }
 
-    private static int FindOurMountId(string target, MountOptions o)
+    private static int FindOurMountId(string target)
     {
+        // The top-most mount there, right after mounting, is ours (the source check is only a sanity check:
+        // a helper may have rewritten it).
         MountInfoEntry? e = MountInfo.Find(target);
-        return e is not null && e.IsFuse && e.Source == o.FsName ? e.MountId : (e?.IsFuse == true ? e.MountId : -1);
+        return e is not null && e.IsFuse ? e.MountId : -1;
     }
 
     internal static string Strerror(int errno) =>

@@ -245,7 +245,10 @@ internal sealed class UserProbe : IDisposable
     }
 
     /// <summary>Starts the probe as uid/gid 65534 (nobody) with <paramref name="args"/>.</summary>
-    public static UserProbe Start(params string[] args)
+    public static UserProbe Start(params string[] args) => StartWithEnv(null, args);
+
+    /// <summary>Like <see cref="Start"/>, with extra environment variables (e.g. a PATH without helpers).</summary>
+    public static UserProbe StartWithEnv(IDictionary<string, string>? env, params string[] args)
     {
         string dll = s_probeDll.Value;
         string home = Path.Combine(MountEnv.Root, "home-nobody");
@@ -266,13 +269,16 @@ internal sealed class UserProbe : IDisposable
         psi.Environment["DOTNET_SKIP_FIRST_TIME_EXPERIENCE"] = "1";
         psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         psi.Environment["USER"] = "nobody";
+        if (env is not null) foreach (var kv in env) psi.Environment[kv.Key] = kv.Value;
         return new UserProbe(Process.Start(psi)!);
     }
 
     /// <summary>Runs a one-shot probe command (cleanup, ismounted) as the user and returns its first line.</summary>
-    public static string RunOnce(params string[] args)
+    public static string RunOnce(params string[] args) => RunOnceWithEnv(null, args);
+
+    public static string RunOnceWithEnv(IDictionary<string, string>? env, params string[] args)
     {
-        using UserProbe p = Start(args);
+        using UserProbe p = StartWithEnv(env, args);
         string line = p.ReadLine(TimeSpan.FromSeconds(60));
         p._process.StandardInput.Close();
         p._process.WaitForExit(30_000);

@@ -61,6 +61,41 @@ public sealed class UnprivilegedMountTests
     }
 
     [MountFact]
+    public void Auto_AsUser_FallsBackToFuse2Fusermount_WhenThereIsNoFusermount3()
+    {
+        MountEnv.RequireMounting();
+        // A PATH whose only helper is FUSE 2's fusermount.
+        string bin = Path.Combine(MountEnv.RunDir, "path-fuse2-only");
+        Directory.CreateDirectory(bin);
+        string link = Path.Combine(bin, "fusermount");
+        if (!File.Exists(link)) File.CreateSymbolicLink(link, MountEnv.Fusermount2);
+        File.SetUnixFileMode(bin, (UnixFileMode)0x1ED);
+
+        using MountPointScope mp = MountEnv.NewMountPoint(MountEnv.UserId, MountEnv.GroupId);
+        using UserProbe probe = UserProbe.StartWithEnv(new Dictionary<string, string> { ["PATH"] = bin }, "mount", mp.Path);
+        Assert.StartsWith("MOUNTED method=Fusermount ", probe.ReadLine(Wait));
+        Assert.Contains($"user_id={MountEnv.UserId}", Entry(mp.Path).SuperOptions.Split(','));
+        probe.Send("unmount");
+        Assert.Equal("UNMOUNTED", probe.ReadLine(Wait));
+        Assert.False(FuseMounter.IsMounted(mp.Path));
+    }
+
+    [MountFact]
+    public void Auto_AsUser_WithoutAnyHelper_SaysToInstallFuse3()
+    {
+        MountEnv.RequireMounting();
+        string empty = Path.Combine(MountEnv.RunDir, "path-empty");
+        Directory.CreateDirectory(empty);
+        File.SetUnixFileMode(empty, (UnixFileMode)0x1ED);
+        using MountPointScope mp = MountEnv.NewMountPoint(MountEnv.UserId, MountEnv.GroupId);
+        string line = UserProbe.RunOnceWithEnv(new Dictionary<string, string> { ["PATH"] = empty }, "mount", mp.Path);
+        Assert.StartsWith("ERROR ", line);
+        Assert.Contains("neither fusermount3 nor fusermount", line);
+        Assert.Contains("install fuse3", line);
+        Assert.False(FuseMounter.IsMounted(mp.Path));
+    }
+
+    [MountFact]
     public void Direct_AsUser_FailsWithAClearMessage()
     {
         MountEnv.RequireMounting();
