@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using Lighthouse.Cli.Control;
 using Lighthouse.FileSystem;
 using Lighthouse.Fuse.Hosting;
 using Lighthouse.Fuse.Mounting;
@@ -63,6 +64,7 @@ public static class MountCommand
         catch (StoreException e) { Console.Error.WriteLine($"lighthouse: {e.Message}"); return ExitCodes.Failure; }
         using (lighthouse)
         {
+            ControlServer? control = null;
             if (lighthouse.Store.OpenReport is { } report)
                 Console.Error.WriteLine($"lighthouse: {report.Scanned:N0} entries scanned in {clock.Elapsed.TotalSeconds:0.0} s; " +
                                         $"{report.Events.Count:N0} changes made outside Lighthouse recorded as '{StoreConstants.ExternalAgent}'");
@@ -81,10 +83,13 @@ public static class MountCommand
                 Ready = (session, mount) =>
                 {
                     lighthouse.WatchExternalChanges(() => session.Notifier);
+                    // Verbs run while mounted (snapshot, status) talk to us here: the store has one owner.
+                    control = new ControlServer(MountState.DefaultControlSocket(projectDir), lighthouse.Store, () => LiveStatus(session, lighthouse));
+                    control.Start();
                     new MountState(Environment.ProcessId, mnt, projectDir, DateTime.UtcNow,
                         $"{session.Connection!.KernelMajor}.{session.Connection.Minor}",
                         session.Connection.Negotiated.ToString().Split(", "), lighthouse.Current.UsingKernelPassthrough,
-                        null).Write(projectDir);
+                        control.SocketPath).Write(projectDir);
                     Console.Error.WriteLine(
                         $"lighthouse: mounted {projectDir} at {mnt} (protocol {session.Connection.KernelMajor}.{session.Connection.Minor}, " +
                         $"kernel passthrough {(lighthouse.Current.UsingKernelPassthrough ? "on" : "off")}, events so far: {lighthouse.Store.LastSeq:N0})");
@@ -98,11 +103,29 @@ public static class MountCommand
             catch (FuseMountException e) { Console.Error.WriteLine($"lighthouse: {e.Message}"); return ExitCodes.Failure; }
             finally
             {
+                control?.Dispose();
                 MountState.Delete(projectDir);
                 Console.Error.WriteLine($"lighthouse: recording the last {lighthouse.Recorder.Backlog} queued changes...");
             }
         }
     }
+
+    /// <summary>What `lighthouse status` shows of a running mount.</summary>
+    private static object LiveStatus(FuseSession session, LighthouseMount lighthouse) => new
+    {
+        protocol = $"{session.Connection?.KernelMajor}.{session.Connection?.Minor}",
+        features = session.Connection?.Negotiated.ToString().Split(", "),
+        kernelPassthrough = lighthouse.Current.UsingKernelPassthrough,
+        requestsServed = session.Stats.TotalRequests,
+        workers = session.WorkerCount,
+        eventsRecorded = lighthouse.Recorder.Recorded,
+        recordingBacklog = lighthouse.Recorder.Backlog,
+        recordingFailures = lighthouse.Recorder.Failed,
+        externalEvents = lighthouse.Watcher?.ExternalEvents ?? 0,
+        nodesKnown = lighthouse.Current.Nodes.Count,
+        openFiles = lighthouse.Current.OpenHandles,
+        lastSeq = lighthouse.Store.LastSeq,
+    };
 
     /// <summary>Starts this same command detached (new session, output to .lighthouse/mount.log) and waits until it is mounted.</summary>
     private static int RunInBackground(string projectDir, string mnt)

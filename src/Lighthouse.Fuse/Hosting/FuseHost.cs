@@ -28,6 +28,9 @@ public sealed class FuseHost
         string mountPoint = Path.GetFullPath(MountPoint);
         var stale = FuseMounter.CleanUpStale(mountPoint);
         if (stale.WasStale) Log.WriteLine($"lighthouse: {stale.Message}");
+        // Never stat a live mount here: one whose daemon hangs would block us forever.
+        if (FuseMounter.IsMounted(mountPoint))
+            throw new FuseMountException($"{mountPoint} is already mounted (and answering or hung, not stale): unmount it first ({stale.Message})", 16);
         if (!Directory.Exists(mountPoint))
         {
             Directory.CreateDirectory(mountPoint);
