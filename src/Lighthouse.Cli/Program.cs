@@ -5,4 +5,4 @@ var root = new RootCommand("Lighthouse: a filesystem for software projects that 
 root.Subcommands.Add(MountCommand.Create());
 root.Subcommands.Add(PassthroughCommand.Create());
 StoreVerbs.AddTo(root);
-return root.Parse(args).Invoke();
+return root.Parse(args, StoreVerbs.ParserConfiguration).Invoke();

@@ -39,7 +39,7 @@ public static class HistoryCommand
             // Gone now: find the last event on that name and look just before it.
             var last = view.Log(new LogQuery { PathPrefix = path, Limit = 1, Operations = [EventOp.Unlink, EventOp.Rmdir, EventOp.Rename] }).Events.FirstOrDefault();
             if (last is null || last.Seq <= 1 || view.LookupPath(path, StorePoint.AtEvent(last.Seq - 1)) is null)
-                throw new CliException($"'{ProjectLocator.Display(path)}' does not exist now and never existed in this project's history", ExitCodes.Usage);
+                throw new CliException($"'{ProjectLocator.Display(path)}' does not exist now and never existed in this project's history{ProjectLocator.Hint(projectDir, userPath)}", ExitCodes.Usage);
             point = StorePoint.AtEvent(last.Seq - 1);
             note = last.Op == EventOp.Rename && last.Path == path
                 ? $"'{path}' was renamed to '{last.Path2}' at @{last.Seq} by {last.Agent}"

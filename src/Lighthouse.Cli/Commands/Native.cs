@@ -4,7 +4,7 @@ using Lighthouse.Store;
 namespace Lighthouse.Cli.Commands;
 
 /// <summary>The libc calls the verbs need and .NET does not expose: statx (inode, ns mtime) and utimensat (ns mtime).</summary>
-internal static unsafe partial class Native
+public static unsafe partial class Native
 {
     private const int AT_FDCWD = -100;
     private const int AT_SYMLINK_NOFOLLOW = 0x100;

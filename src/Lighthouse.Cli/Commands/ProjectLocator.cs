@@ -76,6 +76,20 @@ public static class ProjectLocator
         }
     }
 
+    /// <summary>
+    /// A hint for a path that was not found: paths are relative to the project root, but the user may have meant
+    /// one relative to the current directory.
+    /// </summary>
+    public static string Hint(string projectDir, string userPath)
+    {
+        if (Path.IsPathRooted(userPath)) return "";
+        var cwd = Path.TrimEndingDirectorySeparator(Directory.GetCurrentDirectory());
+        var rel = Under(cwd, projectDir);
+        if (rel is null || rel.Length == 0) return "";
+        var candidate = Path.GetRelativePath(projectDir, Path.GetFullPath(userPath, cwd));
+        return candidate.StartsWith("..", StringComparison.Ordinal) ? "" : $" (paths are relative to the project root {projectDir}; from here that is '{candidate}')";
+    }
+
     private static string? Under(string full, string root)
     {
         root = Path.TrimEndingDirectorySeparator(root);

@@ -67,7 +67,7 @@ public static class RestoreCommand
         var seq = view.Resolve(point);
         var at = StorePoint.AtEvent(seq);
         var oldRoot = view.LookupPath(path, at)
-            ?? throw new CliException($"'{ProjectLocator.Display(path)}' did not exist as of {Describe(point, seq)}; nothing to restore (to remove it, delete it)", ExitCodes.Usage);
+            ?? throw new CliException($"'{ProjectLocator.Display(path)}' did not exist as of {Describe(point, seq)}; nothing to restore (to remove it, delete it){ProjectLocator.Hint(projectDir, userPath)}", ExitCodes.Usage);
 
         if (store is not null && !dryRun)
         {
@@ -138,10 +138,11 @@ public static class RestoreCommand
         if (chmods > 0) summary.Add($"{Fmt.N(chmods)} mode(s) reset");
         if (removed > 0) summary.Add($"{Fmt.N(removed)} removed (did not exist then)");
         if (unchanged > 0) summary.Add($"{Fmt.N(unchanged)} unchanged");
+        if (failures.Count > 0) summary.Add($"{Fmt.N(failures.Count)} failed");
         var recorded = mount is not null
             ? "recorded by the mount"
             : view.LastSeq > firstSeq ? $"recorded as events @{firstSeq + 1}..@{view.LastSeq}" : "nothing to record";
-        ctx.Out.WriteLine($"restored '{ProjectLocator.Display(path)}' as of {Describe(point, seq)}: {(summary.Count == 0 ? "nothing to do" : string.Join(", ", summary))}; {recorded}");
+        ctx.Out.WriteLine($"restored '{ProjectLocator.Display(path)}' as of {Describe(point, seq)}: {(summary.Count == 0 || summary.Count == 1 && unchanged > 0 ? $"already as it was ({string.Join(", ", summary.DefaultIfEmpty("empty"))}), nothing to do" : string.Join(", ", summary))}; {recorded}");
         if (failures.Count == 0) return ExitCodes.Ok;
         ctx.Err.WriteLine($"lighthouse: {failures.Count} path(s) could not be restored:");
         foreach (var f in failures.Take(20)) ctx.Err.WriteLine("  " + f);

@@ -17,6 +17,12 @@ public static class StoreVerbs
         RestoreCommand.Create(),
     ];
 
+    /// <summary>
+    /// Parser settings for the lighthouse command line: response files are off, because "@120" is an event number
+    /// (a point), not a file of arguments.
+    /// </summary>
+    public static ParserConfiguration ParserConfiguration => new() { ResponseFileTokenReplacer = null };
+
     /// <summary>Adds the store verbs to a root command.</summary>
     public static void AddTo(Command root)
     {
