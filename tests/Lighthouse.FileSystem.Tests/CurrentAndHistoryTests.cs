@@ -146,4 +146,29 @@ public class CurrentAndHistoryTests(LighthouseMountFixture mount) : IClassFixtur
         var external = mount.WaitForEvent(e => e.Path == name && e.Agent == "external", start);
         Assert.Equal("write", external.Op);
     }
+
+    [Fact]
+    public void Lighthouse_log_shows_each_change_with_its_caller_and_restore_brings_an_old_version_back()
+    {
+        string lighthouse = Path.Combine(mount.RepoRoot, "lighthouse");
+        string file = Cur("restore-me.txt");
+        File.WriteAllText(file, "good\n");
+        long good = mount.WaitForEvent(e => e.Path == "restore-me.txt" && e.Op == "write").Seq;
+        File.WriteAllText(file, "broken\n");
+        long broken = mount.WaitForEvent(e => e.Path == "restore-me.txt" && e.Op == "write", good).Seq;
+
+        string log = LighthouseMountFixture.MustRun(lighthouse, $"log -C {mount.Project} --path restore-me.txt");
+        string stat = File.ReadAllText("/proc/self/stat");
+        string me = "root/" + stat[(stat.IndexOf('(') + 1)..stat.LastIndexOf(')')];
+        Assert.Contains($"@{good} ", log);
+        Assert.Contains($"@{broken} ", log);
+        Assert.Contains(me, log);
+
+        LighthouseMountFixture.MustRun(lighthouse, $"restore restore-me.txt --at @{good} -C {mount.Project}");
+        Assert.Equal("good\n", File.ReadAllText(file));
+        // The undo is itself a change, recorded after the broken version, and history keeps both.
+        var undo = mount.WaitForEvent(e => e.Path2 == "restore-me.txt" || (e.Path == "restore-me.txt" && e.Op == "write"), broken);
+        Assert.Equal("root/lighthouse", undo.Agent);
+        Assert.Equal("broken\n", File.ReadAllText(Path.Combine(mount.History, $"@{broken}", "restore-me.txt")));
+    }
 }
