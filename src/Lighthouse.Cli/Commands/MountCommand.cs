@@ -79,7 +79,11 @@ public static class MountCommand
                     AllowOther = true, DefaultPermissions = true,
                 },
                 SessionOptions = new SessionOptions { Threads = threads },
-                BeforeServing = mount => lighthouse.Current.AttachDevice(mount.DeviceFd),
+                BeforeServing = mount =>
+                {
+                    lighthouse.Current.AttachDevice(mount.DeviceFd);
+                    lighthouse.History.AttachDevice(mount.DeviceFd);
+                },
                 Ready = (session, mount) =>
                 {
                     lighthouse.WatchExternalChanges(() => session.Notifier);

@@ -35,11 +35,15 @@ public sealed unsafe class HistorySection : FuseFileSystem
         public required string Path;  // relative to the project root; "" for the tree's root
         public required FileKind Kind;
         public long Lookups;
+        // Kernel passthrough: one backing file per inode, shared by all its opens.
+        public int BackingId, BackingUsers;
     }
 
     private sealed class HistoryHandle
     {
         public int Fd = -1;
+        public HistoryNode? Node;
+        public bool Passthrough;
         public List<(string Name, uint Type)>? Listing;
     }
 
@@ -54,6 +58,15 @@ public sealed unsafe class HistorySection : FuseFileSystem
     }
 
     public ulong RootId { get; }
+    private int _deviceFd = -1;
+    private bool _passthrough;
+
+    /// <summary>The /dev/fuse descriptor, to let the kernel read past versions by passthrough.</summary>
+    public void AttachDevice(int deviceFd) => _deviceFd = deviceFd;
+
+    public override void Init(ConnectionInfo connection) =>
+        // The current/ section asks for passthrough when it can; we use it when it was asked for and offered.
+        _passthrough = _deviceFd >= 0 && (connection.Want & connection.Offered & InitFlags.Passthrough) != 0;
     public int NodeCount => _nodes.Count;
 
     private static (ulong, uint) Split(TimeSpan t) => ((ulong)t.Ticks / TimeSpan.TicksPerSecond, (uint)(t.Ticks % TimeSpan.TicksPerSecond * 100));
@@ -203,9 +216,28 @@ public sealed unsafe class HistorySection : FuseFileSystem
         fixed (byte* p = pathBytes) fd = Libc.Open(p, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
         if (fd < 0) return Libc.Errno;
         ulong fh = (ulong)Interlocked.Increment(ref _nextFh);
-        _handles[fh] = new HistoryHandle { Fd = fd };
+        var handle = new HistoryHandle { Fd = fd, Node = n };
+        _handles[fh] = handle;
         // The content of a past version never changes: keep the page cache across opens.
         open = new OpenOut { Fh = fh, OpenFlags = OpenReplyFlags.KeepCache };
+        if (_passthrough)
+        {
+            lock (n)
+            {
+                if (n.BackingId == 0)
+                {
+                    var map = new BackingMap { Fd = fd };
+                    int id = Libc.Ioctl(_deviceFd, ProtocolConstants.DevIocBackingOpen, &map);
+                    if (id > 0) n.BackingId = id;
+                }
+                if (n.BackingId > 0)
+                {
+                    n.BackingUsers++;
+                    handle.Passthrough = true;
+                    open = new OpenOut { Fh = fh, OpenFlags = OpenReplyFlags.Passthrough, BackingId = n.BackingId };
+                }
+            }
+        }
         return 0;
     }
 
@@ -228,7 +260,16 @@ public sealed unsafe class HistorySection : FuseFileSystem
 
     public override int Release(in RequestContext ctx, ulong node, ulong fh, int flags)
     {
-        if (_handles.TryRemove(fh, out var h) && h.Fd >= 0) Libc.Close(h.Fd);
+        if (!_handles.TryRemove(fh, out var h)) return 0;
+        if (h.Passthrough && h.Node is { } n)
+            lock (n)
+                if (--n.BackingUsers == 0)
+                {
+                    uint id = (uint)n.BackingId;
+                    Libc.Ioctl(_deviceFd, ProtocolConstants.DevIocBackingClose, &id);
+                    n.BackingId = 0;
+                }
+        if (h.Fd >= 0) Libc.Close(h.Fd);
         return 0;
     }
 
