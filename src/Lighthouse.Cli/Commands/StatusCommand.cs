@@ -127,10 +127,10 @@ public static class StatusCommand
             if (liveMount is not null)
                 foreach (var (key, value) in liveMount)
                 {
-                    if (key is "protocol" or "features" or "kernelPassthrough" || value is null or JsonObject or JsonArray) continue;
+                    if (key is "protocol" or "features" or "kernelPassthrough" or "lastSeq" || value is null or JsonObject or JsonArray) continue;
                     rows.Add([key + ":", value.ToString()]);
                 }
-            if (live?["requestsServed"] is { } rs) rows.Add(["control:", $"{mount.ControlSocket} ({rs} requests served)"]);
+            if (live?["controlRequests"] is { } rs) rows.Add(["control:", $"{mount.ControlSocket} ({rs} requests served)"]);
             if (liveError is not null) rows.Add(["control:", "not answering: " + liveError]);
         }
         else

@@ -163,6 +163,7 @@ public static class UnmountCommand
                 var dash = Array.IndexOf(fields, "-");
                 if (dash < 0 || dash + 2 >= fields.Length) continue;
                 found = Unescape(fields[dash + 2]); // the last mount on a point is the visible one
+                if (found.StartsWith("lighthouse:", StringComparison.Ordinal)) found = found["lighthouse:".Length..];
             }
             return found is not null && Path.IsPathRooted(found) && Directory.Exists(found) ? found : null;
         }

@@ -15,7 +15,7 @@ namespace Lighthouse.Cli.Control;
 /// → {"op":"snapshot-create","name":"v1","agent":"root/lighthouse","at":"@40"}   ("agent" and "at" optional)
 /// ← {"ok":true,"seq":42,"snapshot":{"name":"v1","seq":40,"createdAtSeq":42,"createdBy":"root/lighthouse","createdUtc":"..."}}
 /// → {"op":"snapshot-delete","name":"v1"}            ← {"ok":true,"seq":43}
-/// → {"op":"status"}                                 ← {"ok":true,"pid":1234,"lastSeq":43,"mount":{...liveStatus()...}}
+/// → {"op":"status"}                                 ← {"ok":true,"pid":1234,"lastSeq":43,"controlRequests":7,"mount":{...liveStatus()...}}
 /// → {"op":"verify"}                                 ← {"ok":true,"verify":{"ok":true,"eventsChecked":43,...}}
 /// → {"op":"ping"}                                   ← {"ok":true,"pid":1234}
 /// ← {"ok":false,"error":"there is no snapshot named 'v9'","kind":"usage"}      on any failure
@@ -199,7 +199,7 @@ public sealed class ControlServer : IDisposable
                     {
                         ["pid"] = Environment.ProcessId,
                         ["lastSeq"] = _store.LastSeq,
-                        ["requestsServed"] = RequestsServed,
+                        ["controlRequests"] = RequestsServed + 1,
                         ["mount"] = JsonSerializer.SerializeToNode(_liveStatus(), _liveStatus().GetType(), ControlJson.Options),
                     });
                 case "verify":
