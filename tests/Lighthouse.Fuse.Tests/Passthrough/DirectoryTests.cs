@@ -247,6 +247,11 @@ public sealed unsafe class DirectoryTests : PassthroughTestBase
                 dfd = next;
                 fds.Add(dfd);
             }
+            if (fds.Count != depth + 1)
+            {
+                foreach (var fd in fds) close(fd);
+                return string.Join("; ", log);
+            }
             int f = openat(dfd, "leaf", O_CREAT | O_RDWR | O_CLOEXEC, 0x1a4);
             if (f < 0) log.Add($"create leaf: {ErrName(Errno)}");
             else

@@ -343,6 +343,50 @@ public abstract unsafe class FileOperationTestsBase : PassthroughTestBase
     });
 
     [Fact]
+    public void HardLinkThenUnlinkTheNewNameKeepsTheOldOne() => Run(t =>
+    {
+        // link(a, b); unlink(b): a is untouched and must open at once (not only once a cache expires)
+        t.Do(d => WriteFile($"{d}/a", "first name"));
+        t.Both("stat a", d => Core($"{d}/a"));
+        t.Call("link(a, b)", d => link($"{d}/a", $"{d}/b"));
+        t.Call("unlink(b)", d => unlink($"{d}/b"));
+        t.Both("open a", d => { int fd = open($"{d}/a", O_RDONLY | O_CLOEXEC, 0); if (fd < 0) return ErrName(Errno); close(fd); return "ok"; });
+        t.Both("read a", d => Stat($"{d}/a", out int e) == null ? ErrName(e) : ReadText($"{d}/a"));
+        t.Both("stat a", d => Core($"{d}/a"));
+        // the same across directories
+        t.Call("link(a, sub/c)", d => { Mkdir($"{d}/sub"); return link($"{d}/a", $"{d}/sub/c"); });
+        t.Call("unlink(sub/c)", d => unlink($"{d}/sub/c"));
+        t.Call("rmdir(sub)", d => rmdir($"{d}/sub"));
+        t.Both("truncate a", d => R(truncate($"{d}/a", 5)).ToString());
+        t.Both("chmod a", d => R(chmod($"{d}/a", 0x180)).ToString());
+        t.Both("a at the end", d => Core($"{d}/a"));
+    });
+
+    [Fact]
+    public void TimesSetRightAfterClose() => Run(t =>
+    {
+        // what cp -p, rsync, tar and git do for every file they write: create, write, close, utimensat
+        t.Both("create/write/close/utimensat x 500", d =>
+        {
+            var results = new Dictionary<string, int>();
+            var ts = stackalloc Timespec[2];
+            for (int i = 0; i < 500; i++)
+            {
+                string p = $"{d}/f{i}";
+                int fd = Open(p, O_CREAT | O_EXCL | O_WRONLY);
+                PwriteAll(fd, Twin.Pattern(100 + i, i), 0);
+                close(fd);
+                ts[0] = new Timespec(1_000_000_000, 1);
+                ts[1] = new Timespec(1_000_000_000 + i, 2);
+                var r = R(utimensat(AT_FDCWD, p, ts, 0)).ToString();
+                results[r] = results.GetValueOrDefault(r) + 1;
+            }
+            return string.Join(", ", results.OrderBy(kv => kv.Key).Select(kv => $"{kv.Key} x{kv.Value}"));
+        });
+        t.Both("mtimes", d => string.Join(",", Enumerable.Range(0, 500).Select(i => Stat($"{d}/f{i}", out _)?.MtimeNs ?? -1)));
+    });
+
+    [Fact]
     public void FsyncAndFdatasync() => Run(t =>
     {
         t.Both("fsync/fdatasync", d =>

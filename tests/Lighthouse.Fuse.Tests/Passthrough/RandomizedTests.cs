@@ -196,6 +196,19 @@ public abstract unsafe class RandomizedTestsBase : PassthroughTestBase
         }
     }
 
+    /// <summary>Whether an earlier operation concerns a name (or descriptor slot) of the failing one.</summary>
+    private static bool Touches(Op earlier, Op failing)
+    {
+        bool pathOp = earlier.Kind is Kind.WritePath or Kind.ReadPath or Kind.TruncatePath or Kind.Rename or Kind.Link
+            or Kind.Unlink or Kind.Stat or Kind.OpenSlot or Kind.Chmod or Kind.ReadWhole;
+        var names = new[] { failing.A, failing.B };
+        if (pathOp && (names.Contains(earlier.A) || (earlier.Kind is Kind.Rename or Kind.Link && names.Contains(earlier.B))))
+            return true;
+        bool fdFailing = failing.Kind is Kind.WriteFd or Kind.ReadFd or Kind.TruncateFd or Kind.Punch or Kind.Fallocate
+            or Kind.Fstat or Kind.Fsync or Kind.CopyRange or Kind.CloseSlot;
+        return fdFailing && earlier.Slot == failing.Slot && (!pathOp || earlier.Kind == Kind.OpenSlot);
+    }
+
     [Fact]
     public void RandomOperationsInLockstep() => Run(t =>
     {
@@ -208,6 +221,7 @@ public abstract unsafe class RandomizedTestsBase : PassthroughTestBase
         var n = new Side(t.N);
         t.Do(d => { Mkdir($"{d}/d0"); Mkdir($"{d}/d1"); });
         var history = new Queue<string>();
+        var all = new List<(Op Op, string Result)>();
         var tally = new Dictionary<string, int>();
         try
         {
@@ -217,13 +231,16 @@ public abstract unsafe class RandomizedTestsBase : PassthroughTestBase
                 string rm = Apply(m, op);
                 string rn = Apply(n, op);
                 history.Enqueue($"#{i} {op} -> {rn}");
+                all.Add((op, rn));
                 if (history.Count > 25) history.Dequeue();
                 string key = $"{op.Kind}:{(rn.StartsWith("-1 ", StringComparison.Ordinal) ? rn : rn.StartsWith("open E", StringComparison.Ordinal) ? rn : "ok")}";
                 tally[key] = tally.GetValueOrDefault(key) + 1;
                 if (rm != rn)
                     throw new XunitException(
                         $"seed {seed}, operation #{i}: {op}\n  mount:  {rm}\n  native: {rn}\nlast operations (native results):\n  " +
-                        string.Join("\n  ", history));
+                        string.Join("\n  ", history) + "\nearlier operations on the names involved:\n  " +
+                        string.Join("\n  ", all.Select((e, k) => (e, k)).Where(x => Touches(x.e.Op, op)).TakeLast(25)
+                            .Select(x => $"#{x.k} {x.e.Op} -> {x.e.Result}")));
                 if (i % 500 == 499)
                     Tree.AssertSame($"seed {seed}: trees after operation #{i}", t.M, t.N);
             }

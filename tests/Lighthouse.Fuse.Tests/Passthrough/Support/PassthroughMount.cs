@@ -272,6 +272,9 @@ public abstract class PassthroughMount : IDisposable
                     return;
                 }
             }
+            // ./lighthouse rebuilds when a source changed since the last build: give that time too.
+            if (timeout.TotalSeconds < 600 && DaemonLogTail(5).Contains("lighthouse: building", StringComparison.Ordinal))
+                timeout = TimeSpan.FromSeconds(600);
             if (sw.Elapsed > timeout)
                 throw new InvalidOperationException(
                     $"`./lighthouse passthrough` did not mount {Mnt} within {timeout.TotalSeconds}s; output:\n{DaemonLogTail(200)}");
