@@ -291,3 +291,47 @@ public class EventLogTests
         Assert.Contains("already open", e.Message);
     }
 }
+
+public class LinkAndReconcileEdgeTests
+{
+    [Fact]
+    public void A_hard_link_keeps_the_file_alive_after_the_first_name_is_removed()
+    {
+        using var project = new TempProject();
+        using var store = project.Open();
+        project.Write("a.txt", "shared bytes");
+        var created = store.RecordCreate("b", "a.txt");
+        Assert.Equal(0, TestLibc.Link(project.Abs("a.txt"), project.Abs("b.txt")));
+        var link = store.RecordLink("b", "a.txt", "b.txt");
+        Assert.Equal(created.FileId, store.LookupPath("b.txt", StorePoint.Latest)!.FileId);
+
+        store.CaptureBeforeModify("b", "a.txt");
+        File.Delete(project.Abs("a.txt"));
+        store.RecordUnlink("b", "a.txt");
+
+        // One name remains, so the file and its current version live on.
+        var v = store.Attributes("b.txt", StorePoint.Latest);
+        Assert.True(v.IsCurrent);
+        Assert.Equal("shared bytes"u8.ToArray(), store.ReadAllBytes("b.txt", StorePoint.Latest));
+        Assert.Equal(["a.txt"], store.List("", created.Seq).Select(e => e.Name));
+        Assert.Equal(["a.txt", "b.txt"], store.List("", link.Seq).Select(e => e.Name));
+        Assert.True(store.RebuildIndex().AgreedWithPrevious);
+        Assert.Empty(store.Reconcile().Events);
+    }
+
+    [Fact]
+    public void A_file_moved_up_over_its_own_former_ancestor_is_reconciled()
+    {
+        using var project = new TempProject();
+        project.Write("a/b/x.txt", "x");
+        using var store = project.Open();
+        File.Move(project.Abs("a/b/x.txt"), project.Abs("tmp.txt"));
+        Directory.Delete(project.Abs("a"), true);
+        File.Move(project.Abs("tmp.txt"), project.Abs("a"));
+
+        store.Reconcile();
+
+        Assert.Equal(TreeReader.ReadDisk(project.Dir), TreeReader.Read(store, StorePoint.Latest));
+        Assert.True(store.RebuildIndex().AgreedWithPrevious);
+    }
+}

@@ -49,6 +49,9 @@ internal static partial class TestLibc
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true)]
     public static partial int Open(byte[] path, int flags, int mode);
 
+    [LibraryImport("libc", EntryPoint = "link", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int Link(string existing, string newPath);
+
     [LibraryImport("libc", EntryPoint = "close")]
     public static partial int Close(int fd);
 

@@ -130,6 +130,7 @@ internal sealed class EventWriter : IDisposable
         _index = new IndexApplier(connection);
         _insert = EventCodec.PrepareInsert(connection);
         _ctx = new WriteContext(connection, _index, _insert) { LastSeq = lastSeq, LastHash = lastHash, LastTicks = lastTicks };
+        _lastCommittedSeq = lastSeq;
         _thread = new Thread(Loop) { IsBackground = true, Name = "lighthouse-store-writer" };
         _thread.Start();
     }
@@ -160,7 +161,6 @@ internal sealed class EventWriter : IDisposable
 
     private void Loop()
     {
-        Volatile.Write(ref _lastCommittedSeq, _ctx.LastSeq);
         var batch = new List<WorkItem>(_maxBatch);
         foreach (var first in _queue.GetConsumingEnumerable())
         {

@@ -52,7 +52,9 @@ internal sealed class Reconciler
                 continue;
             }
             if (_byInode.TryGetValue(d.Inode, out var moved) && moved.Kind == d.Kind && moved.Path != path
-                && !StillThere(moved, disk) && !StorePath.IsSelfOrUnder(path, moved.Path))
+                && !StillThere(moved, disk) && !StorePath.IsSelfOrUnder(path, moved.Path)
+                // A node cannot be renamed over a directory that contains it (that directory's removal takes it along).
+                && !(_index.TryGetValue(path, out var container) && container.Kind == FileKind.Directory && StorePath.IsSelfOrUnder(moved.Path, path)))
             {
                 long? replaced = null;
                 if (_index.TryGetValue(path, out var occupant))

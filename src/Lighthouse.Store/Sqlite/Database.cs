@@ -43,7 +43,9 @@ internal sealed class Database
         Exec(c, fullSync ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;");
         // Checkpoints are left to SQLite's automatic one (1000 pages); large WALs are truncated back.
         Exec(c, "PRAGMA journal_size_limit=67108864;");
-        Exec(c, "PRAGMA cache_size=-32768;");
+        Exec(c, "PRAGMA cache_size=-65536;");
+        // Savepoint journals of big work items (baseline, reconcile) stay in memory.
+        Exec(c, "PRAGMA temp_store=MEMORY;");
         return c;
     }
 
