@@ -22,23 +22,28 @@ public sealed partial class ProjectStore : IDisposable
     public const string SystemAgent = "lighthouse";
 
     private readonly Database _db;
-    private readonly EventWriter _writer;
-    private readonly FileStream _lock;
+    private readonly EventWriter? _writerOrNull;
+    private readonly FileStream? _lock;
     private readonly ContentCapture _capture;
     private int _disposed;
 
-    private ProjectStore(string projectDir, StoreOptions options, Database db, EventWriter writer, FileStream lockFile, ObjectStore objects)
+    private ProjectStore(string projectDir, StoreOptions options, Database db, EventWriter? writer, FileStream? lockFile, ObjectStore objects)
     {
         ProjectDir = projectDir;
         Options = options;
         _db = db;
-        _writer = writer;
+        _writerOrNull = writer;
         _lock = lockFile;
         Objects = objects;
-        EmptyHash = objects.StoreBytes([]);
+        EmptyHash = writer is null ? Convert.ToHexStringLower(SHA256.HashData([])) : objects.StoreBytes([]);
         _capture = new ContentCapture(this);
-        _writer.Committed += events => Committed?.Invoke(events);
+        if (writer is not null) writer.Committed += events => Committed?.Invoke(events);
     }
+
+    private EventWriter _writer => _writerOrNull ?? throw new StoreReadOnlyException(ProjectDir);
+
+    /// <summary>True for a store opened with <see cref="OpenReadOnly"/>.</summary>
+    public bool IsReadOnly => _writerOrNull is null;
 
     public string ProjectDir { get; }
     public string StateDir => Path.Combine(ProjectDir, StoreConstants.StateDirName);
@@ -50,10 +55,18 @@ public sealed partial class ProjectStore : IDisposable
     internal EventWriter Writer => _writer;
 
     /// <summary>The last committed event.</summary>
-    public long LastSeq => _writer.LastSeq;
+    public long LastSeq
+    {
+        get
+        {
+            if (_writerOrNull is { } writer) return writer.LastSeq;
+            using var s = Read();
+            return s.MaxSeq;
+        }
+    }
 
     /// <summary>Group-commit statistics: transactions and events committed since open.</summary>
-    public (long Batches, long Events) CommitStats => _writer.Stats;
+    public (long Batches, long Events) CommitStats => _writerOrNull?.Stats ?? (0, 0);
 
     /// <summary>Raised on the writer thread after each commit, with its events in order. Keep handlers short.</summary>
     public event Action<IReadOnlyList<StoreEvent>>? Committed;
@@ -146,6 +159,36 @@ public sealed partial class ProjectStore : IDisposable
         }
     }
 
+    /// <summary>
+    /// Opens an existing store for queries only, alongside the process that has it open for writing
+    /// (no lock, no baseline, no reconciliation; WAL readers see every committed event). Mutations,
+    /// <see cref="Reconcile"/>, <see cref="RebuildIndex"/> and <see cref="Watch"/> throw <see cref="StoreReadOnlyException"/>.
+    /// </summary>
+    public static ProjectStore OpenReadOnly(string projectDir, StoreOptions? options = null)
+    {
+        options ??= new StoreOptions();
+        projectDir = Path.TrimEndingDirectorySeparator(Path.GetFullPath(projectDir));
+        var stateDir = Path.Combine(projectDir, StoreConstants.StateDirName);
+        var db = new Database(Path.Combine(stateDir, "lighthouse.db"));
+        if (!File.Exists(db.FilePath))
+            throw new StoreException($"{projectDir} has no Lighthouse store ({db.FilePath} does not exist)");
+        try
+        {
+            using var c = db.OpenReader();
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = "SELECT value FROM meta WHERE key='schema_version'";
+            var version = cmd.ExecuteScalar() as string;
+            if (version != Schema.Version.ToString(System.Globalization.CultureInfo.InvariantCulture))
+                throw new StoreException($"database {db.FilePath} has schema version {version ?? "none"}; this Lighthouse reads version {Schema.Version}");
+        }
+        catch (SqliteException e)
+        {
+            db.ClearReaderPool();
+            throw db.Translate(e, "opening the database read-only");
+        }
+        return new ProjectStore(projectDir, options, db, null, null, new ObjectStore(Path.Combine(stateDir, "objects"), fsync: false, readOnly: true));
+    }
+
     private static void QuickCheck(Database db, SqliteConnection c)
     {
         using var cmd = c.CreateCommand();
@@ -208,6 +251,7 @@ public sealed partial class ProjectStore : IDisposable
     public ReconcileReport Reconcile(IProgress<ReconcileProgress>? progress = null, string scope = "")
     {
         scope = StorePath.Normalize(scope);
+        _ = _writer; // fail before scanning if read-only
         var sw = Stopwatch.StartNew();
         progress?.Report(new ReconcileProgress("scan", 0, 0));
         var scan = DirectoryScanner.Scan(ProjectDir, scope, n => progress?.Report(new ReconcileProgress("scan", n, 0)));
@@ -223,7 +267,11 @@ public sealed partial class ProjectStore : IDisposable
     }
 
     /// <summary>Starts a live watcher (inotify) that reconciles the parts of the tree that change.</summary>
-    public ProjectWatcher Watch(TimeSpan? debounce = null) => new(this, debounce ?? TimeSpan.FromMilliseconds(200));
+    public ProjectWatcher Watch(TimeSpan? debounce = null)
+    {
+        _ = _writer; // read-only stores cannot record what the watcher sees
+        return new ProjectWatcher(this, debounce ?? TimeSpan.FromMilliseconds(200));
+    }
 
     // ---------------------------------------------------------------- integrity
 
@@ -288,9 +336,9 @@ public sealed partial class ProjectStore : IDisposable
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
-        _writer.Dispose();
+        _writerOrNull?.Dispose();
         _db.ClearReaderPool();
-        _lock.Dispose();
+        _lock?.Dispose();
     }
 }
 

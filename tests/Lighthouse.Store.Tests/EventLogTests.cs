@@ -335,3 +335,27 @@ public class LinkAndReconcileEdgeTests
         Assert.True(store.RebuildIndex().AgreedWithPrevious);
     }
 }
+
+public class ReadOnlyTests
+{
+    [Fact]
+    public void A_read_only_store_sees_what_the_writer_commits_and_refuses_to_write()
+    {
+        using var project = new TempProject();
+        project.Write("a.txt", "one");
+        using var writer = project.Open();
+        using var reader = ProjectStore.OpenReadOnly(project.Dir);
+        Assert.Equal(writer.LastSeq, reader.LastSeq);
+
+        project.Write("b.txt", "two");
+        var e = writer.RecordCreate("builder", "b.txt");
+        Assert.Equal(e.Seq, reader.LastSeq);
+        Assert.Equal("two"u8.ToArray(), reader.ReadAllBytes("b.txt", StorePoint.Latest));
+        Assert.Equal(["a.txt", "b.txt"], reader.List("", StorePoint.Latest).Select(x => x.Name));
+        Assert.True(reader.Verify().Ok);
+        Assert.True(reader.IsReadOnly);
+        Assert.Throws<StoreReadOnlyException>(() => reader.RecordUnlink("builder", "b.txt"));
+        Assert.Throws<StoreReadOnlyException>(() => reader.Reconcile());
+        Assert.Throws<StoreException>(() => ProjectStore.OpenReadOnly(Path.Combine(project.Dir, "nowhere")));
+    }
+}

@@ -55,3 +55,6 @@ public sealed class StoreClosedException() : StoreException("the store has been 
 /// <summary>The version exists in history but its bytes are not kept (too large, or never captured).</summary>
 public sealed class ContentUnavailableException(string path, string point, string reason)
     : StoreException($"the content of '{path}' as of {point} is not available: {reason}");
+
+public sealed class StoreReadOnlyException(string projectDir)
+    : StoreException($"the store of {projectDir} was opened read-only: open it with ProjectStore.Open to record changes");

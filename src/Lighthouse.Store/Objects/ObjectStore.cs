@@ -21,11 +21,13 @@ public sealed class ObjectStore
     private readonly bool _fsync;
     private int _reflinkUnsupported;
 
-    public ObjectStore(string root, bool fsync)
+    public ObjectStore(string root, bool fsync, bool readOnly = false)
     {
         Root = root;
         _fsync = fsync;
         _tmp = Path.Combine(root, "tmp");
+        // A reader must not touch the writer's captures in progress.
+        if (readOnly) return;
         Directory.CreateDirectory(_tmp);
         // Leftovers of captures interrupted by a crash are never referenced: remove them.
         foreach (var stale in Directory.EnumerateFiles(_tmp)) File.Delete(stale);
