@@ -47,6 +47,10 @@ public static class StoreAccess
         var mount = MountState.ReadLive(projectDir);
         if (mount is null && !preferDatabase)
         {
+            // ProjectStore.Open records a baseline into an empty log: a reader must never do that.
+            var empty = false;
+            using (var probe = new SqliteStoreView(projectDir, "probe")) empty = probe.LastSeq == 0;
+            if (empty) return new SqliteStoreView(projectDir, "the event log is empty; run `lighthouse init`");
             try
             {
                 return new ApiStoreView(ProjectStore.Open(projectDir, ReadOptions));
