@@ -173,8 +173,9 @@ public abstract unsafe class RandomizedTestsBase : PassthroughTestBase
             case Kind.Fstat:
             {
                 if (fd < 0) return "slot closed";
-                var st = Fstat(fd);
-                return $"mode {Convert.ToString(st.Mode, 8)} size {st.Size} nlink {st.Nlink}";
+                StatxBuf b;
+                var r = R(statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &b));
+                return r.Ok ? $"mode {Convert.ToString(b.Mode, 8)} size {b.Size} nlink {b.Nlink}" : $"fstat {r}";
             }
             case Kind.Fsync: return fd < 0 ? "slot closed" : R(op.Flags == 0 ? fsync(fd) : fdatasync(fd)).ToString();
             case Kind.CopyRange:
