@@ -240,6 +240,40 @@ public sealed class VerbTests
     }
 
     [Fact]
+    public void Restore_recreates_missing_parents_and_symlinks_after_changes_made_outside()
+    {
+        using var p = new TempProject();
+        using (var s = p.OpenStore())
+        {
+            Directory.CreateDirectory(p.PathOf("src/sub"));
+            s.RecordCreate("alice/vim", "src/sub");
+            TempProject.Write(s, "alice/vim", "src/sub/deep.txt", "deep\n");
+            File.CreateSymbolicLink(p.PathOf("src/link"), "sub/deep.txt");
+            s.RecordCreate("alice/vim", "src/link");
+            File.SetUnixFileMode(p.PathOf("src/sub/deep.txt"), UnixFileMode.UserRead | UnixFileMode.UserExecute);
+            s.RecordSetAttributes("alice/vim", "src/sub/deep.txt");
+            s.CreateSnapshot("alice/vim", "good");
+        }
+        // While nothing was looking: the directory and the link go away.
+        Directory.Delete(p.PathOf("src/sub"), recursive: true);
+        File.Delete(p.PathOf("src/link"));
+
+        var r = p.Cli("restore", "src/sub/deep.txt", "--at", "good");
+        Assert.True(r.Code == 0, r.ToString());
+        Assert.Contains("1 created", r.Out);
+        Assert.Contains("1 directory created", r.Out);
+        Assert.Equal("deep\n", File.ReadAllText(p.PathOf("src/sub/deep.txt")));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserExecute, File.GetUnixFileMode(p.PathOf("src/sub/deep.txt")));
+        var log = p.Cli("log", "--path", "src/sub");
+        Assert.Contains("external", log.Out); // the deletion, recorded before the restore
+        Assert.Matches($@"{System.Text.RegularExpressions.Regex.Escape(Me)}\s+mkdir\s+src/sub", log.Out);
+
+        var link = p.Cli("restore", "src/link", "--at", "good");
+        Assert.True(link.Code == 0, link.ToString());
+        Assert.Equal("sub/deep.txt", new FileInfo(p.PathOf("src/link")).LinkTarget);
+    }
+
+    [Fact]
     public void Restore_while_mounted_writes_through_the_mount_tree()
     {
         // A stand-in for a mount: <mnt>/current is a symlink to the project, mount.json names this (live) process.
