@@ -14,8 +14,9 @@ public interface IPassthroughObserver
     /// <summary>Before a regular file is opened for writing, truncated, unlinked or renamed over:
     /// return only once its current content is safe.</summary>
     void BeforeModify(in RequestContext ctx, Node node);
-    /// <summary>Before a rename or removal changes which paths exist (so work queued under old paths can finish first).</summary>
-    void BeforeNamespaceChange(in RequestContext ctx);
+    /// <summary>Before <paramref name="name"/> in <paramref name="parent"/> is renamed or removed (so work queued
+    /// that reads it by that path can finish first).</summary>
+    void BeforeNamespaceChange(in RequestContext ctx, Node parent, ReadOnlySpan<byte> name);
     /// <summary>What to remember about who opened a file; given back in <see cref="Written"/>
     /// (the kernel's own requests, pid 0, are attributed through it).</summary>
     object? Opened(in RequestContext ctx, Node node, bool forWriting);

@@ -37,6 +37,8 @@ public sealed class Node
 
     /// <summary>Free for the owner of the filesystem (e.g. a recorder's per-file state); updated with Interlocked.</summary>
     public int UserState;
+    /// <summary>Free for the owner too (e.g. the modification time of the last recorded version).</summary>
+    public long UserStamp;
 
     /// <summary>A descriptor of an open file of this node, or -1.</summary>
     public int AnyOpenFd => Volatile.Read(ref OpenFd);

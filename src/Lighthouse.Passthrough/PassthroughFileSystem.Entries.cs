@@ -91,7 +91,7 @@ public sealed unsafe partial class PassthroughFileSystem
         if (rc != 0) return rc;
         var victim = NodeAt(path);
         if (_observer is { } ob)
-            try { ob.BeforeNamespaceChange(ctx); } catch (Exception e) { ObserverFailed(ctx, e); }
+            try { ob.BeforeNamespaceChange(ctx, dir, name); } catch (Exception e) { ObserverFailed(ctx, e); }
         if (victim is { FileType: 0x8000 } && _observer is { } o)
         {
             try { o.BeforeModify(ctx, victim); } catch (Exception e) { ObserverFailed(ctx, e); }
@@ -121,7 +121,16 @@ public sealed unsafe partial class PassthroughFileSystem
         var moved = NodeAt(oldPath);
         var replaced = (flags & RenameNoReplace) != 0 ? null : NodeAt(newPath);
         if (_observer is { } ob)
-            try { ob.BeforeNamespaceChange(ctx); } catch (Exception e) { ObserverFailed(ctx, e); }
+        {
+            try
+            {
+                ob.BeforeNamespaceChange(ctx, from, name);
+                if ((flags & RenameExchange) != 0) ob.BeforeNamespaceChange(ctx, to, newName);
+            }
+            catch (Exception e) { ObserverFailed(ctx, e); }
+            PathOf(from, name, oldPath);
+            PathOf(to, newName, newPath);
+        }
         if (replaced is { FileType: 0x8000 } && replaced != moved && (flags & RenameExchange) == 0 && _observer is { } o)
         {
             try { o.BeforeModify(ctx, replaced); } catch (Exception e) { ObserverFailed(ctx, e); }

@@ -164,6 +164,15 @@ public sealed unsafe partial class PassthroughFileSystem : FuseFileSystem, IDisp
         return false;
     }
 
+    /// <summary>Current attributes of a node (through an open descriptor if it has one); false if it is gone.</summary>
+    public bool TryStat(Node node, out StatxBuf st)
+    {
+        StatxBuf buf;
+        bool ok = StatNode(node, -1, &buf) == 0;
+        st = buf;
+        return ok;
+    }
+
     /// <summary>The path of a node (plus "/child") relative to the source root, as text ("" for the root).</summary>
     public string RelativePath(Node node, ReadOnlySpan<byte> child = default)
     {

@@ -35,7 +35,9 @@ public sealed class EventRecorder : IPassthroughObserver, IDisposable
     private readonly Thread _thread;
     private PassthroughFileSystem? _fs;
     private long _queued, _done, _failed;
-    private int _pendingCaptures;
+    // Paths with records still queued, and those whose queued capture reads the file at that path.
+    private readonly ConcurrentDictionary<string, int> _pending = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, int> _pendingCaptures = new(StringComparer.Ordinal);
     // Paths we changed recently, so the watcher of the project directory can tell our changes from others'.
     private readonly ConcurrentDictionary<string, long> _recent = new(StringComparer.Ordinal);
     private static readonly long RecentTicks = 3 * System.Diagnostics.Stopwatch.Frequency;
@@ -91,6 +93,32 @@ public sealed class EventRecorder : IPassthroughObserver, IDisposable
         _queue.Add(record);
     }
 
+    /// <summary>Queues a record about <paramref name="paths"/>, remembering they have work pending until it ran.</summary>
+    private void Enqueue(Action record, ConcurrentDictionary<string, int> tracker, params string[] paths)
+    {
+        foreach (var p in paths) tracker.AddOrUpdate(p, 1, (_, n) => n + 1);
+        Enqueue(() =>
+        {
+            try { record(); }
+            finally
+            {
+                foreach (var p in paths)
+                    if (tracker.AddOrUpdate(p, 0, (_, n) => n - 1) <= 0) tracker.TryRemove(new KeyValuePair<string, int>(p, 0));
+            }
+        });
+    }
+
+    private void Record(Action record, params string[] paths) => Enqueue(record, _pending, paths);
+
+    private static bool PendingAtOrUnder(ConcurrentDictionary<string, int> tracker, string path)
+    {
+        if (tracker.IsEmpty) return false;
+        if (tracker.ContainsKey(path)) return true;
+        string prefix = path + "/";
+        foreach (var key in tracker.Keys) if (key.StartsWith(prefix, StringComparison.Ordinal)) return true;
+        return false;
+    }
+
     private void Run()
     {
         foreach (var record in _queue.GetConsumingEnumerable())
@@ -126,17 +154,18 @@ public sealed class EventRecorder : IPassthroughObserver, IDisposable
                 return;
             default:
                 string path = PathOf(node);
-                Flush(); // the file's own creation or earlier events may still be queued
+                // Queued events about this file must reach the index first, or the disk would look changed behind our back.
+                if (_pending.ContainsKey(path) || _pendingCaptures.ContainsKey(path)) Flush();
                 _store.CaptureBeforeModify(_identity.AgentOf(ctx), path);
                 Interlocked.CompareExchange(ref node.UserState, Safe, Unknown);
                 return;
         }
     }
 
-    public void BeforeNamespaceChange(in RequestContext ctx)
+    public void BeforeNamespaceChange(in RequestContext ctx, Node parent, ReadOnlySpan<byte> name)
     {
-        // Captures read files by path: finish them before paths change under them.
-        if (Volatile.Read(ref _pendingCaptures) > 0) Flush();
+        // Captures read files by path: finish those at or under this path before it changes.
+        if (!_pendingCaptures.IsEmpty && PendingAtOrUnder(_pendingCaptures, PathOf(parent, name))) Flush();
     }
 
     public object? Opened(in RequestContext ctx, Node node, bool forWriting)
@@ -151,15 +180,16 @@ public sealed class EventRecorder : IPassthroughObserver, IDisposable
         string agent = _identity.AgentOf(ctx), path = PathOf(parent, name);
         var attributes = Attributes(st);
         if (attributes.Kind == FileKind.File && attributes.Size == 0) Volatile.Write(ref node.UserState, Safe);
+        Volatile.Write(ref node.UserStamp, attributes.MtimeNs);
         Touched(path);
-        Enqueue(() => _store.RecordCreate(agent, path, attributes));
+        Record(() => _store.RecordCreate(agent, path, attributes), path);
     }
 
     public void Removed(in RequestContext ctx, Node parent, ReadOnlySpan<byte> name, bool directory)
     {
         string agent = _identity.AgentOf(ctx), path = PathOf(parent, name);
         Touched(path);
-        Enqueue(() => _store.RecordUnlink(agent, path));
+        Record(() => _store.RecordUnlink(agent, path), path);
     }
 
     public void Renamed(in RequestContext ctx, Node fromParent, ReadOnlySpan<byte> fromName, Node toParent, ReadOnlySpan<byte> toName, uint flags)
@@ -171,22 +201,22 @@ public sealed class EventRecorder : IPassthroughObserver, IDisposable
         {
             // RENAME_EXCHANGE: the log has no swap; three renames through a name nobody uses say the same.
             string aside = $"{from}.lighthouse-exchange-{Guid.NewGuid():N}";
-            Enqueue(() =>
+            Record(() =>
             {
                 _store.RecordRename(agent, from, aside);
                 _store.RecordRename(agent, to, from);
                 _store.RecordRename(agent, aside, to);
-            });
+            }, from, to);
             return;
         }
-        Enqueue(() => _store.RecordRename(agent, from, to));
+        Record(() => _store.RecordRename(agent, from, to), from, to);
     }
 
     public void Linked(in RequestContext ctx, Node node, Node newParent, ReadOnlySpan<byte> newName)
     {
         string agent = _identity.AgentOf(ctx), existing = PathOf(node), path = PathOf(newParent, newName);
         Touched(path);
-        Enqueue(() => _store.RecordLink(agent, existing, path));
+        Record(() => _store.RecordLink(agent, existing, path), existing, path);
     }
 
     public void AttributesChanged(in RequestContext ctx, Node node, in StatxBuf st)
@@ -194,8 +224,9 @@ public sealed class EventRecorder : IPassthroughObserver, IDisposable
         string agent = _identity.AgentOf(ctx), path = PathOf(node);
         var attributes = Attributes(st);
         if (attributes.Kind == FileKind.File) Volatile.Write(ref node.UserState, Unknown);
+        Volatile.Write(ref node.UserStamp, attributes.MtimeNs);
         Touched(path);
-        Enqueue(() => _store.RecordSetAttributes(agent, path, attributes));
+        Record(() => _store.RecordSetAttributes(agent, path, attributes), path);
     }
 
     public void Written(in RequestContext ctx, Node node, object? openedBy)
@@ -205,18 +236,19 @@ public sealed class EventRecorder : IPassthroughObserver, IDisposable
         string path;
         try { path = PathOf(node); }
         catch (IOException) { return; } // unlinked while open: its last content has no name to record under
+        // Opened for writing but not written (the modification time did not move): no new version.
+        if (_fs!.TryStat(node, out var st))
+        {
+            long mtime = st.MtimeSec * 1_000_000_000L + st.MtimeNsec;
+            if (Interlocked.Exchange(ref node.UserStamp, mtime) == mtime) return;
+        }
         Volatile.Write(ref node.UserState, WritePending);
         Touched(path);
-        Interlocked.Increment(ref _pendingCaptures);
         Enqueue(() =>
         {
             try { _store.CaptureOnClose(agent, path); }
-            finally
-            {
-                Interlocked.Decrement(ref _pendingCaptures);
-                Interlocked.CompareExchange(ref node.UserState, Safe, WritePending);
-            }
-        });
+            finally { Interlocked.CompareExchange(ref node.UserState, Safe, WritePending); }
+        }, _pendingCaptures, path);
     }
 
     public void Dispose()
