@@ -63,41 +63,18 @@ internal static class EventCodec
         return SHA256.HashData(buffer.Written);
     }
 
-    public static void Bind(SqliteCommand insert, StoreEvent e)
+    public static void Insert(Sqlite.RawStatement insert, StoreEvent e)
     {
-        var p = insert.Parameters;
-        p[0].Value = e.Seq;
-        p[1].Value = e.TimeUtc.Ticks;
-        p[2].Value = e.Agent;
-        p[3].Value = OpName(e.Op);
-        p[4].Value = e.Path;
-        p[5].Value = (object?)e.Path2 ?? DBNull.Value;
-        p[6].Value = e.FileId;
-        p[7].Value = (object?)e.BeforeVersion ?? DBNull.Value;
-        p[8].Value = (object?)e.AfterVersion ?? DBNull.Value;
-        p[9].Value = (object?)e.OtherFileId ?? DBNull.Value;
-        p[10].Value = e.Attributes is null ? DBNull.Value : (int)e.Attributes.Kind;
-        p[11].Value = (object?)e.Attributes?.Size ?? DBNull.Value;
-        p[12].Value = (object?)e.Attributes?.Mode ?? DBNull.Value;
-        p[13].Value = (object?)e.Attributes?.MtimeNs ?? DBNull.Value;
-        p[14].Value = (object?)e.Attributes?.Inode ?? DBNull.Value;
-        p[15].Value = (int)e.ContentState;
-        p[16].Value = (object?)e.ContentHash ?? DBNull.Value;
-        p[17].Value = (object?)e.Point ?? DBNull.Value;
-        p[18].Value = e.PrevHash;
-        p[19].Value = e.Hash;
+        var a = e.Attributes;
+        insert.Bind(1, e.Seq).Bind(2, e.TimeUtc.Ticks).Bind(3, e.Agent).Bind(4, OpName(e.Op)).Bind(5, e.Path).Bind(6, e.Path2)
+            .Bind(7, e.FileId).Bind(8, e.BeforeVersion).Bind(9, e.AfterVersion).Bind(10, e.OtherFileId)
+            .Bind(11, a is null ? null : (long)a.Kind).Bind(12, a?.Size).Bind(13, a?.Mode).Bind(14, a?.MtimeNs).Bind(15, a?.Inode)
+            .Bind(16, (long)e.ContentState).Bind(17, e.ContentHash).Bind(18, e.Point).Bind(19, e.PrevHash).Bind(20, e.Hash)
+            .Execute();
     }
 
-    public static SqliteCommand PrepareInsert(SqliteConnection connection)
-    {
-        var cmd = connection.CreateCommand();
-        var names = Columns.Split(", ");
-        cmd.CommandText = $"INSERT INTO events({Columns}) VALUES({string.Join(", ", names.Select((_, i) => "$p" + i))})";
-        for (var i = 0; i < names.Length; i++)
-            cmd.Parameters.Add(new SqliteParameter("$p" + i, null));
-        cmd.Prepare();
-        return cmd;
-    }
+    public static Sqlite.RawStatement PrepareInsert(SqliteConnection connection) =>
+        new(connection, $"INSERT INTO events({Columns}) VALUES({string.Join(", ", Enumerable.Range(1, 20).Select(i => "?" + i))})");
 
     /// <summary>Reads a row selected with <see cref="Columns"/>.</summary>
     public static StoreEvent Read(SqliteDataReader r)

@@ -24,9 +24,9 @@ internal sealed record EventDraft(
 
 internal sealed class WriteContext
 {
-    private readonly SqliteCommand _insert;
+    private readonly RawStatement _insert;
 
-    public WriteContext(SqliteConnection connection, IndexApplier index, SqliteCommand insert)
+    public WriteContext(SqliteConnection connection, IndexApplier index, RawStatement insert)
     {
         Connection = connection;
         Index = index;
@@ -50,8 +50,7 @@ internal sealed class WriteContext
             d.FileId ?? seq, d.BeforeVersion, d.NewVersion ? seq : d.AfterVersion, d.OtherFileId, d.Attributes,
             d.ContentState, d.ContentHash, d.Point, LastHash, []);
         e = e with { Hash = EventCodec.ComputeHash(e) };
-        EventCodec.Bind(_insert, e);
-        _insert.ExecuteNonQuery();
+        EventCodec.Insert(_insert, e);
         Index.Apply(e);
         LastSeq = seq;
         LastHash = e.Hash;
@@ -93,7 +92,7 @@ internal sealed class EventWriter : IDisposable
     private readonly SqliteConnection _connection;
     private readonly Database _database;
     private readonly IndexApplier _index;
-    private readonly SqliteCommand _insert;
+    private readonly RawStatement _insert;
     private readonly WriteContext _ctx;
     private readonly Thread _thread;
     private readonly int _maxBatch;
