@@ -78,7 +78,12 @@ public static class RestoreCommand
         }
 
         var firstSeq = view.LastSeq;
-        var plan = Plan(view, root, path, oldRoot, at);
+        List<Step> plan;
+        using (var comparing = new ProgressLine(ctx))
+        {
+            var compared = 0;
+            plan = Plan(view, root, path, oldRoot, at, () => comparing.Report($"comparing with {Describe(point, seq)}: {Fmt.N(++compared)} entries"));
+        }
         var changes = plan.Count(s => s.Kind != StepKind.Write || s.Why != "unchanged");
         if (dryRun)
         {
@@ -170,7 +175,7 @@ public static class RestoreCommand
 
     // ------------------------------------------------------------------ planning
 
-    private static List<Step> Plan(IStoreView view, string root, string path, DirEntry oldRoot, StorePoint at)
+    private static List<Step> Plan(IStoreView view, string root, string path, DirEntry oldRoot, StorePoint at, Action tick)
     {
         var plan = new List<Step>();
         // Parents that are missing now are created with their old modes.
@@ -189,13 +194,14 @@ public static class RestoreCommand
             plan.Add(new Step(StepKind.Mkdir, p, view.Attributes(p, at), FileKind.Directory, false, "missing parent"));
         }
         var removals = new List<Step>();
-        PlanNode(view, root, path, oldRoot.Kind, at, plan, removals);
+        PlanNode(view, root, path, oldRoot.Kind, at, plan, removals, tick);
         plan.AddRange(removals);
         return plan;
     }
 
-    private static void PlanNode(IStoreView view, string root, string path, FileKind oldKind, StorePoint at, List<Step> plan, List<Step> removals)
+    private static void PlanNode(IStoreView view, string root, string path, FileKind oldKind, StorePoint at, List<Step> plan, List<Step> removals, Action tick)
     {
+        tick();
         var old = view.Attributes(path, at);
         var abs = Abs(root, path);
         var cur = Native.Lstat(abs);
@@ -211,7 +217,7 @@ public static class RestoreCommand
             var children = view.List(path, at);
             var names = new HashSet<string>(children.Select(c => c.Name), StringComparer.Ordinal);
             foreach (var child in children)
-                PlanNode(view, root, StorePath.Combine(path, child.Name), child.Kind, at, plan, removals);
+                PlanNode(view, root, StorePath.Combine(path, child.Name), child.Kind, at, plan, removals, tick);
             if (cur is null) return;
             // What is in the directory now and was not then goes (children first).
             foreach (var entry in new DirectoryInfo(abs).EnumerateFileSystemInfos("*", new EnumerationOptions { AttributesToSkip = 0, ReturnSpecialDirectories = false, IgnoreInaccessible = false }))

@@ -141,7 +141,9 @@ public static class StatusCommand
         rows.Add(["objects:", $"{Fmt.N(objects)} ({Fmt.Size(objectBytes)})"]);
         rows.Add(["snapshots:", snapshots.Count == 0 ? "none" : $"{snapshots.Count} ({string.Join(", ", snapshots.TakeLast(5).Select(s => $"{s.Name} @{s.Seq}"))}{(snapshots.Count > 5 ? ", ..." : "")})"]);
         rows.Add(["hash chain:", chain.Ok
-            ? $"verified ({chainScope}: {Fmt.N(chain.EventsChecked)} events){(fullVerify ? "" : last > QuickChainCheck ? "; --verify checks all" : "")}"
+            ? (chainScope.StartsWith("last", StringComparison.Ordinal)
+                ? $"verified ({chainScope}; --verify checks all {Fmt.N(last)})"
+                : $"verified ({chainScope}: {Fmt.N(chain.EventsChecked)} events)")
             : $"BROKEN at @{chain.FirstBrokenSeq}: {chain.Problem} (last good event @{chain.LastGoodSeq})"]);
         Fmt.Table(ctx.Out, rows);
         return chain.Ok ? ExitCodes.Ok : ExitCodes.Failure;

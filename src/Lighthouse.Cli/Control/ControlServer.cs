@@ -195,12 +195,13 @@ public sealed class ControlServer : IDisposable
                 case "ping":
                     return Ok(new JsonObject { ["pid"] = Environment.ProcessId });
                 case "status":
+                    var live = _liveStatus();
                     return Ok(new JsonObject
                     {
                         ["pid"] = Environment.ProcessId,
                         ["lastSeq"] = _store.LastSeq,
                         ["controlRequests"] = RequestsServed + 1,
-                        ["mount"] = JsonSerializer.SerializeToNode(_liveStatus(), _liveStatus().GetType(), ControlJson.Options),
+                        ["mount"] = live is null ? null : JsonSerializer.SerializeToNode(live, live.GetType(), ControlJson.Options),
                     });
                 case "verify":
                     return Ok(new JsonObject { ["verify"] = JsonSerializer.SerializeToNode(_store.Verify(), ControlJson.Options) });
