@@ -11,7 +11,7 @@ namespace Lighthouse.Fuse.Tests.Passthrough;
 /// every flag, link, unlink, chmod, copy_file_range, fsync, stat) applied in lockstep to the mount and
 /// to a native directory: every result (return value, errno, bytes read, sizes, link counts) must be
 /// equal, and so must the final trees. The seed is printed; LIGHTHOUSE_TEST_SEED replays one,
-/// LIGHTHOUSE_TEST_RANDOM_OPS changes the length (default 3000).
+/// LIGHTHOUSE_TEST_RANDOM_OPS changes the length (default 3000), LIGHTHOUSE_TEST_RANDOM_SKIP leaves kinds out.
 /// </summary>
 public abstract unsafe class RandomizedTestsBase : PassthroughTestBase
 {
@@ -68,11 +68,18 @@ public abstract unsafe class RandomizedTestsBase : PassthroughTestBase
         public int[] Fds { get; } = [-1, -1, -1, -1];
     }
 
+    /// <summary>LIGHTHOUSE_TEST_RANDOM_SKIP=Link,Rename,… leaves operation kinds out, to look past a known bug.</summary>
+    private static readonly (Kind Kind, int Weight)[] Enabled = Weights
+        .Where(w => !(Environment.GetEnvironmentVariable("LIGHTHOUSE_TEST_RANDOM_SKIP") ?? "")
+            .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Contains(w.Kind.ToString(), StringComparer.OrdinalIgnoreCase))
+        .ToArray();
+
     private static Op Next(Random rng)
     {
-        int total = Weights.Sum(w => w.Weight);
+        int total = Enabled.Sum(w => w.Weight);
         int pick = rng.Next(total);
-        var kind = Weights.First(w => (pick -= w.Weight) < 0).Kind;
+        var kind = Enabled.First(w => (pick -= w.Weight) < 0).Kind;
         string a = Names[rng.Next(Names.Length)], b = Names[rng.Next(Names.Length)];
         long off = rng.Next(10) < 6 ? rng.Next(256 << 10) : rng.Next(3 << 19);
         int r = rng.Next(100);
@@ -215,7 +222,8 @@ public abstract unsafe class RandomizedTestsBase : PassthroughTestBase
     {
         int seed = int.TryParse(Environment.GetEnvironmentVariable("LIGHTHOUSE_TEST_SEED"), out var s0) ? s0 : Environment.TickCount & 0x7fffffff;
         int count = int.TryParse(Environment.GetEnvironmentVariable("LIGHTHOUSE_TEST_RANDOM_OPS"), out var c0) ? c0 : 3000;
-        Out.WriteLine($"seed {seed} (replay with LIGHTHOUSE_TEST_SEED={seed}), {count} operations");
+        Out.WriteLine($"seed {seed} (replay with LIGHTHOUSE_TEST_SEED={seed}), {count} operations" +
+                      (Enabled.Length < Weights.Length ? $", only {string.Join(',', Enabled.Select(e => e.Kind))}" : ""));
         Console.WriteLine($"{GetType().Name}: seed {seed}");
         var rng = new Random(seed);
         var m = new Side(t.M);
