@@ -83,6 +83,42 @@ public sealed unsafe class ConcurrencyTests : PassthroughTestBase
     }, timeoutSeconds: 180);
 
     [Fact]
+    public void ParallelMkdirRmdirRenameInSeparateDirectories() => Run(t =>
+    {
+        // no hard links here: directories and files created and removed at a high rate by 8 threads,
+        // each in its own directory, with the same names in every directory
+        t.Both("errors seen by 8 threads", d =>
+        {
+            var errors = new ConcurrentDictionary<string, int>();
+            void Try(string what, long rc)
+            {
+                if (rc < 0) errors.AddOrUpdate($"{what} {ErrName(Errno)}", 1, (_, n) => n + 1);
+            }
+            Parallel(Threads, i =>
+            {
+                string dir = $"{d}/p{i}";
+                Mkdir(dir);
+                for (int k = 0; k < 300; k++)
+                {
+                    int fd = open($"{dir}/f{k}", O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0x1a4);
+                    Try("create", fd);
+                    if (fd >= 0) close(fd);
+                    Try("rename", rename($"{dir}/f{k}", $"{dir}/g{k}"));
+                    Try("mkdir", mkdir($"{dir}/sub{k % 7}", 0x1ed));
+                    Try("create in new dir", fd = open($"{dir}/sub{k % 7}/x", O_CREAT | O_WRONLY | O_CLOEXEC, 0x1a4));
+                    if (fd >= 0) close(fd);
+                    Try("unlink in new dir", unlink($"{dir}/sub{k % 7}/x"));
+                    Try("rmdir", rmdir($"{dir}/sub{k % 7}"));
+                    Try("unlink", unlink($"{dir}/g{k}"));
+                }
+            });
+            return string.Join(", ", errors.OrderBy(e => e.Key).Select(e => $"{e.Key} x{e.Value}"));
+        });
+        Tree.AssertSame("after the workers", t.M, t.N);
+        Tree.AssertSame("mount vs backing", t.M, t.B);
+    }, timeoutSeconds: 180);
+
+    [Fact]
     public void ConcurrentReadersOfOneFile() => Run(t =>
     {
         const int size = 16 << 20;
