@@ -386,6 +386,35 @@ public sealed class VerbTests
     }
 
     [Fact]
+    public void Status_checks_the_end_of_the_chain_quickly_and_all_of_it_with_verify()
+    {
+        using var p = new TempProject(init: false);
+        for (var i = 0; i < 1100; i++) File.WriteAllText(p.PathOf($"src/f{i:D4}.txt"), "");
+        Assert.Equal(0, TempProject.Run("init", p.Dir).Code);
+        var quick = p.Cli("status");
+        Assert.True(quick.Code == 0, quick.ToString());
+        Assert.Contains("verified (last 1,000 events; --verify checks all 1,10", quick.Out);
+
+        void Tamper(long seq)
+        {
+            using var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={p.PathOf(".lighthouse/lighthouse.db")};Pooling=False");
+            c.Open();
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = $"UPDATE events SET size = size + 1 WHERE seq = {seq}";
+            cmd.ExecuteNonQuery();
+        }
+        Tamper(50); // before the last 1,000: only the full check sees it
+        Assert.Equal(0, p.Cli("status").Code);
+        var full = p.Cli("status", "--verify");
+        Assert.Equal(ExitCodes.Failure, full.Code);
+        Assert.Contains("BROKEN at @50: its content does not match its hash", full.Out);
+        Tamper(1090);
+        var tail = p.Cli("status");
+        Assert.Equal(ExitCodes.Failure, tail.Code);
+        Assert.Contains("BROKEN at @1090", tail.Out);
+    }
+
+    [Fact]
     public async Task Log_follow_prints_new_events_until_cancelled()
     {
         using var p = new TempProject();

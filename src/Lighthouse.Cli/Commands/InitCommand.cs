@@ -35,7 +35,7 @@ public static class InitCommand
         var db = Path.Combine(projectDir, StoreConstants.StateDirName, "lighthouse.db");
         if (File.Exists(db) && new FileInfo(db).Length > 0)
         {
-            using var view = new SqliteStoreView(projectDir, "init");
+            using var view = StoreAccess.OpenReadOnly(projectDir);
             var last = view.LastSeq;
             var lastEvent = last > 0 ? view.Log(new LogQuery { Limit = 1 }).Events.FirstOrDefault() : null;
             var mounted = MountState.ReadLive(projectDir) is { } m ? $"; mounted on {m.MountPoint} (pid {m.Pid})" : "";

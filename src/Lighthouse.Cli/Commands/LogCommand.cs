@@ -47,8 +47,8 @@ public static class LogCommand
         if (o.Limit < 0) throw new CliException("--limit must be 0 or more", ExitCodes.Usage);
         var projectDir = ProjectLocator.FindInitialised(o.Project);
         var mount = MountState.ReadLive(projectDir);
-        // Following holds the view open for long: never take the store's lock for that (it would keep a mount out).
-        using var view = StoreAccess.OpenReadOnly(projectDir, preferDatabase: o.Follow);
+        // A read-only view takes no lock: following for hours never keeps a mount from starting.
+        using var view = StoreAccess.OpenReadOnly(projectDir);
 
         var ops = o.Ops.SelectMany(s => s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
             .Select(Fmt.ParseOp).Distinct().ToArray();

@@ -54,7 +54,7 @@ public static class RestoreCommand
             root = Path.Combine(mount.MountPoint, "current");
             if (!Directory.Exists(root))
                 throw new CliException($"the project is mounted (pid {mount.Pid}) but {root} cannot be reached", ExitCodes.Failure);
-            view = new SqliteStoreView(projectDir, $"the store is owned by the mount, pid {mount.Pid}");
+            view = StoreAccess.OpenReadOnly(projectDir); // the mount owns the store; we only read history
         }
         else
         {
