@@ -182,8 +182,8 @@ internal sealed class EventWriter : IDisposable
         var siblings = _recentSubmitters.Count;
         if (siblings <= 1) return;
         var inBatch = batch.Select(i => i.SubmitterThread).Distinct().Count();
-        // Never wait longer than half of what a commit costs: waiting only pays when it saves an fsync.
-        var delay = Math.Min((long)(_commitDelay.TotalSeconds * System.Diagnostics.Stopwatch.Frequency), _lastCommitTicks / 2);
+        // Never wait longer than a commit costs: waiting only pays when it saves an fsync.
+        var delay = Math.Min((long)(_commitDelay.TotalSeconds * System.Diagnostics.Stopwatch.Frequency), _lastCommitTicks);
         var deadline = now + delay;
         while (inBatch < siblings && batch.Count < _maxBatch)
         {
