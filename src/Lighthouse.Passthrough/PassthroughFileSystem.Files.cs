@@ -153,18 +153,7 @@ public sealed unsafe partial class PassthroughFileSystem
     {
         bytesRead = 0;
         int fd = FdOf(fh);
-        if (fd < 0) return Errno.EBADF;
-        fixed (byte* p = buffer)
-        {
-            while (bytesRead < buffer.Length)
-            {
-                nint n = Libc.Pread(fd, p + bytesRead, (nuint)(buffer.Length - bytesRead), offset + bytesRead);
-                if (n < 0) { int err = Fail(); if (err == Errno.EINTR) continue; if (bytesRead == 0) return err; break; }
-                if (n == 0) break;
-                bytesRead += (int)n;
-            }
-        }
-        return 0;
+        return fd < 0 ? Errno.EBADF : Libc.PreadFully(fd, buffer, offset, out bytesRead);
     }
 
     public override int Write(in RequestContext ctx, ulong node, ulong fh, long offset, ReadOnlySpan<byte> data, uint writeFlags, out int written)

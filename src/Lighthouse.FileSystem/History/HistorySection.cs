@@ -244,18 +244,7 @@ public sealed unsafe class HistorySection : FuseFileSystem
     public override int Read(in RequestContext ctx, ulong node, ulong fh, long offset, Span<byte> buffer, out int bytesRead)
     {
         bytesRead = 0;
-        if (!_handles.TryGetValue(fh, out var h)) return Errno.EBADF;
-        fixed (byte* p = buffer)
-        {
-            while (bytesRead < buffer.Length)
-            {
-                nint n = Libc.Pread(h.Fd, p + bytesRead, (nuint)(buffer.Length - bytesRead), offset + bytesRead);
-                if (n < 0) return bytesRead > 0 ? 0 : Libc.Errno;
-                if (n == 0) break;
-                bytesRead += (int)n;
-            }
-        }
-        return 0;
+        return _handles.TryGetValue(fh, out var h) ? Libc.PreadFully(h.Fd, buffer, offset, out bytesRead) : Errno.EBADF;
     }
 
     public override int Release(in RequestContext ctx, ulong node, ulong fh, int flags)

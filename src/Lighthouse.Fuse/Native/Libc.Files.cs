@@ -189,4 +189,27 @@ internal static unsafe partial class Libc
     public static partial int Kill(int pid, int sig);
 
     public static int Errno => Marshal.GetLastPInvokeError();
+
+    /// <summary>Reads until <paramref name="buffer"/> is full or end of file, retrying EINTR.
+    /// Returns 0 or an errno (an error after some bytes were read is not one: those bytes count).</summary>
+    public static int PreadFully(int fd, Span<byte> buffer, long offset, out int bytesRead)
+    {
+        bytesRead = 0;
+        fixed (byte* p = buffer)
+        {
+            while (bytesRead < buffer.Length)
+            {
+                nint n = Pread(fd, p + bytesRead, (nuint)(buffer.Length - bytesRead), offset + bytesRead);
+                if (n < 0)
+                {
+                    int err = Errno;
+                    if (err == 4) continue; // EINTR
+                    return bytesRead == 0 ? err : 0;
+                }
+                if (n == 0) break;
+                bytesRead += (int)n;
+            }
+        }
+        return 0;
+    }
 }
