@@ -205,17 +205,21 @@ public abstract unsafe class RandomizedTestsBase : PassthroughTestBase
     }
 
     /// <summary>Whether an earlier operation concerns a name (or descriptor slot) of the failing one.</summary>
-    private static bool Touches(Op earlier, Op failing)
+    private static bool Touches(Op earlier, Op failing, string? slotName)
     {
         bool pathOp = earlier.Kind is Kind.WritePath or Kind.ReadPath or Kind.TruncatePath or Kind.Rename or Kind.Link
             or Kind.Unlink or Kind.Stat or Kind.OpenSlot or Kind.Chmod or Kind.ReadWhole;
-        var names = new[] { failing.A, failing.B };
+        bool fdOp = failing.Kind is Kind.WriteFd or Kind.ReadFd or Kind.TruncateFd or Kind.Punch or Kind.Fallocate
+            or Kind.Fstat or Kind.Fsync or Kind.CopyRange or Kind.CloseSlot;
+        var names = fdOp ? new[] { slotName ?? "" } : new[] { failing.A, failing.B };
         if (pathOp && (names.Contains(earlier.A) || (earlier.Kind is Kind.Rename or Kind.Link && names.Contains(earlier.B))))
             return true;
-        bool fdFailing = failing.Kind is Kind.WriteFd or Kind.ReadFd or Kind.TruncateFd or Kind.Punch or Kind.Fallocate
-            or Kind.Fstat or Kind.Fsync or Kind.CopyRange or Kind.CloseSlot;
-        return fdFailing && earlier.Slot == failing.Slot && (!pathOp || earlier.Kind == Kind.OpenSlot);
+        return fdOp && earlier.Slot == failing.Slot && (!pathOp || earlier.Kind == Kind.OpenSlot);
     }
+
+    /// <summary>The name the failing operation's descriptor slot was last opened on.</summary>
+    private static string? SlotName(List<(Op Op, string Result)> all, Op failing) =>
+        all.LastOrDefault(e => e.Op.Kind == Kind.OpenSlot && e.Op.Slot == failing.Slot && e.Op != failing).Op?.A;
 
     [Fact]
     public void RandomOperationsInLockstep() => Run(t =>
@@ -248,7 +252,7 @@ public abstract unsafe class RandomizedTestsBase : PassthroughTestBase
                     throw new XunitException(
                         $"seed {seed}, operation #{i}: {op}\n  mount:  {rm}\n  native: {rn}\nlast operations (native results):\n  " +
                         string.Join("\n  ", history) + "\nearlier operations on the names involved:\n  " +
-                        string.Join("\n  ", all.Select((e, k) => (e, k)).Where(x => Touches(x.e.Op, op)).TakeLast(25)
+                        string.Join("\n  ", all.Select((e, k) => (e, k)).Where(x => Touches(x.e.Op, op, SlotName(all, op))).TakeLast(30)
                             .Select(x => $"#{x.k} {x.e.Op} -> {x.e.Result}")));
                 if (i % 500 == 499)
                     Tree.AssertSame($"seed {seed}: trees after operation #{i}", t.M, t.N);
