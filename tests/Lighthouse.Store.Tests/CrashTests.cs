@@ -89,7 +89,7 @@ public class CrashTests(ITestOutputHelper output)
                 Assert.All(store.OpenReport!.Events, e => Assert.Equal(StoreConstants.ExternalAgent, e.Agent));
                 Assert.Equal(TreeReader.ReadDisk(project.Dir), TreeReader.Read(store, StorePoint.Latest));
                 Assert.True(store.Verify().Ok);
-                output.WriteLine($"round {round}: {seen.Count} events seen committed, log at @{store.LastSeq}, reconciliation added {store.OpenReport.Events.Count}");
+                output.WriteLine($"round {round} ({(round % 2 == 0 ? "FULL" : "NORMAL")}): {seen.Count} events seen committed, log at @{store.LastSeq}, reconciliation added {store.OpenReport.Events.Count}");
             }
         }
         Assert.True(totalCommitted >= Rounds * 40);
