@@ -17,7 +17,7 @@ namespace Lighthouse.Store;
 /// Thread-safe. Mutations are recorded after the filesystem operation succeeded (the store lstat's
 /// the result unless attributes are given); see README.md for the capture contract.
 /// </summary>
-public sealed partial class ProjectStore : IDisposable
+public sealed partial class ProjectStore : IProjectStore
 {
     public const string SystemAgent = "lighthouse";
 
