@@ -359,3 +359,29 @@ public class ReadOnlyTests
         Assert.Throws<StoreException>(() => ProjectStore.OpenReadOnly(Path.Combine(project.Dir, "nowhere")));
     }
 }
+
+public class ChangedAcrossDirectoryRenameTests
+{
+    [Fact]
+    public void Changed_lists_the_children_of_directories_swapped_by_renames()
+    {
+        using var project = new TempProject();
+        project.Write("a/x.txt", "from a");
+        project.Write("b/x.txt", "from b");
+        project.Write("a/only-a.txt", "1");
+        using var store = project.Open();
+        var from = store.LastSeq;
+        foreach (var (src, dst) in new[] { ("a", "tmp"), ("b", "a"), ("tmp", "b") })
+        {
+            Directory.Move(project.Abs(src), project.Abs(dst));
+            store.RecordRename("builder", src, dst);
+        }
+
+        var changes = store.Changed(from, StorePoint.Latest).ToDictionary(c => c.Path, c => c.Change);
+        Assert.Equal(ChangeKind.Replaced, changes["a/x.txt"]);
+        Assert.Equal(ChangeKind.Replaced, changes["b/x.txt"]);
+        Assert.Equal(ChangeKind.Deleted, changes["a/only-a.txt"]);
+        Assert.Equal(ChangeKind.Added, changes["b/only-a.txt"]);
+        Assert.False(changes.ContainsKey("tmp"));
+    }
+}

@@ -189,6 +189,29 @@ public class ModelBasedTests
         }
         foreach (var (name, seq) in run.SnapshotSeqs)
             Assert.Equal(seq, store.Resolve(StorePoint.AtSnapshot(name)));
+        CheckChanged(run);
+    }
+
+    /// <summary>Changed(from, latest) against the model: what it calls added/deleted is, and every changed file is listed.</summary>
+    private static void CheckChanged(Run run)
+    {
+        var (lastSeq, last) = run.Points[^1];
+        foreach (var (seq, state) in run.Points)
+        {
+            var changes = run.Store.Changed(seq, lastSeq).ToDictionary(c => c.Path, c => c.Change);
+            foreach (var (path, change) in changes)
+            {
+                if (change == ChangeKind.Added) Assert.True(!state.ContainsKey(path) && last.ContainsKey(path), $"{path} is not added");
+                if (change == ChangeKind.Deleted) Assert.True(state.ContainsKey(path) && !last.ContainsKey(path), $"{path} is not deleted");
+            }
+            foreach (var (path, node) in last)
+            {
+                if (node.Kind != FileKind.File || !state.TryGetValue(path, out var before)) continue;
+                if (before.Kind != node.Kind || !before.Content.AsSpan().SequenceEqual(node.Content))
+                    Assert.True(changes.TryGetValue(path, out var c) && c is ChangeKind.Modified or ChangeKind.Replaced,
+                        $"{path} changed between @{seq} and @{lastSeq} but Changed() does not say so");
+            }
+        }
     }
 
     [Property(MaxTest = 60, Replay = "(20261125,424243)", EndSize = 80)]

@@ -80,6 +80,15 @@ internal static class LogQueries
             if (e.Op is EventOp.SnapshotCreate or EventOp.SnapshotDelete or EventOp.Init) continue;
             paths.Add(e.Path);
             if (e.Path2 is not null) paths.Add(e.Path2);
+            if (e.Op == EventOp.Rename)
+            {
+                // A directory that moved takes its subtree along: those paths changed too.
+                foreach (var side in new[] { e.Path, e.Path2! })
+                {
+                    AddSubtree(s, side, from, paths);
+                    AddSubtree(s, side, to, paths);
+                }
+            }
         }
         var result = new List<ChangedPath>();
         foreach (var path in paths)
@@ -102,6 +111,24 @@ internal static class LogQueries
             result.Add(new ChangedPath(path, kind, before?.FileId, after?.FileId));
         }
         return result;
+    }
+
+    private static void AddSubtree(ReadSession s, string path, long asOf, SortedSet<string> paths)
+    {
+        var root = s.Resolve(path, asOf);
+        if (root is null || root.Kind != FileKind.Directory) return;
+        var stack = new Stack<(long Id, string Path)>();
+        stack.Push((root.FileId, path));
+        while (stack.Count > 0)
+        {
+            var (id, dir) = stack.Pop();
+            foreach (var child in s.List(id, asOf))
+            {
+                var childPath = StorePath.Combine(dir, child.Name);
+                paths.Add(childPath);
+                if (child.Kind == FileKind.Directory) stack.Push((child.FileId, childPath));
+            }
+        }
     }
 
     public static IReadOnlyList<Snapshot> Snapshots(ReadSession s)
