@@ -13,7 +13,8 @@ public interface IProjectStore : IDisposable
     /// <summary>Raised after each group commit with its events, in order.</summary>
     event Action<IReadOnlyList<StoreEvent>>? Committed;
 
-    // Mutations: capture around the syscall, record after it succeeded.
+    // Mutations: capture around the syscall, record after it succeeded; BeginMutation keeps the watcher off those paths meanwhile.
+    IDisposable BeginMutation(params string[] paths);
     StoreEvent? CaptureBeforeModify(string agent, string path);
     StoreEvent? CaptureOnClose(string agent, string path);
     StoreEvent RecordCreate(string agent, string path, NodeAttributes? attributes = null);

@@ -258,12 +258,55 @@ public sealed partial class ProjectStore : IProjectStore
         var events = _writer.Submit(ctx =>
         {
             var first = ctx.Appended.Count;
-            new Reconciler(ctx, StoreConstants.ExternalAgent, baseline: false, InitialContent).Run(scope, scan.Nodes, progress);
+            new Reconciler(ctx, StoreConstants.ExternalAgent, baseline: false, InitialContent, IsBusy).Run(scope, scan.Nodes, progress);
             return ctx.Appended.GetRange(first, ctx.Appended.Count - first);
         });
         foreach (var skipped in scan.Skipped)
             Options.Logger.LogWarning("reconcile skipped {Skipped}", skipped);
         return new ReconcileReport(events, scan.Skipped, scan.Nodes.Count, sw.Elapsed);
+    }
+
+    private readonly Dictionary<string, int> _busy = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Marks paths as being changed by the caller until the returned handle is disposed: take it before
+    /// the syscall and dispose it after the Record* call, so a reconciliation (the watcher's) that runs in
+    /// between leaves those paths (and what is under them) to the caller instead of recording them as
+    /// <c>external</c>.
+    /// </summary>
+    public IDisposable BeginMutation(params string[] paths)
+    {
+        var normalized = paths.Select(StorePath.Normalize).ToArray();
+        lock (_busy)
+            foreach (var p in normalized)
+                _busy[p] = _busy.GetValueOrDefault(p) + 1;
+        return new MutationScope(this, normalized);
+    }
+
+    private bool IsBusy(string path)
+    {
+        lock (_busy)
+        {
+            if (_busy.Count == 0) return false;
+            for (var p = path; ; p = StorePath.Parent(p))
+            {
+                if (_busy.ContainsKey(p)) return true;
+                if (p.Length == 0) return false;
+            }
+        }
+    }
+
+    private sealed class MutationScope(ProjectStore store, string[] paths) : IDisposable
+    {
+        private int _disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+            lock (store._busy)
+                foreach (var p in paths)
+                    if (--store._busy[p] == 0) store._busy.Remove(p);
+        }
     }
 
     /// <summary>Starts a live watcher (inotify) that reconciles the parts of the tree that change.</summary>

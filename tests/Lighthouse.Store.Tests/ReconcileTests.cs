@@ -184,3 +184,33 @@ public class ReconcileTests
         Assert.Contains(log, e => e.Op == EventOp.Rename && e.Path == "keep.txt");
     }
 }
+
+public class BusyPathTests
+{
+    [Fact]
+    public void Reconciliation_leaves_paths_under_mutation_to_the_caller()
+    {
+        using var project = new TempProject();
+        project.Write("old.txt", "o");
+        using var store = project.Open();
+
+        using (store.BeginMutation("new-dir", "old.txt"))
+        {
+            project.Write("new-dir/inner.txt", "made by the mount");
+            File.Delete(project.Abs("old.txt"));
+            project.Write("outside.txt", "made by someone else");
+
+            var report = store.Reconcile();
+            Assert.Equal(["outside.txt"], report.Events.Select(e => e.Path));
+
+            store.RecordCreate("builder", "new-dir");
+            store.RecordCreate("builder", "new-dir/inner.txt");
+            store.RecordUnlink("builder", "old.txt");
+        }
+
+        Assert.Empty(store.Reconcile().Events);
+        Assert.Equal("builder", store.Versions("new-dir/inner.txt").Single().Agent);
+        Assert.Equal(StoreConstants.ExternalAgent, store.Versions("outside.txt").Single().Agent);
+        Assert.Equal(TreeReader.ReadDisk(project.Dir), TreeReader.Read(store, StorePoint.Latest));
+    }
+}

@@ -29,8 +29,11 @@ internal sealed class Reconciler
     private readonly Dictionary<string, IdxNode> _index = new(StringComparer.Ordinal);
     private readonly Dictionary<long, IdxNode> _byInode = new();
 
-    public Reconciler(WriteContext ctx, string agent, bool baseline, Func<NodeAttributes, (ContentState, string?)> initialContent)
+    private readonly Func<string, bool> _busy;
+
+    public Reconciler(WriteContext ctx, string agent, bool baseline, Func<NodeAttributes, (ContentState, string?)> initialContent, Func<string, bool>? busy = null)
     {
+        _busy = busy ?? (_ => false);
         _ctx = ctx;
         _agent = agent;
         _createOp = baseline ? EventOp.Baseline : EventOp.Create;
@@ -42,9 +45,17 @@ internal sealed class Reconciler
         LoadIndex(scope);
         var diskPaths = disk.Keys.OrderBy(StorePath.Depth).ThenBy(p => p, StringComparer.Ordinal).ToList();
         var done = 0;
+        // Paths the mount is changing right now (between its syscall and its Record* call) are left
+        // for it to record; so is everything under a new directory that was left alone.
+        var skipped = new HashSet<string>(StringComparer.Ordinal);
         foreach (var path in diskPaths)
         {
             if (++done % 4096 == 0) progress?.Report(new ReconcileProgress("compare", done, diskPaths.Count));
+            if (_busy(path) || skipped.Contains(StorePath.Parent(path)))
+            {
+                skipped.Add(path);
+                continue;
+            }
             var d = disk[path];
             if (_index.TryGetValue(path, out var here) && here.Attrs.Inode == d.Inode && here.Kind == d.Kind)
             {
@@ -52,7 +63,7 @@ internal sealed class Reconciler
                 continue;
             }
             if (_byInode.TryGetValue(d.Inode, out var moved) && moved.Kind == d.Kind && moved.Path != path
-                && !StillThere(moved, disk) && !StorePath.IsSelfOrUnder(path, moved.Path)
+                && !StillThere(moved, disk) && !StorePath.IsSelfOrUnder(path, moved.Path) && !_busy(moved.Path)
                 // A node cannot be renamed over a directory that contains it (that directory's removal takes it along).
                 && !(_index.TryGetValue(path, out var container) && container.Kind == FileKind.Directory && StorePath.IsSelfOrUnder(moved.Path, path)))
             {
@@ -93,9 +104,16 @@ internal sealed class Reconciler
         }
 
         // What the index still has but the disk does not: deepest first, so directories are empty when removed.
+        var kept = new HashSet<string>(StringComparer.Ordinal);
         foreach (var path in _index.Keys.Where(p => !disk.ContainsKey(p)).OrderByDescending(StorePath.Depth).ThenBy(p => p, StringComparer.Ordinal).ToList())
         {
             if (!_index.TryGetValue(path, out var gone)) continue;
+            if (_busy(path) || kept.Contains(path))
+            {
+                // Keep its directories too, so no live entry is left under a removed one.
+                for (var up = StorePath.Parent(path); up.Length > 0; up = StorePath.Parent(up)) kept.Add(up);
+                continue;
+            }
             _ctx.Append(new EventDraft(_agent, gone.Kind == FileKind.Directory ? EventOp.Rmdir : EventOp.Unlink, path, FileId: gone.FileId, BeforeVersion: gone.Version));
             Forget(gone);
         }
