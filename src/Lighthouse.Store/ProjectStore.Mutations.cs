@@ -144,11 +144,11 @@ public sealed partial class ProjectStore
                 ?? throw new IndexConflictException($"cannot record an attribute change of '{path}': it is not in the index");
             var v = ctx.Index.CurrentVersion(found.FileId)!;
             if (v.Attributes == attrs) return null;
-            var contentSame = v.Size == attrs.Size && v.Attributes.MtimeNs == attrs.MtimeNs;
+            var contentSame = v.Kind != FileKind.File || (v.Size == attrs.Size && v.Attributes.MtimeNs == attrs.MtimeNs);
+            // Bytes changed without a capture (e.g. truncate reported by the caller): empty, too large or not captured.
+            var (state, hash) = contentSame ? (v.ContentState, v.ContentHash) : InitialContent(attrs);
             return ctx.Append(new EventDraft(agent, EventOp.SetAttributes, path, FileId: v.FileId, BeforeVersion: v.VersionSeq,
-                NewVersion: true, Attributes: attrs,
-                ContentState: contentSame || v.Kind != FileKind.File ? v.ContentState : ContentState.NotCaptured,
-                ContentHash: contentSame ? v.ContentHash : null));
+                NewVersion: true, Attributes: attrs, ContentState: state, ContentHash: hash));
         });
     }
 

@@ -134,11 +134,29 @@ public sealed partial class ProjectStore : IProjectStore
                 writerConnection?.Dispose();
                 throw db.Translate(e, "opening the database");
             }
+            catch
+            {
+                writerConnection?.Dispose();
+                throw;
+            }
 
-            var objects = new ObjectStore(Path.Combine(stateDir, "objects"), options.FsyncObjects);
-            var writer = new EventWriter(db, writerConnection, lastSeq, lastHash, lastTicks, options.MaxBatch, options.Logger,
-                options.Durability == Durability.Full ? options.CommitDelay : TimeSpan.Zero);
-            var store = new ProjectStore(projectDir, options, db, writer, lockFile, objects);
+            EventWriter? writer = null;
+            ProjectStore store;
+            try
+            {
+                var objects = new ObjectStore(Path.Combine(stateDir, "objects"), options.FsyncObjects);
+                writer = new EventWriter(db, writerConnection, lastSeq, lastHash, lastTicks, options.MaxBatch, options.Logger,
+                    options.Durability == Durability.Full ? options.CommitDelay : TimeSpan.Zero);
+                store = new ProjectStore(projectDir, options, db, writer, lockFile, objects);
+            }
+            catch (Exception e)
+            {
+                if (writer is not null) writer.Dispose(); // also closes the connection
+                else writerConnection.Dispose();
+                var translated = db.Translate(e, "preparing the object store");
+                if (ReferenceEquals(translated, e)) throw;
+                throw translated;
+            }
             try
             {
                 if (lastSeq == 0) store.OpenReport = store.InitAndBaseline();
