@@ -23,15 +23,20 @@ public sealed class Node
     public uint FileType { get; }
     public bool IsDirectory => FileType == 0x4000;
 
-    // Guarded by the NodeTable lock.
+    // Guarded by the NodeTable lock. Parent/Name is the name paths are built from; a file with
+    // several hard links known to us keeps the others in OtherLinks, to fall back on when that name goes.
     internal Node? Parent;
     internal byte[]? Name;
+    internal List<(Node Parent, byte[] Name)>? OtherLinks;
     internal long Lookups;
 
     // Guarded by lock(this): open files and the kernel passthrough backing file shared by all of them
     // (the kernel requires one backing file per inode).
     internal int OpenFiles;
-    internal int OpenFd = -1;
+    internal List<int>? OpenFds; // descriptors of the open files of this node
+
+    /// <summary>A descriptor of one of its open files, or -1. Read it under lock(node): RELEASE closes under it.</summary>
+    internal int OpenFd => OpenFds is { Count: > 0 } fds ? fds[0] : -1;
     internal int BackingId;
     internal int BackingUsers;
 
@@ -41,7 +46,7 @@ public sealed class Node
     public long UserStamp;
 
     /// <summary>A descriptor of an open file of this node, or -1.</summary>
-    public int AnyOpenFd => Volatile.Read(ref OpenFd);
+    public int AnyOpenFd { get { lock (this) return OpenFd; } }
 }
 
 /// <summary>Node ids ↔ nodes, and (device, inode) → node so hard links share one node id.</summary>
@@ -84,10 +89,13 @@ public sealed unsafe class NodeTable
             if (_byInode.TryGetValue(key, out var node) && node.FileType == (st.Mode & 0xF000u))
             {
                 node.Lookups++;
-                if (node != Root && (node.Parent != parent || node.Name is null || !name.SequenceEqual(node.Name)))
+                if (node != Root && !name.IsEmpty && !Names(node, parent, name))
                 {
+                    // Another name of the same inode (a hard link, or a rename we did not see): build paths
+                    // from the newest, keep the older one in case the newest goes first.
+                    if (node.Name is not null && !node.IsDirectory) (node.OtherLinks ??= []).Add((node.Parent!, node.Name));
                     node.Parent = parent;
-                    node.Name = name.IsEmpty ? null : name.ToArray();
+                    node.Name = name.ToArray();
                 }
                 return node;
             }
@@ -115,16 +123,63 @@ public sealed unsafe class NodeTable
         }
     }
 
+    private static bool Names(Node node, Node parent, ReadOnlySpan<byte> name)
+    {
+        if (node.Parent == parent && node.Name is not null && name.SequenceEqual(node.Name)) return true;
+        if (node.OtherLinks is { } links)
+            foreach (var (p, n) in links) if (p == parent && name.SequenceEqual(n)) return true;
+        return false;
+    }
+
+    /// <summary>Removes <paramref name="name"/> in <paramref name="parent"/> from the names of <paramref name="node"/>;
+    /// when it was the one paths are built from, another known link takes its place.</summary>
+    private static void RemoveName(Node node, Node parent, ReadOnlySpan<byte> name)
+    {
+        if (node.OtherLinks is { } links)
+            for (int i = links.Count - 1; i >= 0; i--)
+                if (links[i].Parent == parent && name.SequenceEqual(links[i].Name)) links.RemoveAt(i);
+        if (node.Parent == parent && node.Name is not null && name.SequenceEqual(node.Name))
+        {
+            node.Name = null;
+            if (node.OtherLinks is { Count: > 0 } rest)
+            {
+                (node.Parent, node.Name) = rest[^1];
+                rest.RemoveAt(rest.Count - 1);
+            }
+        }
+    }
+
     /// <summary>Records that <paramref name="name"/> in <paramref name="parent"/> no longer names <paramref name="node"/>.</summary>
     public void Detach(Node node, Node parent, ReadOnlySpan<byte> name)
     {
-        lock (_lock)
-            if (node.Parent == parent && node.Name is not null && name.SequenceEqual(node.Name)) node.Name = null;
+        lock (_lock) RemoveName(node, parent, name);
     }
 
-    public void Move(Node node, Node newParent, ReadOnlySpan<byte> newName)
+    /// <summary>Before removing an inode's last link: its number may be reused for a new file as soon as
+    /// the removal is done (even before we record it), and must then not lead to this node.</summary>
+    public void Unmap(Node node)
     {
-        lock (_lock) { node.Parent = newParent; node.Name = newName.ToArray(); }
+        lock (_lock)
+            if (_byInode.TryGetValue((node.Dev, node.Ino), out var current) && current == node)
+                _byInode.Remove((node.Dev, node.Ino));
+    }
+
+    /// <summary>Undoes <see cref="Unmap"/> when the removal failed.</summary>
+    public void Remap(Node node)
+    {
+        lock (_lock)
+            if (_byId.ContainsKey(node.Id)) _byInode.TryAdd((node.Dev, node.Ino), node);
+    }
+
+    public void Move(Node node, Node oldParent, ReadOnlySpan<byte> oldName, Node newParent, ReadOnlySpan<byte> newName)
+    {
+        lock (_lock)
+        {
+            RemoveName(node, oldParent, oldName);
+            if (node.Name is not null && !node.IsDirectory) (node.OtherLinks ??= []).Add((node.Parent!, node.Name));
+            node.Parent = newParent;
+            node.Name = newName.ToArray();
+        }
     }
 
     /// <summary>Writes the NUL-terminated path of <paramref name="node"/> relative to the source root

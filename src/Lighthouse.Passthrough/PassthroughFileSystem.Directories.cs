@@ -109,14 +109,14 @@ public sealed unsafe partial class PassthroughFileSystem
     {
         temporaryFd = -1;
         if (node.FileType == 0xA000) return Errno.EOPNOTSUPP; // user xattrs are not allowed on symlinks
-        int fd = node.AnyOpenFd;
-        if (fd < 0)
+        int fd;
+        int rc = PathOf(node, default, path);
+        if (rc == 0)
         {
-            int rc = PathOf(node, default, path);
-            if (rc != 0) return rc;
             fd = temporaryFd = Libc.OpenAt(_rootFd, path, Libc.O_PATH | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
             if (fd < 0) return Fail();
         }
+        else if ((fd = node.AnyOpenFd) < 0) return rc; // no name: only an open file can reach it
         ProcFdPath(fd, path);
         return 0;
     }

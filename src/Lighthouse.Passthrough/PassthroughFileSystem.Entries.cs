@@ -73,12 +73,15 @@ public sealed unsafe partial class PassthroughFileSystem
         return CreateEntry(ctx, parent, name, out entry, &DoSymlink, 0, 0, targetPath);
     }
 
-    /// <summary>The node (if the kernel knows it) that <paramref name="path"/> names now.</summary>
-    private Node? NodeAt(byte* path)
+    /// <summary>The node (if the kernel knows it) that <paramref name="path"/> names now, and whether
+    /// that name is its last link (a directory, or a file with one link).</summary>
+    private Node? NodeAt(byte* path, out bool lastLink)
     {
         StatxBuf st;
-        return Libc.Statx(_rootFd, path, Libc.AT_SYMLINK_NOFOLLOW, Libc.STATX_TYPE | Libc.STATX_INO, &st) < 0
-            ? null : Nodes.FindByInode(st.Dev, st.Ino);
+        lastLink = false;
+        if (Libc.Statx(_rootFd, path, Libc.AT_SYMLINK_NOFOLLOW, Libc.STATX_TYPE | Libc.STATX_INO | Libc.STATX_NLINK, &st) < 0) return null;
+        lastLink = st.IsDirectory || st.Nlink <= 1;
+        return Nodes.FindByInode(st.Dev, st.Ino);
     }
 
     private int Remove(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name, int flags)
@@ -89,7 +92,7 @@ public sealed unsafe partial class PassthroughFileSystem
         byte* path = PathBuffer1;
         int rc = PathOf(dir, name, path);
         if (rc != 0) return rc;
-        var victim = NodeAt(path);
+        var victim = NodeAt(path, out bool lastLink);
         if (_observer is { } ob)
             try { ob.BeforeNamespaceChange(ctx, dir, name); } catch (Exception e) { ObserverFailed(ctx, e); }
         if (victim is { FileType: 0x8000 } && _observer is { } o)
@@ -97,7 +100,13 @@ public sealed unsafe partial class PassthroughFileSystem
             try { o.BeforeModify(ctx, victim); } catch (Exception e) { ObserverFailed(ctx, e); }
             PathOf(dir, name, path); // the observer may have used this thread's path buffer
         }
-        if (Libc.UnlinkAt(_rootFd, path, flags) < 0) return Fail();
+        if (victim is not null && lastLink) Nodes.Unmap(victim);
+        if (Libc.UnlinkAt(_rootFd, path, flags) < 0)
+        {
+            int err = Fail();
+            if (victim is not null && lastLink) Nodes.Remap(victim);
+            return err;
+        }
         if (victim is not null) Nodes.Detach(victim, dir, name);
         if (_observer is { } o2)
             try { o2.Removed(ctx, dir, name, (flags & Libc.AT_REMOVEDIR) != 0); } catch (Exception e) { ObserverFailed(ctx, e); }
@@ -118,8 +127,9 @@ public sealed unsafe partial class PassthroughFileSystem
         int rc = PathOf(from, name, oldPath);
         if (rc == 0) rc = PathOf(to, newName, newPath);
         if (rc != 0) return rc;
-        var moved = NodeAt(oldPath);
-        var replaced = (flags & RenameNoReplace) != 0 ? null : NodeAt(newPath);
+        var moved = NodeAt(oldPath, out _);
+        bool replacedLastLink = false;
+        var replaced = (flags & RenameNoReplace) != 0 ? null : NodeAt(newPath, out replacedLastLink);
         if (_observer is { } ob)
         {
             try
@@ -137,16 +147,23 @@ public sealed unsafe partial class PassthroughFileSystem
             PathOf(from, name, oldPath); // the observer may have used this thread's path buffers
             PathOf(to, newName, newPath);
         }
-        if (Libc.RenameAt2(_rootFd, oldPath, _rootFd, newPath, flags) < 0) return Fail();
+        bool unmapReplaced = replaced is not null && replaced != moved && replacedLastLink && (flags & RenameExchange) == 0;
+        if (unmapReplaced) Nodes.Unmap(replaced!);
+        if (Libc.RenameAt2(_rootFd, oldPath, _rootFd, newPath, flags) < 0)
+        {
+            int err = Fail();
+            if (unmapReplaced) Nodes.Remap(replaced!);
+            return err;
+        }
         if ((flags & RenameExchange) != 0)
         {
-            if (moved is not null) Nodes.Move(moved, to, newName);
-            if (replaced is not null) Nodes.Move(replaced, from, name);
+            if (moved is not null) Nodes.Move(moved, from, name, to, newName);
+            if (replaced is not null) Nodes.Move(replaced, to, newName, from, name);
         }
         else
         {
             if (replaced is not null && replaced != moved) Nodes.Detach(replaced, to, newName);
-            if (moved is not null) Nodes.Move(moved, to, newName);
+            if (moved is not null) Nodes.Move(moved, from, name, to, newName);
         }
         if (_observer is { } o2)
             try { o2.Renamed(ctx, from, name, to, newName, flags); } catch (Exception e) { ObserverFailed(ctx, e); }
@@ -166,13 +183,16 @@ public sealed unsafe partial class PassthroughFileSystem
         int result;
         if (PathOf(n, default, oldPath) == 0)
             result = Libc.LinkAt(_rootFd, oldPath, _rootFd, newPath, 0);
-        else if (n.AnyOpenFd >= 0)
+        else
         {
             // A file without a name (O_TMPFILE, or unlinked while open): link it through its descriptor.
-            ProcFdPath(n.AnyOpenFd, oldPath);
-            result = Libc.LinkAt(Libc.AT_FDCWD, oldPath, _rootFd, newPath, Libc.AT_SYMLINK_FOLLOW);
+            lock (n)
+            {
+                if (n.OpenFd < 0) return Errno.ENOENT;
+                ProcFdPath(n.OpenFd, oldPath);
+                result = Libc.LinkAt(Libc.AT_FDCWD, oldPath, _rootFd, newPath, Libc.AT_SYMLINK_FOLLOW);
+            }
         }
-        else return Errno.ENOENT;
         if (result < 0) return Fail();
         bool hadName = n.Name is not null;
         if (hadName && _observer is { } o)
@@ -200,10 +220,18 @@ public sealed unsafe partial class PassthroughFileSystem
         attr = default;
         var n = NodeOf(node);
         if (n is null) return Errno.ESTALE;
-        var valid = change.Valid;
-        int fd = (valid & SetAttrValid.Fh) != 0 && _handles.Get(change.Fh) is { } h ? h.Fd : n.AnyOpenFd;
+        // The file handle when the kernel names one (it stays open for the request); else the path;
+        // else, for a file without a name, one of its open descriptors, held under the node's lock.
+        int fd = (change.Valid & SetAttrValid.Fh) != 0 && _handles.Get(change.Fh) is { } h ? h.Fd : -1;
+        if (fd >= 0 || PathOf(n, default, PathBuffer1) == 0) return SetAttrAt(ctx, n, change, fd, out attr);
+        lock (n)
+            return n.OpenFd >= 0 ? SetAttrAt(ctx, n, change, n.OpenFd, out attr) : Errno.ENOENT;
+    }
 
-        // With a descriptor, act on it (the file may have no name); else by path relative to the root.
+    private int SetAttrAt(in RequestContext ctx, Node n, in SetAttrIn change, int fd, out AttrOut attr)
+    {
+        attr = default;
+        var valid = change.Valid;
         byte* path = PathBuffer1;
         int dirFd = _rootFd, atFlags = Libc.AT_SYMLINK_NOFOLLOW;
         if (fd >= 0) { ProcFdPath(fd, path); dirFd = Libc.AT_FDCWD; atFlags = 0; }
@@ -255,7 +283,7 @@ public sealed unsafe partial class PassthroughFileSystem
         StatxBuf st;
         int src = StatNode(n, fd, &st);
         if (src != 0) return src;
-        // HANDLE_KILLPRIV_V2: a truncate or chown by the caller clears set-user/group-id, as the kernel would.
+        // A truncate or chown by the caller clears set-user/group-id, as the kernel would.
         if ((valid & SetAttrValid.KillSuidGid) != 0 && (valid & SetAttrValid.Mode) == 0 && KillSuidGid(dirFd, path, st.Mode))
             if (StatNode(n, fd, &st) is var again && again != 0) return again;
         FillAttrOut(st, out attr);

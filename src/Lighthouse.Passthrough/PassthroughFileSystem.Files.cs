@@ -21,15 +21,19 @@ public sealed unsafe partial class PassthroughFileSystem
         if (writing && n.FileType == 0x8000 && _observer is { } o)
             try { o.BeforeModify(ctx, n); } catch (Exception e) { ObserverFailed(ctx, e); }
         byte* path = PathBuffer1;
-        int dirFd = _rootFd;
+        int fd;
         int nameRc = PathOf(n, default, path);
-        if (nameRc != 0)
+        if (nameRc == 0)
+            fd = Libc.OpenAt(_rootFd, path, (flags & ~FlagsHandledByKernel) | Libc.O_CLOEXEC | Libc.O_NOFOLLOW, 0);
+        else
         {
-            if (n.AnyOpenFd < 0) return nameRc;
-            ProcFdPath(n.AnyOpenFd, path); // reopen a file that has no name any more
-            dirFd = Libc.AT_FDCWD;
+            lock (n) // reopen a file that has no name any more, through one of its open descriptors
+            {
+                if (n.OpenFd < 0) return nameRc;
+                ProcFdPath(n.OpenFd, path);
+                fd = Libc.OpenAt(Libc.AT_FDCWD, path, (flags & ~FlagsHandledByKernel) | Libc.O_CLOEXEC, 0);
+            }
         }
-        int fd = Libc.OpenAt(dirFd, path, (flags & ~FlagsHandledByKernel) | Libc.O_CLOEXEC | (dirFd == _rootFd ? Libc.O_NOFOLLOW : 0), 0);
         if (fd < 0) return Fail();
         if ((openFlags & ProtocolConstants.OpenKillSuidGid) != 0 && (flags & Libc.O_TRUNC) != 0)
         {
@@ -103,7 +107,7 @@ public sealed unsafe partial class PassthroughFileSystem
         lock (node)
         {
             node.OpenFiles++;
-            if (node.OpenFd < 0) node.OpenFd = fd;
+            (node.OpenFds ??= []).Add(fd);
             if (UsingKernelPassthrough && node.FileType == 0x8000)
             {
                 if (node.BackingId == 0)
@@ -134,16 +138,17 @@ public sealed unsafe partial class PassthroughFileSystem
         lock (n)
         {
             n.OpenFiles--;
-            if (n.OpenFd == fd) n.OpenFd = -1;
+            n.OpenFds?.Remove(fd);
             if (handle.Passthrough && --n.BackingUsers == 0)
             {
                 uint id = (uint)n.BackingId;
                 Libc.Ioctl(_deviceFd, ProtocolConstants.DevIocBackingClose, &id);
                 n.BackingId = 0;
             }
+            // Closed under the node's lock: others use OpenFd under it.
+            Libc.Close(fd);
         }
         _handles.Free(fh);
-        Libc.Close(fd);
         return 0;
     }
 

@@ -137,21 +137,28 @@ public sealed unsafe partial class PassthroughFileSystem : FuseFileSystem, IDisp
         return 0;
     }
 
-    /// <summary>stat of a node: through an open descriptor if there is one (it may have no name), else by path.</summary>
+    /// <summary>stat of a node: with <paramref name="fd"/> if the request named an open file; else by its
+    /// path; else (it has no name any more, or the name now leads elsewhere) through a descriptor of one
+    /// of its open files — under the node's lock, so a concurrent RELEASE cannot close it meanwhile.</summary>
     private int StatNode(Node node, int fd, StatxBuf* st, uint mask = Libc.STATX_BASIC_STATS)
     {
-        if (fd < 0) fd = node.AnyOpenFd;
-        if (fd >= 0)
+        fixed (byte* empty = "\0"u8)
         {
-            fixed (byte* empty = "\0"u8)
-                return Libc.Statx(fd, empty, Libc.AT_EMPTY_PATH, mask, st) < 0 ? Fail() : 0;
+            if (fd >= 0) return Libc.Statx(fd, empty, Libc.AT_EMPTY_PATH, mask, st) < 0 ? Fail() : 0;
+            byte* path = PathBuffer1;
+            int rc = PathOf(node, default, path);
+            if (rc == 0)
+            {
+                if (Libc.Statx(_rootFd, path, Libc.AT_SYMLINK_NOFOLLOW, mask, st) < 0) rc = Fail();
+                else if (st->Ino == node.Ino) return 0;
+                else rc = Errno.ENOENT; // the name now leads to another inode (renamed or replaced behind our back)
+            }
+            lock (node)
+            {
+                if (node.OpenFd < 0) return rc;
+                return Libc.Statx(node.OpenFd, empty, Libc.AT_EMPTY_PATH, mask, st) < 0 ? Fail() : 0;
+            }
         }
-        byte* path = PathBuffer1;
-        int rc = PathOf(node, default, path);
-        if (rc != 0) return rc;
-        if (Libc.Statx(_rootFd, path, Libc.AT_SYMLINK_NOFOLLOW, mask, st) < 0) return Fail();
-        // The name now leads to another inode (renamed or replaced behind our back).
-        return st->Ino == node.Ino ? 0 : Errno.ENOENT;
     }
 
     private Node? NodeOf(ulong id) => Nodes.Get(id);

@@ -297,12 +297,14 @@ public sealed unsafe partial class FuseSession
         }
         ulong offered = a.Flags;
         if ((a.Flags & (uint)InitFlags.InitExt) != 0 && body.Length >= sizeof(InitIn)) offered |= (ulong)a.Flags2 << 32;
+        // Not HANDLE_KILLPRIV(_V2): then the kernel clears set-user/group-id itself on write and truncate
+        // (with a SETATTR), which also covers writes that go through kernel passthrough, not through us.
         var connection = new ConnectionInfo
         {
             KernelMajor = a.Major, KernelMinor = a.Minor, Offered = (InitFlags)offered, MaxReadahead = a.MaxReadahead,
             Want = InitFlags.AsyncRead | InitFlags.BigWrites | InitFlags.MaxPages | InitFlags.ParallelDirops |
                    InitFlags.AutoInvalData | InitFlags.DoReaddirplus | InitFlags.ReaddirplusAuto | InitFlags.AsyncDio |
-                   InitFlags.HandleKillprivV2 | InitFlags.SetxattrExt | InitFlags.InitExt | InitFlags.AtomicOTrunc |
+                   InitFlags.SetxattrExt | InitFlags.InitExt | InitFlags.AtomicOTrunc |
                    InitFlags.CacheSymlinks | InitFlags.HasExpireOnly,
         };
         _fs.Init(connection);
