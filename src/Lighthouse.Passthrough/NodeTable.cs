@@ -182,6 +182,22 @@ public sealed unsafe class NodeTable
         }
     }
 
+    /// <summary>The names from the root down to <paramref name="node"/>, or null if it has no name any more.</summary>
+    public List<byte[]>? Components(Node node)
+    {
+        lock (_lock)
+        {
+            var names = new List<byte[]>();
+            for (var n = node; n != Root; n = n.Parent)
+            {
+                if (n is null || n.Name is null) return null;
+                names.Add(n.Name);
+            }
+            names.Reverse();
+            return names;
+        }
+    }
+
     /// <summary>Writes the NUL-terminated path of <paramref name="node"/> relative to the source root
     /// (the root itself is "."), optionally followed by "/child". Returns the length without the NUL,
     /// -ENOENT when the node has no name any more, -ENAMETOOLONG when it does not fit.</summary>

@@ -18,7 +18,7 @@ public sealed unsafe partial class PassthroughFileSystem
         byte* path = PathBuffer1;
         int rc = PathOf(n, default, path);
         if (rc != 0) return rc;
-        int fd = Libc.OpenAt(_rootFd, path, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC | Libc.O_NOFOLLOW, 0);
+        int fd = Libc.OpenAt(DirOf(path), path, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC | Libc.O_NOFOLLOW, 0);
         if (fd < 0) return Fail();
         var (fh, handle) = _handles.Allocate();
         handle.Fd = fd;
@@ -113,7 +113,7 @@ public sealed unsafe partial class PassthroughFileSystem
         int rc = PathOf(node, default, path);
         if (rc == 0)
         {
-            fd = temporaryFd = Libc.OpenAt(_rootFd, path, Libc.O_PATH | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
+            fd = temporaryFd = Libc.OpenAt(DirOf(path), path, Libc.O_PATH | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
             if (fd < 0) return Fail();
         }
         else if ((fd = node.AnyOpenFd) < 0) return rc; // no name: only an open file can reach it

@@ -20,7 +20,7 @@ public sealed unsafe partial class PassthroughFileSystem
         if (rc != 0) return rc;
         fixed (byte* t = target)
         {
-            nint read = Libc.ReadlinkAt(_rootFd, path, t, (nuint)target.Length);
+            nint read = Libc.ReadlinkAt(DirOf(path), path, t, (nuint)target.Length);
             if (read < 0) return Fail();
             length = (int)read;
         }
@@ -40,7 +40,7 @@ public sealed unsafe partial class PassthroughFileSystem
         if (rc != 0) return rc;
         using (CallerCredentials.Assume(ctx))
         {
-            if (create(_rootFd, path, mode, extra, extraPath) < 0) return Fail();
+            if (create(DirOf(path), path, mode, extra, extraPath) < 0) return Fail();
         }
         StatxBuf st;
         rc = LookupEntry(dir, name, out entry, &st);
@@ -79,7 +79,7 @@ public sealed unsafe partial class PassthroughFileSystem
     {
         StatxBuf st;
         lastLink = false;
-        if (Libc.Statx(_rootFd, path, Libc.AT_SYMLINK_NOFOLLOW, Libc.STATX_TYPE | Libc.STATX_INO | Libc.STATX_NLINK, &st) < 0) return null;
+        if (Libc.Statx(DirOf(path), path, Libc.AT_SYMLINK_NOFOLLOW, Libc.STATX_TYPE | Libc.STATX_INO | Libc.STATX_NLINK, &st) < 0) return null;
         lastLink = st.IsDirectory || st.Nlink <= 1;
         return Nodes.FindByInode(st.Dev, st.Ino);
     }
@@ -101,7 +101,7 @@ public sealed unsafe partial class PassthroughFileSystem
             PathOf(dir, name, path); // the observer may have used this thread's path buffer
         }
         if (victim is not null && lastLink) Nodes.Unmap(victim);
-        if (Libc.UnlinkAt(_rootFd, path, flags) < 0)
+        if (Libc.UnlinkAt(DirOf(path), path, flags) < 0)
         {
             int err = Fail();
             if (victim is not null && lastLink) Nodes.Remap(victim);
@@ -149,7 +149,7 @@ public sealed unsafe partial class PassthroughFileSystem
         }
         bool unmapReplaced = replaced is not null && replaced != moved && replacedLastLink && (flags & RenameExchange) == 0;
         if (unmapReplaced) Nodes.Unmap(replaced!);
-        if (Libc.RenameAt2(_rootFd, oldPath, _rootFd, newPath, flags) < 0)
+        if (Libc.RenameAt2(DirOf(oldPath), oldPath, DirOf(newPath), newPath, flags) < 0)
         {
             int err = Fail();
             if (unmapReplaced) Nodes.Remap(replaced!);
@@ -182,7 +182,7 @@ public sealed unsafe partial class PassthroughFileSystem
         if (rc != 0) return rc;
         int result;
         if (PathOf(n, default, oldPath) == 0)
-            result = Libc.LinkAt(_rootFd, oldPath, _rootFd, newPath, 0);
+            result = Libc.LinkAt(DirOf(oldPath), oldPath, DirOf(newPath), newPath, 0);
         else
         {
             // A file without a name (O_TMPFILE, or unlinked while open): link it through its descriptor.
@@ -190,7 +190,7 @@ public sealed unsafe partial class PassthroughFileSystem
             {
                 if (n.OpenFd < 0) return Errno.ENOENT;
                 ProcFdPath(n.OpenFd, oldPath);
-                result = Libc.LinkAt(Libc.AT_FDCWD, oldPath, _rootFd, newPath, Libc.AT_SYMLINK_FOLLOW);
+                result = Libc.LinkAt(Libc.AT_FDCWD, oldPath, DirOf(newPath), newPath, Libc.AT_SYMLINK_FOLLOW);
             }
         }
         if (result < 0) return Fail();
@@ -233,12 +233,13 @@ public sealed unsafe partial class PassthroughFileSystem
         attr = default;
         var valid = change.Valid;
         byte* path = PathBuffer1;
-        int dirFd = _rootFd, atFlags = Libc.AT_SYMLINK_NOFOLLOW;
+        int dirFd, atFlags = Libc.AT_SYMLINK_NOFOLLOW;
         if (fd >= 0) { ProcFdPath(fd, path); dirFd = Libc.AT_FDCWD; atFlags = 0; }
         else
         {
             int rc = PathOf(n, default, path);
             if (rc != 0) return rc;
+            dirFd = DirOf(path);
         }
 
         if ((valid & SetAttrValid.Mode) != 0 && Libc.FchmodAt(dirFd, path, change.Mode & 0xFFF, 0) < 0) return Fail();
@@ -253,7 +254,7 @@ public sealed unsafe partial class PassthroughFileSystem
             if (_observer is { } o && n.FileType == 0x8000)
             {
                 try { o.BeforeModify(ctx, n); } catch (Exception e) { ObserverFailed(ctx, e); }
-                if (fd >= 0) ProcFdPath(fd, path); else PathOf(n, default, path);
+                if (fd >= 0) ProcFdPath(fd, path); else { PathOf(n, default, path); dirFd = DirOf(path); }
             }
             if (fd >= 0 && (valid & SetAttrValid.Fh) != 0)
             {

@@ -24,7 +24,7 @@ public sealed unsafe partial class PassthroughFileSystem
         int fd;
         int nameRc = PathOf(n, default, path);
         if (nameRc == 0)
-            fd = Libc.OpenAt(_rootFd, path, (flags & ~FlagsHandledByKernel) | Libc.O_CLOEXEC | Libc.O_NOFOLLOW, 0);
+            fd = Libc.OpenAt(DirOf(path), path, (flags & ~FlagsHandledByKernel) | Libc.O_CLOEXEC | Libc.O_NOFOLLOW, 0);
         else
         {
             lock (n) // reopen a file that has no name any more, through one of its open descriptors
@@ -54,7 +54,7 @@ public sealed unsafe partial class PassthroughFileSystem
         if (rc != 0) return rc;
         int fd;
         using (CallerCredentials.Assume(ctx))
-            fd = Libc.OpenAt(_rootFd, path, (flags & ~(Libc.O_APPEND | Libc.O_DIRECT | Libc.O_NOCTTY)) | Libc.O_CREAT | Libc.O_CLOEXEC, mode);
+            fd = Libc.OpenAt(DirOf(path), path, (flags & ~(Libc.O_APPEND | Libc.O_DIRECT | Libc.O_NOCTTY)) | Libc.O_CREAT | Libc.O_CLOEXEC, mode);
         if (fd < 0) return Fail();
         return RegisterNewFile(ctx, dir, name, fd, out entry, out open);
     }
@@ -69,7 +69,7 @@ public sealed unsafe partial class PassthroughFileSystem
         if (rc != 0) return rc;
         int fd;
         using (CallerCredentials.Assume(ctx))
-            fd = Libc.OpenAt(_rootFd, path, (flags & Libc.O_ACCMODE) | Libc.O_TMPFILE | Libc.O_CLOEXEC, mode);
+            fd = Libc.OpenAt(DirOf(path), path, (flags & Libc.O_ACCMODE) | Libc.O_TMPFILE | Libc.O_CLOEXEC, mode);
         if (fd < 0) return Fail();
         return RegisterNewFile(ctx, dir, default, fd, out entry, out open);
     }

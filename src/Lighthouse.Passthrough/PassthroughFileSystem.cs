@@ -32,6 +32,8 @@ public sealed class PassthroughOptions
 public sealed unsafe partial class PassthroughFileSystem : FuseFileSystem, IDisposable
 {
     private const int PathBufferSize = 4096 + 512;
+    /// <summary>The kernel refuses a path argument of PATH_MAX (4096) bytes or more, NUL included.</summary>
+    private const int PathMax = 4095;
     private readonly int _rootFd;
     private readonly PassthroughOptions _options;
     private readonly HandleTable _handles = new();
@@ -41,6 +43,10 @@ public sealed unsafe partial class PassthroughFileSystem : FuseFileSystem, IDisp
 
     [ThreadStatic] private static byte* t_path1;
     [ThreadStatic] private static byte* t_path2;
+    // For paths longer than a path buffer: a directory descriptor the path in that buffer is relative to
+    // (0: none, the path is relative to the root). Closed when the buffer is next filled.
+    [ThreadStatic] private static int t_dir1;
+    [ThreadStatic] private static int t_dir2;
 
     public PassthroughFileSystem(string sourceDirectory, PassthroughOptions? options = null)
     {
@@ -83,11 +89,53 @@ public sealed unsafe partial class PassthroughFileSystem : FuseFileSystem, IDisp
     private static byte* PathBuffer1 => t_path1 != null ? t_path1 : (t_path1 = (byte*)NativeMemory.Alloc(PathBufferSize));
     private static byte* PathBuffer2 => t_path2 != null ? t_path2 : (t_path2 = (byte*)NativeMemory.Alloc(PathBufferSize));
 
-    /// <summary>Path of <paramref name="node"/> (plus "/child") in a per-thread buffer; 0 or an errno.</summary>
+    /// <summary>Path of <paramref name="node"/> (plus "/child") in a per-thread buffer, relative to
+    /// <see cref="DirOf"/>(buffer); 0 or an errno.</summary>
     private int PathOf(Node node, ReadOnlySpan<byte> child, byte* buffer)
     {
+        ref int dir = ref buffer == t_path1 ? ref t_dir1 : ref t_dir2;
+        if (dir > 0) { Libc.Close(dir); dir = 0; }
         int n = Nodes.BuildPath(node, child, new Span<byte>(buffer, PathBufferSize));
-        return n < 0 ? -n : 0;
+        if (n >= 0 && n < PathMax) return 0;
+        return n >= PathMax || n == -Errno.ENAMETOOLONG ? DeepPathOf(node, child, buffer, ref dir) : -n;
+    }
+
+    /// <summary>The directory descriptor the path in <paramref name="buffer"/> is relative to.</summary>
+    private int DirOf(byte* buffer)
+    {
+        int dir = buffer == t_path1 ? t_dir1 : t_dir2;
+        return dir > 0 ? dir : _rootFd;
+    }
+
+    /// <summary>A path longer than PATH_MAX: walk down in steps that fit, holding an O_PATH descriptor
+    /// of the last directory reached, so trees deeper than PATH_MAX work as they do natively.</summary>
+    private int DeepPathOf(Node node, ReadOnlySpan<byte> child, byte* buffer, ref int dir)
+    {
+        var names = Nodes.Components(node);
+        if (names is null) return Errno.ENOENT;
+        if (!child.IsEmpty) names.Add(child.ToArray());
+        const int Step = 3000;
+        var span = new Span<byte>(buffer, PathBufferSize);
+        int from = _rootFd, i = 0;
+        while (true)
+        {
+            int length = 0, start = i;
+            while (i < names.Count && length + names[i].Length + 1 < Step) length += names[i++].Length + 1;
+            if (i == start) { if (dir > 0) { Libc.Close(dir); dir = 0; } return Errno.ENAMETOOLONG; } // one name longer than a step
+            int pos = 0;
+            for (int k = start; k < i; k++)
+            {
+                if (pos > 0) span[pos++] = (byte)'/';
+                names[k].CopyTo(span[pos..]);
+                pos += names[k].Length;
+            }
+            span[pos] = 0;
+            if (i == names.Count) return 0; // the rest fits: relative to `from`
+            int next = Libc.OpenAt(from, buffer, Libc.O_PATH | Libc.O_DIRECTORY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
+            if (next < 0) { int err = Fail(); if (dir > 0) { Libc.Close(dir); dir = 0; } return err; }
+            if (dir > 0) Libc.Close(dir);
+            dir = from = next;
+        }
     }
 
     private static int Fail() => Libc.Errno;
@@ -131,7 +179,7 @@ public sealed unsafe partial class PassthroughFileSystem : FuseFileSystem, IDisp
         int rc = PathOf(parent, name, path);
         if (rc != 0) return rc;
         StatxBuf st;
-        if (Libc.Statx(_rootFd, path, Libc.AT_SYMLINK_NOFOLLOW, Libc.STATX_BASIC_STATS, &st) < 0) return Fail();
+        if (Libc.Statx(DirOf(path), path, Libc.AT_SYMLINK_NOFOLLOW, Libc.STATX_BASIC_STATS, &st) < 0) return Fail();
         FillEntry(Nodes.Remember(parent, name, st), st, out entry);
         if (stat != null) *stat = st;
         return 0;
@@ -149,7 +197,7 @@ public sealed unsafe partial class PassthroughFileSystem : FuseFileSystem, IDisp
             int rc = PathOf(node, default, path);
             if (rc == 0)
             {
-                if (Libc.Statx(_rootFd, path, Libc.AT_SYMLINK_NOFOLLOW, mask, st) < 0) rc = Fail();
+                if (Libc.Statx(DirOf(path), path, Libc.AT_SYMLINK_NOFOLLOW, mask, st) < 0) rc = Fail();
                 else if (st->Ino == node.Ino) return 0;
                 else rc = Errno.ENOENT; // the name now leads to another inode (renamed or replaced behind our back)
             }
