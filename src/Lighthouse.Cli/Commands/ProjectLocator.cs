@@ -42,7 +42,9 @@ public static class ProjectLocator
     {
         var dir = Find(explicitDir);
         var db = Path.Combine(dir, StoreConstants.StateDirName, "lighthouse.db");
-        if (!File.Exists(db) || new FileInfo(db).Length == 0)
+        // In WAL mode a new database may still be all in the -wal file (its main file empty) until a checkpoint.
+        static bool HasData(string f) => File.Exists(f) && new FileInfo(f).Length > 0;
+        if (!HasData(db) && !(File.Exists(db) && HasData(db + "-wal")))
             throw new CliException($"{dir} has a {StoreConstants.StateDirName}/ directory but no event log in it; run `lighthouse init {dir}`", ExitCodes.Usage);
         return dir;
     }
