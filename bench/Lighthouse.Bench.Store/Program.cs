@@ -132,7 +132,7 @@ void AsOfLatency(int total)
         for (var i = 0; i < n; i++) op(i);
         return t.Elapsed.TotalMicroseconds / n;
     }
-    var n = quick ? 2000 : 10_000;
+    var n = quick ? 400 : 2000;
     foreach (var (name, op) in new (string, Func<long, Action<int>>)[]
              {
                  ("lookup dir/name", at => i => store.Lookup($"dir{i % dirs}", $"file{(i * 7) % filesPerDir}.cs", at)),
@@ -140,9 +140,18 @@ void AsOfLatency(int total)
                  ("attributes of a file (~1,000 versions)", at => i => store.Attributes($"dir{i % dirs}/file{(i * 7) % filesPerDir}.cs", at)),
              })
     {
-        var e = Measure(op(early), n);
-        var l = Measure(op(latest), n);
-        Row($"{name}, as of @{early:N0} / as of @{latest:N0}", $"{e:F1} µs / {l:F1} µs", $"latest/early = {l / e:F2}");
+        // Alternate the two points in rounds and keep each one's median round: load from elsewhere
+        // on the machine then hits both alike.
+        var early1 = new List<double>();
+        var latest1 = new List<double>();
+        for (var round = 0; round < 7; round++)
+        {
+            early1.Add(Measure(op(early), n));
+            latest1.Add(Measure(op(latest), n));
+        }
+        var e = early1.Order().ElementAt(3);
+        var l = latest1.Order().ElementAt(3);
+        Row($"{name}, as of @{early:N0} / as of @{latest:N0} (median of 7 rounds)", $"{e:F1} µs / {l:F1} µs", $"latest/early = {l / e:F2}");
     }
 }
 
@@ -208,20 +217,27 @@ void CaptureVersusCp(int megabytes)
             for (var i = 0; i < megabytes; i++) { block[0] = (byte)i; f.Write(block); }
         store.RecordCreate("bench", "big.bin", new NodeAttributes(FileKind.File, 0, 0x1a4, 0, 1)); // metadata only, then capture on close
         _ = File.ReadAllBytes(file); // warm the page cache for both
-        Sync(); // both start with no dirty pages, so neither pays for the other's writeback
-        var cp = Stopwatch.StartNew();
-        using (var p = Process.Start(new ProcessStartInfo("cp", [file, Path.Combine(root, $"cp-copy-{fsync}.bin")]) { UseShellExecute = false })!)
-            p.WaitForExit();
-        cp.Stop();
-        Sync();
-        var capture = Stopwatch.StartNew();
-        var e = store.CaptureOnClose("bench", "big.bin")!;
-        capture.Stop();
-        if (e.ContentState != ContentState.Captured) throw new InvalidOperationException("capture did not store the content");
-        var mbps = megabytes / capture.Elapsed.TotalSeconds;
-        var cpMbps = megabytes / cp.Elapsed.TotalSeconds;
-        Row($"capture a {megabytes} MiB file (copy_file_range + SHA-256{(fsync ? " + fsync, FULL" : ", NORMAL")}) vs `cp`",
+        // Best of 3 for each, alternating, with new bytes each time (so every capture copies).
+        double cpBest = double.MaxValue, captureBest = double.MaxValue;
+        for (var round = 0; round < 3; round++)
+        {
+            using (var handle = File.OpenHandle(file, FileMode.Open, FileAccess.Write))
+                RandomAccess.Write(handle, new byte[] { (byte)(round + 1) }, 0);
+            Sync(); // both start with no dirty pages, so neither pays for the other's writeback
+            var cp = Stopwatch.StartNew();
+            using (var p = Process.Start(new ProcessStartInfo("cp", [file, Path.Combine(root, $"cp-copy-{fsync}.bin")]) { UseShellExecute = false })!)
+                p.WaitForExit();
+            cpBest = Math.Min(cpBest, cp.Elapsed.TotalSeconds);
+            File.Delete(Path.Combine(root, $"cp-copy-{fsync}.bin"));
+            Sync();
+            var capture = Stopwatch.StartNew();
+            var e = store.CaptureOnClose("bench", "big.bin")!;
+            captureBest = Math.Min(captureBest, capture.Elapsed.TotalSeconds);
+            if (e.ContentState != ContentState.Captured) throw new InvalidOperationException("capture did not store the content");
+        }
+        var mbps = megabytes / captureBest;
+        var cpMbps = megabytes / cpBest;
+        Row($"capture a {megabytes} MiB file (copy_file_range + SHA-256{(fsync ? " + fsync, FULL" : ", NORMAL")}) vs `cp`, best of 3",
             $"{mbps:N0} MiB/s vs {cpMbps:N0} MiB/s", $"{mbps / cpMbps:F2}x cp");
-        File.Delete(Path.Combine(root, $"cp-copy-{fsync}.bin"));
     }
 }
