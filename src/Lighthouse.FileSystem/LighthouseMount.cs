@@ -13,7 +13,7 @@ public sealed class LighthouseMountOptions
     public bool KernelPassthrough { get; init; } = true;
     /// <summary>How long the kernel may cache names and attributes of current/. Changes made outside
     /// the mount are pushed to the kernel by invalidation, so this can be long.</summary>
-    public TimeSpan CacheTimeout { get; init; } = TimeSpan.FromSeconds(1);
+    public TimeSpan CacheTimeout { get; init; } = TimeSpan.FromSeconds(10);
     public StoreOptions Store { get; init; } = new();
 }
 

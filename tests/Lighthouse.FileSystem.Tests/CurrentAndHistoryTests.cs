@@ -145,6 +145,18 @@ public class CurrentAndHistoryTests(LighthouseMountFixture mount) : IClassFixtur
         }
         var external = mount.WaitForEvent(e => e.Path == name && e.Agent == "external", start);
         Assert.Equal("write", external.Op);
+
+        // A name the kernel has just been told does not exist (a cached negative entry) appears too.
+        string created = "created-outside.txt";
+        Assert.False(File.Exists(Cur(created)));
+        File.WriteAllText(Path.Combine(mount.Project, created), "new\n");
+        sw.Restart();
+        while (!File.Exists(Cur(created)))
+        {
+            Assert.True(sw.ElapsedMilliseconds < 1000, $"{created} still invisible in current/ after {sw.ElapsedMilliseconds} ms");
+            Thread.Sleep(20);
+        }
+        Assert.Equal("create", mount.WaitForEvent(e => e.Path == created && e.Agent == "external", start).Op);
     }
 
     [Fact]

@@ -22,7 +22,7 @@ public static class MountCommand
         var noPassthrough = new Option<bool>("--no-kernel-passthrough") { Description = "Serve file data in user space even where the kernel offers FUSE passthrough." };
         var threads = new Option<int>("--threads") { Description = "Worker threads.", DefaultValueFactory = _ => Math.Max(2, Environment.ProcessorCount) };
         var cacheTimeout = new Option<double>("--cache-timeout")
-        { Description = "Seconds the kernel may cache names and attributes of current/.", DefaultValueFactory = _ => 1.0 };
+        { Description = "Seconds the kernel may cache names and attributes of current/. Changes made beside the mount are pushed to the kernel at once (invalidation), so this can be long.", DefaultValueFactory = _ => 10.0 };
         var durability = new Option<Durability>("--durability")
         { Description = "Normal: events survive a crash of Lighthouse (the default); Full: also a power loss (an fsync per commit).", DefaultValueFactory = _ => Durability.Normal };
 
