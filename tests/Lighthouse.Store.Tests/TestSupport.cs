@@ -52,6 +52,9 @@ internal static partial class TestLibc
     [LibraryImport("libc", EntryPoint = "link", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int Link(string existing, string newPath);
 
+    [LibraryImport("libc", EntryPoint = "unlink", SetLastError = true)]
+    public static partial int Unlink(byte[] path);
+
     [LibraryImport("libc", EntryPoint = "close")]
     public static partial int Close(int fd);
 
