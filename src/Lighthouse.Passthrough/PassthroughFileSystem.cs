@@ -63,8 +63,6 @@ public sealed unsafe partial class PassthroughFileSystem : FuseFileSystem, IDisp
         Nodes = new NodeTable(st, _options.RootNodeId, _options.NodeIdTag);
         _hidden = _options.HiddenRootNames.Select(n => System.Text.Encoding.UTF8.GetBytes(n)).ToArray();
         _observer = _options.Observer;
-        // Modes arrive with the caller's umask already applied by the kernel: ours must not apply again.
-        Libc.Umask(0);
     }
 
     public string SourceDirectory { get; }

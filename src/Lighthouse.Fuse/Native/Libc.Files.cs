@@ -179,6 +179,12 @@ internal static unsafe partial class Libc
     [LibraryImport(Lib, EntryPoint = "syscall", SetLastError = true)]
     public static partial long SyscallSetGroups(long number, nuint size, uint* list);
 
+    public const int CLONE_FS = 0x200;
+
+    /// <summary>unshare(CLONE_FS) gives the calling thread its own umask and working directory.</summary>
+    [LibraryImport(Lib, EntryPoint = "unshare", SetLastError = true)]
+    public static partial int Unshare(int flags);
+
     [LibraryImport(Lib, EntryPoint = "umask")]
     public static partial uint Umask(uint mask);
 

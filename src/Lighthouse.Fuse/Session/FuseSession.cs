@@ -25,6 +25,7 @@ public sealed unsafe partial class FuseSession : IDisposable
     private readonly CountdownEvent _running = new(1);
     private int _masterFd = -1;
     private volatile bool _stopping;
+    private int _umaskWarned;
 
     public FuseSession(FuseFileSystem fileSystem, SessionOptions? options = null)
     {
@@ -87,6 +88,13 @@ public sealed unsafe partial class FuseSession : IDisposable
 
     private void WorkerLoop(int fd)
     {
+        // Modes in requests already carry the caller's umask (applied by the kernel): the thread that
+        // creates files must not apply another. A umask of our own per worker thread, so a filesystem
+        // hosted inside a bigger process does not change that process's umask.
+        if (Libc.Unshare(Libc.CLONE_FS) == 0) Libc.Umask(0);
+        else if (Interlocked.Exchange(ref _umaskWarned, 1) == 0)
+            Console.Error.WriteLine($"lighthouse: cannot give worker threads their own umask (unshare: errno {Libc.Errno}); new files also get this process's umask");
+
         byte* request = (byte*)NativeMemory.AlignedAlloc(ProtocolConstants.RequestBufferSize, 4096);
         byte* reply = (byte*)NativeMemory.AlignedAlloc(ProtocolConstants.RequestBufferSize, 4096);
         try
