@@ -66,8 +66,12 @@ public static class MountCommand
         {
             ControlServer? control = null;
             if (lighthouse.Store.OpenReport is { } report)
-                Console.Error.WriteLine($"lighthouse: {report.Scanned:N0} entries scanned in {clock.Elapsed.TotalSeconds:0.0} s; " +
-                                        $"{report.Events.Count:N0} changes made outside Lighthouse recorded as '{StoreConstants.ExternalAgent}'");
+            {
+                int baseline = report.Events.Count(e => e.Op == EventOp.Baseline);
+                Console.Error.WriteLine($"lighthouse: {report.Scanned:N0} entries scanned in {clock.Elapsed.TotalSeconds:0.0} s; " + (baseline > 0
+                    ? $"first mount: recorded a baseline of {baseline:N0} entries (metadata only; contents are kept from their first change on)"
+                    : $"{report.Events.Count:N0} changes made while Lighthouse was not running recorded as '{StoreConstants.ExternalAgent}'"));
+            }
             var host = new FuseHost
             {
                 FileSystem = lighthouse.Root,
