@@ -21,7 +21,8 @@ public interface IPassthroughObserver
     /// (the kernel's own requests, pid 0, are attributed through it).</summary>
     object? Opened(in RequestContext ctx, Node node, bool forWriting);
     void Created(in RequestContext ctx, Node parent, ReadOnlySpan<byte> name, Node node, in StatxBuf st);
-    void Removed(in RequestContext ctx, Node parent, ReadOnlySpan<byte> name, bool directory);
+    /// <param name="node">The node that name led to, if the kernel knew it; <paramref name="lastLink"/>: the inode is gone.</param>
+    void Removed(in RequestContext ctx, Node parent, ReadOnlySpan<byte> name, Node? node, bool lastLink, bool directory);
     void Renamed(in RequestContext ctx, Node fromParent, ReadOnlySpan<byte> fromName, Node toParent, ReadOnlySpan<byte> toName, uint flags);
     void Linked(in RequestContext ctx, Node node, Node newParent, ReadOnlySpan<byte> newName);
     void AttributesChanged(in RequestContext ctx, Node node, in StatxBuf st);

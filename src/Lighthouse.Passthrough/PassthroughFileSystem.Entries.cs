@@ -109,7 +109,7 @@ public sealed unsafe partial class PassthroughFileSystem
         }
         if (victim is not null) Nodes.Detach(victim, dir, name);
         if (_observer is { } o2)
-            try { o2.Removed(ctx, dir, name, (flags & Libc.AT_REMOVEDIR) != 0); } catch (Exception e) { ObserverFailed(ctx, e); }
+            try { o2.Removed(ctx, dir, name, victim, lastLink, (flags & Libc.AT_REMOVEDIR) != 0); } catch (Exception e) { ObserverFailed(ctx, e); }
         return 0;
     }
 

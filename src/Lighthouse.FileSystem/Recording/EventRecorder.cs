@@ -38,6 +38,11 @@ public sealed class EventRecorder : IPassthroughObserver, IDisposable
     // Paths with records still queued, and those whose queued capture reads the file at that path.
     private readonly ConcurrentDictionary<string, int> _pending = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, int> _pendingCaptures = new(StringComparer.Ordinal);
+    // What we know of a file's content by inode (Safe or WritePending), so the knowledge outlives the
+    // node object: the kernel forgets inodes (drop_caches, memory pressure) and looks them up again.
+    private readonly ConcurrentDictionary<(ulong Dev, ulong Ino), int> _known = new();
+    // The last record handed to the store without waiting for its commit: Flush waits for it.
+    private Task _lastAsync = Task.CompletedTask;
     // Paths we changed recently, so the watcher of the project directory can tell our changes from others'.
     private readonly ConcurrentDictionary<string, long> _recent = new(StringComparer.Ordinal);
     private static readonly long RecentTicks = 3 * System.Diagnostics.Stopwatch.Frequency;
@@ -139,12 +144,33 @@ public sealed class EventRecorder : IPassthroughObserver, IDisposable
     {
         if (Thread.CurrentThread == _thread) return;
         using var done = new ManualResetEventSlim();
-        Enqueue(done.Set);
+        Enqueue(() =>
+        {
+            try { _lastAsync.Wait(); } catch (AggregateException) { /* reported by its continuation */ }
+            done.Set();
+        });
         done.Wait();
     }
 
+    /// <summary>Hands a record to the store without waiting for its commit, so consecutive records share
+    /// one transaction (the store's group commit); the store keeps them in the order given.</summary>
+    private void Submitted(Task commit)
+    {
+        _lastAsync = commit;
+        commit.ContinueWith(t =>
+        {
+            Interlocked.Increment(ref _failed);
+            LastError = t.Exception!.InnerException!.Message;
+            Console.Error.WriteLine($"lighthouse: could not record a change: {LastError}");
+        }, TaskContinuationOptions.OnlyOnFaulted);
+    }
+
+    private void Know(Node node, int state) => _known[(node.Dev, node.Ino)] = state;
+
     public void BeforeModify(in RequestContext ctx, Node node)
     {
+        if (Volatile.Read(ref node.UserState) == Unknown && _known.TryGetValue((node.Dev, node.Ino), out int known))
+            Interlocked.CompareExchange(ref node.UserState, known, Unknown);
         switch (Volatile.Read(ref node.UserState))
         {
             case Safe:
@@ -158,6 +184,7 @@ public sealed class EventRecorder : IPassthroughObserver, IDisposable
                 if (_pending.ContainsKey(path) || _pendingCaptures.ContainsKey(path)) Flush();
                 _store.CaptureBeforeModify(_identity.AgentOf(ctx), path);
                 Interlocked.CompareExchange(ref node.UserState, Safe, Unknown);
+                Know(node, Safe);
                 return;
         }
     }
@@ -179,14 +206,16 @@ public sealed class EventRecorder : IPassthroughObserver, IDisposable
     {
         string agent = _identity.AgentOf(ctx), path = PathOf(parent, name);
         var attributes = Attributes(st);
-        if (attributes.Kind == FileKind.File && attributes.Size == 0) Volatile.Write(ref node.UserState, Safe);
+        if (attributes.Kind == FileKind.File && attributes.Size == 0) { Volatile.Write(ref node.UserState, Safe); Know(node, Safe); }
         Volatile.Write(ref node.UserStamp, attributes.MtimeNs);
         Touched(path);
-        Record(() => _store.RecordCreate(agent, path, attributes), path);
+        Record(() => Submitted(_store.RecordCreateAsync(agent, path, attributes)), path);
     }
 
-    public void Removed(in RequestContext ctx, Node parent, ReadOnlySpan<byte> name, bool directory)
+    public void Removed(in RequestContext ctx, Node parent, ReadOnlySpan<byte> name, Node? node, bool lastLink, bool directory)
     {
+        // The inode number may come back for another file: what we knew of this one must not carry over.
+        if (node is not null && lastLink) _known.TryRemove((node.Dev, node.Ino), out _);
         string agent = _identity.AgentOf(ctx), path = PathOf(parent, name);
         Touched(path);
         Record(() => _store.RecordUnlink(agent, path), path);
@@ -223,10 +252,10 @@ public sealed class EventRecorder : IPassthroughObserver, IDisposable
     {
         string agent = _identity.AgentOf(ctx), path = PathOf(node);
         var attributes = Attributes(st);
-        if (attributes.Kind == FileKind.File) Volatile.Write(ref node.UserState, Unknown);
+        if (attributes.Kind == FileKind.File) { Volatile.Write(ref node.UserState, Unknown); _known.TryRemove((node.Dev, node.Ino), out _); }
         Volatile.Write(ref node.UserStamp, attributes.MtimeNs);
         Touched(path);
-        Record(() => _store.RecordSetAttributes(agent, path, attributes), path);
+        Record(() => Submitted(_store.RecordSetAttributesAsync(agent, path, attributes)), path);
     }
 
     public void Written(in RequestContext ctx, Node node, object? openedBy)
@@ -243,11 +272,16 @@ public sealed class EventRecorder : IPassthroughObserver, IDisposable
             if (Interlocked.Exchange(ref node.UserStamp, mtime) == mtime) return;
         }
         Volatile.Write(ref node.UserState, WritePending);
+        Know(node, WritePending);
         Touched(path);
         Enqueue(() =>
         {
             try { _store.CaptureOnClose(agent, path); }
-            finally { Interlocked.CompareExchange(ref node.UserState, Safe, WritePending); }
+            finally
+            {
+                Interlocked.CompareExchange(ref node.UserState, Safe, WritePending);
+                _known.TryUpdate((node.Dev, node.Ino), Safe, WritePending);
+            }
         }, _pendingCaptures, path);
     }
 
