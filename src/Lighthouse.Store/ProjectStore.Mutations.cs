@@ -153,12 +153,15 @@ public sealed partial class ProjectStore
     }
 
     /// <summary>Records an unlink or rmdir (by the kind the index knows). Earlier versions stay reachable.</summary>
-    public StoreEvent RecordUnlink(string agent, string path)
+    public StoreEvent RecordUnlink(string agent, string path) => RecordUnlinkAsync(agent, path).GetAwaiter().GetResult();
+
+    /// <summary>As <see cref="RecordUnlink"/>, returning once the event is queued; the task completes at commit.</summary>
+    public Task<StoreEvent> RecordUnlinkAsync(string agent, string path)
     {
         CheckAgent(agent);
         path = StorePath.Normalize(path);
         if (path.Length == 0) throw new InvalidStorePathException(path, "the project root cannot be removed");
-        return _writer.Submit(ctx =>
+        return _writer.SubmitAsync(ctx =>
         {
             var (fileId, kind) = ctx.Index.ResolveCurrent(path)
                 ?? throw new IndexConflictException($"cannot record the removal of '{path}': it is not in the index");
@@ -171,16 +174,19 @@ public sealed partial class ProjectStore
     }
 
     /// <summary>Records a rename (over an existing target, which then stays reachable in history). Null for a POSIX no-op.</summary>
-    public StoreEvent? RecordRename(string agent, string from, string to)
+    public StoreEvent? RecordRename(string agent, string from, string to) => RecordRenameAsync(agent, from, to).GetAwaiter().GetResult();
+
+    /// <summary>As <see cref="RecordRename"/>, returning once the event is queued; the task completes at commit.</summary>
+    public Task<StoreEvent?> RecordRenameAsync(string agent, string from, string to)
     {
         CheckAgent(agent);
         from = StorePath.Normalize(from);
         to = StorePath.Normalize(to);
         if (from.Length == 0 || to.Length == 0) throw new InvalidStorePathException(from.Length == 0 ? from : to, "the project root cannot be renamed");
-        if (from == to) return null;
+        if (from == to) return Task.FromResult<StoreEvent?>(null);
         if (StorePath.IsSelfOrUnder(to, from))
             throw new IndexConflictException($"cannot record moving '{from}' into itself ('{to}')");
-        return _writer.Submit(ctx =>
+        return _writer.SubmitAsync<StoreEvent?>(ctx =>
         {
             var (fileId, kind) = ctx.Index.ResolveCurrent(from)
                 ?? throw new IndexConflictException($"cannot record the rename of '{from}': it is not in the index");
@@ -200,12 +206,15 @@ public sealed partial class ProjectStore
     }
 
     /// <summary>Records a hard link: <paramref name="newPath"/> names the same file as <paramref name="existing"/>.</summary>
-    public StoreEvent RecordLink(string agent, string existing, string newPath)
+    public StoreEvent RecordLink(string agent, string existing, string newPath) => RecordLinkAsync(agent, existing, newPath).GetAwaiter().GetResult();
+
+    /// <summary>As <see cref="RecordLink"/>, returning once the event is queued; the task completes at commit.</summary>
+    public Task<StoreEvent> RecordLinkAsync(string agent, string existing, string newPath)
     {
         CheckAgent(agent);
         existing = StorePath.Normalize(existing);
         newPath = StorePath.Normalize(newPath);
-        return _writer.Submit(ctx =>
+        return _writer.SubmitAsync(ctx =>
         {
             var (fileId, kind) = ctx.Index.ResolveCurrent(existing)
                 ?? throw new IndexConflictException($"cannot record a link to '{existing}': it is not in the index");

@@ -182,6 +182,7 @@ public sealed class EventRecorder : IPassthroughObserver, IDisposable
                 string path = PathOf(node);
                 // Queued events about this file must reach the index first, or the disk would look changed behind our back.
                 if (_pending.ContainsKey(path) || _pendingCaptures.ContainsKey(path)) Flush();
+                else if (!_lastAsync.IsCompleted) { try { _lastAsync.Wait(); } catch (AggregateException) { } } // handed over, not yet committed
                 _store.CaptureBeforeModify(_identity.AgentOf(ctx), path);
                 Interlocked.CompareExchange(ref node.UserState, Safe, Unknown);
                 Know(node, Safe);
@@ -218,7 +219,7 @@ public sealed class EventRecorder : IPassthroughObserver, IDisposable
         if (node is not null && lastLink) _known.TryRemove((node.Dev, node.Ino), out _);
         string agent = _identity.AgentOf(ctx), path = PathOf(parent, name);
         Touched(path);
-        Record(() => _store.RecordUnlink(agent, path), path);
+        Record(() => Submitted(_store.RecordUnlinkAsync(agent, path)), path);
     }
 
     public void Renamed(in RequestContext ctx, Node fromParent, ReadOnlySpan<byte> fromName, Node toParent, ReadOnlySpan<byte> toName, uint flags)
@@ -232,20 +233,20 @@ public sealed class EventRecorder : IPassthroughObserver, IDisposable
             string aside = $"{from}.lighthouse-exchange-{Guid.NewGuid():N}";
             Record(() =>
             {
-                _store.RecordRename(agent, from, aside);
-                _store.RecordRename(agent, to, from);
-                _store.RecordRename(agent, aside, to);
+                Submitted(_store.RecordRenameAsync(agent, from, aside));
+                Submitted(_store.RecordRenameAsync(agent, to, from));
+                Submitted(_store.RecordRenameAsync(agent, aside, to));
             }, from, to);
             return;
         }
-        Record(() => _store.RecordRename(agent, from, to), from, to);
+        Record(() => Submitted(_store.RecordRenameAsync(agent, from, to)), from, to);
     }
 
     public void Linked(in RequestContext ctx, Node node, Node newParent, ReadOnlySpan<byte> newName)
     {
         string agent = _identity.AgentOf(ctx), existing = PathOf(node), path = PathOf(newParent, newName);
         Touched(path);
-        Record(() => _store.RecordLink(agent, existing, path), existing, path);
+        Record(() => Submitted(_store.RecordLinkAsync(agent, existing, path)), existing, path);
     }
 
     public void AttributesChanged(in RequestContext ctx, Node node, in StatxBuf st)
