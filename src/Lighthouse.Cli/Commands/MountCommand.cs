@@ -23,6 +23,8 @@ public static class MountCommand
         var threads = new Option<int>("--threads") { Description = "Worker threads.", DefaultValueFactory = _ => Math.Max(2, Environment.ProcessorCount) };
         var cacheTimeout = new Option<double>("--cache-timeout")
         { Description = "Seconds the kernel may cache names and attributes of current/. Changes made beside the mount are pushed to the kernel at once (invalidation), so this can be long.", DefaultValueFactory = _ => 10.0 };
+        var noWatch = new Option<bool>("--no-watch")
+        { Description = "Do not follow changes made to the project directory beside the mount (they are then only seen, and recorded as 'external', at the next mount)." };
         var durability = new Option<Durability>("--durability")
         { Description = "Normal: events survive a crash of Lighthouse (the default); Full: also a power loss (an fsync per commit).", DefaultValueFactory = _ => Durability.Normal };
 
@@ -31,7 +33,7 @@ public static class MountCommand
             "<mountpoint>/history/@<n>, /history/<UTC time> and /history/<snapshot> show it as it was. Runs in the foreground " +
             "(Ctrl-C unmounts) unless --background.\n\nExample: lighthouse mount ~/src/app   then   ls /mnt/lighthouse/project/current")
         {
-            project, mountPoint, background, noPassthrough, threads, cacheTimeout, durability,
+            project, mountPoint, background, noPassthrough, threads, cacheTimeout, durability, noWatch,
         };
         command.SetAction(parse =>
         {
@@ -50,12 +52,12 @@ public static class MountCommand
                 KernelPassthrough = !parse.GetValue(noPassthrough),
                 CacheTimeout = TimeSpan.FromSeconds(parse.GetValue(cacheTimeout)),
                 Store = new StoreOptions { Durability = parse.GetValue(durability) },
-            }, parse.GetValue(threads));
+            }, parse.GetValue(threads), watch: !parse.GetValue(noWatch));
         });
         return command;
     }
 
-    private static int RunForeground(string projectDir, string mnt, LighthouseMountOptions options, int threads)
+    private static int RunForeground(string projectDir, string mnt, LighthouseMountOptions options, int threads, bool watch)
     {
         var clock = Stopwatch.StartNew();
         Console.Error.WriteLine($"lighthouse: opening {projectDir} (comparing the directory with the log)...");
@@ -90,7 +92,7 @@ public static class MountCommand
                 },
                 Ready = (session, mount) =>
                 {
-                    lighthouse.WatchExternalChanges(() => session.Notifier);
+                    if (watch) lighthouse.WatchExternalChanges(() => session.Notifier);
                     // Verbs run while mounted (snapshot, status) talk to us here: the store has one owner.
                     control = new ControlServer(MountState.DefaultControlSocket(projectDir), lighthouse.Store, () => LiveStatus(session, lighthouse));
                     control.Start();
