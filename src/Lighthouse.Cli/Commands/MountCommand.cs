@@ -85,6 +85,7 @@ public static class MountCommand
                     AllowOther = true, DefaultPermissions = true,
                 },
                 SessionOptions = new SessionOptions { Threads = threads },
+                Trim = lighthouse.Recorder.Trim,
                 BeforeServing = mount =>
                 {
                     lighthouse.Current.AttachDevice(mount.DeviceFd);

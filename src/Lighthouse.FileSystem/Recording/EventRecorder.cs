@@ -89,6 +89,15 @@ public sealed class EventRecorder : IPassthroughObserver, IDisposable
         }
     }
 
+    /// <summary>Drops what is only kept to go faster (known content states, old own-change marks):
+    /// called when the kernel forgot many inodes, to keep memory bounded.</summary>
+    public void Trim()
+    {
+        _known.Clear();
+        long now = System.Diagnostics.Stopwatch.GetTimestamp();
+        foreach (var (p, at) in _recent) if (now - at > RecentTicks) _recent.TryRemove(p, out _);
+    }
+
     /// <summary>Queues work for the recorder thread that is not ours to attribute (reconciling external changes).</summary>
     public void EnqueueExternal(Action work) => Enqueue(work);
 

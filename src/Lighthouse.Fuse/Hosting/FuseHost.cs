@@ -22,6 +22,8 @@ public sealed class FuseHost
     public Action<FuseSession, FuseMountHandle>? Ready { get; init; }
     public TextWriter Log { get; init; } = Console.Error;
     public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>Called when the kernel has forgotten many inodes, before memory is given back (drop caches of your own).</summary>
+    public Action? Trim { get; init; }
 
     public int Run(CancellationToken cancel = default)
     {
@@ -58,6 +60,7 @@ public sealed class FuseHost
         }
         string connection = ConnectionNumber(mountPoint);
         Ready?.Invoke(session, mount);
+        using var trimmer = new Timer(_ => TrimAfterForgets(session), null, TrimInterval, TrimInterval);
 
         // Serve until asked to stop, or until the workers end (someone unmounted us).
         var exited = Task.Run(session.WaitForExit);
@@ -83,6 +86,24 @@ public sealed class FuseHost
                       $"allocated {session.Stats.AllocatedBytes} bytes on worker threads " +
                       $"({(requests == 0 ? 0 : (double)session.Stats.AllocatedBytes / requests):0.0} per request)");
         return session.Failure is null ? 0 : 1;
+    }
+
+    private static readonly TimeSpan TrimInterval = TimeSpan.FromSeconds(5);
+    private const long ForgetsWorthATrim = 1000;
+    private long _forgetsAtLastTrim;
+
+    /// <summary>
+    /// Keeps memory bounded: once the kernel has forgotten many inodes (memory pressure, drop_caches),
+    /// what we held for them is garbage, but nothing allocates any more to make the GC run. Collect
+    /// then, compacting and returning the memory to the system.
+    /// </summary>
+    private void TrimAfterForgets(FuseSession session)
+    {
+        long forgotten = session.Forgotten;
+        if (forgotten - _forgetsAtLastTrim < ForgetsWorthATrim) return;
+        _forgetsAtLastTrim = forgotten;
+        try { Trim?.Invoke(); } catch (Exception e) { Log.WriteLine($"lighthouse: trimming caches: {e.Message}"); }
+        GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
     }
 
     /// <summary>The FUSE connection number (the minor device of the mount) from /proc/self/mountinfo.</summary>

@@ -29,6 +29,7 @@ public sealed unsafe partial class FuseSession
             }
             case Opcode.Forget:
                 _fs.Forget(node, Arg<ForgetIn>(body).Nlookup);
+                Interlocked.Increment(ref _forgets);
                 return NoReply;
             case Opcode.BatchForget:
             {
@@ -36,6 +37,7 @@ public sealed unsafe partial class FuseSession
                 var items = MemoryMarshal.Cast<byte, ForgetOne>(body[sizeof(BatchForgetIn)..]);
                 int count = (int)Math.Min(batch.Count, (uint)items.Length);
                 for (int i = 0; i < count; i++) _fs.Forget(items[i].NodeId, items[i].Nlookup);
+                Interlocked.Add(ref _forgets, count);
                 return NoReply;
             }
             case Opcode.GetAttr:

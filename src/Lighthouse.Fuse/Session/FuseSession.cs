@@ -26,6 +26,10 @@ public sealed unsafe partial class FuseSession : IDisposable
     private int _masterFd = -1;
     private volatile bool _stopping;
     private int _umaskWarned;
+    private long _forgets;
+
+    /// <summary>Inodes the kernel has forgotten so far (FORGET and BATCH_FORGET entries).</summary>
+    public long Forgotten => Interlocked.Read(ref _forgets);
 
     public FuseSession(FuseFileSystem fileSystem, SessionOptions? options = null)
     {
