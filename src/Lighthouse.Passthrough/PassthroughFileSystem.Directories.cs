@@ -149,6 +149,24 @@ public sealed unsafe partial class PassthroughFileSystem
         if (n is null) return Errno.ESTALE;
         if (name.Length > 255) return Errno.ERANGE;
         byte* path = PathBuffer1, xname = PathBuffer2;
+        if (n.FileType == 0x8000)
+        {
+            // The kernel asks for security.capability before every write to a file that is open:
+            // ask the open file directly (one system call, no path walk).
+            lock (n)
+            {
+                if (n.OpenFd >= 0)
+                {
+                    NulTerminated(name, xname);
+                    fixed (byte* v = value)
+                    {
+                        nint r = Libc.Fgetxattr(n.OpenFd, xname, value.IsEmpty ? null : v, (nuint)value.Length);
+                        size = (int)Math.Max(0, r);
+                        return r < 0 ? Fail() : 0;
+                    }
+                }
+            }
+        }
         int rc = XattrPath(n, path, out int tmp);
         if (rc == Errno.EOPNOTSUPP) return Errno.ENODATA;
         if (rc != 0) return rc;

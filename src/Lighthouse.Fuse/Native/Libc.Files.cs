@@ -159,6 +159,9 @@ internal static unsafe partial class Libc
     [LibraryImport(Lib, EntryPoint = "getxattr", SetLastError = true)]
     public static partial nint Getxattr(byte* path, byte* name, void* value, nuint size);
 
+    [LibraryImport(Lib, EntryPoint = "fgetxattr", SetLastError = true)]
+    public static partial nint Fgetxattr(int fd, byte* name, void* value, nuint size);
+
     [LibraryImport(Lib, EntryPoint = "setxattr", SetLastError = true)]
     public static partial int Setxattr(byte* path, byte* name, void* value, nuint size, int flags);
 
