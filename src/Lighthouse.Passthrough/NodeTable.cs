@@ -1,3 +1,4 @@
+using Lighthouse.Fuse.FileSystem;
 using System.Collections.Concurrent;
 using Lighthouse.Fuse.Native;
 using Lighthouse.Fuse.Protocol;
@@ -37,8 +38,7 @@ public sealed class Node
 
     /// <summary>A descriptor of one of its open files, or -1. Read it under lock(node): RELEASE closes under it.</summary>
     internal int OpenFd => OpenFds is { Count: > 0 } fds ? fds[0] : -1;
-    internal int BackingId;
-    internal int BackingUsers;
+    internal BackingFile Backing;
 
     /// <summary>Free for the owner of the filesystem (e.g. a recorder's per-file state); updated with Interlocked.</summary>
     public int UserState;

@@ -110,17 +110,11 @@ public sealed unsafe partial class PassthroughFileSystem
             (node.OpenFds ??= []).Add(fd);
             if (UsingKernelPassthrough && node.FileType == 0x8000)
             {
-                if (node.BackingId == 0)
+                int backingId = node.Backing.Acquire(_deviceFd, fd);
+                if (backingId > 0)
                 {
-                    var map = new BackingMap { Fd = fd };
-                    int id = Libc.Ioctl(_deviceFd, ProtocolConstants.DevIocBackingOpen, &map);
-                    if (id > 0) node.BackingId = id;
-                }
-                if (node.BackingId > 0)
-                {
-                    node.BackingUsers++;
                     handle.Passthrough = true;
-                    open = new OpenOut { Fh = fh, OpenFlags = OpenReplyFlags.Passthrough, BackingId = node.BackingId };
+                    open = new OpenOut { Fh = fh, OpenFlags = OpenReplyFlags.Passthrough, BackingId = backingId };
                 }
             }
         }
@@ -139,12 +133,7 @@ public sealed unsafe partial class PassthroughFileSystem
         {
             n.OpenFiles--;
             n.OpenFds?.Remove(fd);
-            if (handle.Passthrough && --n.BackingUsers == 0)
-            {
-                uint id = (uint)n.BackingId;
-                Libc.Ioctl(_deviceFd, ProtocolConstants.DevIocBackingClose, &id);
-                n.BackingId = 0;
-            }
+            if (handle.Passthrough) n.Backing.Release(_deviceFd);
             // Closed under the node's lock: others use OpenFd under it.
             Libc.Close(fd);
         }

@@ -36,7 +36,7 @@ public sealed unsafe class HistorySection : FuseFileSystem
         public required FileKind Kind;
         public long Lookups;
         // Kernel passthrough: one backing file per inode, shared by all its opens.
-        public int BackingId, BackingUsers;
+        public BackingFile Backing;
     }
 
     private sealed class HistoryHandle
@@ -224,17 +224,11 @@ public sealed unsafe class HistorySection : FuseFileSystem
         {
             lock (n)
             {
-                if (n.BackingId == 0)
+                int backingId = n.Backing.Acquire(_deviceFd, fd);
+                if (backingId > 0)
                 {
-                    var map = new BackingMap { Fd = fd };
-                    int id = Libc.Ioctl(_deviceFd, ProtocolConstants.DevIocBackingOpen, &map);
-                    if (id > 0) n.BackingId = id;
-                }
-                if (n.BackingId > 0)
-                {
-                    n.BackingUsers++;
                     handle.Passthrough = true;
-                    open = new OpenOut { Fh = fh, OpenFlags = OpenReplyFlags.Passthrough, BackingId = n.BackingId };
+                    open = new OpenOut { Fh = fh, OpenFlags = OpenReplyFlags.Passthrough, BackingId = backingId };
                 }
             }
         }
@@ -251,13 +245,7 @@ public sealed unsafe class HistorySection : FuseFileSystem
     {
         if (!_handles.TryRemove(fh, out var h)) return 0;
         if (h.Passthrough && h.Node is { } n)
-            lock (n)
-                if (--n.BackingUsers == 0)
-                {
-                    uint id = (uint)n.BackingId;
-                    Libc.Ioctl(_deviceFd, ProtocolConstants.DevIocBackingClose, &id);
-                    n.BackingId = 0;
-                }
+            lock (n) n.Backing.Release(_deviceFd);
         if (h.Fd >= 0) Libc.Close(h.Fd);
         return 0;
     }

@@ -1,4 +1,3 @@
-using System.Text;
 using Lighthouse.Fuse.FileSystem;
 using Lighthouse.Fuse.Native;
 using Lighthouse.Fuse.Protocol;
@@ -27,7 +26,10 @@ public sealed class MountRoot : FuseFileSystem
     private readonly PassthroughFileSystem _current;
     private readonly FuseFileSystem _history;
     private readonly uint _uid, _gid;
-    private readonly (string Name, ulong Id)[] _sections = [("current", SectionIds.CurrentRoot), ("history", SectionIds.HistoryRoot)];
+    // ".", "..", then the sections; as bytes, as the kernel sends and wants names.
+    private static readonly (byte[] Name, ulong Id)[] Listing =
+        [("."u8.ToArray(), 1), (".."u8.ToArray(), 1), ("current"u8.ToArray(), SectionIds.CurrentRoot), ("history"u8.ToArray(), SectionIds.HistoryRoot)];
+    private static ReadOnlySpan<(byte[] Name, ulong Id)> Sections => Listing.AsSpan(2);
 
     public MountRoot(PassthroughFileSystem current, History.HistorySection history, uint uid, uint gid)
     {
@@ -45,7 +47,7 @@ public sealed class MountRoot : FuseFileSystem
 
     private static readonly TimeSpan RootTimeout = TimeSpan.FromHours(1);
 
-    private FuseAttr RootAttr() => new() { Ino = 1, Mode = 0x4000 | 0x1ed, Nlink = 2 + (uint)_sections.Length, Uid = _uid, Gid = _gid, BlkSize = 4096 };
+    private FuseAttr RootAttr() => new() { Ino = 1, Mode = 0x4000 | 0x1ed, Nlink = 2 + (uint)Sections.Length, Uid = _uid, Gid = _gid, BlkSize = 4096 };
 
     public override void Init(ConnectionInfo connection)
     {
@@ -63,9 +65,9 @@ public sealed class MountRoot : FuseFileSystem
     {
         if (SectionOf(parent) is { } section) return section.Lookup(ctx, parent, name, out entry);
         entry = default;
-        foreach (var (sectionName, id) in _sections)
+        foreach (var (sectionName, id) in Sections)
         {
-            if (!name.SequenceEqual(Encoding.ASCII.GetBytes(sectionName))) continue;
+            if (!name.SequenceEqual(sectionName)) continue;
             int rc = SectionOf(id)!.GetAttr(ctx, id, null, out var attr);
             if (rc != 0) return rc;
             ulong seconds = (ulong)RootTimeout.TotalSeconds;
@@ -101,21 +103,10 @@ public sealed class MountRoot : FuseFileSystem
     public override int ReadDir(in RequestContext ctx, ulong node, ulong fh, long offset, ref DirectoryBuffer buffer)
     {
         if (SectionOf(node) is { } section) return section.ReadDir(ctx, node, fh, offset, ref buffer);
-        // ".", "..", then the sections; an entry's offset cookie is its position + 1.
-        long position = 0;
-        foreach (var (text, ino) in RootListing())
-        {
-            if (position++ < offset) continue;
-            if (!buffer.TryAdd(Encoding.ASCII.GetBytes(text), ino, 4, position, default)) break;
-        }
+        // An entry's offset cookie is its position + 1.
+        for (long i = Math.Max(0, offset); i < Listing.Length; i++)
+            if (!buffer.TryAdd(Listing[i].Name, Listing[i].Id, 4, i + 1, default)) break;
         return 0;
-    }
-
-    private IEnumerable<(string Name, ulong Ino)> RootListing()
-    {
-        yield return (".", 1);
-        yield return ("..", 1);
-        foreach (var section in _sections) yield return section;
     }
 
     public override int ReleaseDir(in RequestContext ctx, ulong node, ulong fh) =>

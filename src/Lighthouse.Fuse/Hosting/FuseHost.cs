@@ -106,19 +106,9 @@ public sealed class FuseHost
         GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
     }
 
-    /// <summary>The FUSE connection number (the minor device of the mount) from /proc/self/mountinfo.</summary>
-    private static string ConnectionNumber(string mountPoint)
-    {
-        foreach (var line in File.ReadLines("/proc/self/mountinfo"))
-        {
-            var fields = line.Split(' ');
-            if (fields.Length > 4 && MountInfoPath(fields[4]) == mountPoint) return fields[2].Split(':')[1];
-        }
-        return "";
-    }
-
-    private static string MountInfoPath(string escaped) =>
-        System.Text.RegularExpressions.Regex.Replace(escaped, @"\\([0-7]{3})", m => ((char)Convert.ToInt32(m.Groups[1].Value, 8)).ToString());
+    /// <summary>The FUSE connection number (the minor device of the mount), for /sys/fs/fuse/connections.</summary>
+    private static string ConnectionNumber(string mountPoint) =>
+        MountInfo.Find(mountPoint)?.Minor.ToString() ?? "";
 
     private static void AbortConnection(string connection)
     {

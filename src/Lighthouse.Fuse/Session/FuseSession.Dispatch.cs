@@ -331,7 +331,6 @@ public sealed unsafe partial class FuseSession
         // until then anyway); the notifier and the rest of the workers are started just after.
         ThreadPool.QueueUserWorkItem(_ =>
         {
-            Thread.Sleep(0);
             Notifier = new Notifier(_masterFd);
             StartMoreWorkers();
             _initialized.TrySetResult(connection);

@@ -35,7 +35,11 @@ public enum ContentState
 }
 
 /// <summary>Metadata of a node as seen by lstat. Times are nanoseconds since the Unix epoch.</summary>
-public sealed record NodeAttributes(FileKind Kind, long Size, int Mode, long MtimeNs, long Inode);
+public sealed record NodeAttributes(FileKind Kind, long Size, int Mode, long MtimeNs, long Inode)
+{
+    /// <summary>lstat of an absolute path, as the store records it; null if it does not exist.</summary>
+    public static NodeAttributes? Of(string absolutePath) => Native.FileStat.Lstat(absolutePath);
+}
 
 /// <summary>One version of a file: valid for events in [FromSeq, ToSeq).</summary>
 public sealed record NodeVersion(
