@@ -10,9 +10,9 @@ using Lighthouse.Store;
 namespace Lighthouse.FileSystem.External;
 
 /// <summary>
-/// Watches the project directory (inotify) for changes made beside the mount — an editor or a
-/// build writing to the directory itself — and (1) drops what the kernel cached about the changed
-/// names and inodes, so current/ shows them at once, and (2) records them as events of
+/// Watches the project directory (<see cref="DirectoryWatcher"/>, inotify) for changes made beside the
+/// mount — an editor or a build writing to the directory itself — and (1) drops what the kernel cached
+/// about the changed names and inodes, so current/ shows them at once, and (2) records them as events of
 /// <c>external</c> by reconciling the smallest directory that holds them. Our own changes also
 /// reach the directory and raise inotify events: paths the recorder touched in the last seconds
 /// are skipped, and reconciliation runs in the recorder's queue, after everything we recorded.
@@ -25,7 +25,7 @@ public sealed unsafe class ExternalChangeWatcher : IDisposable
     private readonly EventRecorder _recorder;
     private readonly PassthroughFileSystem _current;
     private readonly Func<Notifier?> _notifier;
-    private readonly FileSystemWatcher _fsw;
+    private readonly DirectoryWatcher _watcher;
     private readonly Timer _timer;
     private readonly object _gate = new();
     private readonly HashSet<string> _dirty = new(StringComparer.Ordinal);
@@ -36,41 +36,36 @@ public sealed unsafe class ExternalChangeWatcher : IDisposable
     {
         _projectDir = projectDir; _store = store; _recorder = recorder; _current = current; _notifier = notifier;
         _timer = new Timer(_ => Process(), null, Timeout.Infinite, Timeout.Infinite);
-        _fsw = new FileSystemWatcher(projectDir)
-        {
-            IncludeSubdirectories = true,
-            NotifyFilter = NotifyFilters.FileName | NotifyFilters.DirectoryName | NotifyFilters.Size | NotifyFilters.LastWrite
-                | NotifyFilters.Attributes | NotifyFilters.Security,
-            InternalBufferSize = 64 * 1024,
-        };
-        _fsw.Created += (_, e) => Touch(e.FullPath);
-        _fsw.Changed += (_, e) => Touch(e.FullPath);
-        _fsw.Deleted += (_, e) => Touch(e.FullPath);
-        _fsw.Renamed += (_, e) => { Touch(e.OldFullPath); Touch(e.FullPath); };
-        _fsw.Error += (_, _) =>
-        {
-            lock (_gate) _overflow = true; // events were lost: reconcile everything
-            _timer.Change(Debounce, Timeout.InfiniteTimeSpan);
-        };
-        _fsw.EnableRaisingEvents = true;
+        _watcher = new DirectoryWatcher(projectDir, OnBatch, DirectoryWatcher.ExcludeStoreState);
+        _watcher.Failed += e => Console.Error.WriteLine($"lighthouse: watching {projectDir}: {e.Message}");
     }
 
     /// <summary>External changes recorded so far.</summary>
     public long ExternalEvents => Interlocked.Read(ref _externalEvents);
     public long Invalidations => Interlocked.Read(ref _invalidations);
 
-    private void Touch(string fullPath)
+    /// <summary>Counters of the inotify watcher: wake-ups, events read, batches.</summary>
+    public (long Wakeups, long Events, long Batches) WatcherCounters => (_watcher.Wakeups, _watcher.Events, _watcher.Batches);
+
+    /// <summary>One burst, already coalesced by the watcher. Our own changes (most of what the
+    /// mount's activity raises) are dropped here, so they neither keep the debounce running nor
+    /// pile up; what is left is reconciled after <see cref="Debounce"/> without a new batch, so a
+    /// long outside burst (tar x beside the mount) is reconciled once, after it settles.</summary>
+    private void OnBatch(WatchBatch batch)
     {
-        string rel = Path.GetRelativePath(_projectDir, fullPath);
-        if (rel == ".") rel = "";
-        if (rel == StoreConstants.StateDirName || rel.StartsWith(StoreConstants.StateDirName + "/", StringComparison.Ordinal)) return;
-        if (_recorder.TouchedRecently(rel)) return; // our own change, seen from below
+        bool external = batch.Overflowed;
         lock (_gate)
         {
             if (_disposed) return;
-            _dirty.Add(rel);
+            _overflow |= batch.Overflowed; // events were lost: reconcile everything
+            foreach (var rel in batch.Paths)
+            {
+                if (_recorder.TouchedRecently(rel)) continue; // our own change, seen from below
+                _dirty.Add(rel);
+                external = true;
+            }
         }
-        _timer.Change(Debounce, Timeout.InfiniteTimeSpan);
+        if (external) _timer.Change(Debounce, Timeout.InfiniteTimeSpan);
     }
 
     private void Process()
@@ -90,26 +85,12 @@ public sealed unsafe class ExternalChangeWatcher : IDisposable
         paths.RemoveAll(_recorder.TouchedRecently);
         if (paths.Count == 0 && !overflow) return;
         foreach (var path in paths) Invalidate(path);
-        string scope = overflow ? "" : CommonDirectory(paths);
+        string scope = overflow ? "" : StorePath.CommonDirectory(paths);
         _recorder.EnqueueExternal(() =>
         {
             var report = _store.Reconcile(scope: scope);
             Interlocked.Add(ref _externalEvents, report.Events.Count);
         });
-    }
-
-    /// <summary>The deepest directory that contains every path's parent.</summary>
-    private static string CommonDirectory(List<string> paths)
-    {
-        string? common = null;
-        foreach (var p in paths)
-        {
-            string dir = Path.GetDirectoryName(p) ?? "";
-            if (common is null) { common = dir; continue; }
-            while (common.Length > 0 && !(dir == common || dir.StartsWith(common + "/", StringComparison.Ordinal)))
-                common = Path.GetDirectoryName(common) ?? "";
-        }
-        return common ?? "";
     }
 
     /// <summary>Tells the kernel to forget the name (in its parent) and the inode's cached attributes and data.</summary>
@@ -143,7 +124,7 @@ public sealed unsafe class ExternalChangeWatcher : IDisposable
     public void Dispose()
     {
         lock (_gate) _disposed = true;
-        _fsw.Dispose();
+        _watcher.Dispose(); // joins its thread: no batch arrives after this
         _timer.Dispose();
     }
 }

@@ -75,6 +75,20 @@ public static class StorePath
 
     public static int Depth(string path) => path.Length == 0 ? 0 : path.Count(c => c == '/') + 1;
 
+    /// <summary>The deepest directory that contains the parent of every path ("" when there are none):
+    /// the smallest scope to reconcile after changes to those paths.</summary>
+    public static string CommonDirectory(IEnumerable<string> paths)
+    {
+        string? common = null;
+        foreach (var p in paths)
+        {
+            var parent = Parent(p);
+            if (common is null) { common = parent; continue; }
+            while (!IsSelfOrUnder(parent, common)) common = Parent(common);
+        }
+        return common ?? "";
+    }
+
     public static bool IsSelfOrUnder(string path, string ancestor) =>
         ancestor.Length == 0 || path == ancestor || (path.Length > ancestor.Length && path[ancestor.Length] == '/' && path.StartsWith(ancestor, StringComparison.Ordinal));
 }

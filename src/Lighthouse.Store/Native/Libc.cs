@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace Lighthouse.Store.Native;
 
-/// <summary>The few libc calls .NET does not expose: statx (inode, ns times), FICLONE, dirfd-relative walking.</summary>
+/// <summary>The few libc calls .NET does not expose: statx (inode, ns times), FICLONE, dirfd-relative walking, raw inotify.</summary>
 internal static unsafe partial class Libc
 {
     public const int AT_FDCWD = -100;
@@ -26,6 +26,41 @@ internal static unsafe partial class Libc
     public const int EINVAL = 22;
     public const int ENOSYS = 38;
     public const int EOPNOTSUPP = 95;
+    public const int EINTR = 4;
+    public const int EAGAIN = 11;
+
+    // inotify(7). IN_NONBLOCK/IN_CLOEXEC are O_NONBLOCK/O_CLOEXEC (same values on x86-64 and arm64).
+    public const int IN_NONBLOCK = 0x800;
+    public const int IN_CLOEXEC = 0x80000;
+    public const uint IN_MODIFY = 0x2;
+    public const uint IN_ATTRIB = 0x4;
+    public const uint IN_CLOSE_WRITE = 0x8;
+    public const uint IN_MOVED_FROM = 0x40;
+    public const uint IN_MOVED_TO = 0x80;
+    public const uint IN_CREATE = 0x100;
+    public const uint IN_DELETE = 0x200;
+    public const uint IN_DELETE_SELF = 0x400;
+    public const uint IN_MOVE_SELF = 0x800;
+    public const uint IN_Q_OVERFLOW = 0x4000;
+    public const uint IN_IGNORED = 0x8000;
+    public const uint IN_ONLYDIR = 0x0100_0000;
+    public const uint IN_DONT_FOLLOW = 0x0200_0000;
+    public const uint IN_EXCL_UNLINK = 0x0400_0000;
+    public const uint IN_ISDIR = 0x4000_0000;
+    /// <summary>sizeof(struct inotify_event) without its name: wd, mask, cookie, len.</summary>
+    public const int InotifyEventSize = 16;
+
+    public const int EFD_NONBLOCK = 0x800;
+    public const int EFD_CLOEXEC = 0x80000;
+    public const short POLLIN = 0x1;
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short Revents;
+    }
 
     [StructLayout(LayoutKind.Sequential)]
     public struct StatxTimestamp
@@ -94,6 +129,27 @@ internal static unsafe partial class Libc
 
     [LibraryImport("libc", EntryPoint = "copy_file_range", SetLastError = true)]
     public static partial nint CopyFileRange(int fdIn, long* offIn, int fdOut, long* offOut, nuint length, uint flags);
+
+    [LibraryImport("libc", EntryPoint = "inotify_init1", SetLastError = true)]
+    public static partial int InotifyInit1(int flags);
+
+    [LibraryImport("libc", EntryPoint = "inotify_add_watch", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int InotifyAddWatch(int fd, string path, uint mask);
+
+    [LibraryImport("libc", EntryPoint = "inotify_rm_watch", SetLastError = true)]
+    public static partial int InotifyRmWatch(int fd, int wd);
+
+    [LibraryImport("libc", EntryPoint = "eventfd", SetLastError = true)]
+    public static partial int EventFd(uint initval, int flags);
+
+    [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
+    public static partial nint Read(int fd, byte* buf, nuint count);
+
+    [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
+    public static partial nint Write(int fd, byte* buf, nuint count);
+
+    [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
+    public static partial int Poll(PollFd* fds, nuint nfds, int timeoutMs);
 
     [LibraryImport("libc", EntryPoint = "strerror")]
     private static partial nint StrError(int errnum);

@@ -3,7 +3,7 @@ using Microsoft.Extensions.Logging;
 namespace Lighthouse.Store;
 
 /// <summary>
-/// Watches the project directory (inotify through FileSystemWatcher) and, after a short quiet
+/// Watches the project directory (<see cref="DirectoryWatcher"/>, inotify) and, after a short quiet
 /// period, reconciles the smallest subtree that holds every change seen, so changes made outside
 /// Lighthouse while it runs become events of <c>external</c>. On overflow it reconciles everything.
 /// </summary>
@@ -11,7 +11,7 @@ public sealed class ProjectWatcher : IDisposable
 {
     private readonly ProjectStore _store;
     private readonly TimeSpan _debounce;
-    private readonly FileSystemWatcher _fsw;
+    private readonly DirectoryWatcher _watcher;
     private readonly Timer _timer;
     private readonly Lock _gate = new();
     private readonly HashSet<string> _dirty = new(StringComparer.Ordinal);
@@ -23,24 +23,8 @@ public sealed class ProjectWatcher : IDisposable
         _store = store;
         _debounce = debounce;
         _timer = new Timer(_ => Flush(), null, Timeout.Infinite, Timeout.Infinite);
-        _fsw = new FileSystemWatcher(store.ProjectDir)
-        {
-            IncludeSubdirectories = true,
-            NotifyFilter = NotifyFilters.FileName | NotifyFilters.DirectoryName | NotifyFilters.Size | NotifyFilters.LastWrite
-                | NotifyFilters.Attributes | NotifyFilters.CreationTime | NotifyFilters.Security,
-            InternalBufferSize = 64 * 1024,
-        };
-        _fsw.Created += (_, e) => Touch(e.FullPath);
-        _fsw.Changed += (_, e) => Touch(e.FullPath);
-        _fsw.Deleted += (_, e) => Touch(e.FullPath);
-        _fsw.Renamed += (_, e) => { Touch(e.OldFullPath); Touch(e.FullPath); };
-        _fsw.Error += (_, e) =>
-        {
-            _store.Options.Logger.LogWarning(e.GetException(), "file watcher lost events; reconciling the whole project");
-            lock (_gate) _overflow = true;
-            _timer.Change(_debounce, Timeout.InfiniteTimeSpan);
-        };
-        _fsw.EnableRaisingEvents = true;
+        _watcher = new DirectoryWatcher(store.ProjectDir, OnBatch, DirectoryWatcher.ExcludeStoreState);
+        _watcher.Failed += e => _store.Options.Logger.LogWarning(e, "file watcher: {Message}", e.Message);
     }
 
     /// <summary>Raised after each reconciliation the watcher ran (also when it found nothing).</summary>
@@ -51,15 +35,17 @@ public sealed class ProjectWatcher : IDisposable
 
     public Exception? LastError { get; private set; }
 
-    private void Touch(string fullPath)
+    /// <summary>A burst of changes, already coalesced by the watcher; the timer still waits for the
+    /// debounce so that a long burst (an unpacked archive) is reconciled once, after it settles.</summary>
+    private void OnBatch(WatchBatch batch)
     {
-        var rel = Path.GetRelativePath(_store.ProjectDir, fullPath).Replace('\\', '/');
-        if (rel == "." ) rel = "";
-        if (rel == StoreConstants.StateDirName || rel.StartsWith(StoreConstants.StateDirName + "/", StringComparison.Ordinal)) return;
+        if (batch.Overflowed)
+            _store.Options.Logger.LogWarning("file watcher lost events; reconciling the whole project");
         lock (_gate)
         {
             if (_disposed) return;
-            _dirty.Add(rel);
+            _dirty.UnionWith(batch.Paths);
+            _overflow |= batch.Overflowed;
         }
         _timer.Change(_debounce, Timeout.InfiniteTimeSpan);
     }
@@ -78,7 +64,7 @@ public sealed class ProjectWatcher : IDisposable
             lock (_gate)
             {
                 if (_disposed || (_dirty.Count == 0 && !_overflow)) return;
-                scope = _overflow ? "" : CommonScope(_dirty);
+                scope = _overflow ? "" : StorePath.CommonDirectory(_dirty);
                 _dirty.Clear();
                 _overflow = false;
             }
@@ -98,19 +84,6 @@ public sealed class ProjectWatcher : IDisposable
         }
     }
 
-    /// <summary>The deepest directory that contains the parent of every dirty path.</summary>
-    private static string CommonScope(IEnumerable<string> paths)
-    {
-        string? common = null;
-        foreach (var p in paths)
-        {
-            var parent = StorePath.Parent(p);
-            if (common is null) { common = parent; continue; }
-            while (!StorePath.IsSelfOrUnder(parent, common)) common = StorePath.Parent(common);
-        }
-        return common ?? "";
-    }
-
     /// <summary>Climbs until the scope is a directory both on disk and in the index.</summary>
     private string ExistingScope(string scope)
     {
@@ -128,7 +101,7 @@ public sealed class ProjectWatcher : IDisposable
     public void Dispose()
     {
         lock (_gate) _disposed = true;
-        _fsw.Dispose();
+        _watcher.Dispose(); // joins its thread: no batch arrives after this
         _timer.Dispose();
     }
 }
