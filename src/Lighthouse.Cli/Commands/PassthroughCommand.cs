@@ -31,13 +31,15 @@ public static class PassthroughCommand
         var helper = new Option<string?>("--fusermount") { Description = "Path of the fusermount3/fusermount helper to use." };
         var autoUnmount = new Option<bool>("--auto-unmount") { Description = "Have the helper unmount if this process dies (helper mounts only)." };
         var debug = new Option<bool>("--debug") { Description = "Print every request (slow)." };
+        var noIoUring = new Option<bool>("--no-io-uring")
+        { Description = "Serve every request through /dev/fuse, not through FUSE over io_uring (per-CPU queues; used where the kernel offers it)." };
 
         var command = new Command("passthrough",
             "Mount <source-dir> at <mountpoint> through Lighthouse's own FUSE protocol implementation, in the foreground. " +
             "Ctrl-C or SIGTERM unmounts cleanly. Data goes through kernel passthrough where the kernel offers it.")
         {
             source, mountPoint, noPassthrough, threads, allowOther, defaultPermissions, readOnly,
-            attrTimeout, entryTimeout, method, helper, autoUnmount, debug,
+            attrTimeout, entryTimeout, method, helper, autoUnmount, debug, noIoUring,
         };
         command.SetAction(parse =>
         {
@@ -66,6 +68,7 @@ public static class PassthroughCommand
                 SessionOptions = new SessionOptions
                 {
                     Threads = parse.GetValue(threads),
+                    IoUring = !parse.GetValue(noIoUring),
                     Trace = parse.GetValue(debug) ? line => Console.Error.WriteLine(line) : null,
                 },
                 BeforeServing = mount => fs.AttachDevice(mount.DeviceFd),

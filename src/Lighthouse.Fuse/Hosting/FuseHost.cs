@@ -44,6 +44,7 @@ public sealed class FuseHost
         using var onTerm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Set(); });
         using var onCancel = cancel.Register(stop.Set);
 
+        EnableIoUring();
         using var mount = FuseMounter.Mount(mountPoint, MountOptions);
         BeforeServing?.Invoke(mount);
         using var session = new FuseSession(FileSystem, SessionOptions);
@@ -82,10 +83,23 @@ public sealed class FuseHost
         if (session.Failure is { } failure) Log.WriteLine($"lighthouse: session ended: {failure}");
         FileSystem.Destroy();
         long requests = session.Stats.MeasuredRequests;
-        Log.WriteLine($"lighthouse: served {session.Stats.TotalRequests} requests; " +
+        Log.WriteLine($"lighthouse: served {session.Stats.TotalRequests} requests ({session.RingRequests} through io_uring" +
+                      (session.RingFailure is { } ringFailure ? $"; not in use: {ringFailure}" : "") + "); " +
                       $"allocated {session.Stats.AllocatedBytes} bytes on worker threads " +
                       $"({(requests == 0 ? 0 : (double)session.Stats.AllocatedBytes / requests):0.0} per request)");
         return session.Failure is null ? 0 : 1;
+    }
+
+    /// <summary>
+    /// FUSE over io_uring is off in the kernel by default (the fuse module's enable_uring). As root we
+    /// switch it on: it only lets servers that ask for it use it, and the kernel offers it at INIT only
+    /// when it is on at mount time.
+    /// </summary>
+    private void EnableIoUring()
+    {
+        if (!SessionOptions.IoUring || Native.Libc.GetEuid() != 0 || UringQueue.KernelEnabled() != false) return;
+        if (UringQueue.TryEnableInKernel())
+            Log.WriteLine("lighthouse: switched on FUSE over io_uring in the kernel (/sys/module/fuse/parameters/enable_uring = Y; --no-io-uring to do without)");
     }
 
     private static readonly TimeSpan TrimInterval = TimeSpan.FromSeconds(5);

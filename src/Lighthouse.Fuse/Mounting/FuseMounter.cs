@@ -136,7 +136,7 @@ public static class FuseMounter
             throw outcome switch
             {
                 ProbeOutcome.NotConnected => new FuseMountException(
-                    $"{what}, and it is stale: its daemon is gone (stat: {Strerror(Libc.MountENOTCONN)}). " +
+                    $"{what}, and it is stale: its daemon is gone (stat: {Strerror(errno)}). " +
                     "Clean it up first (FuseMounter.CleanUpStale, or `fusermount3 -u -z " + target + "`).", Libc.MountENOTCONN),
                 ProbeOutcome.TimedOut => new FuseMountException(
                     $"{what}, whose daemon does not answer (alive but hung, or still starting). Unmount it first.", Libc.MountEBUSY),
@@ -688,9 +688,9 @@ public static class FuseMounter
             if (how is null)
                 return new StaleMountCleanup(true, false,
                     string.Join(" ", done.Append(
-                        $"{what} is a stale FUSE mount ({Strerror(Libc.MountENOTCONN)}: its daemon is gone), " +
+                        $"{what} is a stale FUSE mount ({Strerror(errno)}: its daemon is gone), " +
                         $"but unmounting it failed: {failure}. Try: fusermount3 -u -z {target} (or umount -l {target} as root).")));
-            done.Add($"{what} was a stale FUSE mount ({Strerror(Libc.MountENOTCONN)}: its daemon is gone); lazily unmounted it with {how}.");
+            done.Add($"{what} was a stale FUSE mount ({Strerror(errno)}: its daemon is gone); lazily unmounted it with {how}.");
         }
         return new StaleMountCleanup(true, true, string.Join(" ", done));
     }
@@ -767,7 +767,9 @@ public static class FuseMounter
         if (!result.Task.Wait(ProbeTimeout)) return (ProbeOutcome.TimedOut, 0);
         (int rc, int errno) = result.Task.Result;
         if (rc == 0) return (ProbeOutcome.Alive, 0);
-        return errno == Libc.MountENOTCONN ? (ProbeOutcome.NotConnected, errno) : (ProbeOutcome.Error, errno);
+        // ENOTCONN: the daemon closed /dev/fuse. ECONNABORTED: the same for a daemon that served through
+        // io_uring (its ring was torn down with it).
+        return errno is Libc.MountENOTCONN or Libc.MountECONNABORTED ? (ProbeOutcome.NotConnected, errno) : (ProbeOutcome.Error, errno);
     }
 
     private static unsafe (int, int) StatForced(string target)
@@ -865,6 +867,7 @@ public static class FuseMounter
         Libc.MountENOTDIR => "ENOTDIR",
         Libc.MountEINVAL => "EINVAL",
         Libc.MountENOTCONN => "ENOTCONN",
+        Libc.MountECONNABORTED => "ECONNABORTED",
         _ => "errno " + errno.ToString(CultureInfo.InvariantCulture),
     };
 }

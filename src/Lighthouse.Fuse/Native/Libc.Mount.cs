@@ -58,6 +58,7 @@ internal static unsafe partial class Libc
     internal const int MountEINVAL = 22;
     internal const int MountEAGAIN = 11;
     internal const int MountENOTCONN = 107;
+    internal const int MountECONNABORTED = 103;
 
     [StructLayout(LayoutKind.Sequential)]
     internal struct MountIoVec

@@ -15,9 +15,18 @@ public sealed class DeferredReply
     private readonly CancellationTokenSource _cancel = new();
     private int _done;
 
-    internal DeferredReply(FuseSession session, int fd, ulong unique, Opcode opcode)
+    private readonly UringQueue? _ring;
+    private readonly int _ringEntry;
+
+    internal DeferredReply(FuseSession session, int fd, ulong unique, Opcode opcode, UringQueue? ring = null, int ringEntry = -1)
     {
-        _session = session; DeviceFd = fd; Unique = unique; Opcode = opcode;
+        _session = session; DeviceFd = fd; Unique = unique; Opcode = opcode; _ring = ring; _ringEntry = ringEntry;
+    }
+
+    private void Send(int negativeError, ReadOnlySpan<byte> data)
+    {
+        if (_ring is not null) _ring.CompleteDeferred(_ringEntry, negativeError, data);
+        else _session.SendReply(DeviceFd, Unique, negativeError, data);
     }
 
     internal int DeviceFd { get; }
@@ -38,7 +47,7 @@ public sealed class DeferredReply
     public bool ReplyError(int errno)
     {
         if (!Claim()) return false;
-        _session.SendReply(DeviceFd, Unique, -errno, ReadOnlySpan<byte>.Empty);
+        Send(-errno, ReadOnlySpan<byte>.Empty);
         _cancel.Dispose();
         return true;
     }
@@ -46,7 +55,7 @@ public sealed class DeferredReply
     public bool ReplyData(ReadOnlySpan<byte> data)
     {
         if (!Claim()) return false;
-        _session.SendReply(DeviceFd, Unique, 0, data);
+        Send(0, data);
         _cancel.Dispose();
         return true;
     }

@@ -307,7 +307,8 @@ public sealed unsafe partial class FuseSession
             Want = InitFlags.AsyncRead | InitFlags.BigWrites | InitFlags.MaxPages | InitFlags.ParallelDirops |
                    InitFlags.AutoInvalData | InitFlags.DoReaddirplus | InitFlags.ReaddirplusAuto | InitFlags.AsyncDio |
                    InitFlags.SetxattrExt | InitFlags.InitExt | InitFlags.AtomicOTrunc |
-                   InitFlags.CacheSymlinks | InitFlags.HasExpireOnly,
+                   InitFlags.CacheSymlinks | InitFlags.HasExpireOnly |
+                   (_options.IoUring ? InitFlags.OverIoUring : InitFlags.None),
         };
         _fs.Init(connection);
         var negotiated = connection.Want & connection.Offered;

@@ -111,6 +111,7 @@ public sealed unsafe partial class FuseSession : IDisposable
                     int errno = Libc.Errno;
                     if (errno is Errno.EINTR or Errno.EAGAIN or Errno.ENOENT) continue; // ENOENT: request interrupted before we read it
                     if (errno != Errno.ENODEV) Failure ??= $"reading /dev/fuse failed: errno {errno}";
+                    StopRingQueues(); // entries the kernel still holds as ours (deferred replies) would keep them waiting
                     break; // ENODEV: unmounted
                 }
                 if (n < sizeof(InHeader)) { Failure ??= $"short request of {n} bytes"; break; }
@@ -131,14 +132,23 @@ public sealed unsafe partial class FuseSession : IDisposable
         }
     }
 
+    /// <summary>A request that came through a FUSE-over-io_uring queue (on that queue's thread).</summary>
+    internal bool DispatchRing(UringQueue queue, int entry, Span<byte> request, byte* replyBuffer) =>
+        Dispatch(_masterFd, request, replyBuffer, queue, entry);
+
     /// <summary>Handles one request. Returns false when the session must stop.</summary>
-    private bool Dispatch(int fd, Span<byte> request, byte* replyBuffer)
+    private bool Dispatch(int fd, Span<byte> request, byte* replyBuffer, UringQueue? ring = null, int ringEntry = -1)
     {
         ref readonly var header = ref MemoryMarshal.AsRef<InHeader>(request);
         int bodyLength = (int)header.Len - sizeof(InHeader) - header.TotalExtLen * 8;
-        if (bodyLength < 0 || header.Len > request.Length) { Reply(fd, header.Unique, Errno.EIO, replyBuffer, 0); return true; }
+        if (bodyLength < 0 || header.Len > request.Length)
+        {
+            if (ring is null) Reply(fd, header.Unique, Errno.EIO, replyBuffer, 0);
+            else ring.Commit(ringEntry, header.Unique, Errno.EIO, 0, 0);
+            return true;
+        }
         var body = request.Slice(sizeof(InHeader), bodyLength);
-        var ctx = new RequestContext(this, fd, header);
+        var ctx = new RequestContext(this, fd, header, ring, ringEntry);
         _options.Trace?.Invoke($"{header.Opcode} unique={header.Unique} node={header.NodeId} uid={header.Uid} pid={header.Pid}");
 
         long start = Stopwatch.GetTimestamp();
@@ -161,11 +171,19 @@ public sealed unsafe partial class FuseSession : IDisposable
         }
 
         if (error == Errno.Deferred) { Stats.Record(header.Opcode, Stopwatch.GetTimestamp() - start, false); return keepGoing; }
-        if (error != int.MinValue)
+        if (ring is not null)
+        {
+            // Every ring request takes a reply (FORGET and INTERRUPT come through /dev/fuse), or its entry stays ours.
+            if (error == NoReply) error = 0;
+            if (error != 0) { payloadLength = 0; entryNode = 0; }
+            ring.Commit(ringEntry, header.Unique, error, payloadLength, entryNode, replyBuffer);
+        }
+        else if (error != NoReply)
         {
             if (error != 0) { payloadLength = 0; entryNode = 0; }
             if (!Reply(fd, header.Unique, error, replyBuffer, payloadLength) && entryNode != 0)
                 _fs.Forget(entryNode, 1); // the kernel never saw this lookup
+            else if (header.Opcode == Opcode.Init && error == 0) StartRingQueues();
         }
         if (_options.MeasureAllocations) Stats.RecordAllocation(GC.GetAllocatedBytesForCurrentThread() - allocatedBefore);
         Stats.Record(header.Opcode, Stopwatch.GetTimestamp() - start, error > 0);
@@ -193,7 +211,7 @@ public sealed unsafe partial class FuseSession : IDisposable
 
     internal DeferredReply Defer(in RequestContext ctx)
     {
-        var deferred = new DeferredReply(this, ctx.DeviceFd, ctx.Unique, ctx.Opcode);
+        var deferred = new DeferredReply(this, ctx.DeviceFd, ctx.Unique, ctx.Opcode, ctx.Ring, ctx.RingEntry);
         _deferred[ctx.Unique] = deferred;
         return deferred;
     }
@@ -226,6 +244,7 @@ public sealed unsafe partial class FuseSession : IDisposable
     public void Dispose()
     {
         _stopping = true;
+        StopRingQueues();
         Notifier?.Dispose();
         lock (_clonedFds)
         {

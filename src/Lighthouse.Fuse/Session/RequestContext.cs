@@ -5,15 +5,18 @@ namespace Lighthouse.Fuse.Session;
 /// <summary>Who is asking and for what. Passed by reference to every operation; allocation-free.</summary>
 public readonly struct RequestContext
 {
-    internal RequestContext(FuseSession session, int fd, in InHeader header)
+    internal RequestContext(FuseSession session, int fd, in InHeader header, UringQueue? ring = null, int ringEntry = -1)
     {
-        Session = session; DeviceFd = fd;
+        Session = session; DeviceFd = fd; Ring = ring; RingEntry = ringEntry;
         Unique = header.Unique; NodeId = header.NodeId; Opcode = header.Opcode;
         Uid = header.Uid; Gid = header.Gid; Pid = header.Pid;
     }
 
     internal FuseSession Session { get; }
     internal int DeviceFd { get; }
+    /// <summary>The io_uring queue and entry the request came through (null: /dev/fuse).</summary>
+    internal UringQueue? Ring { get; }
+    internal int RingEntry { get; }
     public ulong Unique { get; }
     public ulong NodeId { get; }
     public Opcode Opcode { get; }

@@ -5,6 +5,15 @@ public sealed class SessionOptions
     /// <summary>Worker threads, each reading its own cloned /dev/fuse descriptor.</summary>
     public int Threads { get; init; } = Math.Max(2, Environment.ProcessorCount);
     /// <summary>Measure managed allocation per request on worker threads (cheap; on by default).</summary>
+    /// <summary>
+    /// Serve requests through FUSE over io_uring where the kernel offers it (6.14+, the fuse module's
+    /// enable_uring on): one queue per CPU, each served by a thread on that CPU, so a request is
+    /// answered on the CPU of its caller. /dev/fuse keeps serving FORGET and INTERRUPT, and everything
+    /// when io_uring is not there.
+    /// </summary>
+    public bool IoUring { get; init; } = true;
+    /// <summary>Ring entries per CPU queue: requests one queue can hold at once (each has a 1 MiB buffer).</summary>
+    public int RingEntries { get; init; } = 4;
     public bool MeasureAllocations { get; init; } = true;
     /// <summary>Called for every request when set: for debugging only (slow).</summary>
     public Action<string>? Trace { get; init; }

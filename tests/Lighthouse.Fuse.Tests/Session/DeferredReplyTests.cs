@@ -61,11 +61,14 @@ public class DeferredReplyTests
         return Process.Start(psi)!;
     }
 
-    [Fact]
-    public void A_deferred_read_is_answered_later_from_another_thread()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_deferred_read_is_answered_later_from_another_thread(bool ioUring)
     {
         var fs = new BlockingFileSystem();
-        using var mount = new InProcessMount(fs);
+        using var mount = new InProcessMount(fs, ioUring: ioUring);
+        RingTests.WaitUntilServedAsAsked(mount, ioUring);
         using var cat = StartCat(mount.PathOf("wait"));
         Assert.True(fs.PendingReads.TryTake(out var pending, TimeSpan.FromSeconds(10)), "the read never reached the filesystem");
         Assert.Equal(1, mount.Session.PendingDeferred);
@@ -81,11 +84,14 @@ public class DeferredReplyTests
         Assert.Equal(0, mount.Session.PendingDeferred);
     }
 
-    [Fact]
-    public void A_signal_interrupts_a_blocked_read_and_the_handler_sees_it()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_signal_interrupts_a_blocked_read_and_the_handler_sees_it(bool ioUring)
     {
         var fs = new BlockingFileSystem();
-        using var mount = new InProcessMount(fs);
+        using var mount = new InProcessMount(fs, ioUring: ioUring);
+        RingTests.WaitUntilServedAsAsked(mount, ioUring);
         using var cat = StartCat(mount.PathOf("wait"));
         Assert.True(fs.PendingReads.TryTake(out _, TimeSpan.FromSeconds(10)), "the read never reached the filesystem");
         Assert.Equal(0, Libc.Kill(cat.Id, 2)); // SIGINT: the kernel sends FUSE_INTERRUPT for the read

@@ -7,18 +7,21 @@ namespace Lighthouse.Fuse.Tests.Session;
 /// <summary>Mounts a filesystem inside the test process (direct mount(2), root) and always unmounts it.</summary>
 public sealed class InProcessMount : IDisposable
 {
-    public InProcessMount(FuseFileSystem fs, Action<FuseMountHandle>? beforeServing = null, int threads = 2)
+    /// <param name="ioUring">Serve through FUSE over io_uring (switched on in the kernel first) or only through /dev/fuse.</param>
+    public InProcessMount(FuseFileSystem fs, Action<FuseMountHandle>? beforeServing = null, int threads = 2, bool ioUring = true)
     {
         if (Environment.UserName != "root" || !File.Exists("/dev/fuse"))
             throw new InvalidOperationException("mount tests need root and /dev/fuse (CI runs them as root)");
         Root = Path.Combine("/tmp/lighthouse-tests", "session-" + Guid.NewGuid().ToString("N")[..10]);
         MountPoint = Path.Combine(Root, "mnt");
         Directory.CreateDirectory(MountPoint);
+        if (ioUring && UringQueue.KernelEnabled() == false && !UringQueue.TryEnableInKernel())
+            throw new InvalidOperationException("cannot switch on FUSE over io_uring (/sys/module/fuse/parameters/enable_uring)");
         Handle = FuseMounter.Mount(MountPoint, new MountOptions { FsName = "lighthouse-test", Subtype = "lighthouse-test" });
         try
         {
             beforeServing?.Invoke(Handle);
-            Session = new FuseSession(fs, new SessionOptions { Threads = threads });
+            Session = new FuseSession(fs, new SessionOptions { Threads = threads, IoUring = ioUring });
             Session.Start(Handle.DeviceFd);
             if (!Session.Initialized.Wait(TimeSpan.FromSeconds(20))) throw new TimeoutException("no INIT from the kernel");
         }

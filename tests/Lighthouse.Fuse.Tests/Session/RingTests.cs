@@ -1,0 +1,89 @@
+using System.Runtime.InteropServices;
+using Lighthouse.Fuse.FileSystem;
+using Lighthouse.Fuse.Protocol;
+using Lighthouse.Fuse.Session;
+
+namespace Lighthouse.Fuse.Tests.Session;
+
+/// <summary>A root directory whose every name exists; each lookup records the CPU that served it.</summary>
+internal sealed partial class CpuRecordingFileSystem : FuseFileSystem
+{
+    public readonly System.Collections.Concurrent.ConcurrentQueue<int> ServedOn = new();
+
+    [LibraryImport("libc", EntryPoint = "sched_getcpu")]
+    internal static partial int SchedGetCpu();
+
+    private static FuseAttr Attr(ulong ino, uint mode) => new() { Ino = ino, Mode = mode, Nlink = 1, BlkSize = 4096 };
+
+    public override int Lookup(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name, out EntryOut entry)
+    {
+        ServedOn.Enqueue(SchedGetCpu());
+        // No caching (valid 0): every stat of a name is a LOOKUP.
+        entry = new EntryOut { NodeId = 2, Attr = Attr(2, 0x8000 | 0x1a4) };
+        return 0;
+    }
+
+    public override int GetAttr(in RequestContext ctx, ulong node, ulong? fh, out AttrOut attr)
+    {
+        attr = new AttrOut { Attr = node == ProtocolConstants.RootId ? Attr(1, 0x4000 | 0x1ed) : Attr(2, 0x8000 | 0x1a4) };
+        return 0;
+    }
+}
+
+public partial class RingTests
+{
+    [LibraryImport("libc", EntryPoint = "sched_setaffinity", SetLastError = true)]
+    private static unsafe partial int SchedSetAffinity(int pid, nuint size, ulong* mask);
+
+    /// <summary>Waits until requests are served the way the mount was asked to (the kernel switches to the
+    /// rings a moment after INIT, once every CPU's queue has registered).</summary>
+    internal static void WaitUntilServedAsAsked(InProcessMount mount, bool ioUring)
+    {
+        if (!ioUring) return;
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (mount.Session.RingRequests == 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"no request came through io_uring within 10 s ({mount.Session.RingFailure})");
+            try { File.Exists(mount.PathOf("probe-" + Guid.NewGuid().ToString("N"))); } catch (IOException) { }
+            Thread.Sleep(20);
+        }
+    }
+
+    [Fact]
+    public unsafe void Requests_are_served_through_io_uring_on_the_cpu_of_their_caller()
+    {
+        var fs = new CpuRecordingFileSystem();
+        using var mount = new InProcessMount(fs, ioUring: true);
+        WaitUntilServedAsAsked(mount, ioUring: true);
+        Assert.Null(mount.Session.RingFailure);
+        Assert.Equal(UringQueue.PossibleCpus(), mount.Session.RingQueues);
+
+        for (int cpu = 0; cpu < Math.Min(Environment.ProcessorCount, 4); cpu++)
+        {
+            // Run the caller on one CPU; every lookup must be served by that CPU's queue thread.
+            var thread = new Thread(() =>
+            {
+                ulong mask = 1UL << cpu;
+                Assert.Equal(0, SchedSetAffinity(0, sizeof(ulong), &mask));
+                fs.ServedOn.Clear();
+                for (int i = 0; i < 200; i++) Assert.True(File.Exists(mount.PathOf($"file-{i}")));
+            });
+            thread.Start();
+            thread.Join();
+            var served = fs.ServedOn.ToArray();
+            Assert.True(served.Length >= 200, $"{served.Length} lookups reached the filesystem");
+            Assert.All(served, c => Assert.Equal(cpu, c));
+        }
+    }
+
+    [Fact]
+    public void Without_io_uring_every_request_goes_through_dev_fuse()
+    {
+        var fs = new CpuRecordingFileSystem();
+        using var mount = new InProcessMount(fs, ioUring: false);
+        for (int i = 0; i < 50; i++) Assert.True(File.Exists(mount.PathOf($"file-{i}")));
+        Assert.True(fs.ServedOn.Count >= 50);
+        Assert.Equal(0, mount.Session.RingRequests);
+        Assert.Equal(0, mount.Session.RingQueues);
+    }
+}
