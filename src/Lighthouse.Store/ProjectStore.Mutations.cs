@@ -17,12 +17,22 @@ public sealed partial class ProjectStore
 
     /// <summary>Records a new file, directory or symlink (kind from its attributes) after it was created.</summary>
     public StoreEvent RecordCreate(string agent, string path, NodeAttributes? attributes = null) =>
-        RecordCreateAsync(agent, path, attributes).GetAwaiter().GetResult();
+        Wait(RecordCreateAsync(agent, path, attributes));
 
     /// <summary>
     /// As <see cref="RecordCreate"/>, returning once the event is queued; the task completes at commit.
     /// Lets one thread keep many changes in flight (they share group commits).
     /// </summary>
+    /// <summary>Asks the writer to commit what is queued now rather than at the end of its batch
+    /// window: call it before waiting for a task an asynchronous <c>Record*Async</c> returned.</summary>
+    public void CommitSoon() => _writer.Expedite();
+
+    private T Wait<T>(Task<T> recorded)
+    {
+        _writer.Expedite();
+        return recorded.GetAwaiter().GetResult();
+    }
+
     public Task<StoreEvent> RecordCreateAsync(string agent, string path, NodeAttributes? attributes = null)
     {
         CheckAgent(agent);
@@ -126,7 +136,7 @@ public sealed partial class ProjectStore
             if (current?.ContentState == ContentState.NotCaptured) CaptureBeforeModify(agent, path);
             attributes = attrs;
         }
-        return RecordSetAttributesAsync(agent, path, attributes).GetAwaiter().GetResult();
+        return Wait(RecordSetAttributesAsync(agent, path, attributes));
     }
 
     /// <summary>
@@ -153,7 +163,7 @@ public sealed partial class ProjectStore
     }
 
     /// <summary>Records an unlink or rmdir (by the kind the index knows). Earlier versions stay reachable.</summary>
-    public StoreEvent RecordUnlink(string agent, string path) => RecordUnlinkAsync(agent, path).GetAwaiter().GetResult();
+    public StoreEvent RecordUnlink(string agent, string path) => Wait(RecordUnlinkAsync(agent, path));
 
     /// <summary>As <see cref="RecordUnlink"/>, returning once the event is queued; the task completes at commit.</summary>
     public Task<StoreEvent> RecordUnlinkAsync(string agent, string path)
@@ -174,7 +184,7 @@ public sealed partial class ProjectStore
     }
 
     /// <summary>Records a rename (over an existing target, which then stays reachable in history). Null for a POSIX no-op.</summary>
-    public StoreEvent? RecordRename(string agent, string from, string to) => RecordRenameAsync(agent, from, to).GetAwaiter().GetResult();
+    public StoreEvent? RecordRename(string agent, string from, string to) => Wait(RecordRenameAsync(agent, from, to));
 
     /// <summary>As <see cref="RecordRename"/>, returning once the event is queued; the task completes at commit.</summary>
     public Task<StoreEvent?> RecordRenameAsync(string agent, string from, string to)
@@ -206,7 +216,7 @@ public sealed partial class ProjectStore
     }
 
     /// <summary>Records a hard link: <paramref name="newPath"/> names the same file as <paramref name="existing"/>.</summary>
-    public StoreEvent RecordLink(string agent, string existing, string newPath) => RecordLinkAsync(agent, existing, newPath).GetAwaiter().GetResult();
+    public StoreEvent RecordLink(string agent, string existing, string newPath) => Wait(RecordLinkAsync(agent, existing, newPath));
 
     /// <summary>As <see cref="RecordLink"/>, returning once the event is queued; the task completes at commit.</summary>
     public Task<StoreEvent> RecordLinkAsync(string agent, string existing, string newPath)

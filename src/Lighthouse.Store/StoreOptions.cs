@@ -37,5 +37,13 @@ public sealed record StoreOptions
     /// </summary>
     public TimeSpan CommitDelay { get; init; } = TimeSpan.FromMilliseconds(5);
 
+    /// <summary>
+    /// How long the writer collects asynchronous records (the <c>Record*Async</c> calls nobody waits
+    /// on yet) before committing them together: a burst of changes then costs one transaction and one
+    /// wake-up of the writer instead of one each. Synchronous calls and <see cref="ProjectStore.CommitSoon"/>
+    /// cut it short. Zero commits at once.
+    /// </summary>
+    public TimeSpan BatchWindow { get; init; } = TimeSpan.FromMilliseconds(2);
+
     public ILogger Logger { get; init; } = NullLogger.Instance;
 }

@@ -64,7 +64,20 @@ public static class MountCommand
         LighthouseMount lighthouse;
         try { lighthouse = LighthouseMount.Open(projectDir, options); }
         catch (StoreException e) { Console.Error.WriteLine($"lighthouse: {e.Message}"); return ExitCodes.Failure; }
-        using (lighthouse)
+        try
+        {
+            return Serve(projectDir, mnt, options, threads, watch, clock, lighthouse);
+        }
+        finally
+        {
+            lighthouse.Dispose();
+            var (commits, events) = lighthouse.Store.CommitStats;
+            if (events > 0) Console.Error.WriteLine($"lighthouse: recorded {events:N0} events in {commits:N0} commits this session");
+        }
+    }
+
+    private static int Serve(string projectDir, string mnt, LighthouseMountOptions options, int threads, bool watch, Stopwatch clock, LighthouseMount lighthouse)
+    {
         {
             ControlServer? control = null;
             if (lighthouse.Store.OpenReport is { } report)

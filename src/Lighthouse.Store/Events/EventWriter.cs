@@ -70,6 +70,8 @@ internal sealed class EventWriter : IDisposable
     private abstract class WorkItem
     {
         public abstract int SubmitterThread { get; }
+        /// <summary>Someone waits for this item's commit: no batch window.</summary>
+        public bool Urgent;
         public abstract void Run(WriteContext ctx);
         public abstract void Succeed();
         public abstract void Fail(Exception e);
@@ -98,6 +100,10 @@ internal sealed class EventWriter : IDisposable
     private readonly int _maxBatch;
     private readonly ILogger _logger;
     private readonly Dictionary<string, SqliteCommand> _control = [];
+    // Batch window: after the first item of an idle period, wait this long (unless someone waits
+    // for a commit) so a burst of asynchronous records shares one transaction and one wake-up.
+    private readonly TimeSpan _batchWindow;
+    private readonly ManualResetEventSlim _expedite = new(false, 0);
 
     // BEGIN/SAVEPOINT/RELEASE/COMMIT run for every item: prepare them once.
     private void Control(string sql)
@@ -119,8 +125,9 @@ internal sealed class EventWriter : IDisposable
     private readonly Dictionary<int, long> _recentSubmitters = [];
     private static readonly long RecentWindow = System.Diagnostics.Stopwatch.Frequency / 50; // 20 ms
 
-    public EventWriter(Database database, SqliteConnection connection, long lastSeq, byte[] lastHash, long lastTicks, int maxBatch, ILogger logger, TimeSpan commitDelay)
+    public EventWriter(Database database, SqliteConnection connection, long lastSeq, byte[] lastHash, long lastTicks, int maxBatch, ILogger logger, TimeSpan commitDelay, TimeSpan batchWindow)
     {
+        _batchWindow = batchWindow;
         _logger = logger;
         _commitDelay = commitDelay;
         _database = database;
@@ -142,9 +149,11 @@ internal sealed class EventWriter : IDisposable
 
     public (long Batches, long Events) Stats => (Interlocked.Read(ref _batches), Interlocked.Read(ref _events));
 
-    public Task<T> SubmitAsync<T>(Func<WriteContext, T> work)
+    /// <summary>Queues work; the task completes at its commit, which may wait for the batch window
+    /// (see <see cref="Expedite"/>) unless <paramref name="urgent"/>.</summary>
+    public Task<T> SubmitAsync<T>(Func<WriteContext, T> work, bool urgent = false)
     {
-        var item = new WorkItem<T>(work);
+        var item = new WorkItem<T>(work) { Urgent = urgent };
         try
         {
             _queue.Add(item);
@@ -153,10 +162,14 @@ internal sealed class EventWriter : IDisposable
         {
             throw new StoreClosedException();
         }
+        if (urgent) _expedite.Set();
         return item.Task;
     }
 
-    public T Submit<T>(Func<WriteContext, T> work) => SubmitAsync(work).GetAwaiter().GetResult();
+    public T Submit<T>(Func<WriteContext, T> work) => SubmitAsync(work, urgent: true).GetAwaiter().GetResult();
+
+    /// <summary>Someone is about to wait for what is queued: commit it without waiting out the batch window.</summary>
+    public void Expedite() => _expedite.Set();
 
     private void Loop()
     {
@@ -165,6 +178,8 @@ internal sealed class EventWriter : IDisposable
         {
             batch.Clear();
             batch.Add(first);
+            if (!first.Urgent && _batchWindow > TimeSpan.Zero) _expedite.Wait(_batchWindow);
+            _expedite.Reset();
             while (batch.Count < _maxBatch && _queue.TryTake(out var next))
                 batch.Add(next);
             WaitForSiblings(batch);
@@ -299,5 +314,6 @@ internal sealed class EventWriter : IDisposable
         _index.Dispose();
         _connection.Dispose();
         _queue.Dispose();
+        _expedite.Dispose();
     }
 }
