@@ -18,8 +18,9 @@ public interface IPassthroughObserver
     /// that reads it by that path can finish first).</summary>
     void BeforeNamespaceChange(in RequestContext ctx, Node parent, ReadOnlySpan<byte> name);
     /// <summary>What to remember about who opened a file; given back in <see cref="Written"/>
-    /// (the kernel's own requests, pid 0, are attributed through it).</summary>
-    object? Opened(in RequestContext ctx, Node node, bool forWriting);
+    /// (the kernel's own requests, pid 0, are attributed through it). <paramref name="created"/>: the open
+    /// that made the file, just after <see cref="Created"/>.</summary>
+    object? Opened(in RequestContext ctx, Node node, bool forWriting, bool created);
     void Created(in RequestContext ctx, Node parent, ReadOnlySpan<byte> name, Node node, in StatxBuf st);
     /// <param name="node">The node that name led to, if the kernel knew it; <paramref name="lastLink"/>: the inode is gone.</param>
     void Removed(in RequestContext ctx, Node parent, ReadOnlySpan<byte> name, Node? node, bool lastLink, bool directory);
@@ -27,5 +28,6 @@ public interface IPassthroughObserver
     void Linked(in RequestContext ctx, Node node, Node newParent, ReadOnlySpan<byte> newName);
     void AttributesChanged(in RequestContext ctx, Node node, in StatxBuf st);
     /// <summary>A file opened for writing was closed or fsync'ed: its content is a new version.</summary>
-    void Written(in RequestContext ctx, Node node, object? openedBy);
+    /// <param name="fd">The open descriptor (valid during the call): stat it rather than the path, which costs a walk.</param>
+    void Written(in RequestContext ctx, Node node, object? openedBy, int fd);
 }

@@ -88,21 +88,21 @@ public sealed unsafe partial class PassthroughFileSystem
         var node = Nodes.Remember(dir, name, st);
         if (!name.IsEmpty && _observer is { } o)
             try { o.Created(ctx, dir, name, node, st); } catch (Exception e) { ObserverFailed(ctx, e); }
-        int rc = FinishOpen(ctx, node, fd, true, out open);
+        int rc = FinishOpen(ctx, node, fd, true, out open, created: !name.IsEmpty);
         if (rc != 0) { Nodes.Forget(node.Id, 1); return rc; }
         FillEntry(node, st, out entry);
         return 0;
     }
 
     /// <summary>Registers an open descriptor as a file handle, with a kernel passthrough backing file where we can.</summary>
-    private int FinishOpen(in RequestContext ctx, Node node, int fd, bool writing, out OpenOut open)
+    private int FinishOpen(in RequestContext ctx, Node node, int fd, bool writing, out OpenOut open, bool created = false)
     {
         var (fh, handle) = _handles.Allocate();
         handle.Fd = fd;
         handle.Node = node;
         handle.Writable = writing;
         if (_observer is { } o)
-            try { handle.OpenedBy = o.Opened(ctx, node, writing); } catch (Exception e) { ObserverFailed(ctx, e); }
+            try { handle.OpenedBy = o.Opened(ctx, node, writing, created); } catch (Exception e) { ObserverFailed(ctx, e); }
         open = new OpenOut { Fh = fh, OpenFlags = OpenReplyFlags.KeepCache };
         lock (node)
         {
@@ -128,7 +128,7 @@ public sealed unsafe partial class PassthroughFileSystem
         var n = handle.Node!;
         int fd = handle.Fd;
         if (handle.Writable && _observer is { } o)
-            try { o.Written(ctx, n, handle.OpenedBy); } catch (Exception e) { ObserverFailed(ctx, e); }
+            try { o.Written(ctx, n, handle.OpenedBy, fd); } catch (Exception e) { ObserverFailed(ctx, e); }
         lock (n)
         {
             n.OpenFiles--;
@@ -183,7 +183,7 @@ public sealed unsafe partial class PassthroughFileSystem
         if (handle is null) return Errno.EBADF;
         if ((dataOnly ? Libc.Fdatasync(handle.Fd) : Libc.Fsync(handle.Fd)) < 0) return Fail();
         if (handle.Writable && _observer is { } o)
-            try { o.Written(ctx, handle.Node!, handle.OpenedBy); } catch (Exception e) { ObserverFailed(ctx, e); }
+            try { o.Written(ctx, handle.Node!, handle.OpenedBy, handle.Fd); } catch (Exception e) { ObserverFailed(ctx, e); }
         return 0;
     }
 

@@ -136,6 +136,7 @@ public sealed class EventRecorder : IPassthroughObserver, IDisposable
 
     private void Run()
     {
+        BackgroundThread.LowerPriority();
         foreach (var record in Records())
         {
             try { record(); }
@@ -242,10 +243,11 @@ public sealed class EventRecorder : IPassthroughObserver, IDisposable
         if (!_pendingCaptures.IsEmpty && PendingAtOrUnder(_pendingCaptures, PathOf(parent, name))) Flush();
     }
 
-    public object? Opened(in RequestContext ctx, Node node, bool forWriting)
+    public object? Opened(in RequestContext ctx, Node node, bool forWriting, bool created)
     {
-        // Writes through the mount reach the project directory too: they are ours, not external.
-        if (forWriting) { try { Touched(PathOf(node)); } catch (IOException) { } }
+        // Writes through the mount reach the project directory too: they are ours, not external
+        // (a file just created was marked by Created).
+        if (forWriting && !created) { try { Touched(PathOf(node)); } catch (IOException) { } }
         return _identity.AgentOf(ctx);
     }
 
@@ -305,19 +307,20 @@ public sealed class EventRecorder : IPassthroughObserver, IDisposable
         Record(() => Submitted(_store.RecordSetAttributesAsync(agent, path, attributes)), path);
     }
 
-    public void Written(in RequestContext ctx, Node node, object? openedBy)
+    public void Written(in RequestContext ctx, Node node, object? openedBy, int fd)
     {
+        // Opened for writing but not written (the modification time did not move): no new version.
+        // Checked first, on the descriptor: most files opened for writing by tools are closed unchanged or just created.
+        if (_fs!.TryStat(node, fd, out var st))
+        {
+            long mtime = st.MtimeSec * 1_000_000_000L + st.MtimeNsec;
+            if (Interlocked.Exchange(ref node.UserStamp, mtime) == mtime) return;
+        }
         // RELEASE comes from the kernel (pid 0): the write belongs to whoever opened the file.
         string agent = ctx.Pid != 0 ? _identity.AgentOf(ctx) : openedBy as string ?? CallerIdentity.KernelAgent;
         string path;
         try { path = PathOf(node); }
         catch (IOException) { return; } // unlinked while open: its last content has no name to record under
-        // Opened for writing but not written (the modification time did not move): no new version.
-        if (_fs!.TryStat(node, out var st))
-        {
-            long mtime = st.MtimeSec * 1_000_000_000L + st.MtimeNsec;
-            if (Interlocked.Exchange(ref node.UserStamp, mtime) == mtime) return;
-        }
         Volatile.Write(ref node.UserState, WritePending);
         Know(node, WritePending);
         Touched(path);

@@ -173,6 +173,7 @@ internal sealed class EventWriter : IDisposable
 
     private void Loop()
     {
+        BackgroundThread.LowerPriority();
         var batch = new List<WorkItem>(_maxBatch);
         foreach (var first in _queue.GetConsumingEnumerable())
         {

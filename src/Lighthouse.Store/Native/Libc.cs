@@ -158,4 +158,11 @@ internal static unsafe partial class Libc
 
     // struct dirent64: d_ino u64, d_off i64, d_reclen u16, d_type u8, d_name[] at offset 19.
     public const int DirentNameOffset = 19;
+
+    [LibraryImport("libc", EntryPoint = "gettid")]
+    internal static partial int GetTid();
+
+    /// <summary>setpriority(PRIO_PROCESS, tid, nice): on Linux the nice value of one thread.</summary>
+    [LibraryImport("libc", EntryPoint = "setpriority", SetLastError = true)]
+    internal static partial int SetPriority(int which, int who, int prio);
 }

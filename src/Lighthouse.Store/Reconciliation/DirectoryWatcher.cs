@@ -128,6 +128,7 @@ public sealed unsafe class DirectoryWatcher : IDisposable
 
     private void Run()
     {
+        BackgroundThread.LowerPriority();
         var fds = stackalloc Libc.PollFd[2];
         try
         {
