@@ -25,6 +25,8 @@ public static class MountCommand
         { Description = "Seconds the kernel may cache names and attributes of current/. Changes made beside the mount are pushed to the kernel at once (invalidation), so this can be long.", DefaultValueFactory = _ => 10.0 };
         var noWatch = new Option<bool>("--no-watch")
         { Description = "Do not follow changes made to the project directory beside the mount (they are then only seen, and recorded as 'external', at the next mount)." };
+        var noIoUring = new Option<bool>("--no-io-uring")
+        { Description = "Serve every request through /dev/fuse, not through FUSE over io_uring (per-CPU queues; used where the kernel offers it)." };
         var durability = new Option<Durability>("--durability")
         { Description = "Normal: events survive a crash of Lighthouse (the default); Full: also a power loss (an fsync per commit).", DefaultValueFactory = _ => Durability.Normal };
 
@@ -33,7 +35,7 @@ public static class MountCommand
             "<mountpoint>/history/@<n>, /history/<UTC time> and /history/<snapshot> show it as it was. Runs in the foreground " +
             "(Ctrl-C unmounts) unless --background.\n\nExample: lighthouse mount ~/src/app   then   ls /mnt/lighthouse/project/current")
         {
-            project, mountPoint, background, noPassthrough, threads, cacheTimeout, durability, noWatch,
+            project, mountPoint, background, noPassthrough, threads, cacheTimeout, durability, noWatch, noIoUring,
         };
         command.SetAction(parse =>
         {
@@ -52,12 +54,12 @@ public static class MountCommand
                 KernelPassthrough = !parse.GetValue(noPassthrough),
                 CacheTimeout = TimeSpan.FromSeconds(parse.GetValue(cacheTimeout)),
                 Store = new StoreOptions { Durability = parse.GetValue(durability) },
-            }, parse.GetValue(threads), watch: !parse.GetValue(noWatch));
+            }, new SessionOptions { Threads = parse.GetValue(threads), IoUring = !parse.GetValue(noIoUring) }, watch: !parse.GetValue(noWatch));
         });
         return command;
     }
 
-    private static int RunForeground(string projectDir, string mnt, LighthouseMountOptions options, int threads, bool watch)
+    private static int RunForeground(string projectDir, string mnt, LighthouseMountOptions options, SessionOptions session, bool watch)
     {
         var clock = Stopwatch.StartNew();
         Console.Error.WriteLine($"lighthouse: opening {projectDir} (comparing the directory with the log)...");
@@ -66,7 +68,7 @@ public static class MountCommand
         catch (StoreException e) { Console.Error.WriteLine($"lighthouse: {e.Message}"); return ExitCodes.Failure; }
         try
         {
-            return Serve(projectDir, mnt, options, threads, watch, clock, lighthouse);
+            return Serve(projectDir, mnt, options, session, watch, clock, lighthouse);
         }
         finally
         {
@@ -76,7 +78,7 @@ public static class MountCommand
         }
     }
 
-    private static int Serve(string projectDir, string mnt, LighthouseMountOptions options, int threads, bool watch, Stopwatch clock, LighthouseMount lighthouse)
+    private static int Serve(string projectDir, string mnt, LighthouseMountOptions options, SessionOptions sessionOptions, bool watch, Stopwatch clock, LighthouseMount lighthouse)
     {
         {
             ControlServer? control = null;
@@ -97,7 +99,7 @@ public static class MountCommand
                     // Agents run as other users: let them in, and let the kernel check permissions.
                     AllowOther = true, DefaultPermissions = true,
                 },
-                SessionOptions = new SessionOptions { Threads = threads },
+                SessionOptions = sessionOptions,
                 Trim = lighthouse.Recorder.Trim,
                 BeforeServing = mount =>
                 {
@@ -140,6 +142,8 @@ public static class MountCommand
         protocol = $"{session.Connection?.KernelMajor}.{session.Connection?.Minor}",
         features = session.Connection?.Negotiated.ToString().Split(", "),
         kernelPassthrough = lighthouse.Current.UsingKernelPassthrough,
+        ioUringQueues = session.RingQueues,
+        requestsThroughIoUring = session.RingRequests,
         requestsServed = session.Stats.TotalRequests,
         workers = session.WorkerCount,
         eventsRecorded = lighthouse.Recorder.Recorded,
