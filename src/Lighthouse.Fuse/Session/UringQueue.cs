@@ -48,6 +48,7 @@ internal sealed unsafe class UringQueue
     private uint* _cqHead, _cqTail; private uint _cqMask; private IoUringCqe* _cqes;
     private ulong* _eventValue;                 // where the eventfd read lands (unmanaged: the kernel writes it later)
     private volatile bool _stop;
+    private readonly object _memoryGate = new();
     private int _liveCount;
 
     public UringQueue(FuseSession session, int deviceFd, int cpu, int entries)
@@ -305,6 +306,15 @@ internal sealed unsafe class UringQueue
     /// filled here; the commit itself is submitted by the queue's thread (the ring has a single issuer).</summary>
     internal void CompleteDeferred(int entry, int negativeError, ReadOnlySpan<byte> data)
     {
+        lock (_memoryGate) // a reply that comes after the queue ended must not write into freed entry memory
+        {
+            if (_memory == null || _stop) return;
+            FillDeferred(entry, negativeError, data);
+        }
+    }
+
+    private void FillDeferred(int entry, int negativeError, ReadOnlySpan<byte> data)
+    {
         byte* headers = Headers(entry);
         var oh = (OutHeader*)headers;
         oh->Len = (uint)(sizeof(OutHeader) + data.Length);
@@ -334,7 +344,8 @@ internal sealed unsafe class UringQueue
         if (_eventFd >= 0) { int fd = _eventFd; _eventFd = -1; Libc.Close(fd); }
         // The kernel writes requests into entry memory from this thread's context only; with the ring closed
         // and the thread ending nothing writes there any more.
-        if (_memory != null) { NativeMemory.AlignedFree(_memory); _memory = null; }
+        lock (_memoryGate)
+            if (_memory != null) { NativeMemory.AlignedFree(_memory); _memory = null; }
         if (_reply != null) { NativeMemory.AlignedFree(_reply); _reply = null; }
         if (_eventValue != null) { NativeMemory.Free(_eventValue); _eventValue = null; }
     }
