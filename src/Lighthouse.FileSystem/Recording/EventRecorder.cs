@@ -163,7 +163,7 @@ public sealed class EventRecorder : IPassthroughObserver, IDisposable
             Thread.Sleep(1);
             if (_queue.TryTake(out record)) { yield return record; continue; }
             // Idle: see the last records committed (or failed) before blocking, so errors are reported now.
-            try { _lastAsync.Wait(); } catch (AggregateException) { }
+            WaitForLastCommit();
             ReportCommitted();
             try { record = _queue.Take(); }
             catch (InvalidOperationException) { yield break; } // completed while waiting
@@ -178,8 +178,7 @@ public sealed class EventRecorder : IPassthroughObserver, IDisposable
         using var done = new ManualResetEventSlim();
         Enqueue(() =>
         {
-            _store.CommitSoon();
-            try { _lastAsync.Wait(); } catch (AggregateException) { /* reported by ReportCommitted */ }
+            WaitForLastCommit();
             done.Set();
         });
         done.Wait();
@@ -193,6 +192,15 @@ public sealed class EventRecorder : IPassthroughObserver, IDisposable
     {
         _lastAsync = commit;
         _inFlight.Enqueue(commit);
+    }
+
+    /// <summary>Waits for the commit of the last record handed to the store (failures are reported by
+    /// <see cref="ReportCommitted"/>), asking the store not to wait out its batch window.</summary>
+    private void WaitForLastCommit()
+    {
+        if (_lastAsync.IsCompleted) return;
+        _store.CommitSoon();
+        try { _lastAsync.Wait(); } catch (AggregateException) { }
     }
 
     /// <summary>Reports the records whose commit failed, oldest first (the store commits in order).</summary>
@@ -225,11 +233,7 @@ public sealed class EventRecorder : IPassthroughObserver, IDisposable
                 string path = PathOf(node);
                 // Queued events about this file must reach the index first, or the disk would look changed behind our back.
                 if (_pending.ContainsKey(path) || _pendingCaptures.ContainsKey(path)) Flush();
-                else if (!_lastAsync.IsCompleted) // handed over, not yet committed
-                {
-                    _store.CommitSoon();
-                    try { _lastAsync.Wait(); } catch (AggregateException) { }
-                }
+                else WaitForLastCommit(); // handed over, not yet committed
                 _store.CaptureBeforeModify(_identity.AgentOf(ctx), path);
                 Interlocked.CompareExchange(ref node.UserState, Safe, Unknown);
                 Know(node, Safe);

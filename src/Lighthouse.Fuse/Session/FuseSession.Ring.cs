@@ -50,10 +50,8 @@ public sealed unsafe partial class FuseSession
         });
     }
 
-    private long _ringRequests;
-    /// <summary>Requests that came through io_uring queues.</summary>
-    public long RingRequests => Interlocked.Read(ref _ringRequests);
-    internal void CountRingRequest() => Interlocked.Increment(ref _ringRequests);
+    /// <summary>Requests that came through io_uring queues (each queue counts its own: no shared counter per request).</summary>
+    public long RingRequests { get { lock (_rings) return _rings.Sum(q => q.Served); } }
 
     private void StopRingQueues()
     {

@@ -143,8 +143,7 @@ public sealed unsafe partial class FuseSession : IDisposable
         int bodyLength = (int)header.Len - sizeof(InHeader) - header.TotalExtLen * 8;
         if (bodyLength < 0 || header.Len > request.Length)
         {
-            if (ring is null) Reply(fd, header.Unique, Errno.EIO, replyBuffer, 0);
-            else ring.Commit(ringEntry, header.Unique, Errno.EIO, 0, 0);
+            Deliver(fd, ring, ringEntry, header.Unique, Errno.EIO, replyBuffer, 0, 0);
             return true;
         }
         var body = request.Slice(sizeof(InHeader), bodyLength);
@@ -171,23 +170,27 @@ public sealed unsafe partial class FuseSession : IDisposable
         }
 
         if (error == Errno.Deferred) { Stats.Record(header.Opcode, Stopwatch.GetTimestamp() - start, false); return keepGoing; }
-        if (ring is not null)
-        {
-            // Every ring request takes a reply (FORGET and INTERRUPT come through /dev/fuse), or its entry stays ours.
-            if (error == NoReply) error = 0;
-            if (error != 0) { payloadLength = 0; entryNode = 0; }
-            ring.Commit(ringEntry, header.Unique, error, payloadLength, entryNode, replyBuffer);
-        }
-        else if (error != NoReply)
+        // Every ring request takes a reply (FORGET and INTERRUPT come through /dev/fuse), or its entry stays ours.
+        if (error == NoReply && ring is not null) error = 0;
+        if (error != NoReply)
         {
             if (error != 0) { payloadLength = 0; entryNode = 0; }
-            if (!Reply(fd, header.Unique, error, replyBuffer, payloadLength) && entryNode != 0)
+            if (!Deliver(fd, ring, ringEntry, header.Unique, error, replyBuffer, payloadLength, entryNode) && entryNode != 0)
                 _fs.Forget(entryNode, 1); // the kernel never saw this lookup
             else if (header.Opcode == Opcode.Init && error == 0) StartRingQueues();
         }
         if (_options.MeasureAllocations) Stats.RecordAllocation(GC.GetAllocatedBytesForCurrentThread() - allocatedBefore);
         Stats.Record(header.Opcode, Stopwatch.GetTimestamp() - start, error > 0);
         return keepGoing;
+    }
+
+    /// <summary>Sends a reply the way its request came: committed to its ring entry (a refusal shows later, as the
+    /// entry's next completion), or written to /dev/fuse. False if the kernel refused it.</summary>
+    private static bool Deliver(int fd, UringQueue? ring, int ringEntry, ulong unique, int error, byte* buffer, int payloadLength, ulong entryNode)
+    {
+        if (ring is null) return Reply(fd, unique, error, buffer, payloadLength);
+        ring.Commit(ringEntry, error, payloadLength, entryNode, buffer);
+        return true;
     }
 
     /// <summary>Writes header + payload (already in the reply buffer). False if the kernel refused it.</summary>

@@ -64,7 +64,6 @@ internal sealed unsafe class UringQueue
     public string? Failure { get; private set; }
     /// <summary>Set when the queue has registered its entries (or failed to).</summary>
     public ManualResetEventSlim Started { get; } = new(false);
-    public bool Pinned { get; private set; }
 
     public void Start() => _thread.Start();
 
@@ -72,13 +71,25 @@ internal sealed unsafe class UringQueue
     public void Stop()
     {
         _stop = true;
-        if (_eventFd >= 0) { ulong one = 1; Libc.Write(_eventFd, &one, 8); }
+        Wake();
     }
 
-    public bool Join(TimeSpan timeout) => _thread.Join(timeout);
+    /// <summary>Wakes the queue's thread (its eventfd read completes).</summary>
+    private void Wake()
+    {
+        if (_eventFd < 0) return;
+        ulong one = 1;
+        Libc.Write(_eventFd, &one, 8);
+    }
+
+    /// <summary>Requests this queue has served (written by its thread only).</summary>
+    public long Served => Volatile.Read(ref _served);
+    private long _served;
 
     private byte* Headers(int i) => _memory + (long)i * EntryStride;
     private byte* Payload(int i) => Headers(i) + HeaderBlock + Front;
+    /// <summary>fuse_uring_ent_in_out.payload_sz: bytes of the request's payload, then of our reply's.</summary>
+    private uint* PayloadLength(int i) => (uint*)(Headers(i) + EntInOutOffset + 16);
 
     private void Run()
     {
@@ -114,7 +125,7 @@ internal sealed unsafe class UringQueue
     {
         if (Cpu >= 64) return;
         ulong mask = 1UL << Cpu;
-        Pinned = Libc.SchedSetAffinity(0, sizeof(ulong), &mask) == 0; // CPU offline or not ours: serve unpinned
+        Libc.SchedSetAffinity(0, sizeof(ulong), &mask); // refused (CPU offline or not ours): serve unpinned
     }
 
     private bool SetUpRing()
@@ -266,41 +277,39 @@ internal sealed unsafe class UringQueue
     {
         byte* headers = Headers(entry);
         ref var header = ref *(InHeader*)headers;
-        uint payloadSize = *(uint*)(headers + EntInOutOffset + 16);
+        uint payloadSize = *PayloadLength(entry);
         int opSize = (int)header.Len - sizeof(InHeader) - (int)payloadSize;
         _unique[entry] = header.Unique;
         if (opSize < 0 || opSize > OpInMax || payloadSize > PayloadSize)
         {
-            Commit(entry, header.Unique, Errno.EIO, 0, 0);
+            Commit(entry, Errno.EIO, 0, 0);
             return;
         }
         byte* start = Payload(entry) - opSize - sizeof(InHeader);
         Buffer.MemoryCopy(headers, start, sizeof(InHeader), sizeof(InHeader));
         if (opSize > 0) Buffer.MemoryCopy(headers + OpInOffset, start + sizeof(InHeader), opSize, opSize);
-        _session.CountRingRequest();
+        Volatile.Write(ref _served, _served + 1);
         _session.DispatchRing(this, entry, new Span<byte>(start, (int)header.Len), _reply);
     }
 
     /// <summary>Called by the dispatcher on this queue's thread: the reply is in <paramref name="reply"/> (after room for the out header).</summary>
-    internal void Commit(int entry, ulong unique, int error, int payloadLength, ulong lookupNode, byte* reply = null)
+    internal void Commit(int entry, int error, int payloadLength, ulong lookupNode, byte* reply = null)
     {
-        Prepare(entry, unique, error, payloadLength, reply);
+        WriteReply(entry, -error, new ReadOnlySpan<byte>(reply + sizeof(OutHeader), payloadLength));
         _lookupNode[entry] = lookupNode;
-        UringCommand(entry, CmdCommitAndFetch, unique);
+        UringCommand(entry, CmdCommitAndFetch, _unique[entry]);
     }
 
-    private void Prepare(int entry, ulong unique, int error, int payloadLength, byte* reply)
+    /// <summary>Puts a reply into the entry's buffers: out header in the header block, payload in the payload buffer.</summary>
+    private void WriteReply(int entry, int negativeError, ReadOnlySpan<byte> payload)
     {
-        byte* headers = Headers(entry);
-        var oh = (OutHeader*)headers;
-        oh->Len = (uint)(sizeof(OutHeader) + payloadLength);
-        oh->Error = -error;
-        oh->Unique = unique;
-        if (payloadLength > 0) Buffer.MemoryCopy(reply + sizeof(OutHeader), Payload(entry), PayloadSize, payloadLength);
-        *(uint*)(headers + EntInOutOffset + 16) = (uint)payloadLength;
+        var oh = (OutHeader*)Headers(entry);
+        oh->Len = (uint)(sizeof(OutHeader) + payload.Length);
+        oh->Error = negativeError;
+        oh->Unique = _unique[entry];
+        payload.CopyTo(new Span<byte>(Payload(entry), PayloadSize));
+        *PayloadLength(entry) = (uint)payload.Length;
     }
-
-    internal ulong UniqueOf(int entry) => _unique[entry];
 
     /// <summary>A deferred reply, from any thread: the entry is ours until we commit it, so its buffers can be
     /// filled here; the commit itself is submitted by the queue's thread (the ring has a single issuer).</summary>
@@ -309,22 +318,10 @@ internal sealed unsafe class UringQueue
         lock (_memoryGate) // a reply that comes after the queue ended must not write into freed entry memory
         {
             if (_memory == null || _stop) return;
-            FillDeferred(entry, negativeError, data);
+            WriteReply(entry, negativeError, data);
+            _deferredDone.Enqueue(entry);
+            Wake();
         }
-    }
-
-    private void FillDeferred(int entry, int negativeError, ReadOnlySpan<byte> data)
-    {
-        byte* headers = Headers(entry);
-        var oh = (OutHeader*)headers;
-        oh->Len = (uint)(sizeof(OutHeader) + data.Length);
-        oh->Error = negativeError;
-        oh->Unique = _unique[entry];
-        data.CopyTo(new Span<byte>(Payload(entry), PayloadSize));
-        *(uint*)(headers + EntInOutOffset + 16) = (uint)data.Length;
-        _deferredDone.Enqueue(entry);
-        ulong one = 1;
-        Libc.Write(_eventFd, &one, 8);
     }
 
     private void CommitDeferred()

@@ -70,8 +70,6 @@ internal sealed class EventWriter : IDisposable
     private abstract class WorkItem
     {
         public abstract int SubmitterThread { get; }
-        /// <summary>Someone waits for this item's commit: no batch window.</summary>
-        public bool Urgent;
         public abstract void Run(WriteContext ctx);
         public abstract void Succeed();
         public abstract void Fail(Exception e);
@@ -150,10 +148,10 @@ internal sealed class EventWriter : IDisposable
     public (long Batches, long Events) Stats => (Interlocked.Read(ref _batches), Interlocked.Read(ref _events));
 
     /// <summary>Queues work; the task completes at its commit, which may wait for the batch window
-    /// (see <see cref="Expedite"/>) unless <paramref name="urgent"/>.</summary>
-    public Task<T> SubmitAsync<T>(Func<WriteContext, T> work, bool urgent = false)
+    /// (see <see cref="Expedite"/>).</summary>
+    public Task<T> SubmitAsync<T>(Func<WriteContext, T> work)
     {
-        var item = new WorkItem<T>(work) { Urgent = urgent };
+        var item = new WorkItem<T>(work);
         try
         {
             _queue.Add(item);
@@ -162,11 +160,15 @@ internal sealed class EventWriter : IDisposable
         {
             throw new StoreClosedException();
         }
-        if (urgent) _expedite.Set();
         return item.Task;
     }
 
-    public T Submit<T>(Func<WriteContext, T> work) => SubmitAsync(work, urgent: true).GetAwaiter().GetResult();
+    public T Submit<T>(Func<WriteContext, T> work)
+    {
+        var done = SubmitAsync(work);
+        Expedite();
+        return done.GetAwaiter().GetResult();
+    }
 
     /// <summary>Someone is about to wait for what is queued: commit it without waiting out the batch window.</summary>
     public void Expedite() => _expedite.Set();
@@ -179,7 +181,7 @@ internal sealed class EventWriter : IDisposable
         {
             batch.Clear();
             batch.Add(first);
-            if (!first.Urgent && _batchWindow > TimeSpan.Zero) _expedite.Wait(_batchWindow);
+            if (_batchWindow > TimeSpan.Zero) _expedite.Wait(_batchWindow); // returns at once when someone waits
             _expedite.Reset();
             while (batch.Count < _maxBatch && _queue.TryTake(out var next))
                 batch.Add(next);
