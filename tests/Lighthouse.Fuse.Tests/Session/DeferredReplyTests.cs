@@ -96,6 +96,8 @@ public class DeferredReplyTests
         Assert.True(fs.PendingReads.TryTake(out _, TimeSpan.FromSeconds(10)), "the read never reached the filesystem");
         Assert.Equal(0, Libc.Kill(cat.Id, 2)); // SIGINT: the kernel sends FUSE_INTERRUPT for the read
         Assert.True(cat.WaitForExit(10_000), "cat stayed blocked after SIGINT: INTERRUPT did not cancel the read");
+        // The handler counts after its EINTR reply went out, and that reply is what lets cat exit: wait for the count.
+        SpinWait.SpinUntil(() => Volatile.Read(ref fs.Interrupted) > 0, TimeSpan.FromSeconds(5));
         Assert.Equal(1, Volatile.Read(ref fs.Interrupted));
         Assert.Equal(0, mount.Session.PendingDeferred);
     }
