@@ -20,13 +20,11 @@ public static class MountCommand
         var background = new Option<bool>("--background")
         { Description = "Detach: run in the background with a pid file (.lighthouse/mount.pid) and a log (.lighthouse/mount.log); return once mounted." };
         var noPassthrough = new Option<bool>("--no-kernel-passthrough") { Description = "Serve file data in user space even where the kernel offers FUSE passthrough." };
-        var threads = new Option<int>("--threads") { Description = "Worker threads.", DefaultValueFactory = _ => Math.Max(2, Environment.ProcessorCount) };
         var cacheTimeout = new Option<double>("--cache-timeout")
         { Description = "Seconds the kernel may cache names and attributes of current/. Changes made beside the mount are pushed to the kernel at once (invalidation), so this can be long.", DefaultValueFactory = _ => 10.0 };
         var noWatch = new Option<bool>("--no-watch")
         { Description = "Do not follow changes made to the project directory beside the mount (they are then only seen, and recorded as 'external', at the next mount)." };
-        var noIoUring = new Option<bool>("--no-io-uring")
-        { Description = "Serve every request through /dev/fuse, not through FUSE over io_uring (per-CPU queues; used where the kernel offers it)." };
+        var session = new SessionFlags();
         var durability = new Option<Durability>("--durability")
         { Description = "Normal: events survive a crash of Lighthouse (the default); Full: also a power loss (an fsync per commit).", DefaultValueFactory = _ => Durability.Normal };
 
@@ -35,12 +33,14 @@ public static class MountCommand
             "<mountpoint>/history/@<n>, /history/<UTC time> and /history/<snapshot> show it as it was. Runs in the foreground " +
             "(Ctrl-C unmounts) unless --background.\n\nExample: lighthouse mount ~/src/app   then   ls /mnt/lighthouse/project/current")
         {
-            project, mountPoint, background, noPassthrough, threads, cacheTimeout, durability, noWatch, noIoUring,
+            project, mountPoint, background, noPassthrough, cacheTimeout, durability, noWatch,
         };
+        session.AddTo(command);
         command.SetAction(parse =>
         {
             var dir = parse.GetValue(project)!;
             if (!dir.Exists) { Console.Error.WriteLine($"lighthouse: project directory {dir.FullName} does not exist"); return ExitCodes.Usage; }
+            if (session.Validate(parse) is { } invalid) { Console.Error.WriteLine($"lighthouse: {invalid}"); return ExitCodes.Usage; }
             string projectDir = Path.TrimEndingDirectorySeparator(dir.FullName);
             string mnt = Path.GetFullPath(parse.GetValue(mountPoint)!);
             if (MountState.ReadLive(projectDir) is { } live)
@@ -54,7 +54,7 @@ public static class MountCommand
                 KernelPassthrough = !parse.GetValue(noPassthrough),
                 CacheTimeout = TimeSpan.FromSeconds(parse.GetValue(cacheTimeout)),
                 Store = new StoreOptions { Durability = parse.GetValue(durability) },
-            }, new SessionOptions { Threads = parse.GetValue(threads), IoUring = !parse.GetValue(noIoUring) }, watch: !parse.GetValue(noWatch));
+            }, session.Read(parse), watch: !parse.GetValue(noWatch));
         });
         return command;
     }

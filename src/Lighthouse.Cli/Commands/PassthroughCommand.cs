@@ -15,8 +15,6 @@ public static class PassthroughCommand
         var mountPoint = new Argument<DirectoryInfo>("mountpoint") { Description = "Where to mount it (created if missing)." };
         var noPassthrough = new Option<bool>("--no-kernel-passthrough")
         { Description = "Serve file data in user space even where the kernel offers FUSE passthrough (to measure both)." };
-        var threads = new Option<int>("--threads")
-        { Description = "Worker threads, each with its own cloned /dev/fuse descriptor.", DefaultValueFactory = _ => Math.Max(2, Environment.ProcessorCount) };
         var allowOther = new Option<bool>("--allow-other")
         { Description = "Let other users reach the mount (implies --default-permissions: the kernel checks permissions)." };
         var defaultPermissions = new Option<bool>("--default-permissions")
@@ -31,21 +29,21 @@ public static class PassthroughCommand
         var helper = new Option<string?>("--fusermount") { Description = "Path of the fusermount3/fusermount helper to use." };
         var autoUnmount = new Option<bool>("--auto-unmount") { Description = "Have the helper unmount if this process dies (helper mounts only)." };
         var debug = new Option<bool>("--debug") { Description = "Print every request (slow)." };
-        var noIoUring = new Option<bool>("--no-io-uring")
-        { Description = "Serve every request through /dev/fuse, not through FUSE over io_uring (per-CPU queues; used where the kernel offers it)." };
+        var session = new SessionFlags();
 
         var command = new Command("passthrough",
             "Mount <source-dir> at <mountpoint> through Lighthouse's own FUSE protocol implementation, in the foreground. " +
             "Ctrl-C or SIGTERM unmounts cleanly. Data goes through kernel passthrough where the kernel offers it.")
         {
-            source, mountPoint, noPassthrough, threads, allowOther, defaultPermissions, readOnly,
-            attrTimeout, entryTimeout, method, helper, autoUnmount, debug, noIoUring,
+            source, mountPoint, noPassthrough, allowOther, defaultPermissions, readOnly,
+            attrTimeout, entryTimeout, method, helper, autoUnmount, debug,
         };
+        session.AddTo(command);
         command.SetAction(parse =>
         {
             var src = parse.GetValue(source)!;
             if (!src.Exists) { Console.Error.WriteLine($"lighthouse: source directory {src.FullName} does not exist"); return 2; }
-            if (parse.GetValue(threads) < 1) { Console.Error.WriteLine("lighthouse: --threads must be at least 1"); return 2; }
+            if (session.Validate(parse) is { } invalid) { Console.Error.WriteLine($"lighthouse: {invalid}"); return 2; }
             var mnt = parse.GetValue(mountPoint)!.FullName;
             var fs = new PassthroughFileSystem(src.FullName, new PassthroughOptions
             {
@@ -65,12 +63,7 @@ public static class PassthroughCommand
                     DefaultPermissions = other || parse.GetValue(defaultPermissions), ReadOnly = parse.GetValue(readOnly),
                     Method = parse.GetValue(method), HelperPath = parse.GetValue(helper), AutoUnmount = parse.GetValue(autoUnmount),
                 },
-                SessionOptions = new SessionOptions
-                {
-                    Threads = parse.GetValue(threads),
-                    IoUring = !parse.GetValue(noIoUring),
-                    Trace = parse.GetValue(debug) ? line => Console.Error.WriteLine(line) : null,
-                },
+                SessionOptions = session.Read(parse, parse.GetValue(debug) ? line => Console.Error.WriteLine(line) : null),
                 BeforeServing = mount => fs.AttachDevice(mount.DeviceFd),
                 Ready = (session, mount) => Console.Error.WriteLine(
                     $"lighthouse: mounted {src.FullName} on {mnt} ({mount.Method}); {session.Connection}; " +

@@ -88,4 +88,10 @@ internal static unsafe partial class Libc
     /// <summary>sched_setaffinity(0, ...) pins the calling thread (not the process).</summary>
     [LibraryImport(Lib, EntryPoint = "sched_setaffinity", SetLastError = true)]
     public static partial int SchedSetAffinity(int pid, nuint cpuSetSize, ulong* mask);
+
+    public const int SCHED_OTHER = 0, SCHED_IDLE = 5;
+
+    /// <summary>sched_setscheduler(0, ...) sets the calling thread's policy (priority must be 0 for these two).</summary>
+    [LibraryImport(Lib, EntryPoint = "sched_setscheduler", SetLastError = true)]
+    public static partial int SchedSetScheduler(int pid, int policy, int* priority);
 }

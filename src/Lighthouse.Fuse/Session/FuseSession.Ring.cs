@@ -27,7 +27,7 @@ public sealed unsafe partial class FuseSession
         {
             for (int cpu = 0; cpu < cpus; cpu++)
             {
-                var queue = new UringQueue(this, _masterFd, cpu, Math.Max(1, _options.RingEntries));
+                var queue = new UringQueue(this, _masterFd, cpu, Math.Max(1, _options.RingEntries), _options.KeepCallerOnCpu);
                 _rings.Add(queue);
                 _running.AddCount();
                 queue.Start();
@@ -52,6 +52,9 @@ public sealed unsafe partial class FuseSession
 
     /// <summary>Requests that came through io_uring queues (each queue counts its own: no shared counter per request).</summary>
     public long RingRequests { get { lock (_rings) return _rings.Sum(q => q.Served); } }
+
+    /// <summary>Reply submissions made at idle priority to keep the caller on its CPU (see <see cref="SessionOptions.KeepCallerOnCpu"/>).</summary>
+    public long RingIdleSubmits { get { lock (_rings) return _rings.Sum(q => q.IdleSubmits); } }
 
     private void StopRingQueues()
     {

@@ -4,7 +4,6 @@ public sealed class SessionOptions
 {
     /// <summary>Worker threads, each reading its own cloned /dev/fuse descriptor.</summary>
     public int Threads { get; init; } = Math.Max(2, Environment.ProcessorCount);
-    /// <summary>Measure managed allocation per request on worker threads (cheap; on by default).</summary>
     /// <summary>
     /// Serve requests through FUSE over io_uring where the kernel offers it (6.14+, the fuse module's
     /// enable_uring on): one queue per CPU, each served by a thread on that CPU, so a request is
@@ -14,6 +13,14 @@ public sealed class SessionOptions
     public bool IoUring { get; init; } = true;
     /// <summary>Ring entries per CPU queue: requests one queue can hold at once (each has a 1 MiB buffer).</summary>
     public int RingEntries { get; init; } = 4;
+    /// <summary>
+    /// Hand io_uring replies to the kernel at idle priority, so the scheduler wakes the caller on its own
+    /// CPU instead of moving it to another one on every request (see <see cref="CallerCpuKeeper"/>).
+    /// Used only where the process may return to normal priority (root or CAP_SYS_NICE) and not while
+    /// the 1-minute load average exceeds the CPU count.
+    /// </summary>
+    public bool KeepCallerOnCpu { get; init; } = true;
+    /// <summary>Measure managed allocation per request on worker threads (cheap; on by default).</summary>
     public bool MeasureAllocations { get; init; } = true;
     /// <summary>Called for every request when set: for debugging only (slow).</summary>
     public Action<string>? Trace { get; init; }

@@ -51,9 +51,12 @@ internal sealed unsafe class UringQueue
     private readonly object _memoryGate = new();
     private int _liveCount;
 
-    public UringQueue(FuseSession session, int deviceFd, int cpu, int entries)
+    private bool _keepCallerCpu;
+
+    public UringQueue(FuseSession session, int deviceFd, int cpu, int entries, bool keepCallerCpu)
     {
         _session = session; _deviceFd = deviceFd; Cpu = cpu; _entries = entries;
+        _keepCallerCpu = keepCallerCpu && CallerCpuKeeper.Available;
         _unique = new ulong[entries]; _lookupNode = new ulong[entries]; _live = new bool[entries];
         _thread = new Thread(Run) { IsBackground = true, Name = $"fuse-ring-{cpu}" };
     }
@@ -85,6 +88,9 @@ internal sealed unsafe class UringQueue
     /// <summary>Requests this queue has served (written by its thread only).</summary>
     public long Served => Volatile.Read(ref _served);
     private long _served;
+    /// <summary>Submissions made as SCHED_IDLE (written by its thread only).</summary>
+    public long IdleSubmits => Volatile.Read(ref _idleSubmits);
+    private long _idleSubmits;
 
     private byte* Headers(int i) => _memory + (long)i * EntryStride;
     private byte* Payload(int i) => Headers(i) + HeaderBlock + Front;
@@ -231,6 +237,17 @@ internal sealed unsafe class UringQueue
         Started.Set();
         while (!_stop && Volatile.Read(ref _liveCount) > 0)
         {
+            if (_keepCallerCpu && _toSubmit > 0 && CallerCpuKeeper.TryEnterIdle())
+            {
+                // Replies go out as SCHED_IDLE, so their callers wake on this CPU; the wait is at normal priority.
+                Enter(0, 0); // an error shows again in the Enter below
+                Volatile.Write(ref _idleSubmits, _idleSubmits + 1);
+                if (!CallerCpuKeeper.LeaveIdle())
+                {
+                    _keepCallerCpu = false;
+                    Console.Error.WriteLine($"lighthouse: FUSE ring queue {Cpu} could not leave SCHED_IDLE (errno {Libc.Errno}); it keeps serving at idle priority");
+                }
+            }
             rc = Enter(1, Libc.IORING_ENTER_GETEVENTS);
             if (rc < 0 && rc != -Errno.EAGAIN && rc != -16 /* EBUSY: completions to reap first */)
             {

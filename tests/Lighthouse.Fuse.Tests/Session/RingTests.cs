@@ -9,15 +9,21 @@ namespace Lighthouse.Fuse.Tests.Session;
 internal sealed partial class CpuRecordingFileSystem : FuseFileSystem
 {
     public readonly System.Collections.Concurrent.ConcurrentQueue<int> ServedOn = new();
+    /// <summary>The scheduling policy of the thread that served each lookup.</summary>
+    public readonly System.Collections.Concurrent.ConcurrentQueue<int> ServedWithPolicy = new();
 
     [LibraryImport("libc", EntryPoint = "sched_getcpu")]
     internal static partial int SchedGetCpu();
+
+    [LibraryImport("libc", EntryPoint = "sched_getscheduler")]
+    internal static partial int SchedGetScheduler(int pid);
 
     private static FuseAttr Attr(ulong ino, uint mode) => new() { Ino = ino, Mode = mode, Nlink = 1, BlkSize = 4096 };
 
     public override int Lookup(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name, out EntryOut entry)
     {
         ServedOn.Enqueue(SchedGetCpu());
+        ServedWithPolicy.Enqueue(SchedGetScheduler(0));
         // No caching (valid 0): every stat of a name is a LOOKUP.
         entry = new EntryOut { NodeId = 2, Attr = Attr(2, 0x8000 | 0x1a4) };
         return 0;
@@ -85,5 +91,65 @@ public partial class RingTests
         Assert.True(fs.ServedOn.Count >= 50);
         Assert.Equal(0, mount.Session.RingRequests);
         Assert.Equal(0, mount.Session.RingQueues);
+    }
+
+    private const int SchedOther = 0;
+
+    private static void LookUpMany(InProcessMount mount, CpuRecordingFileSystem fs, int count)
+    {
+        WaitUntilServedAsAsked(mount, ioUring: true);
+        fs.ServedWithPolicy.Clear();
+        for (int i = 0; i < count; i++) Assert.True(File.Exists(mount.PathOf($"file-{i}")));
+        Assert.True(fs.ServedWithPolicy.Count >= count, $"{fs.ServedWithPolicy.Count} lookups reached the filesystem");
+    }
+
+    [Fact]
+    public void Replies_go_out_at_idle_priority_but_requests_are_served_at_normal_priority()
+    {
+        Assert.True(CallerCpuKeeper.Available, "root may switch a thread to SCHED_IDLE and back");
+        CallerCpuKeeper.OverrideLoadForTests(0.0);
+        try
+        {
+            var fs = new CpuRecordingFileSystem();
+            using var mount = new InProcessMount(fs, ioUring: true);
+            LookUpMany(mount, fs, 300);
+            Assert.True(mount.Session.RingIdleSubmits >= 250, $"{mount.Session.RingIdleSubmits} idle-priority submissions for 300 replies");
+            // A thread left at SCHED_IDLE would serve the next request at idle priority (starved by any busy task).
+            Assert.All(fs.ServedWithPolicy, policy => Assert.Equal(SchedOther, policy));
+        }
+        finally { CallerCpuKeeper.OverrideLoadForTests(null); }
+    }
+
+    [Fact]
+    public void Replies_go_out_at_normal_priority_when_switched_off_or_when_every_cpu_is_busy()
+    {
+        var fs = new CpuRecordingFileSystem();
+        using (var off = new InProcessMount(fs, ioUring: true, keepCallerOnCpu: false))
+        {
+            LookUpMany(off, fs, 100);
+            Assert.Equal(0, off.Session.RingIdleSubmits);
+        }
+        CallerCpuKeeper.OverrideLoadForTests(Environment.ProcessorCount + 1.5);
+        try
+        {
+            using var saturated = new InProcessMount(fs, ioUring: true);
+            LookUpMany(saturated, fs, 100);
+            Assert.Equal(0, saturated.Session.RingIdleSubmits);
+            Assert.All(fs.ServedWithPolicy, policy => Assert.Equal(SchedOther, policy));
+        }
+        finally { CallerCpuKeeper.OverrideLoadForTests(null); }
+    }
+
+    [Theory]
+    [InlineData("0.42 0.30 0.25 1/83 7219\n", 0.42)]
+    [InlineData("12.05 9.00 3.10 5/300 1\n", 12.05)]
+    [InlineData("3 2 1 1/1 1", 3.0)]
+    [InlineData("", null)]
+    [InlineData("n/a", null)]
+    public void The_load_average_is_read_from_the_start_of_proc_loadavg(string text, double? expected)
+    {
+        var value = CallerCpuKeeper.ParseFirstNumber(System.Text.Encoding.ASCII.GetBytes(text));
+        if (expected is null) Assert.Null(value);
+        else Assert.Equal(expected.Value, value!.Value, 6);
     }
 }

@@ -1,0 +1,111 @@
+using Lighthouse.Fuse.Native;
+
+namespace Lighthouse.Fuse.Session;
+
+/// <summary>
+/// Keeps a caller on its CPU when a ring thread answers it. The ring thread runs on the caller's CPU,
+/// so when its reply wakes the caller that CPU is busy (with the ring thread) and the scheduler moves
+/// the caller to an idle CPU, and back on the next request: `tar x` of 5,000 files moved tar 34,000
+/// times. While the thread submits the reply it runs as SCHED_IDLE, which the scheduler counts as an
+/// idle CPU: the caller is woken where it was, preempts the thread at once, and the thread returns to
+/// SCHED_OTHER before it waits for the next request (so it is woken with normal priority).
+///
+/// Measured on 2 CPUs (tar x of 5,000 files through the passthrough): 1.55 s → 1.0 s on an idle
+/// machine. The price is paid when every CPU is busy: a preempted SCHED_IDLE thread waits for the
+/// other tasks (the same tar took 1.35 s → 1.9 s with a busy loop on each CPU), so the switch is
+/// skipped while the 1-minute load average is above the CPU count. It needs the right to return
+/// from SCHED_IDLE (root, CAP_SYS_NICE or an RLIMIT_NICE of 20), probed once on a throwaway thread.
+/// </summary>
+internal static unsafe class CallerCpuKeeper
+{
+    private static readonly Lazy<bool> CanReturn = new(ProbeReturn);
+    private static readonly int Cpus = Environment.ProcessorCount;
+    private static long _nextLoadCheck;
+    private static volatile bool _saturated;
+    private static int _loadFd = -2;
+
+    /// <summary>The 1-minute load average last read (null before the first read, or without /proc).</summary>
+    public static double? LastLoad { get; private set; }
+
+    /// <summary>Whether this process may switch to SCHED_IDLE and back (probed once).</summary>
+    public static bool Available => CanReturn.Value;
+
+    /// <summary>Switches the calling thread to SCHED_IDLE, unless the machine is saturated; true when switched.</summary>
+    public static bool TryEnterIdle()
+    {
+        if (Saturated()) return false;
+        int priority = 0;
+        return Libc.SchedSetScheduler(0, Libc.SCHED_IDLE, &priority) == 0;
+    }
+
+    /// <summary>Returns the calling thread to SCHED_OTHER; false if refused (the thread stays idle-priority).</summary>
+    public static bool LeaveIdle()
+    {
+        int priority = 0;
+        return Libc.SchedSetScheduler(0, Libc.SCHED_OTHER, &priority) == 0;
+    }
+
+    private static bool ProbeReturn()
+    {
+        bool ok = false;
+        var probe = new Thread(() =>
+        {
+            int priority = 0;
+            ok = Libc.SchedSetScheduler(0, Libc.SCHED_IDLE, &priority) == 0
+                 && Libc.SchedSetScheduler(0, Libc.SCHED_OTHER, &priority) == 0;
+        }) { IsBackground = true, Name = "sched-probe" };
+        probe.Start();
+        probe.Join();
+        return ok;
+    }
+
+    /// <summary>The 1-minute load average above the CPU count, read at most once a second.</summary>
+    private static bool Saturated()
+    {
+        long now = Environment.TickCount64;
+        if (now < Volatile.Read(ref _nextLoadCheck)) return _saturated;
+        Volatile.Write(ref _nextLoadCheck, now + 1000);
+        double? load = ReadLoadAverage();
+        LastLoad = load;
+        _saturated = load > Cpus;
+        return _saturated;
+    }
+
+    private static double? _loadForTests;
+
+    /// <summary>Tests: use <paramref name="load"/> as the load average from now on (null: read /proc again).</summary>
+    internal static void OverrideLoadForTests(double? load)
+    {
+        _loadForTests = load;
+        Volatile.Write(ref _nextLoadCheck, 0);
+    }
+
+    private static double? ReadLoadAverage()
+    {
+        if (_loadForTests is { } forced) return forced;
+        if (_loadFd == -2)
+        {
+            fixed (byte* path = "/proc/loadavg\0"u8) _loadFd = Libc.Open(path, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
+        }
+        if (_loadFd < 0) return null; // no /proc: never counted as saturated
+        byte* text = stackalloc byte[64];
+        nint n = Libc.Pread(_loadFd, text, 64, 0);
+        return n > 0 ? ParseFirstNumber(new ReadOnlySpan<byte>(text, (int)n)) : null;
+    }
+
+    /// <summary>The leading "12.34" of /proc/loadavg, without allocating.</summary>
+    internal static double? ParseFirstNumber(ReadOnlySpan<byte> text)
+    {
+        double value = 0, scale = 0;
+        int i = 0;
+        for (; i < text.Length && text[i] != ' ' && text[i] != '\n'; i++)
+        {
+            byte c = text[i];
+            if (c == '.' && scale == 0) { scale = 1; continue; }
+            if (c < '0' || c > '9') return null;
+            if (scale == 0) value = value * 10 + (c - '0');
+            else { scale /= 10; value += (c - '0') * scale; }
+        }
+        return i == 0 ? null : value;
+    }
+}
