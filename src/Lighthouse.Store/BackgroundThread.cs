@@ -10,4 +10,30 @@ public static class BackgroundThread
 
     /// <summary>Lowers the calling thread's priority to <see cref="Nice"/>; false if the system refused.</summary>
     public static bool LowerPriority() => Native.Libc.SetPriority(0 /* PRIO_PROCESS */, Native.Libc.GetTid(), Nice) == 0;
+
+    private static int _busy;
+
+    /// <summary>Whether some background thread has work in hand (it wants a CPU soon). The FUSE ring threads
+    /// then reply at normal priority: one at idle priority would wait behind that work on its CPU.</summary>
+    public static bool AnyBusy => Volatile.Read(ref _busy) > 0;
+
+    /// <summary>One thread's part in <see cref="AnyBusy"/>: busy from taking work until it blocks for more.</summary>
+    public sealed class Activity
+    {
+        private bool _busyNow;
+
+        public void Busy()
+        {
+            if (_busyNow) return;
+            _busyNow = true;
+            Interlocked.Increment(ref _busy);
+        }
+
+        public void Idle()
+        {
+            if (!_busyNow) return;
+            _busyNow = false;
+            Interlocked.Decrement(ref _busy);
+        }
+    }
 }

@@ -54,7 +54,7 @@ public static class MountCommand
                 KernelPassthrough = !parse.GetValue(noPassthrough),
                 CacheTimeout = TimeSpan.FromSeconds(parse.GetValue(cacheTimeout)),
                 Store = new StoreOptions { Durability = parse.GetValue(durability) },
-            }, session.Read(parse), watch: !parse.GetValue(noWatch));
+            }, session.Read(parse, backgroundWorkPending: () => BackgroundThread.AnyBusy), watch: !parse.GetValue(noWatch));
         });
         return command;
     }

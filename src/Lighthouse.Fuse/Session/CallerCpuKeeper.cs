@@ -10,10 +10,11 @@ namespace Lighthouse.Fuse.Session;
 /// idle CPU: the caller is woken where it was, preempts the thread at once, and the thread returns to
 /// SCHED_OTHER before it waits for the next request (so it is woken with normal priority).
 ///
-/// Measured on 2 CPUs (tar x of 5,000 files through the passthrough): 1.55 s → 1.0 s on an idle
-/// machine. The price is paid when every CPU is busy: a preempted SCHED_IDLE thread waits for the
+/// Measured on 2 CPUs (bench/run, tar x of 5,000 files through the passthrough): 1.4–1.6 s → 0.88–0.95 s
+/// on an idle machine. The price is paid when every CPU is busy: a preempted SCHED_IDLE thread waits for the
 /// other tasks (the same tar took 1.35 s → 1.9 s with a busy loop on each CPU), so the switch is
-/// skipped while the 1-minute load average is above the CPU count. It needs the right to return
+/// skipped while the 1-minute load average is above the CPU count, and while the filesystem's own
+/// background work is pending (<see cref="SessionOptions.BackgroundWorkPending"/>). It needs the right to return
 /// from SCHED_IDLE (root, CAP_SYS_NICE or an RLIMIT_NICE of 20), probed once on a throwaway thread.
 /// </summary>
 internal static unsafe class CallerCpuKeeper
@@ -23,9 +24,6 @@ internal static unsafe class CallerCpuKeeper
     private static long _nextLoadCheck;
     private static volatile bool _saturated;
     private static int _loadFd = -2;
-
-    /// <summary>The 1-minute load average last read (null before the first read, or without /proc).</summary>
-    public static double? LastLoad { get; private set; }
 
     /// <summary>Whether this process may switch to SCHED_IDLE and back (probed once).</summary>
     public static bool Available => CanReturn.Value;
@@ -66,7 +64,6 @@ internal static unsafe class CallerCpuKeeper
         if (now < Volatile.Read(ref _nextLoadCheck)) return _saturated;
         Volatile.Write(ref _nextLoadCheck, now + 1000);
         double? load = ReadLoadAverage();
-        LastLoad = load;
         _saturated = load > Cpus;
         return _saturated;
     }
@@ -83,9 +80,11 @@ internal static unsafe class CallerCpuKeeper
     private static double? ReadLoadAverage()
     {
         if (_loadForTests is { } forced) return forced;
-        if (_loadFd == -2)
+        if (Volatile.Read(ref _loadFd) == -2)
         {
-            fixed (byte* path = "/proc/loadavg\0"u8) _loadFd = Libc.Open(path, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
+            int fd;
+            fixed (byte* path = "/proc/loadavg\0"u8) fd = Libc.Open(path, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
+            if (Interlocked.CompareExchange(ref _loadFd, fd, -2) != -2 && fd >= 0) Libc.Close(fd); // another queue was first
         }
         if (_loadFd < 0) return null; // no /proc: never counted as saturated
         byte* text = stackalloc byte[64];

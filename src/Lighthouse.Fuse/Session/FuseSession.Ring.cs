@@ -27,7 +27,7 @@ public sealed unsafe partial class FuseSession
         {
             for (int cpu = 0; cpu < cpus; cpu++)
             {
-                var queue = new UringQueue(this, _masterFd, cpu, Math.Max(1, _options.RingEntries), _options.KeepCallerOnCpu);
+                var queue = new UringQueue(this, _masterFd, cpu, Math.Max(1, _options.RingEntries), _options);
                 _rings.Add(queue);
                 _running.AddCount();
                 queue.Start();

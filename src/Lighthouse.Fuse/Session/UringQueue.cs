@@ -52,11 +52,13 @@ internal sealed unsafe class UringQueue
     private int _liveCount;
 
     private bool _keepCallerCpu;
+    private readonly Func<bool>? _backgroundWorkPending;
 
-    public UringQueue(FuseSession session, int deviceFd, int cpu, int entries, bool keepCallerCpu)
+    public UringQueue(FuseSession session, int deviceFd, int cpu, int entries, SessionOptions options)
     {
         _session = session; _deviceFd = deviceFd; Cpu = cpu; _entries = entries;
-        _keepCallerCpu = keepCallerCpu && CallerCpuKeeper.Available;
+        _keepCallerCpu = options.KeepCallerOnCpu && CallerCpuKeeper.Available;
+        _backgroundWorkPending = options.BackgroundWorkPending;
         _unique = new ulong[entries]; _lookupNode = new ulong[entries]; _live = new bool[entries];
         _thread = new Thread(Run) { IsBackground = true, Name = $"fuse-ring-{cpu}" };
     }
@@ -237,7 +239,7 @@ internal sealed unsafe class UringQueue
         Started.Set();
         while (!_stop && Volatile.Read(ref _liveCount) > 0)
         {
-            if (_keepCallerCpu && _toSubmit > 0 && CallerCpuKeeper.TryEnterIdle())
+            if (_keepCallerCpu && _toSubmit > 0 && _backgroundWorkPending?.Invoke() != true && CallerCpuKeeper.TryEnterIdle())
             {
                 // Replies go out as SCHED_IDLE, so their callers wake on this CPU; the wait is at normal priority.
                 Enter(0, 0); // an error shows again in the Enter below

@@ -9,7 +9,7 @@ public sealed class InProcessMount : IDisposable
 {
     /// <param name="ioUring">Serve through FUSE over io_uring (switched on in the kernel first) or only through /dev/fuse.</param>
     public InProcessMount(FuseFileSystem fs, Action<FuseMountHandle>? beforeServing = null, int threads = 2, bool ioUring = true,
-        bool keepCallerOnCpu = true)
+        bool keepCallerOnCpu = true, Func<bool>? backgroundWorkPending = null)
     {
         if (Environment.UserName != "root" || !File.Exists("/dev/fuse"))
             throw new InvalidOperationException("mount tests need root and /dev/fuse (CI runs them as root)");
@@ -22,7 +22,7 @@ public sealed class InProcessMount : IDisposable
         try
         {
             beforeServing?.Invoke(Handle);
-            Session = new FuseSession(fs, new SessionOptions { Threads = threads, IoUring = ioUring, KeepCallerOnCpu = keepCallerOnCpu });
+            Session = new FuseSession(fs, new SessionOptions { Threads = threads, IoUring = ioUring, KeepCallerOnCpu = keepCallerOnCpu, BackgroundWorkPending = backgroundWorkPending });
             Session.Start(Handle.DeviceFd);
             if (!Session.Initialized.Wait(TimeSpan.FromSeconds(20))) throw new TimeoutException("no INIT from the kernel");
         }

@@ -121,7 +121,7 @@ public partial class RingTests
     }
 
     [Fact]
-    public void Replies_go_out_at_normal_priority_when_switched_off_or_when_every_cpu_is_busy()
+    public void Replies_go_out_at_normal_priority_when_switched_off_when_background_work_waits_or_when_every_cpu_is_busy()
     {
         var fs = new CpuRecordingFileSystem();
         using (var off = new InProcessMount(fs, ioUring: true, keepCallerOnCpu: false))
@@ -129,6 +129,18 @@ public partial class RingTests
             LookUpMany(off, fs, 100);
             Assert.Equal(0, off.Session.RingIdleSubmits);
         }
+        CallerCpuKeeper.OverrideLoadForTests(0.0);
+        try
+        {
+            bool pending = true;
+            using var background = new InProcessMount(fs, ioUring: true, backgroundWorkPending: () => Volatile.Read(ref pending));
+            LookUpMany(background, fs, 100);
+            Assert.Equal(0, background.Session.RingIdleSubmits);
+            Volatile.Write(ref pending, false);
+            LookUpMany(background, fs, 100);
+            Assert.True(background.Session.RingIdleSubmits >= 80, $"{background.Session.RingIdleSubmits} idle-priority submissions once the background work was done");
+        }
+        finally { CallerCpuKeeper.OverrideLoadForTests(null); }
         CallerCpuKeeper.OverrideLoadForTests(Environment.ProcessorCount + 1.5);
         try
         {
