@@ -11,15 +11,22 @@ namespace Lighthouse.Fuse.Session;
 /// SCHED_OTHER before it waits for the next request (so it is woken with normal priority).
 ///
 /// Measured on 2 CPUs (bench/run, tar x of 5,000 files through the passthrough): 1.4–1.6 s → 0.88–0.95 s
-/// on an idle machine. The price is paid when every CPU is busy: a preempted SCHED_IDLE thread waits for the
-/// other tasks (the same tar took 1.35 s → 1.9 s with a busy loop on each CPU), so the switch is
-/// skipped while the 1-minute load average is above the CPU count, and while the filesystem's own
-/// background work is pending (<see cref="SessionOptions.BackgroundWorkPending"/>). It needs the right to return
+/// on an idle machine. The price is paid when another task wants the CPU: a preempted SCHED_IDLE
+/// thread waits behind it (with a busy loop on each CPU the same tar took 1.35 s → 1.9 s). So the
+/// switch is skipped while the 1-minute load average is above the CPU count, while the filesystem's
+/// own background work is pending (<see cref="SessionOptions.BackgroundWorkPending"/>), and, per
+/// queue, for a second after a submission took over 1 ms (another task held the CPU meanwhile):
+/// with those, the busy-loop case costs 0–10% (0.94–1.08 s off, 1.03–1.16 s on). It needs the right to return
 /// from SCHED_IDLE (root, CAP_SYS_NICE or an RLIMIT_NICE of 20), probed once on a throwaway thread.
 /// </summary>
 internal static unsafe class CallerCpuKeeper
 {
     private static readonly Lazy<bool> CanReturn = new(ProbeReturn);
+
+    /// <summary>A submission at idle priority that took longer than this waited behind another task.</summary>
+    public static readonly long StarvedTicks = System.Diagnostics.Stopwatch.Frequency / 1000;        // 1 ms
+    /// <summary>How long a queue then replies at normal priority before it tries again.</summary>
+    public static readonly long PauseTicks = System.Diagnostics.Stopwatch.Frequency;                // 1 s
     private static readonly int Cpus = Environment.ProcessorCount;
     private static long _nextLoadCheck;
     private static volatile bool _saturated;

@@ -56,6 +56,9 @@ public sealed unsafe partial class FuseSession
     /// <summary>Reply submissions made at idle priority to keep the caller on its CPU (see <see cref="SessionOptions.KeepCallerOnCpu"/>).</summary>
     public long RingIdleSubmits { get { lock (_rings) return _rings.Sum(q => q.IdleSubmits); } }
 
+    /// <summary>Times a queue went back to normal-priority replies for a second, having waited behind another task.</summary>
+    public long RingKeepPauses { get { lock (_rings) return _rings.Sum(q => q.KeepPauses); } }
+
     private void StopRingQueues()
     {
         lock (_rings) foreach (var q in _rings) q.Stop();

@@ -52,6 +52,7 @@ internal sealed unsafe class UringQueue
     private int _liveCount;
 
     private bool _keepCallerCpu;
+    private long _keepPausedUntil;   // Stopwatch ticks: replies at normal priority until then
     private readonly Func<bool>? _backgroundWorkPending;
 
     public UringQueue(FuseSession session, int deviceFd, int cpu, int entries, SessionOptions options)
@@ -93,6 +94,9 @@ internal sealed unsafe class UringQueue
     /// <summary>Submissions made as SCHED_IDLE (written by its thread only).</summary>
     public long IdleSubmits => Volatile.Read(ref _idleSubmits);
     private long _idleSubmits;
+    /// <summary>Times the queue went back to normal-priority replies for a while, having waited behind another task.</summary>
+    public long KeepPauses => Volatile.Read(ref _keepPauses);
+    private long _keepPauses;
 
     private byte* Headers(int i) => _memory + (long)i * EntryStride;
     private byte* Payload(int i) => Headers(i) + HeaderBlock + Front;
@@ -239,17 +243,7 @@ internal sealed unsafe class UringQueue
         Started.Set();
         while (!_stop && Volatile.Read(ref _liveCount) > 0)
         {
-            if (_keepCallerCpu && _toSubmit > 0 && _backgroundWorkPending?.Invoke() != true && CallerCpuKeeper.TryEnterIdle())
-            {
-                // Replies go out as SCHED_IDLE, so their callers wake on this CPU; the wait is at normal priority.
-                Enter(0, 0); // an error shows again in the Enter below
-                Volatile.Write(ref _idleSubmits, _idleSubmits + 1);
-                if (!CallerCpuKeeper.LeaveIdle())
-                {
-                    _keepCallerCpu = false;
-                    Console.Error.WriteLine($"lighthouse: FUSE ring queue {Cpu} could not leave SCHED_IDLE (errno {Libc.Errno}); it keeps serving at idle priority");
-                }
-            }
+            SubmitKeepingCallerCpu();
             rc = Enter(1, Libc.IORING_ENTER_GETEVENTS);
             if (rc < 0 && rc != -Errno.EAGAIN && rc != -16 /* EBUSY: completions to reap first */)
             {
@@ -257,6 +251,31 @@ internal sealed unsafe class UringQueue
                 return;
             }
             Reap();
+        }
+    }
+
+    /// <summary>Submits the queued replies as SCHED_IDLE, so their callers wake on this CPU (see
+    /// <see cref="CallerCpuKeeper"/>); the wait for the next request that follows is at normal priority.</summary>
+    private void SubmitKeepingCallerCpu()
+    {
+        if (!_keepCallerCpu || _toSubmit == 0 || _backgroundWorkPending?.Invoke() == true) return;
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        if (start < _keepPausedUntil || !CallerCpuKeeper.TryEnterIdle()) return;
+        Enter(0, 0); // an error shows again in the Enter that waits
+        Volatile.Write(ref _idleSubmits, _idleSubmits + 1);
+        if (!CallerCpuKeeper.LeaveIdle())
+        {
+            _keepCallerCpu = false;
+            Console.Error.WriteLine($"lighthouse: FUSE ring queue {Cpu} could not leave SCHED_IDLE (errno {Libc.Errno}); it keeps serving at idle priority");
+            return;
+        }
+        // A long way back to normal priority means another task held this CPU meanwhile (the woken
+        // caller runs only until its next request): at idle priority we wait behind such a task, so
+        // reply at normal priority for a while.
+        if (System.Diagnostics.Stopwatch.GetTimestamp() - start > CallerCpuKeeper.StarvedTicks)
+        {
+            _keepPausedUntil = start + CallerCpuKeeper.PauseTicks;
+            Volatile.Write(ref _keepPauses, _keepPauses + 1);
         }
     }
 

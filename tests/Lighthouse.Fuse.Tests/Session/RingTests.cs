@@ -113,7 +113,10 @@ public partial class RingTests
             var fs = new CpuRecordingFileSystem();
             using var mount = new InProcessMount(fs, ioUring: true);
             LookUpMany(mount, fs, 300);
-            Assert.True(mount.Session.RingIdleSubmits >= 250, $"{mount.Session.RingIdleSubmits} idle-priority submissions for 300 replies");
+            // Not all 300: a submission that waited behind another task (tests run in parallel) pauses it for a second.
+            Assert.True(mount.Session.RingIdleSubmits > 0, "no reply went out at idle priority");
+            if (mount.Session.RingKeepPauses == 0)
+                Assert.True(mount.Session.RingIdleSubmits >= 250, $"{mount.Session.RingIdleSubmits} idle-priority submissions for 300 replies, none paused");
             // A thread left at SCHED_IDLE would serve the next request at idle priority (starved by any busy task).
             Assert.All(fs.ServedWithPolicy, policy => Assert.Equal(SchedOther, policy));
         }
@@ -138,7 +141,7 @@ public partial class RingTests
             Assert.Equal(0, background.Session.RingIdleSubmits);
             Volatile.Write(ref pending, false);
             LookUpMany(background, fs, 100);
-            Assert.True(background.Session.RingIdleSubmits >= 80, $"{background.Session.RingIdleSubmits} idle-priority submissions once the background work was done");
+            Assert.True(background.Session.RingIdleSubmits > 0, "no idle-priority submission once the background work was done");
         }
         finally { CallerCpuKeeper.OverrideLoadForTests(null); }
         CallerCpuKeeper.OverrideLoadForTests(Environment.ProcessorCount + 1.5);
@@ -150,6 +153,43 @@ public partial class RingTests
             Assert.All(fs.ServedWithPolicy, policy => Assert.Equal(SchedOther, policy));
         }
         finally { CallerCpuKeeper.OverrideLoadForTests(null); }
+    }
+
+    [Fact]
+    public unsafe void A_queue_replies_at_normal_priority_for_a_while_after_waiting_behind_another_task()
+    {
+        CallerCpuKeeper.OverrideLoadForTests(0.0);
+        var fs = new CpuRecordingFileSystem();
+        using var mount = new InProcessMount(fs, ioUring: true);
+        bool spin = true;
+        // A busy task on the caller's CPU: after each reply the caller runs, blocks on its next request,
+        // and the busy task takes the CPU from the ring thread while that is still at idle priority.
+        var spinner = new Thread(() =>
+        {
+            ulong mask = 1UL;
+            SchedSetAffinity(0, sizeof(ulong), &mask);
+            while (Volatile.Read(ref spin)) { }
+        }) { IsBackground = true };
+        try
+        {
+            WaitUntilServedAsAsked(mount, ioUring: true);
+            spinner.Start();
+            var caller = new Thread(() =>
+            {
+                ulong mask = 1UL;
+                Assert.Equal(0, SchedSetAffinity(0, sizeof(ulong), &mask));
+                for (int i = 0; i < 300 && mount.Session.RingKeepPauses == 0; i++) File.Exists(mount.PathOf($"file-{i}"));
+            });
+            caller.Start();
+            caller.Join();
+            Assert.True(mount.Session.RingIdleSubmits > 0, "no reply went out at idle priority");
+            Assert.True(mount.Session.RingKeepPauses > 0, $"{mount.Session.RingIdleSubmits} idle-priority replies beside a busy task, and the queue never noticed it waited");
+        }
+        finally
+        {
+            Volatile.Write(ref spin, false);
+            CallerCpuKeeper.OverrideLoadForTests(null);
+        }
     }
 
     [Theory]
