@@ -94,4 +94,7 @@ internal static unsafe partial class Libc
     /// <summary>sched_setscheduler(0, ...) sets the calling thread's policy (priority must be 0 for these two).</summary>
     [LibraryImport(Lib, EntryPoint = "sched_setscheduler", SetLastError = true)]
     public static partial int SchedSetScheduler(int pid, int policy, int* priority);
+
+    [LibraryImport(Lib, EntryPoint = "sched_getscheduler", SetLastError = true)]
+    public static partial int SchedGetScheduler(int pid);
 }

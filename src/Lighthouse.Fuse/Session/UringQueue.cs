@@ -108,6 +108,8 @@ internal sealed unsafe class UringQueue
         try
         {
             Pin();
+            // Started under another policy (chrt --idle, --batch, real-time): keep it; returning to SCHED_OTHER would override it.
+            if (Libc.SchedGetScheduler(0) != Libc.SCHED_OTHER) _keepCallerCpu = false;
             // As the /dev/fuse workers: our own umask (0), since request modes already carry the caller's.
             if (Libc.Unshare(Libc.CLONE_FS) == 0) Libc.Umask(0);
             _memory = (byte*)NativeMemory.AlignedAlloc((nuint)((long)EntryStride * _entries), 4096);
