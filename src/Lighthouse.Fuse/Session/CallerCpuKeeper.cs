@@ -17,7 +17,8 @@ namespace Lighthouse.Fuse.Session;
 /// own background work is pending (<see cref="SessionOptions.BackgroundWorkPending"/>), and, per
 /// queue, for a second after a submission took over 1 ms (another task held the CPU meanwhile):
 /// with those, the busy-loop case costs 0–10% (0.94–1.08 s off, 1.03–1.16 s on). It needs the right to return
-/// from SCHED_IDLE (root, CAP_SYS_NICE or an RLIMIT_NICE of 20), probed once on a throwaway thread.
+/// from SCHED_IDLE (root, CAP_SYS_NICE or an RLIMIT_NICE of 20), probed once on a throwaway thread,
+/// and is left alone by threads started under another policy (`chrt --batch lighthouse ...`).
 /// </summary>
 internal static unsafe class CallerCpuKeeper
 {

@@ -16,8 +16,8 @@ public sealed class SessionOptions
     /// <summary>
     /// Hand io_uring replies to the kernel at idle priority, so the scheduler wakes the caller on its own
     /// CPU instead of moving it to another one on every request (see <see cref="CallerCpuKeeper"/>).
-    /// Used only where the process may return to normal priority (root or CAP_SYS_NICE) and not while
-    /// the 1-minute load average exceeds the CPU count.
+    /// Used only by threads that run under SCHED_OTHER and may return to it (root or CAP_SYS_NICE), and
+    /// not where idle priority would make a reply wait (see <see cref="CallerCpuKeeper"/>).
     /// </summary>
     public bool KeepCallerOnCpu { get; init; } = true;
     /// <summary>
