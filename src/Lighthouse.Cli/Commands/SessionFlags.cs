@@ -14,7 +14,8 @@ public sealed class SessionFlags
     {
         Description = "Send io_uring replies at normal priority. By default a queue thread sends them as SCHED_IDLE so the " +
                       "caller is woken on its own CPU instead of being moved to another on every request (much faster on an " +
-                      "idle machine; skipped while the load average exceeds the CPU count, and where not permitted).",
+                      "idle machine; skipped where idle priority would make a reply wait: load average above the CPU count, another task on " +
+                      "the CPU, the mount's store catching up; and where not permitted or another policy was set with chrt).",
     };
 
     public void AddTo(Command command)
