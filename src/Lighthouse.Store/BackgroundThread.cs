@@ -1,3 +1,6 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
+
 namespace Lighthouse.Store;
 
 /// <summary>Threads that do deferred bookkeeping (recording, watching) run at a lower priority.</summary>
@@ -17,19 +20,34 @@ public static class BackgroundThread
     /// then reply at normal priority: one at idle priority would wait behind that work on its CPU.</summary>
     public static bool AnyBusy => Volatile.Read(ref _busy) > 0;
 
-    /// <summary>One thread's part in <see cref="AnyBusy"/>: busy from taking work until it blocks for more.</summary>
-    public sealed class Activity
+    /// <summary>One thread's part in <see cref="AnyBusy"/>: busy from its start, idle only while it blocks
+    /// for more work in <see cref="Take{T}"/>, idle for good once disposed.</summary>
+    public sealed class Activity : IDisposable
     {
         private bool _busyNow;
 
-        public void Busy()
+        public Activity() => Busy();
+
+        /// <summary>Waits for the next item, counted as idle meanwhile; false once the queue is completed.</summary>
+        public bool Take<T>(BlockingCollection<T> queue, [MaybeNullWhen(false)] out T item)
+        {
+            Idle();
+            try { item = queue.Take(); }
+            catch (InvalidOperationException) { item = default; return false; } // completed while waiting
+            Busy();
+            return true;
+        }
+
+        public void Dispose() => Idle();
+
+        private void Busy()
         {
             if (_busyNow) return;
             _busyNow = true;
             Interlocked.Increment(ref _busy);
         }
 
-        public void Idle()
+        private void Idle()
         {
             if (!_busyNow) return;
             _busyNow = false;

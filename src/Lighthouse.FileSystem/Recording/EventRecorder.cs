@@ -155,27 +155,20 @@ public sealed class EventRecorder : IPassthroughObserver, IDisposable
     /// wake-up per create was a tenth of the mount's cost).</summary>
     private IEnumerable<Action> Records()
     {
-        var activity = new BackgroundThread.Activity(); // busy from the first record of a burst until it blocks
-        try
+        using var activity = new BackgroundThread.Activity(); // counted busy except while blocked below
+        while (true)
         {
-            while (true)
-            {
-                if (_queue.TryTake(out var record)) { activity.Busy(); yield return record; continue; }
-                if (_queue.IsCompleted) yield break;
-                ReportCommitted();
-                Thread.Sleep(1);
-                if (_queue.TryTake(out record)) { yield return record; continue; }
-                // Idle: see the last records committed (or failed) before blocking, so errors are reported now.
-                WaitForLastCommit();
-                ReportCommitted();
-                activity.Idle();
-                try { record = _queue.Take(); }
-                catch (InvalidOperationException) { yield break; } // completed while waiting
-                activity.Busy();
-                yield return record;
-            }
+            if (_queue.TryTake(out var record)) { yield return record; continue; }
+            if (_queue.IsCompleted) yield break;
+            ReportCommitted();
+            Thread.Sleep(1);
+            if (_queue.TryTake(out record)) { yield return record; continue; }
+            // Idle: see the last records committed (or failed) before blocking, so errors are reported now.
+            WaitForLastCommit();
+            ReportCommitted();
+            if (!activity.Take(_queue, out record)) yield break;
+            yield return record;
         }
-        finally { activity.Idle(); }
     }
 
     /// <summary>Waits until everything queued so far is in the store.</summary>

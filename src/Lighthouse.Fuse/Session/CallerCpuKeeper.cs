@@ -1,3 +1,5 @@
+using System.Buffers.Text;
+using System.Diagnostics;
 using Lighthouse.Fuse.Native;
 
 namespace Lighthouse.Fuse.Session;
@@ -25,11 +27,11 @@ internal static unsafe class CallerCpuKeeper
     private static readonly Lazy<bool> CanReturn = new(ProbeReturn);
 
     /// <summary>A submission at idle priority that took longer than this waited behind another task.</summary>
-    public static readonly long StarvedTicks = System.Diagnostics.Stopwatch.Frequency / 1000;        // 1 ms
+    public static readonly long StarvedTicks = Stopwatch.Frequency / 1000;        // 1 ms
     /// <summary>How long a queue then replies at normal priority before it tries again.</summary>
-    public static readonly long PauseTicks = System.Diagnostics.Stopwatch.Frequency;                // 1 s
+    public static readonly long PauseTicks = Stopwatch.Frequency;                // 1 s
     private static readonly int Cpus = Environment.ProcessorCount;
-    private static long _nextLoadCheck;
+    private static long _nextLoadCheck;     // Stopwatch ticks
     private static volatile bool _saturated;
     private static int _loadFd = -2;
 
@@ -37,9 +39,10 @@ internal static unsafe class CallerCpuKeeper
     public static bool Available => CanReturn.Value;
 
     /// <summary>Switches the calling thread to SCHED_IDLE, unless the machine is saturated; true when switched.</summary>
-    public static bool TryEnterIdle()
+    /// <param name="now">Stopwatch ticks (the caller has read the clock already).</param>
+    public static bool TryEnterIdle(long now)
     {
-        if (Saturated()) return false;
+        if (Saturated(now)) return false;
         int priority = 0;
         return Libc.SchedSetScheduler(0, Libc.SCHED_IDLE, &priority) == 0;
     }
@@ -66,11 +69,10 @@ internal static unsafe class CallerCpuKeeper
     }
 
     /// <summary>The 1-minute load average above the CPU count, read at most once a second.</summary>
-    private static bool Saturated()
+    private static bool Saturated(long now)
     {
-        long now = Environment.TickCount64;
         if (now < Volatile.Read(ref _nextLoadCheck)) return _saturated;
-        Volatile.Write(ref _nextLoadCheck, now + 1000);
+        Volatile.Write(ref _nextLoadCheck, now + Stopwatch.Frequency);
         double? load = ReadLoadAverage();
         _saturated = load > Cpus;
         return _saturated;
@@ -101,18 +103,6 @@ internal static unsafe class CallerCpuKeeper
     }
 
     /// <summary>The leading "12.34" of /proc/loadavg, without allocating.</summary>
-    internal static double? ParseFirstNumber(ReadOnlySpan<byte> text)
-    {
-        double value = 0, scale = 0;
-        int i = 0;
-        for (; i < text.Length && text[i] != ' ' && text[i] != '\n'; i++)
-        {
-            byte c = text[i];
-            if (c == '.' && scale == 0) { scale = 1; continue; }
-            if (c < '0' || c > '9') return null;
-            if (scale == 0) value = value * 10 + (c - '0');
-            else { scale /= 10; value += (c - '0') * scale; }
-        }
-        return i == 0 ? null : value;
-    }
+    internal static double? ParseFirstNumber(ReadOnlySpan<byte> text) =>
+        Utf8Parser.TryParse(text, out double value, out _) ? value : null;
 }

@@ -15,9 +15,9 @@ public sealed class SessionOptions
     public int RingEntries { get; init; } = 4;
     /// <summary>
     /// Hand io_uring replies to the kernel at idle priority, so the scheduler wakes the caller on its own
-    /// CPU instead of moving it to another one on every request (see <see cref="CallerCpuKeeper"/>).
-    /// Used only by threads that run under SCHED_OTHER and may return to it (root or CAP_SYS_NICE), and
-    /// not where idle priority would make a reply wait (see <see cref="CallerCpuKeeper"/>).
+    /// CPU instead of moving it to another one on every request. Used only by threads that run under
+    /// SCHED_OTHER and may return to it (root or CAP_SYS_NICE), and not where idle priority would make a
+    /// reply wait (see <see cref="CallerCpuKeeper"/>).
     /// </summary>
     public bool KeepCallerOnCpu { get; init; } = true;
     /// <summary>

@@ -58,7 +58,7 @@ internal sealed unsafe class UringQueue
     public UringQueue(FuseSession session, int deviceFd, int cpu, int entries, SessionOptions options)
     {
         _session = session; _deviceFd = deviceFd; Cpu = cpu; _entries = entries;
-        _keepCallerCpu = options.KeepCallerOnCpu && CallerCpuKeeper.Available;
+        _keepCallerCpu = options.KeepCallerOnCpu;
         _backgroundWorkPending = options.BackgroundWorkPending;
         _unique = new ulong[entries]; _lookupNode = new ulong[entries]; _live = new bool[entries];
         _thread = new Thread(Run) { IsBackground = true, Name = $"fuse-ring-{cpu}" };
@@ -108,8 +108,9 @@ internal sealed unsafe class UringQueue
         try
         {
             Pin();
-            // Started under another policy (chrt --idle, --batch, real-time): keep it; returning to SCHED_OTHER would override it.
-            if (Libc.SchedGetScheduler(0) != Libc.SCHED_OTHER) _keepCallerCpu = false;
+            // Only from SCHED_OTHER, and where we may return to it: a policy given at start (chrt --batch,
+            // --idle, real-time) is kept.
+            _keepCallerCpu &= Libc.SchedGetScheduler(0) == Libc.SCHED_OTHER && CallerCpuKeeper.Available;
             // As the /dev/fuse workers: our own umask (0), since request modes already carry the caller's.
             if (Libc.Unshare(Libc.CLONE_FS) == 0) Libc.Umask(0);
             _memory = (byte*)NativeMemory.AlignedAlloc((nuint)((long)EntryStride * _entries), 4096);
@@ -262,7 +263,7 @@ internal sealed unsafe class UringQueue
     {
         if (!_keepCallerCpu || _toSubmit == 0 || _backgroundWorkPending?.Invoke() == true) return;
         long start = System.Diagnostics.Stopwatch.GetTimestamp();
-        if (start < _keepPausedUntil || !CallerCpuKeeper.TryEnterIdle()) return;
+        if (start < _keepPausedUntil || !CallerCpuKeeper.TryEnterIdle(start)) return;
         Enter(0, 0); // an error shows again in the Enter that waits
         Volatile.Write(ref _idleSubmits, _idleSubmits + 1);
         if (!CallerCpuKeeper.LeaveIdle())

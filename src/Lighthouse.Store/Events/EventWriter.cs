@@ -177,29 +177,18 @@ internal sealed class EventWriter : IDisposable
     {
         BackgroundThread.LowerPriority();
         var batch = new List<WorkItem>(_maxBatch);
-        var activity = new BackgroundThread.Activity();
-        try
+        using var activity = new BackgroundThread.Activity();
+        while (_queue.TryTake(out var first) || activity.Take(_queue, out first))
         {
-            while (true)
-            {
-                if (!_queue.TryTake(out var first))
-                {
-                    activity.Idle();
-                    try { first = _queue.Take(); }
-                    catch (InvalidOperationException) { break; } // completed: the writer is closing
-                }
-                activity.Busy();
-                batch.Clear();
-                batch.Add(first);
-                if (_batchWindow > TimeSpan.Zero) _expedite.Wait(_batchWindow); // returns at once when someone waits
-                _expedite.Reset();
-                while (batch.Count < _maxBatch && _queue.TryTake(out var next))
-                    batch.Add(next);
-                WaitForSiblings(batch);
-                RunBatch(batch);
-            }
+            batch.Clear();
+            batch.Add(first);
+            if (_batchWindow > TimeSpan.Zero) _expedite.Wait(_batchWindow); // returns at once when someone waits
+            _expedite.Reset();
+            while (batch.Count < _maxBatch && _queue.TryTake(out var next))
+                batch.Add(next);
+            WaitForSiblings(batch);
+            RunBatch(batch);
         }
-        finally { activity.Idle(); }
     }
 
     private void WaitForSiblings(List<WorkItem> batch)
