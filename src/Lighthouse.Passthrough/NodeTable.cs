@@ -1,4 +1,4 @@
-using Lighthouse.Fuse.FileSystem;
+using Lighthouse.Fuse.LowLevel;
 using System.Collections.Concurrent;
 using Lighthouse.Fuse.Native;
 using Lighthouse.Fuse.Protocol;

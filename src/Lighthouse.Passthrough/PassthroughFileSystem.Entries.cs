@@ -1,4 +1,4 @@
-using Lighthouse.Fuse.FileSystem;
+using Lighthouse.Fuse.LowLevel;
 using Lighthouse.Fuse.Native;
 using Lighthouse.Fuse.Protocol;
 using Lighthouse.Fuse.Session;

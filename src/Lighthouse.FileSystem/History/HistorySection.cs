@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text;
-using Lighthouse.Fuse.FileSystem;
+using Lighthouse.Fuse.LowLevel;
 using Lighthouse.Fuse.Native;
 using Lighthouse.Fuse.Protocol;
 using Lighthouse.Fuse.Session;

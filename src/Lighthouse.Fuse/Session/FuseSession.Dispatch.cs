@@ -1,5 +1,5 @@
 using System.Runtime.InteropServices;
-using Lighthouse.Fuse.FileSystem;
+using Lighthouse.Fuse.LowLevel;
 using Lighthouse.Fuse.Protocol;
 
 namespace Lighthouse.Fuse.Session;

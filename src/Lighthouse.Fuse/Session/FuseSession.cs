@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using Lighthouse.Fuse.FileSystem;
+using Lighthouse.Fuse.LowLevel;
 using Lighthouse.Fuse.Native;
 using Lighthouse.Fuse.Protocol;
 

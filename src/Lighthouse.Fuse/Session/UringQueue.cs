@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
-using Lighthouse.Fuse.FileSystem;
+using Lighthouse.Fuse.LowLevel;
 using Lighthouse.Fuse.Native;
 using Lighthouse.Fuse.Protocol;
 

@@ -1,4 +1,4 @@
-namespace Lighthouse.Fuse.FileSystem;
+namespace Lighthouse.Fuse.LowLevel;
 
 /// <summary>Linux errno values returned by filesystem operations (0 = success).</summary>
 public static class Errno

@@ -1,7 +1,7 @@
 using Lighthouse.Fuse.Native;
 using Lighthouse.Fuse.Protocol;
 
-namespace Lighthouse.Fuse.FileSystem;
+namespace Lighthouse.Fuse.LowLevel;
 
 /// <summary>
 /// The kernel passthrough backing file of one inode. The kernel wants a single backing file per

@@ -1,7 +1,7 @@
 using Lighthouse.Fuse.Protocol;
 using Lighthouse.Fuse.Session;
 
-namespace Lighthouse.Fuse.FileSystem;
+namespace Lighthouse.Fuse.LowLevel;
 
 /// <summary>
 /// The low-level, inode-based filesystem interface (the counterpart of libfuse's lowlevel ops or

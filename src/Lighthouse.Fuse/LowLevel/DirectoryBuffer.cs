@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using Lighthouse.Fuse.Protocol;
 
-namespace Lighthouse.Fuse.FileSystem;
+namespace Lighthouse.Fuse.LowLevel;
 
 /// <summary>
 /// Fills a READDIR or READDIRPLUS reply in place. Check <see cref="HasRoomFor"/> before doing
