@@ -1,91 +1,159 @@
+using Lighthouse.FileSystem.Current;
 using Lighthouse.FileSystem.History;
-using Lighthouse.FileSystem.Identity;
-using Lighthouse.FileSystem.Recording;
 using Lighthouse.FileSystem.Sections;
+using Lighthouse.Fuse.Hosting;
+using Lighthouse.Fuse.Mounting;
 using Lighthouse.Fuse.Native;
-using Lighthouse.Passthrough;
+using Lighthouse.Fuse.Session;
+using Lighthouse.Project;
 using Lighthouse.Store;
 
 namespace Lighthouse.FileSystem;
 
 public sealed class LighthouseMountOptions
 {
+    /// <summary>Opens the project's store for writing (the composition root names the implementation).</summary>
+    public required Func<string, StoreOptions, ProjectStore> OpenStore { get; init; }
+    public StoreOptions Store { get; init; } = new();
     public bool KernelPassthrough { get; init; } = true;
     /// <summary>How long the kernel may cache names and attributes of current/. Changes made outside
     /// the mount are pushed to the kernel by invalidation, so this can be long.</summary>
     public TimeSpan CacheTimeout { get; init; } = TimeSpan.FromSeconds(10);
-    public StoreOptions Store { get; init; } = new();
+    /// <summary>Follow changes made to the project directory beside the mount (record them as external, drop
+    /// them from the kernel's caches); otherwise they are only seen at the next mount.</summary>
+    public bool FollowExternalChanges { get; init; } = true;
+    /// <summary>How requests are served (threads, io_uring, caller-CPU keeping). Replies wait at normal priority
+    /// while the project's background work is pending, whatever is set here.</summary>
+    public SessionOptions Session { get; init; } = new();
 }
 
 /// <summary>
-/// The whole Lighthouse tree over one project: opens (and reconciles) the store, and builds the
-/// mount root with current/ (the project directory, every change recorded) and history/.
+/// The whole Lighthouse tree over one project, and its hosting: opens the project (store,
+/// reconciliation, recorder), builds the mount root from its sections — current/ (the project
+/// directory, every change recorded) and history/ — and serves it until unmounted.
 /// </summary>
 public sealed class LighthouseMount : IDisposable
 {
-    private LighthouseMount(string projectDir, ProjectStore store, EventRecorder recorder, PassthroughFileSystem current,
-        HistorySection history, MountRoot root, CallerIdentity identity)
+    private readonly LighthouseMountOptions _options;
+
+    private LighthouseMount(ProjectHost project, LighthouseMountOptions options, CurrentSection current, HistorySection history, MountRoot root)
     {
-        ProjectDir = projectDir; Store = store; Recorder = recorder; Current = current; History = history; Root = root; Identity = identity;
+        Project = project; _options = options; Current = current; History = history; Root = root;
     }
 
-    public string ProjectDir { get; }
-    public ProjectStore Store { get; }
-    public EventRecorder Recorder { get; }
-    public PassthroughFileSystem Current { get; }
+    public ProjectHost Project { get; }
+    public string ProjectDir => Project.ProjectDir;
+    public CurrentSection Current { get; }
     public HistorySection History { get; }
     public MountRoot Root { get; }
-    public CallerIdentity Identity { get; }
-    public External.ExternalChangeWatcher? Watcher { get; private set; }
+    /// <summary>The serving session, once mounted.</summary>
+    public FuseSession? Session { get; private set; }
+    public string? MountPoint { get; private set; }
 
-    /// <summary>Starts following changes made to the project directory beside the mount (once the session can send notifications).</summary>
-    public void WatchExternalChanges(Func<Lighthouse.Fuse.Session.Notifier?> notifier) =>
-        Watcher ??= new External.ExternalChangeWatcher(ProjectDir, Store, Recorder, Current, notifier);
-
-    public static LighthouseMount Open(string projectDir, LighthouseMountOptions? options = null)
+    /// <summary>Opens <paramref name="projectDir"/> (reconciling it with its log) and builds the mount tree.</summary>
+    /// <exception cref="StoreException">the project's store cannot be opened.</exception>
+    public static LighthouseMount Open(string projectDir, LighthouseMountOptions options)
     {
-        options ??= new LighthouseMountOptions();
-        projectDir = Path.GetFullPath(projectDir);
-        var store = ProjectStore.Open(projectDir, options.Store);
+        var project = ProjectHost.Open(projectDir, new ProjectOptions { OpenStore = options.OpenStore, Store = options.Store });
         try
         {
-            var identity = new CallerIdentity();
-            var recorder = new EventRecorder(store, identity);
-            var current = new PassthroughFileSystem(projectDir, new PassthroughOptions
-            {
-                KernelPassthrough = options.KernelPassthrough,
-                AttrTimeout = options.CacheTimeout, EntryTimeout = options.CacheTimeout, NegativeTimeout = options.CacheTimeout,
-                RootNodeId = SectionIds.CurrentRoot, NodeIdTag = SectionIds.CurrentTag,
-                HiddenRootNames = [StoreConstants.StateDirName],
-                Observer = recorder,
-            });
-            recorder.Attach(current);
-            uint uid = 0, gid = 0;
-            unsafe
-            {
-                StatxBuf st;
-                var bytes = System.Text.Encoding.UTF8.GetBytes(projectDir + "\0");
-                fixed (byte* p = bytes)
-                    if (Libc.Statx(Libc.AT_FDCWD, p, 0, Libc.STATX_BASIC_STATS, &st) == 0) { uid = st.Uid; gid = st.Gid; }
-            }
-            var history = new HistorySection(store, SectionIds.HistoryRoot, SectionIds.HistoryTag, uid, gid);
-            var root = new MountRoot(current, history, uid, gid);
-            return new LighthouseMount(projectDir, store, recorder, current, history, root, identity);
+            var (uid, gid) = OwnerOf(project.ProjectDir);
+            var current = new CurrentSection(project, SectionIds.Tag(1), options.KernelPassthrough, options.CacheTimeout);
+            var history = new HistorySection(project.History, SectionIds.Tag(2), uid, gid);
+            // The mount's top-level directories, in listing order: a new section is one line here.
+            var root = new MountRoot([current, history], uid, gid);
+            return new LighthouseMount(project, options, current, history, root);
         }
         catch
         {
-            store.Dispose();
+            project.Dispose();
             throw;
         }
     }
 
-    /// <summary>Finishes recording everything queued, then closes the store.</summary>
+    /// <summary>Owner and group of the project directory: the mount root and history/ show them.</summary>
+    private static unsafe (uint Uid, uint Gid) OwnerOf(string dir)
+    {
+        StatxBuf st;
+        var bytes = System.Text.Encoding.UTF8.GetBytes(dir + "\0");
+        fixed (byte* p = bytes)
+            return Libc.Statx(Libc.AT_FDCWD, p, 0, Libc.STATX_BASIC_STATS, &st) == 0 ? (st.Uid, st.Gid) : (0, 0);
+    }
+
+    /// <summary>
+    /// Mounts at <paramref name="mountPoint"/> and serves in the foreground until SIGINT/SIGTERM, an unmount
+    /// from outside or <paramref name="cancel"/>; then unmounts. <paramref name="ready"/> runs once the mount
+    /// answers. Returns the exit code (0: clean).
+    /// </summary>
+    /// <exception cref="FuseMountException">the mount point cannot be mounted.</exception>
+    public int Serve(string mountPoint, Action<LighthouseMount>? ready = null, TextWriter? log = null, CancellationToken cancel = default)
+    {
+        var pending = _options.Session.BackgroundWorkPending;
+        var host = new FuseHost
+        {
+            FileSystem = Root,
+            MountPoint = mountPoint,
+            MountOptions = new MountOptions
+            {
+                FsName = $"lighthouse:{ProjectDir}", Subtype = "lighthouse",
+                // Agents run as other users: let them in, and let the kernel check permissions.
+                AllowOther = true, DefaultPermissions = true,
+            },
+            SessionOptions = _options.Session with
+            {
+                BackgroundWorkPending = pending is null ? () => ProjectHost.BackgroundWorkPending : () => ProjectHost.BackgroundWorkPending || pending(),
+            },
+            Log = log ?? Console.Error,
+            Trim = Project.Recorder.Trim,
+            BeforeServing = mount =>
+            {
+                Current.Passthrough.AttachDevice(mount.DeviceFd);
+                History.AttachDevice(mount.DeviceFd);
+            },
+            Ready = (session, _) =>
+            {
+                Session = session;
+                MountPoint = Path.GetFullPath(mountPoint);
+                if (_options.FollowExternalChanges) Project.FollowExternalChanges();
+                foreach (var section in Root.Sections) section.Attach(session.Notifier!);
+                ready?.Invoke(this);
+            },
+        };
+        try { return host.Run(cancel); }
+        finally { Session = null; }
+    }
+
+    /// <summary>What `lighthouse status` shows of a running mount.</summary>
+    public MountStatus Status()
+    {
+        var session = Session;
+        var project = Project.Status();
+        return new MountStatus(
+            Protocol: session?.Connection is { } c ? $"{c.KernelMajor}.{c.Minor}" : null,
+            Features: session?.Connection?.Negotiated.ToString().Split(", ") ?? [],
+            KernelPassthrough: Current.Passthrough.UsingKernelPassthrough,
+            IoUringQueues: session?.RingQueues ?? 0,
+            RequestsThroughIoUring: session?.RingRequests ?? 0,
+            RequestsServed: session?.Stats.TotalRequests ?? 0,
+            Workers: session?.WorkerCount ?? 0,
+            EventsRecorded: project.RecordsDone,
+            RecordingBacklog: project.Backlog,
+            RecordingFailures: project.RecordingFailures,
+            ExternalEvents: project.ExternalEvents,
+            NodesKnown: Current.Passthrough.Nodes.Count,
+            OpenFiles: Current.Passthrough.OpenHandles,
+            LastSeq: project.LastSeq);
+    }
+
+    /// <summary>Finishes recording everything queued, then closes the project.</summary>
     public void Dispose()
     {
-        Watcher?.Dispose();
-        Recorder.Flush();
-        Recorder.Dispose();
         Current.Dispose();
-        Store.Dispose();
+        Project.Dispose();
     }
 }
+
+/// <summary>The state of a running mount (names as `lighthouse status --json` shows them).</summary>
+public sealed record MountStatus(string? Protocol, string[] Features, bool KernelPassthrough, int IoUringQueues, long RequestsThroughIoUring,
+    long RequestsServed, int Workers, long EventsRecorded, int RecordingBacklog, long RecordingFailures, long ExternalEvents, int NodesKnown,
+    int OpenFiles, long LastSeq);

@@ -51,109 +51,65 @@ public static class MountCommand
             if (parse.GetValue(background)) return RunInBackground(projectDir, mnt);
             return RunForeground(projectDir, mnt, new LighthouseMountOptions
             {
+                OpenStore = StoreAccess.OpenStore,
                 KernelPassthrough = !parse.GetValue(noPassthrough),
                 CacheTimeout = TimeSpan.FromSeconds(parse.GetValue(cacheTimeout)),
                 Store = new StoreOptions { Durability = parse.GetValue(durability) },
-            }, session.Read(parse, backgroundWorkPending: () => BackgroundThread.AnyBusy), watch: !parse.GetValue(noWatch));
+                FollowExternalChanges = !parse.GetValue(noWatch),
+                Session = session.Read(parse),
+            });
         });
         return command;
     }
 
-    private static int RunForeground(string projectDir, string mnt, LighthouseMountOptions options, SessionOptions session, bool watch)
+    private static int RunForeground(string projectDir, string mnt, LighthouseMountOptions options)
     {
         var clock = Stopwatch.StartNew();
         Console.Error.WriteLine($"lighthouse: opening {projectDir} (comparing the directory with the log)...");
         LighthouseMount lighthouse;
         try { lighthouse = LighthouseMount.Open(projectDir, options); }
         catch (StoreException e) { Console.Error.WriteLine($"lighthouse: {e.Message}"); return ExitCodes.Failure; }
+        ControlServer? control = null;
         try
         {
-            return Serve(projectDir, mnt, options, session, watch, clock, lighthouse);
-        }
-        finally
-        {
-            lighthouse.Dispose();
-            var (commits, events) = lighthouse.Store.CommitStats;
-            if (events > 0) Console.Error.WriteLine($"lighthouse: recorded {events:N0} events in {commits:N0} commits this session");
-        }
-    }
-
-    private static int Serve(string projectDir, string mnt, LighthouseMountOptions options, SessionOptions sessionOptions, bool watch, Stopwatch clock, LighthouseMount lighthouse)
-    {
-        {
-            ControlServer? control = null;
-            if (lighthouse.Store.OpenReport is { } report)
+            if (lighthouse.Project.OpenReport is { } report)
             {
                 int baseline = report.Events.Count(e => e.Op == EventOp.Baseline);
                 Console.Error.WriteLine($"lighthouse: {report.Scanned:N0} entries scanned in {clock.Elapsed.TotalSeconds:0.0} s; " + (baseline > 0
                     ? $"first mount: recorded a baseline of {baseline:N0} entries (metadata only; contents are kept from their first change on)"
                     : $"{report.Events.Count:N0} changes made while Lighthouse was not running recorded as '{StoreConstants.ExternalAgent}'"));
             }
-            var host = new FuseHost
+            return lighthouse.Serve(mnt, ready: mounted =>
             {
-                FileSystem = lighthouse.Root,
-                MountPoint = mnt,
-                MountOptions = new MountOptions
-                {
-                    FsName = $"lighthouse:{projectDir}", Subtype = "lighthouse",
-                    // Agents run as other users: let them in, and let the kernel check permissions.
-                    AllowOther = true, DefaultPermissions = true,
-                },
-                SessionOptions = sessionOptions,
-                Trim = lighthouse.Recorder.Trim,
-                BeforeServing = mount =>
-                {
-                    lighthouse.Current.AttachDevice(mount.DeviceFd);
-                    lighthouse.History.AttachDevice(mount.DeviceFd);
-                },
-                Ready = (session, mount) =>
-                {
-                    if (watch) lighthouse.WatchExternalChanges(() => session.Notifier);
-                    // Verbs run while mounted (snapshot, status) talk to us here: the store has one owner.
-                    control = new ControlServer(MountState.DefaultControlSocket(projectDir), lighthouse.Store, () => LiveStatus(session, lighthouse));
-                    control.Start();
-                    new MountState(Environment.ProcessId, mnt, projectDir, DateTime.UtcNow,
-                        $"{session.Connection!.KernelMajor}.{session.Connection.Minor}",
-                        session.Connection.Negotiated.ToString().Split(", "), lighthouse.Current.UsingKernelPassthrough,
-                        control.SocketPath).Write(projectDir);
-                    Console.Error.WriteLine(
-                        $"lighthouse: mounted {projectDir} at {mnt} (protocol {session.Connection.KernelMajor}.{session.Connection.Minor}, " +
-                        $"kernel passthrough {(lighthouse.Current.UsingKernelPassthrough ? "on" : "off")}, events so far: {lighthouse.Store.LastSeq:N0})");
-                    Console.Error.WriteLine($"  try:  ls {mnt}/current          (the project; changes are recorded)");
-                    Console.Error.WriteLine($"        ls {mnt}/history/@{Math.Max(1, lighthouse.Store.LastSeq)}   (the tree as of an event)");
-                    Console.Error.WriteLine($"        ./lighthouse log -C {projectDir}   (who changed what)");
-                    Console.Error.WriteLine("  Ctrl-C unmounts.");
-                },
-            };
-            try { return host.Run(); }
-            catch (FuseMountException e) { Console.Error.WriteLine($"lighthouse: {e.Message}"); return ExitCodes.Failure; }
-            finally
-            {
-                control?.Dispose();
-                MountState.Delete(projectDir);
-                Console.Error.WriteLine($"lighthouse: recording the last {lighthouse.Recorder.Backlog} queued changes...");
-            }
+                var connection = mounted.Session!.Connection!;
+                var store = mounted.Project.Store;
+                // Verbs run while mounted (snapshot, status) talk to us here: the store has one owner.
+                control = new ControlServer(MountState.DefaultControlSocket(projectDir), store, () => mounted.Status());
+                control.Start();
+                new MountState(Environment.ProcessId, mnt, projectDir, DateTime.UtcNow,
+                    $"{connection.KernelMajor}.{connection.Minor}",
+                    connection.Negotiated.ToString().Split(", "), mounted.Current.Passthrough.UsingKernelPassthrough,
+                    control.SocketPath).Write(projectDir);
+                Console.Error.WriteLine(
+                    $"lighthouse: mounted {projectDir} at {mnt} (protocol {connection.KernelMajor}.{connection.Minor}, " +
+                    $"kernel passthrough {(mounted.Current.Passthrough.UsingKernelPassthrough ? "on" : "off")}, events so far: {store.LastSeq:N0})");
+                Console.Error.WriteLine($"  try:  ls {mnt}/current          (the project; changes are recorded)");
+                Console.Error.WriteLine($"        ls {mnt}/history/@{Math.Max(1, store.LastSeq)}   (the tree as of an event)");
+                Console.Error.WriteLine($"        ./lighthouse log -C {projectDir}   (who changed what)");
+                Console.Error.WriteLine("  Ctrl-C unmounts.");
+            });
+        }
+        catch (FuseMountException e) { Console.Error.WriteLine($"lighthouse: {e.Message}"); return ExitCodes.Failure; }
+        finally
+        {
+            control?.Dispose();
+            MountState.Delete(projectDir);
+            Console.Error.WriteLine($"lighthouse: recording the last {lighthouse.Project.Recorder.Backlog} queued changes...");
+            lighthouse.Dispose();
+            var (commits, events) = lighthouse.Project.Store.CommitStats;
+            if (events > 0) Console.Error.WriteLine($"lighthouse: recorded {events:N0} events in {commits:N0} commits this session");
         }
     }
-
-    /// <summary>What `lighthouse status` shows of a running mount.</summary>
-    private static object LiveStatus(FuseSession session, LighthouseMount lighthouse) => new
-    {
-        protocol = $"{session.Connection?.KernelMajor}.{session.Connection?.Minor}",
-        features = session.Connection?.Negotiated.ToString().Split(", "),
-        kernelPassthrough = lighthouse.Current.UsingKernelPassthrough,
-        ioUringQueues = session.RingQueues,
-        requestsThroughIoUring = session.RingRequests,
-        requestsServed = session.Stats.TotalRequests,
-        workers = session.WorkerCount,
-        eventsRecorded = lighthouse.Recorder.Recorded,
-        recordingBacklog = lighthouse.Recorder.Backlog,
-        recordingFailures = lighthouse.Recorder.Failed,
-        externalEvents = lighthouse.Watcher?.ExternalEvents ?? 0,
-        nodesKnown = lighthouse.Current.Nodes.Count,
-        openFiles = lighthouse.Current.OpenHandles,
-        lastSeq = lighthouse.Store.LastSeq,
-    };
 
     /// <summary>Starts this same command detached (new session, output to .lighthouse/mount.log) and waits until it is mounted.</summary>
     private static int RunInBackground(string projectDir, string mnt)

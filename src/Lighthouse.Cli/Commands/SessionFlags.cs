@@ -29,9 +29,8 @@ public sealed class SessionFlags
     public string? Validate(ParseResult parse) =>
         parse.GetValue(_threads) < 1 ? "--threads must be at least 1" : null;
 
-    public SessionOptions Read(ParseResult parse, Action<string>? trace = null, Func<bool>? backgroundWorkPending = null) => new()
+    public SessionOptions Read(ParseResult parse, Action<string>? trace = null) => new()
     {
-        BackgroundWorkPending = backgroundWorkPending,
         Threads = parse.GetValue(_threads),
         IoUring = !parse.GetValue(_noIoUring),
         KeepCallerOnCpu = !parse.GetValue(_noKeepCallerCpu),

@@ -35,6 +35,9 @@ public interface IStoreView : IDisposable
 
 public static class StoreAccess
 {
+    /// <summary>Opens a project's store for writing: the one place the CLI (the composition root) names the implementation.</summary>
+    public static ProjectStore OpenStore(string projectDir, StoreOptions options) => ProjectStore.Open(projectDir, options);
+
     public static readonly StoreOptions ReadOptions = new() { ReconcileOnOpen = false, CheckIntegrityOnOpen = false, FsyncObjects = false };
 
     /// <summary>

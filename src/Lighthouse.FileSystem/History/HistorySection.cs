@@ -4,6 +4,8 @@ using Lighthouse.Fuse.LowLevel;
 using Lighthouse.Fuse.Native;
 using Lighthouse.Fuse.Protocol;
 using Lighthouse.Fuse.Session;
+using Lighthouse.FileSystem.Sections;
+using Lighthouse.Project.History;
 using Lighthouse.Store;
 
 namespace Lighthouse.FileSystem.History;
@@ -14,13 +16,11 @@ namespace Lighthouse.FileSystem.History;
 /// and times come from the temporal index and bytes from the object store. A tree as of a point
 /// never changes, so the kernel may cache it for long; the list of points itself is short-lived.
 /// </summary>
-public sealed unsafe class HistorySection : FuseFileSystem
+public sealed unsafe class HistorySection : FuseFileSystem, IMountSection
 {
     private static readonly TimeSpan Immutable = TimeSpan.FromHours(1);
     private static readonly TimeSpan Short = TimeSpan.FromSeconds(1);
-    private const int RecentPoints = 10;
-
-    private readonly ProjectStore _store;
+    private readonly ProjectHistory _history;
     private readonly ulong _tag;
     private readonly uint _uid, _gid;
     private readonly ConcurrentDictionary<ulong, HistoryNode> _nodes = new();
@@ -47,15 +47,21 @@ public sealed unsafe class HistorySection : FuseFileSystem
         public List<(string Name, uint Type)>? Listing;
     }
 
-    /// <param name="rootId">The node id of history/ in the mount.</param>
-    /// <param name="tag">High bits of every node id of this section.</param>
-    public HistorySection(ProjectStore store, ulong rootId, ulong tag, uint uid, uint gid)
+    /// <param name="tag">High bits of every node id of this section (<see cref="SectionIds.Tag"/>).</param>
+    /// <param name="uid">Owner shown for history/ itself and the trees in it.</param>
+    public HistorySection(ProjectHistory history, ulong tag, uint uid, uint gid)
     {
-        _store = store; _tag = tag; _uid = uid; _gid = gid;
-        RootId = rootId;
-        var root = new HistoryNode { Id = rootId, Seq = -1, Path = "", Kind = FileKind.Directory, Lookups = 1 };
-        _nodes[rootId] = root;
+        _history = history; _tag = tag; _uid = uid; _gid = gid;
+        RootId = tag | 1;
+        var root = new HistoryNode { Id = RootId, Seq = -1, Path = "", Kind = FileKind.Directory, Lookups = 1 };
+        _nodes[RootId] = root;
     }
+
+    public string Name => "history";
+    public ulong Tag => _tag;
+    public FuseFileSystem FileSystem => this;
+    /// <summary>Nothing to tell the kernel unasked: a past tree never changes.</summary>
+    public void Attach(Notifier notifier) { }
 
     public ulong RootId { get; }
     private int _deviceFd = -1;
@@ -99,20 +105,6 @@ public sealed unsafe class HistorySection : FuseFileSystem
         _byPath.TryRemove(new KeyValuePair<(long, string), HistoryNode>((n.Seq, n.Path), n));
     }
 
-    /// <summary>The event number a name in history/ stands for, or null if it names no point.</summary>
-    private long? ResolvePoint(string name)
-    {
-        try
-        {
-            var point = StorePoint.Parse(name);
-            if (point.Kind == StorePoint.PointKind.Latest) return null;
-            long last = _store.LastSeq;
-            long seq = _store.Resolve(point);
-            return seq >= 0 && seq <= last ? seq : null;
-        }
-        catch (Exception e) when (e is FormatException or StoreException or ArgumentException) { return null; }
-    }
-
     private static uint TypeBits(FileKind kind) => kind switch
     {
         FileKind.Directory => 0x4000, FileKind.Symlink => 0xA000, _ => 0x8000,
@@ -126,9 +118,7 @@ public sealed unsafe class HistorySection : FuseFileSystem
             attr = new FuseAttr { Ino = node.Id, Mode = 0x4000 | 0x16d, Nlink = 2, Uid = _uid, Gid = _gid, BlkSize = 4096 };
             return true;
         }
-        NodeVersion v;
-        try { v = _store.Attributes(node.Path, node.Seq); }
-        catch (StoreException) { return false; }
+        if (_history.Attributes(node.Seq, node.Path) is not { } v) return false;
         long mtime = v.Attributes.MtimeNs;
         ulong sec = (ulong)(mtime / 1_000_000_000), nsec = (ulong)(mtime % 1_000_000_000);
         ulong size = (ulong)v.Size;
@@ -151,17 +141,13 @@ public sealed unsafe class HistorySection : FuseFileSystem
         TimeSpan timeout = Immutable;
         if (dir.Seq < 0)
         {
-            if (ResolvePoint(name) is not { } seq) return Errno.ENOENT;
+            if (_history.ResolvePoint(name) is not { } seq) return Errno.ENOENT;
             node = Remember(seq, "", FileKind.Directory);
             timeout = Short; // a time or snapshot name may point elsewhere later
         }
         else
         {
-            DirEntry? found;
-            try { found = _store.Lookup(dir.Path, name, dir.Seq); }
-            catch (StoreException) { return Errno.ENOENT; }
-            catch (ArgumentException) { return Errno.ENOENT; }
-            if (found is null) return Errno.ENOENT;
+            if (_history.Lookup(dir.Seq, dir.Path, name) is not { } found) return Errno.ENOENT;
             node = Remember(dir.Seq, dir.Path.Length == 0 ? name : dir.Path + "/" + name, found.Kind);
         }
         if (!TryAttributes(node, out var attr)) { Forget(node.Id, 1); return Errno.ENOENT; }
@@ -186,7 +172,7 @@ public sealed unsafe class HistorySection : FuseFileSystem
         if (!_nodes.TryGetValue(node, out var n) || n.Kind != FileKind.Symlink) return Errno.EINVAL;
         try
         {
-            var bytes = _store.ReadAllBytes(n.Path, n.Seq);
+            var bytes = _history.SymlinkTarget(n.Seq, n.Path);
             if (bytes.Length > target.Length) return Errno.ENAMETOOLONG;
             bytes.CopyTo(target);
             length = bytes.Length;
@@ -201,9 +187,7 @@ public sealed unsafe class HistorySection : FuseFileSystem
         if ((flags & Libc.O_ACCMODE) != Libc.O_RDONLY || (flags & Libc.O_TRUNC) != 0) return Errno.EROFS;
         if (!_nodes.TryGetValue(node, out var n)) return Errno.ESTALE;
         if (n.Kind == FileKind.Directory) return Errno.EISDIR;
-        FileContent content;
-        try { content = _store.Content(n.Path, n.Seq); }
-        catch (StoreException) { return Errno.ENOENT; }
+        if (_history.Content(n.Seq, n.Path) is not { } content) return Errno.ENOENT;
         string? source = content.ObjectPath ?? content.LivePath;
         if (source is null)
         {
@@ -256,22 +240,17 @@ public sealed unsafe class HistorySection : FuseFileSystem
         if (!_nodes.TryGetValue(node, out var n)) return Errno.ESTALE;
         if (n.Kind != FileKind.Directory) return Errno.ENOTDIR;
         var listing = new List<(string, uint)> { (".", 4), ("..", 4) };
-        try
+        if (n.Seq < 0)
         {
-            if (n.Seq < 0)
-            {
-                // Snapshots, then the most recent points (any valid point resolves even if not listed).
-                foreach (var snap in _store.Snapshots()) listing.Add((snap.Name, 4));
-                long last = _store.LastSeq;
-                for (long s = last; s > 0 && s > last - RecentPoints; s--) listing.Add(($"@{s}", 4));
-            }
-            else
-            {
-                foreach (var e in _store.List(n.Path, n.Seq))
-                    listing.Add((e.Name, e.Kind switch { FileKind.Directory => 4u, FileKind.Symlink => 10u, _ => 8u }));
-            }
+            // Snapshots, then the most recent points (any valid point resolves even if not listed).
+            foreach (var point in _history.PointNames()) listing.Add((point, 4));
         }
-        catch (StoreException) { return Errno.ENOENT; }
+        else
+        {
+            if (_history.List(n.Seq, n.Path) is not { } entries) return Errno.ENOENT;
+            foreach (var e in entries)
+                listing.Add((e.Name, e.Kind switch { FileKind.Directory => 4u, FileKind.Symlink => 10u, _ => 8u }));
+        }
         ulong fh = (ulong)Interlocked.Increment(ref _nextFh);
         _handles[fh] = new HistoryHandle { Listing = listing };
         open = new OpenOut { Fh = fh, OpenFlags = n.Seq >= 0 ? OpenReplyFlags.KeepCache | OpenReplyFlags.CacheDir : OpenReplyFlags.None };

@@ -6,16 +6,6 @@ using Lighthouse.Passthrough;
 
 namespace Lighthouse.FileSystem.Sections;
 
-/// <summary>Node ids carry their section in the top byte, so each request goes straight to its section.</summary>
-public static class SectionIds
-{
-    public const ulong CurrentTag = 1UL << 56;
-    public const ulong HistoryTag = 2UL << 56;
-    public const ulong CurrentRoot = CurrentTag | 1;
-    public const ulong HistoryRoot = HistoryTag | 1;
-    public static ulong TagOf(ulong node) => node & (0xFFUL << 56);
-}
-
 /// <summary>
 /// The mount root: a fixed directory whose entries are the sections (current/, history/, and the
 /// others as they are built). It routes every request to the section owning its node id; requests
@@ -23,49 +13,56 @@ public static class SectionIds
 /// </summary>
 public sealed class MountRoot : FuseFileSystem
 {
-    private readonly PassthroughFileSystem _current;
-    private readonly FuseFileSystem _history;
+    private readonly IMountSection[] _sections;
+    // Indexed by a node id's top byte: the section owning it (null: the root's own, or no section).
+    private readonly FuseFileSystem?[] _byTag = new FuseFileSystem?[256];
     private readonly uint _uid, _gid;
     // ".", "..", then the sections; as bytes, as the kernel sends and wants names.
-    private static readonly (byte[] Name, ulong Id)[] Listing =
-        [("."u8.ToArray(), 1), (".."u8.ToArray(), 1), ("current"u8.ToArray(), SectionIds.CurrentRoot), ("history"u8.ToArray(), SectionIds.HistoryRoot)];
-    private static ReadOnlySpan<(byte[] Name, ulong Id)> Sections => Listing.AsSpan(2);
+    private readonly (byte[] Name, ulong Id)[] _listing;
 
-    public MountRoot(PassthroughFileSystem current, History.HistorySection history, uint uid, uint gid)
+    /// <param name="uid">Owner shown for the mount root (the project directory's).</param>
+    public MountRoot(IReadOnlyList<IMountSection> sections, uint uid, uint gid)
     {
-        _current = current;
-        _history = history;
+        _sections = [.. sections];
         _uid = uid; _gid = gid;
+        foreach (var section in _sections)
+        {
+            int index = (int)(section.Tag >> 56);
+            if (index == 0 || section.Tag != SectionIds.TagOf(section.Tag))
+                throw new ArgumentException($"section {section.Name}: its tag must be a non-zero top byte (SectionIds.Tag)");
+            if (_byTag[index] is not null) throw new ArgumentException($"section {section.Name}: tag {index} is taken");
+            _byTag[index] = section.FileSystem;
+        }
+        if (_sections.Select(s => s.Name).Distinct(StringComparer.Ordinal).Count() != _sections.Length)
+            throw new ArgumentException("two sections have the same name");
+        _listing = [("."u8.ToArray(), 1), (".."u8.ToArray(), 1), .. _sections.Select(s => (System.Text.Encoding.UTF8.GetBytes(s.Name), s.RootId))];
     }
 
-    private FuseFileSystem? SectionOf(ulong node) => SectionIds.TagOf(node) switch
-    {
-        SectionIds.CurrentTag => _current,
-        SectionIds.HistoryTag => _history,
-        _ => null,
-    };
+    public IReadOnlyList<IMountSection> Sections => _sections;
+
+    private ReadOnlySpan<(byte[] Name, ulong Id)> SectionEntries => _listing.AsSpan(2);
+
+    private FuseFileSystem? SectionOf(ulong node) => _byTag[(int)(node >> 56)];
 
     private static readonly TimeSpan RootTimeout = TimeSpan.FromHours(1);
 
-    private FuseAttr RootAttr() => new() { Ino = 1, Mode = 0x4000 | 0x1ed, Nlink = 2 + (uint)Sections.Length, Uid = _uid, Gid = _gid, BlkSize = 4096 };
+    private FuseAttr RootAttr() => new() { Ino = 1, Mode = 0x4000 | 0x1ed, Nlink = 2 + (uint)_sections.Length, Uid = _uid, Gid = _gid, BlkSize = 4096 };
 
     public override void Init(ConnectionInfo connection)
     {
-        _current.Init(connection);
-        _history.Init(connection);
+        foreach (var section in _sections) section.FileSystem.Init(connection);
     }
 
     public override void Destroy()
     {
-        _current.Destroy();
-        _history.Destroy();
+        foreach (var section in _sections) section.FileSystem.Destroy();
     }
 
     public override int Lookup(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name, out EntryOut entry)
     {
         if (SectionOf(parent) is { } section) return section.Lookup(ctx, parent, name, out entry);
         entry = default;
-        foreach (var (sectionName, id) in Sections)
+        foreach (var (sectionName, id) in SectionEntries)
         {
             if (!name.SequenceEqual(sectionName)) continue;
             int rc = SectionOf(id)!.GetAttr(ctx, id, null, out var attr);
@@ -104,18 +101,26 @@ public sealed class MountRoot : FuseFileSystem
     {
         if (SectionOf(node) is { } section) return section.ReadDir(ctx, node, fh, offset, ref buffer);
         // An entry's offset cookie is its position + 1.
-        for (long i = Math.Max(0, offset); i < Listing.Length; i++)
-            if (!buffer.TryAdd(Listing[i].Name, Listing[i].Id, 4, i + 1, default)) break;
+        for (long i = Math.Max(0, offset); i < _listing.Length; i++)
+            if (!buffer.TryAdd(_listing[i].Name, _listing[i].Id, 4, i + 1, default)) break;
         return 0;
     }
 
     public override int ReleaseDir(in RequestContext ctx, ulong node, ulong fh) =>
         SectionOf(node) is { } section ? section.ReleaseDir(ctx, node, fh) : 0;
 
-    public override int StatFs(in RequestContext ctx, ulong node, out StatFsOut stat) => _current.StatFs(ctx, SectionIds.CurrentRoot, out stat);
+    /// <summary>Every node reports the filesystem of the first section (current/: the project's disk).</summary>
+    public override int StatFs(in RequestContext ctx, ulong node, out StatFsOut stat) =>
+        _sections[0].FileSystem.StatFs(ctx, _sections[0].RootId, out stat);
     public override int Access(in RequestContext ctx, ulong node, int mask) =>
         SectionOf(node) is { } section ? section.Access(ctx, node, mask) : (mask & 2) != 0 && ctx.Uid != 0 ? Errno.EACCES : 0;
-    public override int SyncFs(in RequestContext ctx) => _current.SyncFs(ctx);
+    public override int SyncFs(in RequestContext ctx)
+    {
+        int result = 0;
+        foreach (var section in _sections)
+            if (section.FileSystem.SyncFs(ctx) is var rc and not (0 or Errno.ENOSYS) && result == 0) result = rc;
+        return result;
+    }
 
     // Everything below: route to the node's section; the root itself holds only the sections.
     private const int RootIsFixed = Errno.EPERM;

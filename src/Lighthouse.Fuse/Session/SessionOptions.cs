@@ -1,6 +1,7 @@
 namespace Lighthouse.Fuse.Session;
 
-public sealed class SessionOptions
+/// <summary>How a session serves requests. A record, so a host can derive its own (`with`) from what a user chose.</summary>
+public sealed record SessionOptions
 {
     /// <summary>Worker threads, each reading its own cloned /dev/fuse descriptor.</summary>
     public int Threads { get; init; } = Math.Max(2, Environment.ProcessorCount);

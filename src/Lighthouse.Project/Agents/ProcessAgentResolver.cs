@@ -1,31 +1,33 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using Lighthouse.Fuse.Session;
 
-namespace Lighthouse.FileSystem.Identity;
+namespace Lighthouse.Project.Agents;
 
 /// <summary>
-/// Names the caller of a request as "&lt;user&gt;/&lt;command&gt;" (e.g. "alice/git"): the user name of
-/// its uid and the command name of its process. Resolved once per process — cached by pid and
-/// the process's start time, so a recycled pid does not inherit another process's name; the
+/// Names a caller "&lt;user&gt;/&lt;command&gt;" (e.g. "alice/git"): the user name of its uid and the
+/// command name of its process — never a guess at a named agent. Resolved once per process, cached by
+/// pid and the process's start time, so a recycled pid does not inherit another process's name; the
 /// start time is re-checked at most once a second per pid.
 /// </summary>
-public sealed class CallerIdentity
+public sealed class ProcessAgentResolver : IAgentResolver
 {
-    public const string KernelAgent = "kernel";
     private static readonly long RecheckTicks = Stopwatch.Frequency;
     private readonly ConcurrentDictionary<uint, Entry> _byPid = new();
     private readonly ConcurrentDictionary<uint, string> _userNames = new();
+    private readonly string _procRoot;
 
-    private sealed record Entry(ulong StartTime, uint Uid, string Agent, long CheckedAt);
+    private sealed record Entry(ulong StartTime, uint Uid, Agent Agent, long CheckedAt);
+
+    /// <param name="procRoot">Where /proc is (tests point it at a fake one).</param>
+    public ProcessAgentResolver(string procRoot = "/proc") => _procRoot = procRoot;
 
     public int CachedProcesses => _byPid.Count;
 
-    public string AgentOf(in RequestContext ctx) => ctx.Pid == 0 ? KernelAgent : AgentOf(ctx.Pid, ctx.Uid);
-
-    public string AgentOf(uint pid, uint uid)
+    public Agent Resolve(in Caller caller)
     {
+        if (caller.IsKernel) return Agent.Kernel;
         long now = Stopwatch.GetTimestamp();
+        uint pid = caller.Pid, uid = caller.Uid;
         if (_byPid.TryGetValue(pid, out var cached) && cached.Uid == uid && now - cached.CheckedAt < RecheckTicks)
             return cached.Agent;
         var (start, comm) = ReadProcess(pid);
@@ -34,7 +36,7 @@ public sealed class CallerIdentity
             _byPid[pid] = cached with { CheckedAt = now };
             return cached.Agent;
         }
-        string agent = $"{UserName(uid)}/{comm ?? "unknown"}";
+        var agent = new Agent($"{UserName(uid)}/{comm ?? "unknown"}", AgentSource.Fallback);
         _byPid[pid] = new Entry(start, uid, agent, now);
         if (_byPid.Count > 4096) Prune(now);
         return agent;
@@ -48,14 +50,14 @@ public sealed class CallerIdentity
 
     /// <summary>Command name and start time (clock ticks since boot) of the process a thread belongs to.
     /// FUSE requests carry the calling thread's id; the process is its thread group.</summary>
-    private static (ulong Start, string? Comm) ReadProcess(uint tid)
+    private (ulong Start, string? Comm) ReadProcess(uint tid)
     {
         try
         {
             uint pid = tid;
-            foreach (var line in File.ReadLines($"/proc/{tid}/status"))
+            foreach (var line in File.ReadLines($"{_procRoot}/{tid}/status"))
                 if (line.StartsWith("Tgid:", StringComparison.Ordinal)) { uint.TryParse(line.AsSpan(5).Trim(), out pid); break; }
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var stat = File.ReadAllText($"{_procRoot}/{pid}/stat");
             int open = stat.IndexOf('('), close = stat.LastIndexOf(')');
             if (open < 0 || close < open) return (0, null);
             string comm = stat[(open + 1)..close];

@@ -1,0 +1,91 @@
+using Lighthouse.Project.Agents;
+using Lighthouse.Project.External;
+using Lighthouse.Project.History;
+using Lighthouse.Project.Recording;
+using Lighthouse.Store;
+
+namespace Lighthouse.Project;
+
+public sealed class ProjectOptions
+{
+    /// <summary>Opens the project's store for writing: the composition root names the implementation.</summary>
+    public required Func<string, StoreOptions, ProjectStore> OpenStore { get; init; }
+    public StoreOptions Store { get; init; } = new();
+    /// <summary>Names the agent behind each caller (default: user and command of its process).</summary>
+    public IAgentResolver? Agents { get; init; }
+}
+
+/// <summary>
+/// A project opened to be served (by the mount today; the HTTP and MCP servers next): owns its store
+/// (opened, so reconciled with the directory), the recorder every change goes through, the follower
+/// of changes made beside it, and its history. One process serves a project at a time (the store's lock).
+/// </summary>
+public sealed class ProjectHost : IDisposable
+{
+    private ProjectHost(string projectDir, ProjectStore store, IAgentResolver agents)
+    {
+        ProjectDir = projectDir;
+        Store = store;
+        Agents = agents;
+        Recorder = new ChangeRecorder(store);
+        History = new ProjectHistory(store);
+    }
+
+    public string ProjectDir { get; }
+    public ProjectStore Store { get; }
+    public IAgentResolver Agents { get; }
+    public ChangeRecorder Recorder { get; }
+    public ProjectHistory History { get; }
+    /// <summary>Set once <see cref="FollowExternalChanges"/> was called.</summary>
+    public ExternalChangeFollower? External { get; private set; }
+
+    /// <summary>What the opening found: changes made while nobody was looking, or the first baseline.</summary>
+    public ReconcileReport? OpenReport => Store.OpenReport;
+
+    /// <summary>Whether background work of the project (recording, reconciling) has work in hand: servers that
+    /// would otherwise yield the CPU to their callers (the mount's idle-priority replies) should not then.</summary>
+    public static bool BackgroundWorkPending => BackgroundThread.AnyBusy;
+
+    /// <summary>Opens <paramref name="projectDir"/> (initialising its store on first use) and reconciles it with
+    /// the log: what changed while nobody was looking is recorded as <c>external</c>.</summary>
+    /// <exception cref="StoreException">the store cannot be opened (locked by another process, corrupt, …).</exception>
+    public static ProjectHost Open(string projectDir, ProjectOptions options)
+    {
+        projectDir = Path.TrimEndingDirectorySeparator(Path.GetFullPath(projectDir));
+        var store = options.OpenStore(projectDir, options.Store);
+        try
+        {
+            return new ProjectHost(projectDir, store, options.Agents ?? new ProcessAgentResolver());
+        }
+        catch
+        {
+            store.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Starts following changes made to the project directory beside the servers.</summary>
+    public ExternalChangeFollower FollowExternalChanges() => External ??= new ExternalChangeFollower(ProjectDir, Store, Recorder);
+
+    /// <summary>What a status report shows of the served project.</summary>
+    public ProjectStatus Status()
+    {
+        var (commits, events) = Store.CommitStats;
+        return new ProjectStatus(ProjectDir, Store.LastSeq, Recorder.Recorded, Recorder.Backlog, Recorder.Failed, Recorder.LastError,
+            External?.ExternalEvents ?? 0, commits, events);
+    }
+
+    /// <summary>Stops following, records everything queued, then closes the store.</summary>
+    public void Dispose()
+    {
+        External?.Dispose();
+        Recorder.Dispose();
+        Store.Dispose();
+    }
+}
+
+/// <summary>The state of a served project.</summary>
+/// <param name="RecordsDone">Records the recorder handed to the store; <paramref name="Backlog"/> still queued.</param>
+/// <param name="Commits">Group commits of this session, holding <paramref name="CommittedEvents"/> events.</param>
+public sealed record ProjectStatus(string ProjectDir, long LastSeq, long RecordsDone, int Backlog, long RecordingFailures, string? LastRecordingError,
+    long ExternalEvents, long Commits, long CommittedEvents);
