@@ -67,6 +67,28 @@ public sealed class ProjectHost : IDisposable
     /// <summary>Starts following changes made to the project directory beside the servers.</summary>
     public ExternalChangeFollower FollowExternalChanges() => External ??= new ExternalChangeFollower(ProjectDir, Store, Recorder);
 
+    /// <summary>Records what changed in the directory beside the recorder (within <paramref name="scope"/>, a
+    /// directory; "" for all) as events of <c>external</c>, after everything queued.</summary>
+    public ReconcileReport Reconcile(IProgress<ReconcileProgress>? progress = null, string scope = "")
+    {
+        Recorder.Flush();
+        return Store.Reconcile(progress, scope);
+    }
+
+    /// <summary>Names a point: <paramref name="at"/>, or — without one — the project as it is now, including every
+    /// change queued for recording (so a snapshot taken right after a write has it).</summary>
+    /// <exception cref="SnapshotExistsException">the name is taken.</exception>
+    /// <exception cref="PointNotFoundException"><paramref name="at"/> names no recorded point.</exception>
+    public Snapshot CreateSnapshot(Agent agent, string name, StorePoint? at = null)
+    {
+        if (at is null) Recorder.Flush();
+        return Store.CreateSnapshot(agent.Name, name, at);
+    }
+
+    /// <summary>Deletes a snapshot's name (the history it named stays); the deletion is an event.</summary>
+    /// <exception cref="PointNotFoundException">there is no such snapshot.</exception>
+    public void DeleteSnapshot(Agent agent, string name) => Store.DeleteSnapshot(agent.Name, name);
+
     /// <summary>What a status report shows of the served project.</summary>
     public ProjectStatus Status()
     {

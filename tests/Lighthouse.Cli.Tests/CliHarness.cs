@@ -55,6 +55,12 @@ public sealed class TempProject : IDisposable
 
     public ProjectStore OpenStore() => ProjectStore.Open(Dir, new StoreOptions { ReconcileOnOpen = false, FsyncObjects = false, Durability = Durability.Normal });
 
+    /// <summary>The project served in-process, as a mount process holds it.</summary>
+    public Lighthouse.Project.ProjectHost OpenHost() => Lighthouse.Project.ProjectHost.Open(Dir, new Lighthouse.Project.ProjectOptions
+    {
+        OpenStore = ProjectStore.Open, Store = new StoreOptions { ReconcileOnOpen = false, FsyncObjects = false, Durability = Durability.Normal },
+    });
+
     /// <summary>Rewrites a file as the mount would record it: copy-on-write capture, write, capture on close.</summary>
     public static void Write(ProjectStore store, string agent, string rel, string text)
     {

@@ -18,9 +18,10 @@ public sealed class ControlTests
     public void Server_answers_snapshot_create_delete_status_and_errors()
     {
         using var p = new TempProject();
-        using var store = p.OpenStore();
+        using var host = p.OpenHost();
+        var store = host.Store;
         var socket = Path.Combine(p.Dir, ".lighthouse", "control.sock");
-        using var server = new ControlServer(socket, store, () => Live());
+        using var server = new ControlServer(socket, host, () => Live());
         server.Start();
         Assert.True(Native.IsSocket(socket));
 
@@ -72,7 +73,8 @@ public sealed class ControlTests
     public void Start_replaces_a_stale_socket_and_dispose_removes_it()
     {
         using var p = new TempProject();
-        using var store = p.OpenStore();
+        using var host = p.OpenHost();
+        var store = host.Store;
         var socket = Path.Combine(p.Dir, ".lighthouse", "control.sock");
         // A socket file left by a crashed process: nobody listens on it. (.NET unlinks the files of the sockets it
         // binds when they are closed, so keep a second name for the inode and move it back.)
@@ -85,16 +87,16 @@ public sealed class ControlTests
         File.Move(keep, socket);
         Assert.True(Native.IsSocket(socket));
 
-        var server = new ControlServer(socket, store, () => Live());
+        var server = new ControlServer(socket, host, () => Live());
         server.Start();
-        using (var second = new ControlServer(socket, store, () => Live()))
+        using (var second = new ControlServer(socket, host, () => Live()))
             Assert.Throws<IOException>(second.Start); // a live server is never replaced
         Assert.True(ControlClient.Connect(socket).Call(new JsonObject { ["op"] = "ping" })["ok"]!.GetValue<bool>());
         server.Dispose();
         Assert.False(Native.IsSocket(socket));
 
         File.WriteAllText(socket, "not a socket");
-        using var third = new ControlServer(socket, store, () => Live());
+        using var third = new ControlServer(socket, host, () => Live());
         Assert.Throws<IOException>(third.Start);
     }
 
@@ -102,9 +104,10 @@ public sealed class ControlTests
     public void Verbs_go_through_the_control_socket_while_mounted()
     {
         using var p = new TempProject();
-        using var store = p.OpenStore(); // held by the "mount"
+        using var host = p.OpenHost();
+        var store = host.Store; // held by the "mount"
         var socket = Path.Combine(p.Dir, ".lighthouse", "control.sock");
-        using var server = new ControlServer(socket, store, () => Live());
+        using var server = new ControlServer(socket, host, () => Live());
         server.Start();
         new MountState(Environment.ProcessId, "/mnt/lighthouse/test", p.Dir, DateTime.UtcNow, "7.40", ["AsyncRead"], false, socket).Write(p.Dir);
         try

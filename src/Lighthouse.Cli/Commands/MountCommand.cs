@@ -84,7 +84,7 @@ public static class MountCommand
                 var connection = mounted.Session!.Connection!;
                 var store = mounted.Project.Store;
                 // Verbs run while mounted (snapshot, status) talk to us here: the store has one owner.
-                control = new ControlServer(MountState.DefaultControlSocket(projectDir), store, () => mounted.Status());
+                control = new ControlServer(MountState.DefaultControlSocket(projectDir), mounted.Project, () => mounted.Status());
                 control.Start();
                 new MountState(Environment.ProcessId, mnt, projectDir, DateTime.UtcNow,
                     $"{connection.KernelMajor}.{connection.Minor}",

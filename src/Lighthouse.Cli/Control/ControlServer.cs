@@ -2,6 +2,8 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Lighthouse.Project;
+using Lighthouse.Project.Agents;
 using Lighthouse.Store;
 
 namespace Lighthouse.Cli.Control;
@@ -28,7 +30,7 @@ public sealed class ControlServer : IDisposable
     public const int MaxLineBytes = 64 * 1024;
 
     private readonly string _socketPath;
-    private readonly ProjectStore _store;
+    private readonly ProjectHost _project;
     private readonly Func<object> _liveStatus;
     private readonly CancellationTokenSource _cts = new();
     private readonly Lock _lock = new();
@@ -38,11 +40,11 @@ public sealed class ControlServer : IDisposable
     private long _requests;
     private int _disposed;
 
-    public ControlServer(string socketPath, ProjectStore store, Func<object> liveStatus)
+    public ControlServer(string socketPath, ProjectHost project, Func<object> liveStatus)
     {
         ArgumentException.ThrowIfNullOrEmpty(socketPath);
         _socketPath = Path.GetFullPath(socketPath);
-        _store = store ?? throw new ArgumentNullException(nameof(store));
+        _project = project ?? throw new ArgumentNullException(nameof(project));
         _liveStatus = liveStatus ?? throw new ArgumentNullException(nameof(liveStatus));
     }
 
@@ -199,18 +201,18 @@ public sealed class ControlServer : IDisposable
                     return Ok(new JsonObject
                     {
                         ["pid"] = Environment.ProcessId,
-                        ["lastSeq"] = _store.LastSeq,
+                        ["lastSeq"] = _project.Store.LastSeq,
                         ["controlRequests"] = RequestsServed + 1,
                         ["mount"] = live is null ? null : JsonSerializer.SerializeToNode(live, live.GetType(), ControlJson.Options),
                     });
                 case "verify":
-                    return Ok(new JsonObject { ["verify"] = JsonSerializer.SerializeToNode(_store.Verify(), ControlJson.Options) });
+                    return Ok(new JsonObject { ["verify"] = JsonSerializer.SerializeToNode(_project.Store.Verify(), ControlJson.Options) });
                 case "snapshot-create":
                 {
                     var name = Str(request, "name") ?? throw new ControlRequestException("snapshot-create needs \"name\"");
                     var at = Str(request, "at");
                     var point = at is null ? (StorePoint?)null : StorePoint.Parse(at);
-                    var snapshot = _store.CreateSnapshot(AgentFor(request, peer), name, point);
+                    var snapshot = _project.CreateSnapshot(AgentFor(request, peer), name, point);
                     return Ok(new JsonObject
                     {
                         ["seq"] = snapshot.CreatedAtSeq,
@@ -220,8 +222,8 @@ public sealed class ControlServer : IDisposable
                 case "snapshot-delete":
                 {
                     var name = Str(request, "name") ?? throw new ControlRequestException("snapshot-delete needs \"name\"");
-                    _store.DeleteSnapshot(AgentFor(request, peer), name);
-                    return Ok(new JsonObject { ["seq"] = _store.LastSeq });
+                    _project.DeleteSnapshot(AgentFor(request, peer), name);
+                    return Ok(new JsonObject { ["seq"] = _project.Store.LastSeq });
                 }
                 case null:
                     return Error("bad request: no \"op\"", "usage");
@@ -238,12 +240,12 @@ public sealed class ControlServer : IDisposable
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return Error(e.Message, "failure"); }
     }
 
-    private static string AgentFor(JsonObject request, PeerCredentials? peer)
+    private static Agent AgentFor(JsonObject request, PeerCredentials? peer)
     {
         var requested = Str(request, "agent");
-        if (peer is null) return requested ?? $"{Environment.UserName}/lighthouse";
-        if (requested is null) return $"{peer.UserName}/lighthouse";
-        if (peer.Uid == 0 || requested.StartsWith(peer.UserName + "/", StringComparison.Ordinal)) return requested;
+        if (peer is null) return new Agent(requested ?? $"{Environment.UserName}/lighthouse", AgentSource.Fallback);
+        if (requested is null) return new Agent($"{peer.UserName}/lighthouse", AgentSource.Fallback);
+        if (peer.Uid == 0 || requested.StartsWith(peer.UserName + "/", StringComparison.Ordinal)) return new Agent(requested, AgentSource.Fallback);
         throw new ControlRequestException($"agent '{requested}' does not belong to the calling user '{peer.UserName}'");
     }
 
