@@ -55,6 +55,19 @@ public class EventLogTests
     }
 
     [Fact]
+    public void Every_operation_has_one_log_name_that_parses_back()
+    {
+        Assert.Equal(Enum.GetValues<EventOp>(), EventOpNames.All);
+        var names = EventOpNames.All.Select(EventOpNames.Name).ToList();
+        Assert.Equal(names.Count, names.Distinct().Count());
+        Assert.Equal("setattr", EventOpNames.Name(EventOp.SetAttributes));
+        Assert.Equal("snapshot-delete", EventOpNames.Name(EventOp.SnapshotDelete));
+        foreach (var op in EventOpNames.All)
+            Assert.True(EventOpNames.TryParse(EventOpNames.Name(op), out var parsed) && parsed == op, op.ToString());
+        Assert.False(EventOpNames.TryParse("SetAttributes", out _));
+    }
+
+    [Fact]
     public void Tampering_refuses_an_event_that_does_not_exist()
     {
         using var project = new TempProject();
