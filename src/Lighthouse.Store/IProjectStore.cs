@@ -1,53 +1,254 @@
 namespace Lighthouse.Store;
 
 /// <summary>
-/// What the mount and the servers need from a project's history store; <see cref="ProjectStore"/> is
-/// the SQLite implementation (a PostgreSQL one can follow). See README.md for the capture contract.
+/// A project's history store: what the mount, the CLI and the servers need, so that they hold an
+/// <see cref="IProjectStore"/> and never a backend class. <see cref="ProjectStore"/> is the SQLite
+/// implementation (a PostgreSQL one can follow); open one through an <see cref="IProjectStoreFactory"/>
+/// (<see cref="SqliteProjectStoreFactory.Instance"/>). Thread-safe. See README.md for the capture contract.
 /// </summary>
+/// <remarks>
+/// Paths are project-relative store paths ("" is the root; see <see cref="StorePath"/>); a path that is not
+/// valid throws <see cref="InvalidStorePathException"/>. Every failure is a <see cref="StoreException"/>
+/// subclass with a message meant for users (or <see cref="ArgumentException"/> for a blank agent).
+/// </remarks>
 public interface IProjectStore : IDisposable
 {
+    // ---------------------------------------------------------------- identity and state
+
+    /// <summary>The project directory (absolute, no trailing separator).</summary>
     string ProjectDir { get; }
+
+    /// <summary>
+    /// True for a store opened read-only (<see cref="IProjectStoreFactory.OpenReadOnly"/>): queries see every
+    /// committed event, including those a writer in another process commits later; every mutation,
+    /// <see cref="Reconcile"/>, <see cref="RebuildIndex"/> and <see cref="Watch"/> throw <see cref="StoreReadOnlyException"/>.
+    /// </summary>
     bool IsReadOnly { get; }
+
+    /// <summary>The sequence number of the last committed event (0 for an empty log).</summary>
     long LastSeq { get; }
 
-    /// <summary>Raised after each group commit with its events, in order.</summary>
+    /// <summary>
+    /// The report of the baseline (a new store) or reconciliation (an existing one) that opening ran; null when
+    /// opening ran neither (read-only, or <see cref="StoreOptions.ReconcileOnOpen"/> off on an existing store).
+    /// </summary>
+    ReconcileReport? OpenReport { get; }
+
+    /// <summary>Group commits (transactions) and events committed by this instance since it was opened; zero when read-only.</summary>
+    CommitStats CommitStats { get; }
+
+    /// <summary>How many objects (captured bytes) the store keeps and their size on disk; captures in progress are not counted.</summary>
+    ObjectStats ObjectStatistics();
+
+    /// <summary>
+    /// Raised after each group commit with its events, in order, on the writer's thread (keep handlers short; an
+    /// exception from a handler is logged, never rethrown to the recorder). Never raised by a read-only store.
+    /// </summary>
     event Action<IReadOnlyList<StoreEvent>>? Committed;
 
-    // Mutations: capture around the syscall, record after it succeeded; BeginMutation keeps the watcher off those paths meanwhile.
+    // ---------------------------------------------------------------- mutations
+    // Capture around the syscall, record after it succeeded; BeginMutation keeps the watcher off those paths meanwhile.
+    // Every Record* call appends one event and its index update in one transaction, and returns once it is committed
+    // (durable as StoreOptions.Durability says). A change that contradicts the index (creating a name that exists,
+    // removing one that does not) throws IndexConflictException and records nothing. The *Async variants return once
+    // the change is queued; their task completes at its commit (or faults with the same exceptions), so one thread
+    // can keep many in flight; they are committed in the order they were queued.
+
+    /// <summary>
+    /// Marks paths as being changed by the caller until the handle is disposed: take it before the syscall and
+    /// dispose it after the Record* call, so a reconciliation that runs in between leaves those paths (and their
+    /// subtrees) to the caller instead of recording them as <c>external</c>.
+    /// </summary>
     IDisposable BeginMutation(params string[] paths);
+
+    /// <summary>
+    /// Copy-on-write: if the current version of <paramref name="path"/> was recorded by metadata only, saves its bytes
+    /// now, before a syscall destroys them. Null when there was nothing to do (already captured, not a file, gone).
+    /// If the file no longer matches its recorded metadata, records a <c>write</c> by <c>external</c> instead.
+    /// </summary>
     StoreEvent? CaptureBeforeModify(string agent, string path);
+
+    /// <summary>
+    /// A written file was closed or fsync'ed: captures its bytes as a new version (a <c>write</c> event). Null if its
+    /// bytes and metadata are unchanged or it is gone; <see cref="IndexConflictException"/> if it was never recorded.
+    /// </summary>
     StoreEvent? CaptureOnClose(string agent, string path);
-    StoreEvent RecordCreate(string agent, string path, NodeAttributes? attributes = null);
-    Task<StoreEvent> RecordCreateAsync(string agent, string path, NodeAttributes? attributes = null);
+
+    /// <summary>Same as <see cref="CaptureOnClose"/>.</summary>
     StoreEvent? RecordWrite(string agent, string path);
+
+    /// <summary>
+    /// Records a new file, directory or symlink (the kind from its attributes; lstat'ed when <paramref name="attributes"/>
+    /// is null, <see cref="StorePathNotFoundException"/> if it is not on disk). A file's or symlink's bytes are captured.
+    /// </summary>
+    StoreEvent RecordCreate(string agent, string path, NodeAttributes? attributes = null);
+
+    /// <inheritdoc cref="RecordCreate"/>
+    Task<StoreEvent> RecordCreateAsync(string agent, string path, NodeAttributes? attributes = null);
+
+    /// <summary>
+    /// Records a metadata change (chmod, utimens, truncate). With <paramref name="attributes"/> null the node is
+    /// lstat'ed and a change of size or mtime is captured like a write. Null when nothing changed.
+    /// </summary>
     StoreEvent? RecordSetAttributes(string agent, string path, NodeAttributes? attributes = null);
+
+    /// <summary>
+    /// Records attributes the caller already knows (no stat, no capture) as a new version; if size or mtime changed,
+    /// the new version's bytes are marked not captured. The task's result is null when nothing changed.
+    /// </summary>
     Task<StoreEvent?> RecordSetAttributesAsync(string agent, string path, NodeAttributes attributes);
+
+    /// <summary>Records an unlink or rmdir (by the kind the index knows; a directory must be empty in the index). Earlier versions stay reachable.</summary>
     StoreEvent RecordUnlink(string agent, string path);
+
+    /// <inheritdoc cref="RecordUnlink"/>
+    Task<StoreEvent> RecordUnlinkAsync(string agent, string path);
+
+    /// <summary>
+    /// Records a rename, also over an existing target (which stays reachable in history; a directory target must be
+    /// empty). A directory takes its subtree along. Null for a POSIX no-op (same path, or two names of one file).
+    /// </summary>
     StoreEvent? RecordRename(string agent, string from, string to);
+
+    /// <inheritdoc cref="RecordRename"/>
+    Task<StoreEvent?> RecordRenameAsync(string agent, string from, string to);
+
+    /// <summary>Records a hard link: <paramref name="newPath"/> names the same file (same file id) as <paramref name="existing"/>.</summary>
     StoreEvent RecordLink(string agent, string existing, string newPath);
 
-    // As-of queries.
+    /// <inheritdoc cref="RecordLink"/>
+    Task<StoreEvent> RecordLinkAsync(string agent, string existing, string newPath);
+
+    /// <summary>
+    /// Asks the writer to commit what is queued now rather than at the end of its batch window
+    /// (<see cref="StoreOptions.BatchWindow"/>): call it before waiting for a task a <c>Record*Async</c> call returned.
+    /// </summary>
+    void CommitSoon();
+
+    // ---------------------------------------------------------------- as-of queries
+    // Each sees one committed state; "as of N" means "after event N". A point that does not exist (an event after the
+    // last, an unknown snapshot, a time before the first event) throws PointNotFoundException.
+
+    /// <summary>The event number a point stands for (latest, @N, a UTC time, a snapshot name).</summary>
     long Resolve(StorePoint point);
+
+    /// <summary>The entry <paramref name="name"/> in directory <paramref name="dir"/> as of a point, or null (also when <paramref name="dir"/> is not a directory then).</summary>
     DirEntry? Lookup(string dir, string name, StorePoint point);
+
+    /// <summary>The entry at a path as of a point, or null. The root is the entry named "" with file id <see cref="StoreConstants.RootFileId"/>.</summary>
     DirEntry? LookupPath(string path, StorePoint point);
+
+    /// <summary>The entries of a directory as of a point, sorted by name (ordinal). <see cref="StorePathNotFoundException"/> if it did not exist.</summary>
     IReadOnlyList<DirEntry> List(string dir, StorePoint point);
+
+    /// <summary>The version (attributes, content state) of the node at a path as of a point; <see cref="StorePathNotFoundException"/> if there was none.</summary>
     NodeVersion Attributes(string path, StorePoint point);
+
+    /// <summary>The version of a file (by stable id) as of a point, or null if it did not exist then.</summary>
     NodeVersion? AttributesOf(long fileId, StorePoint point);
+
+    /// <summary>Where the bytes of a path as of a point can be read (an object or the live file), or why they cannot; <see cref="ObjectMissingException"/> if a captured object is gone.</summary>
     FileContent Content(string path, StorePoint point);
+
+    /// <summary>Opens the bytes of a path as of a point; <see cref="ContentUnavailableException"/> says why they are not kept.</summary>
     Stream OpenContent(string path, StorePoint point);
 
-    // Log queries and snapshots.
+    /// <summary>The bytes of a path as of a point (as <see cref="OpenContent"/>, read whole).</summary>
+    byte[] ReadAllBytes(string path, StorePoint point);
+
+    // ---------------------------------------------------------------- the log, versions, snapshots
+
+    /// <summary>Events newest first, filtered and paged (continue with <see cref="LogPage.NextBefore"/> as <see cref="LogQuery.BeforeSeq"/>).</summary>
     LogPage Log(LogQuery query);
+
+    /// <summary>
+    /// Events after <paramref name="afterSeq"/>, oldest first, at most <paramref name="limit"/> (1–10,000): read a feed
+    /// from an event number and resume from the last one returned.
+    /// </summary>
+    IReadOnlyList<StoreEvent> EventsAfter(long afterSeq, int limit = 1000);
+
+    /// <summary>Every version of the file at <paramref name="path"/> (as of <paramref name="point"/>, default latest), across renames, oldest first.</summary>
     IReadOnlyList<FileVersion> Versions(string path, StorePoint? point = null);
+
+    /// <summary>Every version of a file by stable id, oldest first (empty for an unknown id).</summary>
     IReadOnlyList<FileVersion> Versions(long fileId);
+
+    /// <summary>The paths whose node differs between two points (in either order), and how.</summary>
     IReadOnlyList<ChangedPath> Changed(StorePoint from, StorePoint to);
+
+    /// <summary>Names a point (default latest) with a <c>snapshot</c> event; <see cref="SnapshotExistsException"/> if the name is taken.</summary>
     Snapshot CreateSnapshot(string agent, string name, StorePoint? point = null);
+
+    /// <summary>The live snapshots, ordered by the event they name (then by name).</summary>
     IReadOnlyList<Snapshot> Snapshots();
+
+    /// <summary>Removes a snapshot name with a <c>snapshot-delete</c> event; <see cref="PointNotFoundException"/> if there is none.</summary>
     void DeleteSnapshot(string agent, string name);
 
-    // Integrity and reconciliation.
+    // ---------------------------------------------------------------- integrity and reconciliation
+
+    /// <summary>
+    /// Walks the whole hash chain: sequence numbers without gaps, each prev_hash the hash before it, each hash
+    /// recomputed. Reports the first broken link (never throws for a broken or unreadable log). Works read-only.
+    /// </summary>
     VerifyResult Verify();
+
+    /// <summary>
+    /// The quick version of <see cref="Verify"/>: checks the last <paramref name="count"/> events the same way, and
+    /// that the first of them links to the event before it. Cost grows with <paramref name="count"/>, not the log.
+    /// Works read-only, while a writer appends (the end checked is the one committed when it starts).
+    /// </summary>
+    VerifyResult VerifyTail(int count);
+
+    /// <summary>Rebuilds the temporal index from the event log alone, in one transaction, and says whether it agreed with the index it replaced.</summary>
     IndexRebuildResult RebuildIndex();
+
+    /// <summary>
+    /// Records, as events of <see cref="StoreConstants.ExternalAgent"/>, every difference between the directory (or the
+    /// subtree <paramref name="scope"/>) and the index's current tree; paths held by <see cref="BeginMutation"/> are left alone.
+    /// </summary>
     ReconcileReport Reconcile(IProgress<ReconcileProgress>? progress = null, string scope = "");
+
+    /// <summary>Starts a live watcher (inotify) that reconciles the parts of the tree that change, after <paramref name="debounce"/> (default 200 ms) of quiet.</summary>
     ProjectWatcher Watch(TimeSpan? debounce = null);
+}
+
+/// <summary>
+/// Opens project stores: the one place that names a backend. Consumers take an <see cref="IProjectStoreFactory"/>
+/// (or an <see cref="IProjectStore"/>) from the composition root; <see cref="SqliteProjectStoreFactory.Instance"/> is the default.
+/// </summary>
+public interface IProjectStoreFactory
+{
+    /// <summary>
+    /// Opens (or creates) the store of <paramref name="projectDir"/> for writing; this process owns it until disposed.
+    /// A new store records a metadata-only baseline of the tree; an existing one is checked and reconciled
+    /// (see <see cref="IProjectStore.OpenReport"/>). Throws <see cref="StoreLockedException"/> if another process has it,
+    /// <see cref="StoreCorruptException"/> for a damaged store, <see cref="StoreException"/> if the directory does not exist.
+    /// </summary>
+    IProjectStore Open(string projectDir, StoreOptions? options = null);
+
+    /// <summary>
+    /// Opens an existing store for queries only, alongside a process that has it open for writing (no lock, no
+    /// baseline, no reconciliation). Throws <see cref="StoreException"/> if the project has no store.
+    /// </summary>
+    IProjectStore OpenReadOnly(string projectDir, StoreOptions? options = null);
+
+    /// <summary>Whether <paramref name="projectDir"/> holds an initialised store (one that <see cref="OpenReadOnly"/> can open).</summary>
+    bool Exists(string projectDir);
+}
+
+/// <summary>The SQLite store (<see cref="ProjectStore"/>): event log, index and objects under <c>&lt;project&gt;/.lighthouse/</c>.</summary>
+public sealed class SqliteProjectStoreFactory : IProjectStoreFactory
+{
+    public static SqliteProjectStoreFactory Instance { get; } = new();
+
+    private SqliteProjectStoreFactory()
+    {
+    }
+
+    public IProjectStore Open(string projectDir, StoreOptions? options = null) => ProjectStore.Open(projectDir, options);
+
+    public IProjectStore OpenReadOnly(string projectDir, StoreOptions? options = null) => ProjectStore.OpenReadOnly(projectDir, options);
+
+    public bool Exists(string projectDir) => ProjectStore.Exists(projectDir);
 }

@@ -126,6 +126,7 @@ public sealed partial class ProjectStore
         throw new ContentUnavailableException(c.Path, point.ToString(), c.Unavailable!);
     }
 
+    /// <summary>The bytes of a path as of a point, read whole (see <see cref="OpenContent"/>).</summary>
     public byte[] ReadAllBytes(string path, StorePoint point)
     {
         using var stream = OpenContent(path, point);
@@ -175,6 +176,15 @@ public sealed partial class ProjectStore
     {
         using var s = Read();
         return LogQueries.Log(s, query);
+    }
+
+    /// <summary>Events after <paramref name="afterSeq"/>, oldest first, at most <paramref name="limit"/>.</summary>
+    public IReadOnlyList<StoreEvent> EventsAfter(long afterSeq, int limit = 1000)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(limit, 10_000);
+        using var s = Read();
+        return s.Events("WHERE seq > $a ORDER BY seq LIMIT $b", afterSeq, limit).ToList();
     }
 
     /// <summary>Every version of the file at <paramref name="path"/> (as of <paramref name="point"/>), across renames, oldest first.</summary>

@@ -66,7 +66,18 @@ public sealed partial class ProjectStore : IProjectStore
     }
 
     /// <summary>Group-commit statistics: transactions and events committed since open.</summary>
-    public (long Batches, long Events) CommitStats => _writerOrNull?.Stats ?? (0, 0);
+    public CommitStats CommitStats
+    {
+        get
+        {
+            if (_writerOrNull is not { } writer) return default;
+            var (batches, events) = writer.Stats;
+            return new CommitStats(batches, events);
+        }
+    }
+
+    /// <summary>Counts the objects under <c>objects/ab/…</c> and their size (<c>tmp/</c>, captures in progress, excluded).</summary>
+    public ObjectStats ObjectStatistics() => Objects.Statistics();
 
     /// <summary>Raised on the writer thread after each commit, with its events in order. Keep handlers short.</summary>
     public event Action<IReadOnlyList<StoreEvent>>? Committed;
@@ -101,7 +112,7 @@ public sealed partial class ProjectStore : IProjectStore
             throw new StoreLockedException(projectDir, e);
         }
 
-        var db = new Database(Path.Combine(stateDir, "lighthouse.db"));
+        var db = new Database(DatabaseFile(projectDir));
         SqliteConnection? writerConnection = null;
         try
         {
@@ -187,7 +198,7 @@ public sealed partial class ProjectStore : IProjectStore
         options ??= new StoreOptions();
         projectDir = Path.TrimEndingDirectorySeparator(Path.GetFullPath(projectDir));
         var stateDir = Path.Combine(projectDir, StoreConstants.StateDirName);
-        var db = new Database(Path.Combine(stateDir, "lighthouse.db"));
+        var db = new Database(DatabaseFile(projectDir));
         if (!File.Exists(db.FilePath))
             throw new StoreException($"{projectDir} has no Lighthouse store ({db.FilePath} does not exist)");
         try
@@ -205,6 +216,19 @@ public sealed partial class ProjectStore : IProjectStore
             throw db.Translate(e, "opening the database read-only");
         }
         return new ProjectStore(projectDir, options, db, null, null, new ObjectStore(Path.Combine(stateDir, "objects"), fsync: false, readOnly: true));
+    }
+
+    internal static string DatabaseFile(string projectDir) => Path.Combine(projectDir, StoreConstants.StateDirName, "lighthouse.db");
+
+    /// <summary>
+    /// Whether <paramref name="projectDir"/> holds an initialised store: its database exists and has data, in the main
+    /// file or (a new store before its first checkpoint) in the write-ahead log.
+    /// </summary>
+    public static bool Exists(string projectDir)
+    {
+        var db = DatabaseFile(Path.TrimEndingDirectorySeparator(Path.GetFullPath(projectDir)));
+        static bool HasData(string f) => new FileInfo(f) is { Exists: true, Length: > 0 };
+        return File.Exists(db) && (HasData(db) || HasData(db + "-wal"));
     }
 
     private static void QuickCheck(Database db, SqliteConnection c)
@@ -331,13 +355,25 @@ public sealed partial class ProjectStore : IProjectStore
     public ProjectWatcher Watch(TimeSpan? debounce = null)
     {
         _ = _writer; // read-only stores cannot record what the watcher sees
-        return new ProjectWatcher(this, debounce ?? TimeSpan.FromMilliseconds(200));
+        return new ProjectWatcher(this, debounce ?? TimeSpan.FromMilliseconds(200), Options.Logger);
     }
 
     // ---------------------------------------------------------------- integrity
 
     /// <summary>Walks the hash chain from the first event and reports the first broken link.</summary>
-    public VerifyResult Verify() => ChainVerifier.Verify(_db);
+    public VerifyResult Verify()
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        return ChainVerifier.Verify(_db);
+    }
+
+    /// <summary>Checks the last <paramref name="count"/> events of the chain and their link to the one before (see <see cref="IProjectStore.VerifyTail"/>).</summary>
+    public VerifyResult VerifyTail(int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        return ChainVerifier.Verify(_db, count);
+    }
 
     /// <summary>
     /// Rebuilds the temporal index from the event log alone, in one transaction, and says whether

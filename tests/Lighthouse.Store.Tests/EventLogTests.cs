@@ -1,5 +1,5 @@
 using Lighthouse.Store;
-using Microsoft.Data.Sqlite;
+using Lighthouse.Store.Testing;
 
 namespace Lighthouse.Store.Tests;
 
@@ -7,16 +7,7 @@ public class EventLogTests
 {
     private static StoreOptions NoReconcile => TempProject.Fast with { ReconcileOnOpen = false };
 
-    private static void Sql(string dbPath, string sql)
-    {
-        using var c = new SqliteConnection($"Data Source={dbPath};Pooling=False");
-        c.Open();
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = sql;
-        cmd.ExecuteNonQuery();
-    }
-
-    private static string Populate(TempProject project, int files)
+    private static void Populate(TempProject project, int files)
     {
         using var store = project.Open();
         for (var i = 0; i < files; i++)
@@ -24,36 +15,66 @@ public class EventLogTests
             project.Write($"f{i}.txt", "v" + i);
             store.RecordCreate("builder", $"f{i}.txt");
         }
-        return store.DatabasePath;
     }
 
     [Fact]
     public void Verify_reports_the_first_altered_event()
     {
         using var project = new TempProject();
-        var db = Populate(project, 10);
+        Populate(project, 10);
         using (var store = project.Open(NoReconcile)) Assert.True(store.Verify().Ok);
 
-        Sql(db, "UPDATE events SET agent = 'mallory' WHERE seq = 6");
+        StoreTampering.AlterEvent(project.Dir, 6, e => e with { Agent = "mallory" });
         using var reopened = project.Open(NoReconcile);
+        Assert.Equal("mallory", reopened.EventsAfter(5, 1).Single().Agent);
         var result = reopened.Verify();
         Assert.False(result.Ok);
         Assert.Equal(6, result.FirstBrokenSeq);
         Assert.Equal(5, result.LastGoodSeq);
         Assert.Contains("altered", result.Problem);
+        Assert.Equal(result, reopened.VerifyTail(100));
+        Assert.True(reopened.VerifyTail(4).Ok);
     }
 
     [Fact]
     public void Verify_reports_a_deleted_event_as_a_gap()
     {
         using var project = new TempProject();
-        var db = Populate(project, 8);
-        Sql(db, "DELETE FROM events WHERE seq = 4");
+        Populate(project, 8);
+        StoreTampering.RemoveEvent(project.Dir, 4);
         using var store = project.Open(NoReconcile);
         var result = store.Verify();
         Assert.False(result.Ok);
         Assert.Equal(4, result.FirstBrokenSeq);
         Assert.Contains("missing", result.Problem);
+        // The tail check starting right after the gap finds the event it must link to missing.
+        var tail = store.VerifyTail((int)(store.LastSeq - 4));
+        Assert.False(tail.Ok);
+        Assert.Equal(4, tail.FirstBrokenSeq);
+        Assert.Contains("missing", tail.Problem);
+    }
+
+    [Fact]
+    public void Every_operation_has_one_log_name_that_parses_back()
+    {
+        Assert.Equal(Enum.GetValues<EventOp>(), EventOpNames.All);
+        var names = EventOpNames.All.Select(EventOpNames.Name).ToList();
+        Assert.Equal(names.Count, names.Distinct().Count());
+        Assert.Equal("setattr", EventOpNames.Name(EventOp.SetAttributes));
+        Assert.Equal("snapshot-delete", EventOpNames.Name(EventOp.SnapshotDelete));
+        foreach (var op in EventOpNames.All)
+            Assert.True(EventOpNames.TryParse(EventOpNames.Name(op), out var parsed) && parsed == op, op.ToString());
+        Assert.False(EventOpNames.TryParse("SetAttributes", out _));
+    }
+
+    [Fact]
+    public void Tampering_refuses_an_event_that_does_not_exist()
+    {
+        using var project = new TempProject();
+        Assert.Throws<StoreException>(() => StoreTampering.RemoveEvent(project.Dir, 1));
+        Populate(project, 1);
+        Assert.Throws<PointNotFoundException>(() => StoreTampering.AlterEvent(project.Dir, 99, e => e));
+        Assert.Throws<PointNotFoundException>(() => StoreTampering.RemoveEvent(project.Dir, 99));
     }
 
     [Fact]

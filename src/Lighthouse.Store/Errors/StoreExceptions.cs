@@ -57,4 +57,4 @@ public sealed class ContentUnavailableException(string path, string point, strin
     : StoreException($"the content of '{path}' as of {point} is not available: {reason}");
 
 public sealed class StoreReadOnlyException(string projectDir)
-    : StoreException($"the store of {projectDir} was opened read-only: open it with ProjectStore.Open to record changes");
+    : StoreException($"the store of {projectDir} was opened read-only: open it for writing to record changes");

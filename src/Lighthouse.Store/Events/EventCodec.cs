@@ -14,29 +14,10 @@ internal static class EventCodec
 
     public static readonly byte[] GenesisHash = new byte[32];
 
-    private static readonly Dictionary<EventOp, string> OpNames = new()
-    {
-        [EventOp.Init] = "init",
-        [EventOp.Baseline] = "baseline",
-        [EventOp.Create] = "create",
-        [EventOp.Mkdir] = "mkdir",
-        [EventOp.Symlink] = "symlink",
-        [EventOp.Write] = "write",
-        [EventOp.SetAttributes] = "setattr",
-        [EventOp.Capture] = "capture",
-        [EventOp.Unlink] = "unlink",
-        [EventOp.Rmdir] = "rmdir",
-        [EventOp.Rename] = "rename",
-        [EventOp.Link] = "link",
-        [EventOp.SnapshotCreate] = "snapshot",
-        [EventOp.SnapshotDelete] = "snapshot-delete",
-    };
-    private static readonly Dictionary<string, EventOp> OpsByName = OpNames.ToDictionary(kv => kv.Value, kv => kv.Key);
-
-    public static string OpName(EventOp op) => OpNames[op];
+    public static string OpName(EventOp op) => EventOpNames.Name(op);
 
     public static EventOp ParseOp(string name) =>
-        OpsByName.TryGetValue(name, out var op) ? op : throw new StoreException($"unknown operation '{name}' in the event log");
+        EventOpNames.TryParse(name, out var op) ? op : throw new StoreException($"unknown operation '{name}' in the event log");
 
     public static byte[] ComputeHash(StoreEvent e)
     {

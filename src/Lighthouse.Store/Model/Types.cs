@@ -75,7 +75,7 @@ public sealed record StoreEvent(
     byte[] PrevHash,
     byte[] Hash);
 
-/// <summary>A version of one file as listed by <see cref="ProjectStore.Versions(string, StorePoint?)"/>.</summary>
+/// <summary>A version of one file as listed by <see cref="IProjectStore.Versions(string, StorePoint?)"/>.</summary>
 public sealed record FileVersion(
     long FileId,
     long VersionSeq,
@@ -100,6 +100,12 @@ public sealed record VerifyResult(bool Ok, long EventsChecked, long LastGoodSeq,
         ? $"hash chain intact: {EventsChecked} events, last @{LastGoodSeq}"
         : $"hash chain broken at @{FirstBrokenSeq}: {Problem} (last good event @{LastGoodSeq})";
 }
+
+/// <summary>The objects a store keeps (file versions' bytes, de-duplicated): how many and their total size on disk.</summary>
+public readonly record struct ObjectStats(long Count, long Bytes);
+
+/// <summary>Group commits since the store was opened: transactions, and the events they committed.</summary>
+public readonly record struct CommitStats(long Batches, long Events);
 
 public sealed record LogQuery
 {

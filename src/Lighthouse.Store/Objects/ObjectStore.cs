@@ -37,6 +37,30 @@ public sealed class ObjectStore
 
     public string PathOf(string hash) => Path.Combine(Root, hash[..2], hash[2..]);
 
+    /// <summary>Counts the objects (files under the two-character fan-out directories; <c>tmp/</c> is not one) and their size.</summary>
+    public ObjectStats Statistics()
+    {
+        long count = 0, bytes = 0;
+        if (!Directory.Exists(Root)) return default;
+        foreach (var fanOut in new DirectoryInfo(Root).EnumerateDirectories())
+        {
+            if (fanOut.Name.Length != 2) continue;
+            try
+            {
+                foreach (var f in fanOut.EnumerateFiles())
+                {
+                    count++;
+                    bytes += f.Length;
+                }
+            }
+            catch (DirectoryNotFoundException)
+            {
+                // Removed while we walked (a future garbage collector): nothing to count.
+            }
+        }
+        return new ObjectStats(count, bytes);
+    }
+
     public bool Exists(string hash) => File.Exists(PathOf(hash));
 
     public Stream OpenRead(string hash, string context)

@@ -9,7 +9,8 @@ namespace Lighthouse.Store;
 /// </summary>
 public sealed class ProjectWatcher : IDisposable
 {
-    private readonly ProjectStore _store;
+    private readonly IProjectStore _store;
+    private readonly ILogger _logger;
     private readonly TimeSpan _debounce;
     private readonly DirectoryWatcher _watcher;
     private readonly Timer _timer;
@@ -18,13 +19,19 @@ public sealed class ProjectWatcher : IDisposable
     private bool _overflow, _disposed;
     private int _running;
 
-    internal ProjectWatcher(ProjectStore store, TimeSpan debounce)
+    /// <summary>
+    /// Watches <paramref name="store"/>'s project directory (any backend: it only calls <see cref="IProjectStore.Reconcile"/>
+    /// and <see cref="IProjectStore.LookupPath"/>). <see cref="IProjectStore.Watch"/> is the usual way to get one.
+    /// </summary>
+    public ProjectWatcher(IProjectStore store, TimeSpan debounce, ILogger? logger = null)
     {
+        if (store.IsReadOnly) throw new StoreReadOnlyException(store.ProjectDir);
         _store = store;
+        _logger = logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
         _debounce = debounce;
         _timer = new Timer(_ => Flush(), null, Timeout.Infinite, Timeout.Infinite);
         _watcher = new DirectoryWatcher(store.ProjectDir, OnBatch, DirectoryWatcher.ExcludeStoreState);
-        _watcher.Failed += e => _store.Options.Logger.LogWarning(e, "file watcher: {Message}", e.Message);
+        _watcher.Failed += e => _logger.LogWarning(e, "file watcher: {Message}", e.Message);
     }
 
     /// <summary>Raised after each reconciliation the watcher ran (also when it found nothing).</summary>
@@ -40,7 +47,7 @@ public sealed class ProjectWatcher : IDisposable
     private void OnBatch(WatchBatch batch)
     {
         if (batch.Overflowed)
-            _store.Options.Logger.LogWarning("file watcher lost events; reconciling the whole project");
+            _logger.LogWarning("file watcher lost events; reconciling the whole project");
         lock (_gate)
         {
             if (_disposed) return;
@@ -75,7 +82,7 @@ public sealed class ProjectWatcher : IDisposable
         catch (Exception e) when (e is StoreException or IOException or ObjectDisposedException)
         {
             LastError = e;
-            _store.Options.Logger.LogError(e, "watcher reconciliation failed");
+            _logger.LogError(e, "watcher reconciliation failed");
             Failed?.Invoke(e);
         }
         finally
