@@ -12,8 +12,8 @@ namespace Lighthouse.FileSystem;
 
 public sealed class LighthouseMountOptions
 {
-    /// <summary>Opens the project's store for writing (the composition root names the implementation).</summary>
-    public required Func<string, StoreOptions, ProjectStore> OpenStore { get; init; }
+    /// <summary>Opens the project's store (the composition root names the implementation).</summary>
+    public required IProjectStoreFactory Stores { get; init; }
     public StoreOptions Store { get; init; } = new();
     public bool KernelPassthrough { get; init; } = true;
     /// <summary>How long the kernel may cache names and attributes of current/. Changes made outside
@@ -54,7 +54,7 @@ public sealed class LighthouseMount : IDisposable
     /// <exception cref="StoreException">the project's store cannot be opened.</exception>
     public static LighthouseMount Open(string projectDir, LighthouseMountOptions options)
     {
-        var project = ProjectHost.Open(projectDir, new ProjectOptions { OpenStore = options.OpenStore, Store = options.Store });
+        var project = ProjectHost.Open(projectDir, new ProjectOptions { Stores = options.Stores, Store = options.Store });
         try
         {
             var (uid, gid) = OwnerOf(project.ProjectDir);

@@ -8,8 +8,8 @@ namespace Lighthouse.Project;
 
 public sealed class ProjectOptions
 {
-    /// <summary>Opens the project's store for writing: the composition root names the implementation.</summary>
-    public required Func<string, StoreOptions, ProjectStore> OpenStore { get; init; }
+    /// <summary>Opens the project's store: the composition root names the implementation.</summary>
+    public required IProjectStoreFactory Stores { get; init; }
     public StoreOptions Store { get; init; } = new();
     /// <summary>Names the agent behind each caller (default: user and command of its process).</summary>
     public IAgentResolver? Agents { get; init; }
@@ -22,7 +22,7 @@ public sealed class ProjectOptions
 /// </summary>
 public sealed class ProjectHost : IDisposable
 {
-    private ProjectHost(string projectDir, ProjectStore store, IAgentResolver agents)
+    private ProjectHost(string projectDir, IProjectStore store, IAgentResolver agents)
     {
         ProjectDir = projectDir;
         Store = store;
@@ -32,7 +32,7 @@ public sealed class ProjectHost : IDisposable
     }
 
     public string ProjectDir { get; }
-    public ProjectStore Store { get; }
+    public IProjectStore Store { get; }
     public IAgentResolver Agents { get; }
     public ChangeRecorder Recorder { get; }
     public ProjectHistory History { get; }
@@ -52,7 +52,7 @@ public sealed class ProjectHost : IDisposable
     public static ProjectHost Open(string projectDir, ProjectOptions options)
     {
         projectDir = Path.TrimEndingDirectorySeparator(Path.GetFullPath(projectDir));
-        var store = options.OpenStore(projectDir, options.Store);
+        var store = options.Stores.Open(projectDir, options.Store);
         try
         {
             return new ProjectHost(projectDir, store, options.Agents ?? new ProcessAgentResolver());

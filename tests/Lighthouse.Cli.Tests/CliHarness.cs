@@ -58,7 +58,7 @@ public sealed class TempProject : IDisposable
     /// <summary>The project served in-process, as a mount process holds it.</summary>
     public Lighthouse.Project.ProjectHost OpenHost() => Lighthouse.Project.ProjectHost.Open(Dir, new Lighthouse.Project.ProjectOptions
     {
-        OpenStore = ProjectStore.Open, Store = new StoreOptions { ReconcileOnOpen = false, FsyncObjects = false, Durability = Durability.Normal },
+        Stores = SqliteProjectStoreFactory.Instance, Store = new StoreOptions { ReconcileOnOpen = false, FsyncObjects = false, Durability = Durability.Normal },
     });
 
     /// <summary>Rewrites a file as the mount would record it: copy-on-write capture, write, capture on close.</summary>

@@ -373,13 +373,7 @@ public sealed class VerbTests
     public void Status_detects_a_tampered_event()
     {
         using var p = new TempProject();
-        using (var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={p.PathOf(".lighthouse/lighthouse.db")};Pooling=False"))
-        {
-            c.Open();
-            using var cmd = c.CreateCommand();
-            cmd.CommandText = "UPDATE events SET agent = 'mallory' WHERE seq = 2";
-            cmd.ExecuteNonQuery();
-        }
+        Lighthouse.Store.Testing.StoreTampering.AlterEvent(p.Dir, 2, e => e with { Agent = "mallory" });
         var r = p.Cli("status", "--verify");
         Assert.Equal(ExitCodes.Failure, r.Code);
         Assert.Contains("BROKEN at @2", r.Out);
@@ -395,14 +389,8 @@ public sealed class VerbTests
         Assert.True(quick.Code == 0, quick.ToString());
         Assert.Contains("verified (last 1,000 events; --verify checks all 1,10", quick.Out);
 
-        void Tamper(long seq)
-        {
-            using var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={p.PathOf(".lighthouse/lighthouse.db")};Pooling=False");
-            c.Open();
-            using var cmd = c.CreateCommand();
-            cmd.CommandText = $"UPDATE events SET size = size + 1 WHERE seq = {seq}";
-            cmd.ExecuteNonQuery();
-        }
+        void Tamper(long seq) =>
+            Lighthouse.Store.Testing.StoreTampering.AlterEvent(p.Dir, seq, e => e with { Attributes = e.Attributes! with { Size = e.Attributes.Size + 1 } });
         Tamper(50); // before the last 1,000: only the full check sees it
         Assert.Equal(0, p.Cli("status").Code);
         var full = p.Cli("status", "--verify");

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text;
-using Microsoft.Data.Sqlite;
+using Lighthouse.Store;
 
 namespace Lighthouse.FileSystem.Tests;
 
@@ -82,14 +82,11 @@ public sealed partial class LighthouseMountFixture : IDisposable
 
     public List<Event> Events(long after = 0)
     {
-        using var c = new SqliteConnection($"Data Source={Path.Combine(Project, ".lighthouse", "lighthouse.db")};Mode=ReadOnly;Pooling=False");
-        c.Open();
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = "SELECT seq, agent, op, path, path2 FROM events WHERE seq > $after ORDER BY seq";
-        cmd.Parameters.AddWithValue("$after", after);
-        using var r = cmd.ExecuteReader();
+        // Read through the store's own read-only mode, beside the mount that writes it.
+        using var store = SqliteProjectStoreFactory.Instance.OpenReadOnly(Project, new StoreOptions { ReconcileOnOpen = false, CheckIntegrityOnOpen = false });
         var list = new List<Event>();
-        while (r.Read()) list.Add(new Event(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetString(3), r.IsDBNull(4) ? null : r.GetString(4)));
+        for (var page = store.EventsAfter(after, 10_000); page.Count > 0; page = store.EventsAfter(list[^1].Seq, 10_000))
+            list.AddRange(page.Select(e => new Event(e.Seq, e.Agent, EventOpNames.Name(e.Op), e.Path, e.Path2)));
         return list;
     }
 

@@ -23,7 +23,7 @@ public sealed class TestProject : IDisposable
     public string Abs(string rel) => Path.Combine(Dir, rel);
 
     public ProjectHost Open(IAgentResolver? agents = null) =>
-        Host = ProjectHost.Open(Dir, new ProjectOptions { OpenStore = ProjectStore.Open, Store = Fast, Agents = agents });
+        Host = ProjectHost.Open(Dir, new ProjectOptions { Stores = SqliteProjectStoreFactory.Instance, Store = Fast, Agents = agents });
 
     /// <summary>What a server knows of an entry right after changing it (its lstat).</summary>
     public (FileKey Key, FileFacts Facts) Stat(string rel)

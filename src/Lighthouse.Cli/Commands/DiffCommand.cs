@@ -99,7 +99,7 @@ public static class DiffCommand
     }
 
     /// <summary>The unified diff of one changed file, or a note saying why there is none.</summary>
-    private static (string? Patch, string? Note) Patch(IStoreView view, ChangedPath c, FileKind? kb, FileKind? ka,
+    private static (string? Patch, string? Note) Patch(IProjectStore view, ChangedPath c, FileKind? kb, FileKind? ka,
         StorePoint a, StorePoint b, long fromSeq, long toSeq)
     {
         byte[]? before = null, after = null;
@@ -117,7 +117,7 @@ public static class DiffCommand
         return text.Length == 0 ? (null, "contents identical (metadata changed)") : (text, null);
     }
 
-    private static byte[]? Read(IStoreView view, string path, StorePoint p, List<string> notes)
+    private static byte[]? Read(IProjectStore view, string path, StorePoint p, List<string> notes)
     {
         try
         {
@@ -132,7 +132,7 @@ public static class DiffCommand
                 notes.Add($"not diffed: {Fmt.Size(content.Version.Size)} is larger than {Fmt.Size(UnifiedDiff.MaxTextBytes)}");
                 return null;
             }
-            return StoreAccess.ReadAll(content, p.ToString());
+            return Lighthouse.Project.History.ProjectHistory.ReadAll(content, p.ToString());
         }
         catch (StoreException e)
         {

@@ -32,8 +32,7 @@ public static class InitCommand
         if (!Directory.Exists(projectDir))
             throw new CliException(File.Exists(projectDir) ? $"{projectDir} is a file, not a directory" : $"directory {projectDir} does not exist", ExitCodes.Usage);
 
-        var db = Path.Combine(projectDir, StoreConstants.StateDirName, "lighthouse.db");
-        if (File.Exists(db) && new FileInfo(db).Length > 0)
+        if (StoreAccess.Stores.Exists(projectDir))
         {
             using var view = StoreAccess.OpenReadOnly(projectDir);
             var last = view.LastSeq;
@@ -45,7 +44,7 @@ public static class InitCommand
         }
         for (var up = Path.GetDirectoryName(projectDir); up is not null; up = Path.GetDirectoryName(up))
         {
-            if (File.Exists(Path.Combine(up, StoreConstants.StateDirName, "lighthouse.db")))
+            if (StoreAccess.Stores.Exists(up))
                 throw new CliException($"{projectDir} is inside the Lighthouse project {up}; its files are already recorded there", ExitCodes.Usage);
         }
 
@@ -56,10 +55,10 @@ public static class InitCommand
         using (var progress = new ProgressLine(ctx))
         using (var timer = new Timer(_ => progress.Report($"recording the baseline of {Fmt.N(files + dirs)} entries... {sw.Elapsed.TotalSeconds:0}s"), null, 500, 500))
         {
-            ProjectStore store;
+            IProjectStore store;
             try
             {
-                store = ProjectStore.Open(projectDir, new StoreOptions());
+                store = StoreAccess.Stores.Open(projectDir, new StoreOptions());
             }
             catch (StoreLockedException)
             {

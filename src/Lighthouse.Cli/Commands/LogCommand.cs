@@ -90,7 +90,7 @@ public static class LogCommand
     }
 
     /// <summary>The last <paramref name="limit"/> matching events with seq in [from, to], oldest first.</summary>
-    private static List<StoreEvent> Collect(IStoreView view, LogQuery query, long? fromSeq, long toSeq, int limit)
+    private static List<StoreEvent> Collect(IProjectStore view, LogQuery query, long? fromSeq, long toSeq, int limit)
     {
         var result = new List<StoreEvent>();
         if (limit == 0) return result;
@@ -113,7 +113,7 @@ public static class LogCommand
     }
 
     /// <summary>A --since/--until bound: an event number (from a point) or a time.</summary>
-    private static (long? Seq, DateTime? Time) Bound(IStoreView view, string? text, string option)
+    private static (long? Seq, DateTime? Time) Bound(IProjectStore view, string? text, string option)
     {
         if (string.IsNullOrWhiteSpace(text)) return (null, null);
         text = text.Trim();

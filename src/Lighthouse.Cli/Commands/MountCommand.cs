@@ -51,7 +51,7 @@ public static class MountCommand
             if (parse.GetValue(background)) return RunInBackground(projectDir, mnt);
             return RunForeground(projectDir, mnt, new LighthouseMountOptions
             {
-                OpenStore = StoreAccess.OpenStore,
+                Stores = StoreAccess.Stores,
                 KernelPassthrough = !parse.GetValue(noPassthrough),
                 CacheTimeout = TimeSpan.FromSeconds(parse.GetValue(cacheTimeout)),
                 Store = new StoreOptions { Durability = parse.GetValue(durability) },

@@ -37,14 +37,11 @@ public static class ProjectLocator
         throw new CliException($"no project here (no {StoreConstants.StateDirName}/ in {start} or above); run `lighthouse init` or pass --project", ExitCodes.Usage);
     }
 
-    /// <summary>Like <see cref="Find"/>, and the project's store must have been initialised (lighthouse.db exists).</summary>
+    /// <summary>Like <see cref="Find"/>, and the project's store must have been initialised.</summary>
     public static string FindInitialised(string? explicitDir)
     {
         var dir = Find(explicitDir);
-        var db = Path.Combine(dir, StoreConstants.StateDirName, "lighthouse.db");
-        // In WAL mode a new database may still be all in the -wal file (its main file empty) until a checkpoint.
-        static bool HasData(string f) => File.Exists(f) && new FileInfo(f).Length > 0;
-        if (!HasData(db) && !(File.Exists(db) && HasData(db + "-wal")))
+        if (!StoreAccess.Stores.Exists(dir))
             throw new CliException($"{dir} has a {StoreConstants.StateDirName}/ directory but no event log in it; run `lighthouse init {dir}`", ExitCodes.Usage);
         return dir;
     }

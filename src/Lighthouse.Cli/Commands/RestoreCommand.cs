@@ -46,8 +46,8 @@ public static class RestoreCommand
         var path = ProjectLocator.ToStorePath(projectDir, userPath, mount);
         var point = CliRunner.ParsePoint(atText, "--at point");
 
-        ProjectStore? store = null;
-        IStoreView view;
+        IProjectStore? store = null;
+        IProjectStore view;
         string root;
         if (mount is not null)
         {
@@ -60,7 +60,7 @@ public static class RestoreCommand
         {
             root = projectDir;
             store = StoreAccess.OpenForWriting(projectDir);
-            view = new ApiStoreView(store);
+            view = store;
         }
         using var _ = view;
 
@@ -175,7 +175,7 @@ public static class RestoreCommand
 
     // ------------------------------------------------------------------ planning
 
-    private static List<Step> Plan(IStoreView view, string root, string path, DirEntry oldRoot, StorePoint at, Action tick)
+    private static List<Step> Plan(IProjectStore view, string root, string path, DirEntry oldRoot, StorePoint at, Action tick)
     {
         var plan = new List<Step>();
         // Parents that are missing now are created with their old modes.
@@ -199,7 +199,7 @@ public static class RestoreCommand
         return plan;
     }
 
-    private static void PlanNode(IStoreView view, string root, string path, FileKind oldKind, StorePoint at, List<Step> plan, List<Step> removals, Action tick)
+    private static void PlanNode(IProjectStore view, string root, string path, FileKind oldKind, StorePoint at, List<Step> plan, List<Step> removals, Action tick)
     {
         tick();
         var old = view.Attributes(path, at);
@@ -256,14 +256,14 @@ public static class RestoreCommand
         into.Add(new Step(StepKind.Remove, path, null, kind, true, why));
     }
 
-    private static bool SameContent(IStoreView view, string abs, NodeAttributes cur, string path, NodeVersion old, StorePoint at)
+    private static bool SameContent(IProjectStore view, string abs, NodeAttributes cur, string path, NodeVersion old, StorePoint at)
     {
         if (old.Kind == FileKind.Symlink)
         {
             var target = new FileInfo(abs).LinkTarget;
             var content = view.Content(path, at);
             if (!content.IsAvailable) return target is not null && cur.Size == old.Size && cur.MtimeNs == old.Attributes.MtimeNs;
-            return target == Encoding.UTF8.GetString(StoreAccess.ReadAll(content, at.ToString()));
+            return target == Encoding.UTF8.GetString(Lighthouse.Project.History.ProjectHistory.ReadAll(content, at.ToString()));
         }
         if (cur.Size != old.Size) return false;
         if (old.ContentState == ContentState.Captured && old.ContentHash is not null)
@@ -272,7 +272,7 @@ public static class RestoreCommand
         if (c.LivePath is not null && Path.GetFullPath(c.LivePath) == Path.GetFullPath(abs)) return true;
         if (c.IsAvailable)
         {
-            using var a = StoreAccess.Open(c, at.ToString());
+            using var a = Lighthouse.Project.History.ProjectHistory.Open(c, at.ToString());
             using var b = new FileStream(abs, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16);
             return SameStream(a, b);
         }
@@ -301,7 +301,7 @@ public static class RestoreCommand
 
     // ------------------------------------------------------------------ doing
 
-    private static void Mkdir(ProjectStore? store, string agent, string root, Step step)
+    private static void Mkdir(IProjectStore? store, string agent, string root, Step step)
     {
         var abs = Abs(root, step.Path);
         Directory.CreateDirectory(abs);
@@ -309,7 +309,7 @@ public static class RestoreCommand
         store?.RecordCreate(agent, step.Path);
     }
 
-    private static void WriteFile(ProjectStore? store, IStoreView view, string agent, string root, Step step, StorePoint at)
+    private static void WriteFile(IProjectStore? store, IProjectStore view, string agent, string root, Step step, StorePoint at)
     {
         var old = step.Old!;
         var content = view.Content(step.Path, at);
@@ -322,12 +322,12 @@ public static class RestoreCommand
         {
             if (old.Kind == FileKind.Symlink)
             {
-                var target = Encoding.UTF8.GetString(StoreAccess.ReadAll(content, at.ToString()));
+                var target = Encoding.UTF8.GetString(Lighthouse.Project.History.ProjectHistory.ReadAll(content, at.ToString()));
                 File.CreateSymbolicLink(tmp, target);
             }
             else
             {
-                using (var src = StoreAccess.Open(content, at.ToString()))
+                using (var src = Lighthouse.Project.History.ProjectHistory.Open(content, at.ToString()))
                 using (var dst = new FileStream(tmp, new FileStreamOptions
                        {
                            Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None, BufferSize = 1 << 16,
@@ -352,7 +352,7 @@ public static class RestoreCommand
         else store.RecordCreate(agent, step.Path);
     }
 
-    private static void Remove(ProjectStore? store, string agent, string root, Step step)
+    private static void Remove(IProjectStore? store, string agent, string root, Step step)
     {
         var abs = Abs(root, step.Path);
         if (step.CurrentKind == FileKind.Directory)

@@ -55,7 +55,7 @@ public static class StatusCommand
         var last = view.LastSeq;
         var lastEvent = last > 0 ? view.Log(new LogQuery { Limit = 1 }).Events.FirstOrDefault() : null;
         var snapshots = view.Snapshots();
-        var (objects, objectBytes) = StoreAccess.ObjectStats(view.ObjectsDir);
+        var (objects, objectBytes) = view.ObjectStatistics();
 
         VerifyResult chain;
         string chainScope;
@@ -111,7 +111,7 @@ public static class StatusCommand
                     ["ok"] = chain.Ok, ["scope"] = chainScope, ["eventsChecked"] = chain.EventsChecked, ["lastGoodSeq"] = chain.LastGoodSeq,
                     ["firstBrokenSeq"] = chain.FirstBrokenSeq, ["problem"] = chain.Problem,
                 },
-                ["reader"] = view.Backend,
+                ["reader"] = StoreAccess.Describe(view),
             };
             ctx.Out.WriteLine(o.ToJsonString(Fmt.JsonIndented));
             return chain.Ok ? ExitCodes.Ok : ExitCodes.Failure;

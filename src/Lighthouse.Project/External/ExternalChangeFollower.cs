@@ -15,7 +15,7 @@ namespace Lighthouse.Project.External;
 public sealed class ExternalChangeFollower : IDisposable
 {
     private static readonly TimeSpan Debounce = TimeSpan.FromMilliseconds(100);
-    private readonly ProjectStore _store;
+    private readonly IProjectStore _store;
     private readonly ChangeRecorder _recorder;
     private readonly DirectoryWatcher _watcher;
     private readonly Timer _timer;
@@ -24,7 +24,7 @@ public sealed class ExternalChangeFollower : IDisposable
     private bool _overflow, _disposed;
     private long _externalEvents;
 
-    public ExternalChangeFollower(string projectDir, ProjectStore store, ChangeRecorder recorder)
+    public ExternalChangeFollower(string projectDir, IProjectStore store, ChangeRecorder recorder)
     {
         _store = store; _recorder = recorder;
         _timer = new Timer(_ => Process(), null, Timeout.Infinite, Timeout.Infinite);

@@ -25,7 +25,7 @@ namespace Lighthouse.Project.Recording;
 /// </summary>
 public sealed class ChangeRecorder : IDisposable
 {
-    private readonly ProjectStore _store;
+    private readonly IProjectStore _store;
     private readonly BlockingCollection<Action> _queue = new(new ConcurrentQueue<Action>());
     private readonly Thread _thread;
     private long _queued, _done, _failed;
@@ -43,7 +43,7 @@ public sealed class ChangeRecorder : IDisposable
     private static readonly long RecentTicks = 3 * Stopwatch.Frequency;
     private long _lastPrune;
 
-    public ChangeRecorder(ProjectStore store)
+    public ChangeRecorder(IProjectStore store)
     {
         _store = store;
         _thread = new Thread(Run) { IsBackground = true, Name = "lighthouse-recorder" };
