@@ -2,7 +2,7 @@ using Lighthouse.FileSystem.History;
 using Lighthouse.FileSystem.Identity;
 using Lighthouse.FileSystem.Recording;
 using Lighthouse.FileSystem.Sections;
-using Lighthouse.Fuse.Native;
+using Lighthouse.Interop;
 using Lighthouse.Passthrough;
 using Lighthouse.Store;
 

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text;
 using Lighthouse.FileSystem.Recording;
-using Lighthouse.Fuse.Native;
+using Lighthouse.Interop;
 using Lighthouse.Fuse.Session;
 using Lighthouse.Passthrough;
 using Lighthouse.Store;

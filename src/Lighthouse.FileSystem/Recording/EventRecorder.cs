@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text;
 using Lighthouse.FileSystem.Identity;
-using Lighthouse.Fuse.Native;
 using Lighthouse.Fuse.Session;
 using Lighthouse.Passthrough;
 using Lighthouse.Store;
@@ -68,11 +67,11 @@ public sealed class EventRecorder : IPassthroughObserver, IDisposable
 
     private string PathOf(Node node, ReadOnlySpan<byte> child = default) => _fs!.RelativePath(node, child);
 
-    private static NodeAttributes Attributes(in StatxBuf st) => new(
-        (st.Mode & 0xF000) switch { 0x4000 => FileKind.Directory, 0x8000 => FileKind.File, 0xA000 => FileKind.Symlink, _ => FileKind.Other },
-        (st.Mode & 0xF000) == 0x4000 ? 0 : (long)st.Size,
-        st.Mode & 0xFFF,
-        st.MtimeSec * 1_000_000_000L + st.MtimeNsec,
+    private static NodeAttributes Attributes(in NodeStat st) => new(
+        st.FileType switch { 0x4000 => FileKind.Directory, 0x8000 => FileKind.File, 0xA000 => FileKind.Symlink, _ => FileKind.Other },
+        st.IsDirectory ? 0 : st.Size,
+        (int)st.Permissions,
+        st.MtimeNs,
         (long)st.Ino);
 
     /// <summary>True if we changed <paramref name="path"/> (or created/removed/renamed it) in the last few seconds.</summary>
@@ -255,7 +254,7 @@ public sealed class EventRecorder : IPassthroughObserver, IDisposable
         return _identity.AgentOf(ctx);
     }
 
-    public void Created(in RequestContext ctx, Node parent, ReadOnlySpan<byte> name, Node node, in StatxBuf st)
+    public void Created(in RequestContext ctx, Node parent, ReadOnlySpan<byte> name, Node node, in NodeStat st)
     {
         string agent = _identity.AgentOf(ctx), path = PathOf(parent, name);
         var attributes = Attributes(st);
@@ -301,7 +300,7 @@ public sealed class EventRecorder : IPassthroughObserver, IDisposable
         Record(() => Submitted(_store.RecordLinkAsync(agent, existing, path)), existing, path);
     }
 
-    public void AttributesChanged(in RequestContext ctx, Node node, in StatxBuf st)
+    public void AttributesChanged(in RequestContext ctx, Node node, in NodeStat st)
     {
         string agent = _identity.AgentOf(ctx), path = PathOf(node);
         var attributes = Attributes(st);
@@ -317,7 +316,7 @@ public sealed class EventRecorder : IPassthroughObserver, IDisposable
         // Checked first, on the descriptor: most files opened for writing by tools are closed unchanged or just created.
         if (_fs!.TryStat(node, fd, out var st))
         {
-            long mtime = st.MtimeSec * 1_000_000_000L + st.MtimeNsec;
+            long mtime = st.MtimeNs;
             if (Interlocked.Exchange(ref node.UserStamp, mtime) == mtime) return;
         }
         // RELEASE comes from the kernel (pid 0): the write belongs to whoever opened the file.
