@@ -3,7 +3,7 @@ using Lighthouse.FileSystem.History;
 using Lighthouse.FileSystem.Sections;
 using Lighthouse.Fuse.Hosting;
 using Lighthouse.Fuse.Mounting;
-using Lighthouse.Fuse.Native;
+using Lighthouse.Interop;
 using Lighthouse.Fuse.Session;
 using Lighthouse.Project;
 using Lighthouse.Store;

@@ -1,4 +1,4 @@
-using Lighthouse.Fuse.Native;
+using Lighthouse.Interop;
 using Lighthouse.Fuse.Session;
 
 namespace Lighthouse.Passthrough;

@@ -1,4 +1,3 @@
-using Lighthouse.Fuse.Native;
 using Lighthouse.Fuse.Session;
 
 namespace Lighthouse.Passthrough;
@@ -21,12 +20,12 @@ public interface IPassthroughObserver
     /// (the kernel's own requests, pid 0, are attributed through it). <paramref name="created"/>: the open
     /// that made the file, just after <see cref="Created"/>.</summary>
     object? Opened(in RequestContext ctx, Node node, bool forWriting, bool created);
-    void Created(in RequestContext ctx, Node parent, ReadOnlySpan<byte> name, Node node, in StatxBuf st);
+    void Created(in RequestContext ctx, Node parent, ReadOnlySpan<byte> name, Node node, in NodeStat st);
     /// <param name="node">The node that name led to, if the kernel knew it; <paramref name="lastLink"/>: the inode is gone.</param>
     void Removed(in RequestContext ctx, Node parent, ReadOnlySpan<byte> name, Node? node, bool lastLink, bool directory);
     void Renamed(in RequestContext ctx, Node fromParent, ReadOnlySpan<byte> fromName, Node toParent, ReadOnlySpan<byte> toName, uint flags);
     void Linked(in RequestContext ctx, Node node, Node newParent, ReadOnlySpan<byte> newName);
-    void AttributesChanged(in RequestContext ctx, Node node, in StatxBuf st);
+    void AttributesChanged(in RequestContext ctx, Node node, in NodeStat st);
     /// <summary>A file opened for writing was closed or fsync'ed: its content is a new version.</summary>
     /// <param name="fd">The open descriptor (valid during the call): stat it rather than the path, which costs a walk.</param>
     void Written(in RequestContext ctx, Node node, object? openedBy, int fd);

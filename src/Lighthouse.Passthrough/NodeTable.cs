@@ -1,6 +1,6 @@
 using Lighthouse.Fuse.LowLevel;
 using System.Collections.Concurrent;
-using Lighthouse.Fuse.Native;
+using Lighthouse.Interop;
 using Lighthouse.Fuse.Protocol;
 
 namespace Lighthouse.Passthrough;
@@ -61,7 +61,7 @@ public sealed unsafe class NodeTable
 
     /// <param name="rootId">The root's node id (1 when this tree is the whole mount).</param>
     /// <param name="idTag">High bits OR-ed into every other node id, so several trees can share one mount.</param>
-    public NodeTable(in StatxBuf rootStat, ulong rootId = ProtocolConstants.RootId, ulong idTag = 0)
+    internal NodeTable(in StatxBuf rootStat, ulong rootId = ProtocolConstants.RootId, ulong idTag = 0)
     {
         _idTag = idTag;
         Root = new Node(rootId, rootStat.Dev, rootStat.Ino, rootStat.Mode, null, null) { Lookups = 1 };
@@ -81,7 +81,7 @@ public sealed unsafe class NodeTable
 
     /// <summary>Counts one kernel lookup of <paramref name="name"/> in <paramref name="parent"/>,
     /// described by <paramref name="st"/>; creates the node on first sight.</summary>
-    public Node Remember(Node parent, ReadOnlySpan<byte> name, in StatxBuf st)
+    internal Node Remember(Node parent, ReadOnlySpan<byte> name, in StatxBuf st)
     {
         lock (_lock)
         {

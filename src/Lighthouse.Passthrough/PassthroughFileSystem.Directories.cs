@@ -1,5 +1,5 @@
 using Lighthouse.Fuse.LowLevel;
-using Lighthouse.Fuse.Native;
+using Lighthouse.Interop;
 using Lighthouse.Fuse.Protocol;
 using Lighthouse.Fuse.Session;
 

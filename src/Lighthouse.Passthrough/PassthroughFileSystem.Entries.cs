@@ -1,5 +1,5 @@
 using Lighthouse.Fuse.LowLevel;
-using Lighthouse.Fuse.Native;
+using Lighthouse.Interop;
 using Lighthouse.Fuse.Protocol;
 using Lighthouse.Fuse.Session;
 
@@ -45,7 +45,7 @@ public sealed unsafe partial class PassthroughFileSystem
         StatxBuf st;
         rc = LookupEntry(dir, name, out entry, &st);
         if (rc == 0 && _observer is { } o)
-            try { o.Created(ctx, dir, name, Nodes.Get(entry.NodeId)!, st); } catch (Exception e) { ObserverFailed(ctx, e); }
+            try { o.Created(ctx, dir, name, Nodes.Get(entry.NodeId)!, new NodeStat(st)); } catch (Exception e) { ObserverFailed(ctx, e); }
         return rc;
     }
 
@@ -201,7 +201,7 @@ public sealed unsafe partial class PassthroughFileSystem
         rc = LookupEntry(dir, newName, out entry, &st);
         if (rc == 0 && !hadName && _observer is { } o2)
             // An O_TMPFILE getting its first name is, for the history, a new file.
-            try { o2.Created(ctx, dir, newName, n, st); } catch (Exception e) { ObserverFailed(ctx, e); }
+            try { o2.Created(ctx, dir, newName, n, new NodeStat(st)); } catch (Exception e) { ObserverFailed(ctx, e); }
         return rc;
     }
 
@@ -289,7 +289,7 @@ public sealed unsafe partial class PassthroughFileSystem
             if (StatNode(n, fd, &st) is var again && again != 0) return again;
         FillAttrOut(st, out attr);
         if (_observer is { } o2)
-            try { o2.AttributesChanged(ctx, n, st); } catch (Exception e) { ObserverFailed(ctx, e); }
+            try { o2.AttributesChanged(ctx, n, new NodeStat(st)); } catch (Exception e) { ObserverFailed(ctx, e); }
         return 0;
     }
 

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 using Lighthouse.Fuse.LowLevel;
-using Lighthouse.Fuse.Native;
+using Lighthouse.Interop;
 using Lighthouse.Fuse.Protocol;
 using Lighthouse.Fuse.Session;
 
@@ -218,14 +218,14 @@ public sealed unsafe partial class PassthroughFileSystem : FuseFileSystem, IDisp
     }
 
     /// <summary>Current attributes of a node (through an open descriptor if it has one); false if it is gone.</summary>
-    public bool TryStat(Node node, out StatxBuf st) => TryStat(node, -1, out st);
+    public bool TryStat(Node node, out NodeStat st) => TryStat(node, -1, out st);
 
     /// <summary>Stats an open descriptor of the node (no path walk), or the node by path when <paramref name="fd"/> is -1.</summary>
-    public bool TryStat(Node node, int fd, out StatxBuf st)
+    public bool TryStat(Node node, int fd, out NodeStat st)
     {
         StatxBuf buf;
         bool ok = StatNode(node, fd, &buf) == 0;
-        st = buf;
+        st = ok ? new NodeStat(buf) : default;
         return ok;
     }
 

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Lighthouse.Interop;
 using System.Diagnostics.CodeAnalysis;
 
 namespace Lighthouse.Store;
@@ -12,7 +13,7 @@ public static class BackgroundThread
     public const int Nice = 10;
 
     /// <summary>Lowers the calling thread's priority to <see cref="Nice"/>; false if the system refused.</summary>
-    public static bool LowerPriority() => Native.Libc.SetPriority(0 /* PRIO_PROCESS */, Native.Libc.GetTid(), Nice) == 0;
+    public static bool LowerPriority() => Libc.SetPriority(Libc.PRIO_PROCESS, Libc.GetTid(), Nice) == 0;
 
     private static int _busy;
 

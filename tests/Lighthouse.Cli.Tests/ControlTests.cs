@@ -2,15 +2,13 @@ using System.Net.Sockets;
 using System.Text.Json.Nodes;
 using Lighthouse.Cli.Commands;
 using Lighthouse.Cli.Control;
+using Lighthouse.Interop;
 
 namespace Lighthouse.Cli.Tests;
 
 public sealed class ControlTests
 {
     private sealed record LiveStatus(string Protocol, string[] Features, bool KernelPassthrough, long RequestsServed, long EventsRecorded);
-
-    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "link", SetLastError = true)]
-    private static extern int Link(string existing, string newPath);
 
     private static LiveStatus Live() => new("7.44", ["AsyncRead", "Passthrough"], true, 1234, 56);
 
@@ -82,7 +80,7 @@ public sealed class ControlTests
         using (var dead = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
         {
             dead.Bind(new UnixDomainSocketEndPoint(socket));
-            Assert.Equal(0, Link(socket, keep));
+            Assert.Equal(0, Libc.Link(socket, keep));
         }
         File.Move(keep, socket);
         Assert.True(Native.IsSocket(socket));

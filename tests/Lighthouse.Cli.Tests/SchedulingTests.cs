@@ -1,14 +1,12 @@
 using System.Diagnostics;
 using Lighthouse.Cli.Commands;
+using Lighthouse.Interop;
 
 namespace Lighthouse.Cli.Tests;
 
 /// <summary>`lighthouse passthrough` as its own process, started the way a user would start it.</summary>
 public sealed class SchedulingTests
 {
-    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill")]
-    private static extern int Kill(int pid, int signal);
-
     private static bool IsMounted(string mountPoint) =>
         File.ReadAllLines("/proc/self/mountinfo").Any(line => line.Split(' ')[4] == mountPoint);
 
@@ -53,7 +51,7 @@ public sealed class SchedulingTests
         }
         finally
         {
-            if (!server.HasExited) Kill(server.Id, 15); // SIGTERM: unmounts
+            if (!server.HasExited) Libc.Kill(server.Id, Libc.SIGTERM); // unmounts
             if (!server.WaitForExit(20_000)) server.Kill();
             if (IsMounted(mnt)) Process.Start("umount", ["-l", mnt])!.WaitForExit();
             try { Directory.Delete(root, true); } catch (IOException) { }

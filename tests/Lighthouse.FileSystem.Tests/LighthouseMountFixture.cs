@@ -1,6 +1,6 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using System.Text;
+using Lighthouse.Interop;
 using Lighthouse.Store;
 
 namespace Lighthouse.FileSystem.Tests;
@@ -10,7 +10,7 @@ namespace Lighthouse.FileSystem.Tests;
 /// always unmounts at the end (SIGTERM, then a lazy unmount if anything is left).
 /// The event log is read straight from SQLite (read-only) while the mount owns the store.
 /// </summary>
-public sealed partial class LighthouseMountFixture : IDisposable
+public sealed class LighthouseMountFixture : IDisposable
 {
     public const string TempBase = "/tmp/lighthouse-tests";
     private Process? _process;
@@ -66,7 +66,7 @@ public sealed partial class LighthouseMountFixture : IDisposable
     public int Stop()
     {
         if (_process is null || _process.HasExited) return _process?.ExitCode ?? 0;
-        kill(_process.Id, 15);
+        Libc.Kill(_process.Id, Libc.SIGTERM);
         if (!_process.WaitForExit(30_000)) { _process.Kill(); _process.WaitForExit(); }
         return _process.ExitCode;
     }
@@ -74,7 +74,7 @@ public sealed partial class LighthouseMountFixture : IDisposable
     /// <summary>Kills the mount process with SIGKILL (a crash): the mount is left behind, stale.</summary>
     public void Crash()
     {
-        kill(_process!.Id, 9);
+        Libc.Kill(_process!.Id, Libc.SIGKILL);
         _process.WaitForExit();
     }
 
@@ -140,7 +140,4 @@ public sealed partial class LighthouseMountFixture : IDisposable
             Run("umount", $"-l {MountPoint}");
         try { Directory.Delete(Root, true); } catch { }
     }
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int kill(int pid, int sig);
 }

@@ -1,4 +1,5 @@
 using System.Text;
+using Lighthouse.Interop;
 using Lighthouse.Store;
 using Xunit.Abstractions;
 
@@ -95,9 +96,10 @@ public class BadInputTests(ITestOutputHelper output)
         project.Write("good.txt", "g");
         var badName = new byte[] { (byte)'b', 0xFF, 0xFE, (byte)'.', (byte)'t', (byte)'x', (byte)'t' };
         var full = Encoding.UTF8.GetBytes(project.Dir + "/").Concat(badName).Append((byte)0).ToArray();
-        var fd = TestLibc.Open(full, 0x41 /* O_CREAT|O_WRONLY */, 0x1A4);
+        int fd;
+        unsafe { fixed (byte* p = full) fd = Libc.Open(p, Libc.O_CREAT | Libc.O_WRONLY, 0x1A4); }
         Assert.True(fd >= 0, "could not create the test file");
-        TestLibc.Close(fd);
+        Libc.Close(fd);
 
         try
         {
@@ -106,7 +108,7 @@ public class BadInputTests(ITestOutputHelper output)
         finally
         {
             // .NET cannot name this file to delete it: remove it by its bytes.
-            TestLibc.Unlink(full);
+            unsafe { fixed (byte* p = full) Libc.UnlinkAt(Libc.AT_FDCWD, p, 0); }
         }
     }
 
@@ -154,14 +156,14 @@ public class BadInputTests(ITestOutputHelper output)
     [Fact]
     public void A_full_disk_fails_the_change_with_a_clear_error_and_loses_nothing_recorded()
     {
-        if (TestLibc.GetEuid() != 0)
+        if (Libc.GetEuid() != 0)
         {
             output.WriteLine("SKIPPED: mounting a small tmpfs needs root");
             return;
         }
         var mountPoint = Path.Combine(Path.GetTempPath(), "lh-full-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(mountPoint);
-        Assert.True(TestLibc.Mount("tmpfs", mountPoint, "tmpfs", 0, "size=4m") == 0, "mount tmpfs failed");
+        Assert.True(Libc.Mount("tmpfs", mountPoint, "tmpfs", 0, "size=4m") == 0, "mount tmpfs failed");
         try
         {
             var project = Path.Combine(mountPoint, "project");
@@ -224,7 +226,7 @@ public class BadInputTests(ITestOutputHelper output)
         }
         finally
         {
-            TestLibc.Umount2(mountPoint, 2 /* MNT_DETACH */);
+            Libc.Umount2(mountPoint, Libc.MNT_DETACH);
             Directory.Delete(mountPoint, true);
         }
     }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Lighthouse.Interop;
 using Lighthouse.Store;
 using Xunit.Abstractions;
 
@@ -56,7 +57,7 @@ public class CrashTests(ITestOutputHelper output)
             child.BeginErrorReadLine();
             var reached = enough.Wait(TimeSpan.FromSeconds(60));
             Thread.Sleep(rng.Next(0, 30)); // land the kill at an arbitrary moment of the work
-            Assert.Equal(0, TestLibc.Kill(child.Id, 9));
+            Assert.Equal(0, Libc.Kill(child.Id, Libc.SIGKILL));
             child.WaitForExit();
             lock (committed)
             {

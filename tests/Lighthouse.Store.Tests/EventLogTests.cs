@@ -1,3 +1,4 @@
+using Lighthouse.Interop;
 using Lighthouse.Store;
 using Lighthouse.Store.Testing;
 
@@ -322,7 +323,7 @@ public class LinkAndReconcileEdgeTests
         using var store = project.Open();
         project.Write("a.txt", "shared bytes");
         var created = store.RecordCreate("b", "a.txt");
-        Assert.Equal(0, TestLibc.Link(project.Abs("a.txt"), project.Abs("b.txt")));
+        Assert.Equal(0, Libc.Link(project.Abs("a.txt"), project.Abs("b.txt")));
         var link = store.RecordLink("b", "a.txt", "b.txt");
         Assert.Equal(created.FileId, store.LookupPath("b.txt", StorePoint.Latest)!.FileId);
 

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Lighthouse.Store;
 
 namespace Lighthouse.Store.Tests;
@@ -42,33 +41,6 @@ public sealed class TempProject : IDisposable
         {
         }
     }
-}
-
-internal static partial class TestLibc
-{
-    [LibraryImport("libc", EntryPoint = "open", SetLastError = true)]
-    public static partial int Open(byte[] path, int flags, int mode);
-
-    [LibraryImport("libc", EntryPoint = "link", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int Link(string existing, string newPath);
-
-    [LibraryImport("libc", EntryPoint = "unlink", SetLastError = true)]
-    public static partial int Unlink(byte[] path);
-
-    [LibraryImport("libc", EntryPoint = "close")]
-    public static partial int Close(int fd);
-
-    [LibraryImport("libc", EntryPoint = "mount", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int Mount(string source, string target, string fstype, ulong flags, string data);
-
-    [LibraryImport("libc", EntryPoint = "umount2", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int Umount2(string target, int flags);
-
-    [LibraryImport("libc", EntryPoint = "geteuid")]
-    public static partial uint GetEuid();
-
-    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
-    public static partial int Kill(int pid, int signal);
 }
 
 /// <summary>Reads the store's tree as of a point into path → (kind, size), for comparing with a model or the disk.</summary>

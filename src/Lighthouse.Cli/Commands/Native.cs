@@ -1,5 +1,5 @@
 using System.Runtime.InteropServices;
-using Lighthouse.Fuse.Native;
+using Lighthouse.Interop;
 using Lighthouse.Store;
 
 namespace Lighthouse.Cli.Commands;
@@ -13,7 +13,7 @@ public static unsafe class Native
     public static uint Geteuid() => Libc.GetEuid();
 
     /// <summary>umount2(2); returns 0 or the errno.</summary>
-    public static int Unmount(string target, int flags) => Libc.MountUmount2(target, flags) == 0 ? 0 : Libc.Errno;
+    public static int Unmount(string target, int flags) => Libc.Umount2(target, flags) == 0 ? 0 : Libc.Errno;
 
     public static string ErrorText(int errno) => Marshal.GetPInvokeErrorMessage(errno);
 

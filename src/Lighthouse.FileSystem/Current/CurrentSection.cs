@@ -1,7 +1,7 @@
 using System.Text;
 using Lighthouse.FileSystem.Sections;
 using Lighthouse.Fuse.LowLevel;
-using Lighthouse.Fuse.Native;
+using Lighthouse.Interop;
 using Lighthouse.Fuse.Session;
 using Lighthouse.Passthrough;
 using Lighthouse.Project;

@@ -1,4 +1,3 @@
-using Lighthouse.Fuse.Native;
 using Lighthouse.Fuse.Session;
 using Lighthouse.Passthrough;
 using Lighthouse.Project.Agents;
@@ -25,9 +24,8 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
     private Agent AgentOf(in RequestContext ctx) => agents.Resolve(new Caller(ctx.Pid, ctx.Uid, ctx.Gid));
     private static FileKey KeyOf(Node node) => new(node.Dev, node.Ino);
 
-    private static FileFacts Facts(in StatxBuf st) =>
-        new(st.Mode, (long)st.Size, st.MtimeSec * 1_000_000_000L + st.MtimeNsec, st.Ino, st.Uid, st.Gid,
-            MakeDev(st.RdevMajor, st.RdevMinor));
+    private static FileFacts Facts(in NodeStat st) =>
+        new(st.Mode, st.Size, st.MtimeNs, st.Ino, st.Uid, st.Gid, MakeDev(st.Rdev >> 32, st.Rdev & 0xffffffff));
 
     /// <summary>dev_t from major and minor, as glibc's makedev encodes them.</summary>
     private static ulong MakeDev(ulong major, ulong minor) =>
@@ -69,7 +67,7 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
         return AgentOf(ctx);
     }
 
-    public void Created(in RequestContext ctx, Node parent, ReadOnlySpan<byte> name, Node node, in StatxBuf st)
+    public void Created(in RequestContext ctx, Node parent, ReadOnlySpan<byte> name, Node node, in NodeStat st)
     {
         var facts = Facts(st);
         Volatile.Write(ref node.UserStamp, facts.MtimeNs);
@@ -90,7 +88,7 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
     public void Linked(in RequestContext ctx, Node node, Node newParent, ReadOnlySpan<byte> newName) =>
         recorder.Linked(AgentOf(ctx), PathOf(node), PathOf(newParent, newName));
 
-    public void AttributesChanged(in RequestContext ctx, Node node, in StatxBuf st)
+    public void AttributesChanged(in RequestContext ctx, Node node, in NodeStat st)
     {
         var facts = Facts(st);
         if ((facts.Mode & 0xF000) == 0x8000) Remember(node, ContentKnowledge.Unknown);
@@ -104,8 +102,7 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
         // Checked first, on the descriptor: most files opened for writing by tools are closed unchanged or just created.
         if (_fs!.TryStat(node, fd, out var st))
         {
-            long mtime = st.MtimeSec * 1_000_000_000L + st.MtimeNsec;
-            if (Interlocked.Exchange(ref node.UserStamp, mtime) == mtime) return;
+            if (Interlocked.Exchange(ref node.UserStamp, st.MtimeNs) == st.MtimeNs) return;
         }
         // RELEASE comes from the kernel (pid 0): the write belongs to whoever opened the file.
         var agent = ctx.Pid != 0 ? AgentOf(ctx) : openedBy as Agent ?? Agent.Kernel;

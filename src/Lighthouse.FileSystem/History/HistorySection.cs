@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text;
 using Lighthouse.Fuse.LowLevel;
-using Lighthouse.Fuse.Native;
+using Lighthouse.Interop;
 using Lighthouse.Fuse.Protocol;
 using Lighthouse.Fuse.Session;
 using Lighthouse.FileSystem.Sections;

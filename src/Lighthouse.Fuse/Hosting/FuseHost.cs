@@ -97,7 +97,7 @@ public sealed class FuseHost
     /// </summary>
     private void EnableIoUring()
     {
-        if (!SessionOptions.IoUring || Native.Libc.GetEuid() != 0 || UringQueue.KernelEnabled() != false) return;
+        if (!SessionOptions.IoUring || Lighthouse.Interop.Libc.GetEuid() != 0 || UringQueue.KernelEnabled() != false) return;
         if (UringQueue.TryEnableInKernel())
             Log.WriteLine("lighthouse: switched on FUSE over io_uring in the kernel (/sys/module/fuse/parameters/enable_uring = Y; --no-io-uring to do without)");
     }

@@ -1,4 +1,4 @@
-using Lighthouse.Fuse.Native;
+using Lighthouse.Interop;
 using Lighthouse.Fuse.Protocol;
 
 namespace Lighthouse.Fuse.LowLevel;

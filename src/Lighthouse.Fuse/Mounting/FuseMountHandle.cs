@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Lighthouse.Fuse.Native;
+using Lighthouse.Interop;
 
 namespace Lighthouse.Fuse.Mounting;
 
@@ -79,7 +79,7 @@ public sealed class FuseMountHandle : IDisposable
                 if (!_fdClosed)
                 {
                     _fdClosed = true;
-                    Libc.MountClose(DeviceFd);
+                    Libc.Close(DeviceFd);
                 }
             }
         }
@@ -100,7 +100,7 @@ public sealed class FuseMountHandle : IDisposable
             if (!_fdClosed)
             {
                 _fdClosed = true;
-                Libc.MountClose(DeviceFd);
+                Libc.Close(DeviceFd);
             }
         }
     }
@@ -125,7 +125,7 @@ public sealed class FuseMountHandle : IDisposable
     {
         if (_commSocket >= 0)
         {
-            Libc.MountClose(_commSocket);
+            Libc.Close(_commSocket);
             _commSocket = -1;
         }
         if (_helperProcess is not null)

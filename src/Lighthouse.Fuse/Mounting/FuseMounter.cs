@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
-using Lighthouse.Fuse.Native;
+using Lighthouse.Interop;
 
 namespace Lighthouse.Fuse.Mounting;
 
@@ -54,7 +54,7 @@ public static class FuseMounter
             if (helper is null)
                 throw new FuseMountException(
                     $"Cannot mount {target} with {name}: {DescribeMissingHelper(options.HelperPath, name)}.",
-                    Libc.MountENOENT);
+                    Libc.ENOENT);
             return MountWithHelper(target, options, helper);
         }
 
@@ -63,7 +63,7 @@ public static class FuseMounter
         if (directFirst)
         {
             try { return MountDirect(target, options); }
-            catch (FuseMountException e) when (e.Errno is Libc.MountEPERM or Libc.MountEACCES)
+            catch (FuseMountException e) when (e.Errno is Libc.EPERM or Libc.EACCES)
             {
                 attempts.Add(e.Message);
                 errnos.Add(e.Errno);
@@ -137,10 +137,10 @@ public static class FuseMounter
             {
                 ProbeOutcome.NotConnected => new FuseMountException(
                     $"{what}, and it is stale: its daemon is gone (stat: {Strerror(errno)}). " +
-                    "Clean it up first (FuseMounter.CleanUpStale, or `fusermount3 -u -z " + target + "`).", Libc.MountENOTCONN),
+                    "Clean it up first (FuseMounter.CleanUpStale, or `fusermount3 -u -z " + target + "`).", Libc.ENOTCONN),
                 ProbeOutcome.TimedOut => new FuseMountException(
-                    $"{what}, whose daemon does not answer (alive but hung, or still starting). Unmount it first.", Libc.MountEBUSY),
-                _ => new FuseMountException($"{what}. Unmount it first.", errno == 0 ? Libc.MountEBUSY : errno),
+                    $"{what}, whose daemon does not answer (alive but hung, or still starting). Unmount it first.", Libc.EBUSY),
+                _ => new FuseMountException($"{what}. Unmount it first.", errno == 0 ? Libc.EBUSY : errno),
             };
         }
         if (existing is not null)
@@ -148,16 +148,16 @@ public static class FuseMounter
 
         unsafe
         {
-            byte* buf = stackalloc byte[256];
-            if (Libc.MountStatx(Libc.MountAT_FDCWD, target, 0, Libc.MountSTATX_BASIC_STATS, buf) != 0)
+            StatxBuf buf;
+            if (Libc.Statx(Libc.AT_FDCWD, target, 0, Libc.STATX_BASIC_STATS, &buf) != 0)
             {
                 int errno = Marshal.GetLastPInvokeError();
-                string hint = errno == Libc.MountENOENT ? " (create it first, e.g. mkdir -p " + target + ")" : "";
+                string hint = errno == Libc.ENOENT ? " (create it first, e.g. mkdir -p " + target + ")" : "";
                 throw new FuseMountException($"Cannot mount on {target}: {Strerror(errno)}{hint}.", errno);
             }
-            ushort mode = *(ushort*)(buf + 28);
+            ushort mode = buf.Mode;
             if ((mode & 0xF000) != 0x4000)
-                throw new FuseMountException($"Cannot mount on {target}: not a directory.", Libc.MountENOTDIR);
+                throw new FuseMountException($"Cannot mount on {target}: not a directory.", Libc.ENOTDIR);
         }
     }
 
@@ -165,15 +165,15 @@ public static class FuseMounter
 
     private static FuseMountHandle MountDirect(string target, MountOptions o)
     {
-        int fd = Libc.MountOpen(DevicePath, Libc.MountO_RDWR | Libc.MountO_CLOEXEC);
+        int fd = Libc.Open(DevicePath, Libc.O_RDWR | Libc.O_CLOEXEC, 0);
         if (fd < 0)
         {
             int errno = Marshal.GetLastPInvokeError();
             string hint = errno switch
             {
-                Libc.MountENOENT or Libc.MountENODEV =>
+                Libc.ENOENT or Libc.ENODEV =>
                     " Hint: load the fuse module (modprobe fuse); in a container, pass the device (--device /dev/fuse).",
-                Libc.MountEACCES or Libc.MountEPERM => " Hint: run as root, or mount through fusermount3 (install fuse3).",
+                Libc.EACCES or Libc.EPERM => " Hint: run as root, or mount through fusermount3 (install fuse3).",
                 _ => "",
             };
             throw new FuseMountException($"direct mount(2) of {target}: cannot open {DevicePath}: {Strerror(errno)}.{hint}", errno);
@@ -184,22 +184,22 @@ public static class FuseMounter
             string fsType = o.Subtype is null ? "fuse" : "fuse." + o.Subtype;
             var data = new StringBuilder();
             data.Append(CultureInfo.InvariantCulture,
-                $"fd={fd},rootmode=40000,user_id={Libc.MountGetUid()},group_id={Libc.MountGetGid()}");
+                $"fd={fd},rootmode=40000,user_id={Libc.GetUid()},group_id={Libc.GetGid()}");
             if (o.AllowOther) data.Append(",allow_other");
             if (o.DefaultPermissions) data.Append(",default_permissions");
             if (o.MaxRead != 0) data.Append(CultureInfo.InvariantCulture, $",max_read={o.MaxRead}");
 
-            ulong flags = Libc.MountMS_NOSUID | Libc.MountMS_NODEV | (o.ReadOnly ? Libc.MountMS_RDONLY : 0);
-            if (Libc.MountFs(o.FsName, target, fsType, flags, data.ToString()) != 0)
+            ulong flags = Libc.MS_NOSUID | Libc.MS_NODEV | (o.ReadOnly ? Libc.MS_RDONLY : 0);
+            if (Libc.Mount(o.FsName, target, fsType, flags, data.ToString()) != 0)
             {
                 int errno = Marshal.GetLastPInvokeError();
                 string hint = errno switch
                 {
-                    Libc.MountEPERM or Libc.MountEACCES =>
+                    Libc.EPERM or Libc.EACCES =>
                         " Hint: direct mounting needs root (or CAP_SYS_ADMIN); without it, mount through the fusermount3 helper " +
                         "(MountMethod.Auto or Fusermount3; install fuse3).",
-                    Libc.MountENODEV => " Hint: the kernel has no 'fuse' filesystem (modprobe fuse).",
-                    Libc.MountEINVAL => " Hint: the kernel rejected an option (" + data + ").",
+                    Libc.ENODEV => " Hint: the kernel has no 'fuse' filesystem (modprobe fuse).",
+                    Libc.EINVAL => " Hint: the kernel rejected an option (" + data + ").",
                     _ => "",
                 };
                 throw new FuseMountException(
@@ -208,7 +208,7 @@ public static class FuseMounter
         }
         catch
         {
-            Libc.MountClose(fd);
+            Libc.Close(fd);
             throw;
         }
 
@@ -228,7 +228,7 @@ public static class FuseMounter
         unsafe
         {
             int* sv = stackalloc int[2];
-            if (Libc.MountSocketPair(Libc.MountAF_UNIX, Libc.MountSOCK_STREAM | Libc.MountSOCK_CLOEXEC, 0, sv) != 0)
+            if (Libc.SocketPair(Libc.AF_UNIX, Libc.SOCK_STREAM | Libc.SOCK_CLOEXEC, 0, sv) != 0)
             {
                 int errno = Marshal.GetLastPInvokeError();
                 throw new FuseMountException($"{label}: socketpair failed: {Strerror(errno)}.", errno);
@@ -243,7 +243,7 @@ public static class FuseMounter
         try
         {
             // The helper's end must survive exec: clear its close-on-exec flag just before starting.
-            if (Libc.MountFcntl(theirs, Libc.MountF_SETFD, 0) != 0)
+            if (Libc.Fcntl(theirs, Libc.F_SETFD, 0) != 0)
             {
                 int errno = Marshal.GetLastPInvokeError();
                 throw new FuseMountException($"{label}: fcntl failed: {Strerror(errno)}.", errno);
@@ -273,11 +273,11 @@ public static class FuseMounter
             }
             catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException)
             {
-                throw new FuseMountException($"{label}: could not start it: {e.Message}.", Libc.MountENOENT, e);
+                throw new FuseMountException($"{label}: could not start it: {e.Message}.", Libc.ENOENT, e);
             }
             finally
             {
-                Libc.MountClose(theirs);
+                Libc.Close(theirs);
                 theirs = -1;
             }
 
@@ -298,7 +298,7 @@ public static class FuseMounter
             {
                 // The helper stays alive, watching our end of the socket: closing it (or dying) unmounts.
                 keepChannel = true;
-                Process? watchdog = !o.AllowOther && Libc.MountGetUid() != 0 ? StartUnmountWatchdog(helper, target) : null;
+                Process? watchdog = !o.AllowOther && Libc.GetUid() != 0 ? StartUnmountWatchdog(helper, target) : null;
                 return new FuseMountHandle(fd, target, method, FindOurMountId(target), helper, ours, process, watchdog);
             }
 
@@ -309,10 +309,10 @@ public static class FuseMounter
         }
         finally
         {
-            if (theirs >= 0) Libc.MountClose(theirs);
+            if (theirs >= 0) Libc.Close(theirs);
             if (!keepChannel)
             {
-                Libc.MountClose(ours);
+                Libc.Close(ours);
                 process?.Dispose();
             }
         }
@@ -369,12 +369,12 @@ public static class FuseMounter
         bool exitedOnce = false;
         while (true)
         {
-            var pfd = new Libc.MountPollFd { Fd = sock, Events = Libc.MountPOLLIN };
-            int rc = Libc.MountPoll(&pfd, 1, 100);
+            var pfd = new PollFd { Fd = sock, Events = Libc.POLLIN };
+            int rc = Libc.Poll(&pfd, 1, 100);
             if (rc < 0)
             {
                 int errno = Marshal.GetLastPInvokeError();
-                if (errno == Libc.MountEINTR) continue;
+                if (errno == Libc.EINTR) continue;
                 throw new FuseMountException($"{label}: poll failed: {Strerror(errno)}.", errno);
             }
             if (rc > 0) break;
@@ -393,9 +393,9 @@ public static class FuseMounter
         }
 
         byte data;
-        var iov = new Libc.MountIoVec { Base = &data, Len = 1 };
+        var iov = new IoVec { Base = &data, Len = 1 };
         ulong* control = stackalloc ulong[8]; // 64 bytes, 8-aligned: room for CMSG_SPACE(sizeof(int))
-        var msg = new Libc.MountMsgHdr
+        var msg = new MsgHdr
         {
             Iov = &iov,
             IovLen = 1,
@@ -405,8 +405,8 @@ public static class FuseMounter
         nint n;
         do
         {
-            n = Libc.MountRecvMsg(sock, &msg, Libc.MountMSG_CMSG_CLOEXEC);
-        } while (n < 0 && Marshal.GetLastPInvokeError() == Libc.MountEINTR);
+            n = Libc.RecvMsg(sock, &msg, Libc.MSG_CMSG_CLOEXEC);
+        } while (n < 0 && Marshal.GetLastPInvokeError() == Libc.EINTR);
         if (n < 0)
         {
             int errno = Marshal.GetLastPInvokeError();
@@ -415,11 +415,11 @@ public static class FuseMounter
         }
         if (n == 0) return -1; // closed without a descriptor: the helper failed and said why on stderr
 
-        if (msg.ControlLen >= (nuint)(sizeof(Libc.MountCmsgHdr) + sizeof(int)))
+        if (msg.ControlLen >= (nuint)(sizeof(CmsgHdr) + sizeof(int)))
         {
-            var hdr = (Libc.MountCmsgHdr*)control;
-            if (hdr->Level == Libc.MountSOL_SOCKET && hdr->Type == Libc.MountSCM_RIGHTS)
-                return *(int*)((byte*)control + sizeof(Libc.MountCmsgHdr));
+            var hdr = (CmsgHdr*)control;
+            if (hdr->Level == Libc.SOL_SOCKET && hdr->Type == Libc.SCM_RIGHTS)
+                return *(int*)((byte*)control + sizeof(CmsgHdr));
         }
         error = "it sent data but no descriptor";
         return -1;
@@ -504,10 +504,10 @@ public static class FuseMounter
 
     private static int GuessErrno(string stderr)
     {
-        if (stderr.Contains("not permitted", StringComparison.OrdinalIgnoreCase)) return Libc.MountEPERM;
-        if (stderr.Contains("Permission denied", StringComparison.Ordinal)) return Libc.MountEACCES;
-        if (stderr.Contains("No such file", StringComparison.Ordinal)) return Libc.MountENOENT;
-        if (stderr.Contains("not connected", StringComparison.Ordinal)) return Libc.MountENOTCONN;
+        if (stderr.Contains("not permitted", StringComparison.OrdinalIgnoreCase)) return Libc.EPERM;
+        if (stderr.Contains("Permission denied", StringComparison.Ordinal)) return Libc.EACCES;
+        if (stderr.Contains("No such file", StringComparison.Ordinal)) return Libc.ENOENT;
+        if (stderr.Contains("not connected", StringComparison.Ordinal)) return Libc.ENOTCONN;
         return 0;
     }
 
@@ -517,9 +517,9 @@ public static class FuseMounter
     /// <summary>(owner uid, mode) of a file that is not a FUSE mount point, or null.</summary>
     private static unsafe (uint Uid, uint Mode)? StatOwnerMode(string path)
     {
-        byte* buf = stackalloc byte[256];
-        if (Libc.MountStatx(Libc.MountAT_FDCWD, path, 0, Libc.MountSTATX_BASIC_STATS, buf) != 0) return null;
-        return (*(uint*)(buf + 20), *(ushort*)(buf + 28));
+        StatxBuf buf;
+        if (Libc.Statx(Libc.AT_FDCWD, path, 0, Libc.STATX_BASIC_STATS, &buf) != 0) return null;
+        return (buf.Uid, buf.Mode);
     }
 
     private static string? CheckHelperPath(string path)
@@ -573,7 +573,7 @@ public static class FuseMounter
         if (top is not null && h.MountId >= 0 && top.MountId != h.MountId)
             throw new FuseMountException(
                 $"Cannot unmount {target}: another filesystem ({top.FsType}, source '{top.Source}') is mounted on top of ours. Unmount it first.",
-                Libc.MountEBUSY);
+                Libc.EBUSY);
 
         if (h.HelperPath is null)
         {
@@ -585,7 +585,7 @@ public static class FuseMounter
             if (error is not null && StillMounted(h))
             {
                 // As root, umount2 works even where the helper refused.
-                if (IsPrivileged() && Libc.MountUmount2(target, Libc.MountMNT_DETACH) == 0) return;
+                if (IsPrivileged() && Libc.Umount2(target, Libc.MNT_DETACH) == 0) return;
                 throw new FuseMountException($"Could not unmount {target}: {error}", 0);
             }
         }
@@ -596,17 +596,17 @@ public static class FuseMounter
 
     private static void UnmountDirect(string target)
     {
-        if (Libc.MountUmount2(target, Libc.MountUMOUNT_NOFOLLOW) == 0) return;
+        if (Libc.Umount2(target, Libc.UMOUNT_NOFOLLOW) == 0) return;
         int errno = Marshal.GetLastPInvokeError();
-        if (errno == Libc.MountEBUSY)
+        if (errno == Libc.EBUSY)
         {
-            if (Libc.MountUmount2(target, Libc.MountMNT_DETACH | Libc.MountUMOUNT_NOFOLLOW) == 0) return;
+            if (Libc.Umount2(target, Libc.MNT_DETACH | Libc.UMOUNT_NOFOLLOW) == 0) return;
             errno = Marshal.GetLastPInvokeError();
             throw new FuseMountException($"umount2({target}) failed: busy, and the lazy unmount failed too: {Strerror(errno)}.", errno);
         }
-        if (errno == Libc.MountEINVAL && !IsMounted(target)) return; // not a mount point any more
-        if (errno == Libc.MountENOENT) return;
-        string hint = errno is Libc.MountEPERM ? " Hint: a direct mount can only be unmounted by root." : "";
+        if (errno == Libc.EINVAL && !IsMounted(target)) return; // not a mount point any more
+        if (errno == Libc.ENOENT) return;
+        string hint = errno is Libc.EPERM ? " Hint: a direct mount can only be unmounted by root." : "";
         throw new FuseMountException($"umount2({target}) failed: {Strerror(errno)}.{hint}", errno);
     }
 
@@ -707,7 +707,7 @@ public static class FuseMounter
         var errors = new List<string>();
         if (IsPrivileged())
         {
-            if (Libc.MountUmount2(target, Libc.MountMNT_DETACH | Libc.MountUMOUNT_NOFOLLOW) == 0 || !SameMountStillThere(e))
+            if (Libc.Umount2(target, Libc.MNT_DETACH | Libc.UMOUNT_NOFOLLOW) == 0 || !SameMountStillThere(e))
                 return "umount2(MNT_DETACH)";
             errors.Add("umount2(MNT_DETACH): " + Strerror(Marshal.GetLastPInvokeError()));
         }
@@ -739,8 +739,8 @@ public static class FuseMounter
     {
         uint? ownerUid = uint.TryParse(e.SuperOption("user_id"), out uint u) ? u : null;
         uint? ownerGid = uint.TryParse(e.SuperOption("group_id"), out uint g) ? g : null;
-        bool becomeOwner = ownerUid is not null && ownerGid is not null && ownerUid != Libc.MountGetEUid()
-                           && !e.HasOption("allow_other") && Libc.MountGetEUid() == 0;
+        bool becomeOwner = ownerUid is not null && ownerGid is not null && ownerUid != Libc.GetEuid()
+                           && !e.HasOption("allow_other") && Libc.GetEuid() == 0;
 
         var result = new TaskCompletionSource<(int rc, int errno)>(TaskCreationOptions.RunContinuationsAsynchronously);
         var thread = new Thread(() =>
@@ -769,13 +769,13 @@ public static class FuseMounter
         if (rc == 0) return (ProbeOutcome.Alive, 0);
         // ENOTCONN: the daemon closed /dev/fuse. ECONNABORTED: the same for a daemon that served through
         // io_uring (its ring was torn down with it).
-        return errno is Libc.MountENOTCONN or Libc.MountECONNABORTED ? (ProbeOutcome.NotConnected, errno) : (ProbeOutcome.Error, errno);
+        return errno is Libc.ENOTCONN or Libc.ECONNABORTED ? (ProbeOutcome.NotConnected, errno) : (ProbeOutcome.Error, errno);
     }
 
     private static unsafe (int, int) StatForced(string target)
     {
-        byte* buf = stackalloc byte[256];
-        int rc = Libc.MountStatx(Libc.MountAT_FDCWD, target, Libc.MountAT_STATX_FORCE_SYNC, Libc.MountSTATX_BASIC_STATS, buf);
+        StatxBuf buf;
+        int rc = Libc.Statx(Libc.AT_FDCWD, target, Libc.AT_STATX_FORCE_SYNC, Libc.STATX_BASIC_STATS, &buf);
         return (rc, rc == 0 ? 0 : Marshal.GetLastPInvokeError());
     }
 
@@ -791,9 +791,9 @@ public static class FuseMounter
             Architecture.Arm64 => (147L, 149L),
             _ => (-1L, -1L),
         };
-        errno = Libc.MountEPERM;
+        errno = Libc.EPERM;
         if (setresuid < 0) return false;
-        if (Libc.MountSyscall3(setresgid, gid, gid, gid) != 0 || Libc.MountSyscall3(setresuid, uid, uid, uid) != 0)
+        if (Libc.Syscall3(setresgid, gid, gid, gid) != 0 || Libc.Syscall3(setresuid, uid, uid, uid) != 0)
         {
             errno = Marshal.GetLastPInvokeError();
             return false;
@@ -806,7 +806,7 @@ public static class FuseMounter
     /// <summary>euid 0, or CAP_SYS_ADMIN in the effective set.</summary>
     internal static bool IsPrivileged()
     {
-        if (Libc.MountGetEUid() == 0) return true;
+        if (Libc.GetEuid() == 0) return true;
         try
         {
             foreach (string line in File.ReadLines("/proc/self/status"))
@@ -831,7 +831,7 @@ public static class FuseMounter
         if (full == "/" || full.Length == 0) return "/";
         string parent = Path.GetDirectoryName(full) ?? "/";
         string name = Path.GetFileName(full);
-        nint p = Libc.MountRealPath(parent, 0);
+        nint p = Libc.RealPath(parent, 0);
         if (p == 0) return full;
         try
         {
@@ -840,7 +840,7 @@ public static class FuseMounter
         }
         finally
         {
-            Libc.MountFree(p);
+            Libc.Free(p);
         }
     }
 
@@ -857,17 +857,17 @@ public static class FuseMounter
 
     private static string ErrnoName(int errno) => errno switch
     {
-        Libc.MountEPERM => "EPERM",
-        Libc.MountENOENT => "ENOENT",
-        Libc.MountEINTR => "EINTR",
-        Libc.MountEAGAIN => "EAGAIN",
-        Libc.MountEACCES => "EACCES",
-        Libc.MountEBUSY => "EBUSY",
-        Libc.MountENODEV => "ENODEV",
-        Libc.MountENOTDIR => "ENOTDIR",
-        Libc.MountEINVAL => "EINVAL",
-        Libc.MountENOTCONN => "ENOTCONN",
-        Libc.MountECONNABORTED => "ECONNABORTED",
+        Libc.EPERM => "EPERM",
+        Libc.ENOENT => "ENOENT",
+        Libc.EINTR => "EINTR",
+        Libc.EAGAIN => "EAGAIN",
+        Libc.EACCES => "EACCES",
+        Libc.EBUSY => "EBUSY",
+        Libc.ENODEV => "ENODEV",
+        Libc.ENOTDIR => "ENOTDIR",
+        Libc.EINVAL => "EINVAL",
+        Libc.ENOTCONN => "ENOTCONN",
+        Libc.ECONNABORTED => "ECONNABORTED",
         _ => "errno " + errno.ToString(CultureInfo.InvariantCulture),
     };
 }

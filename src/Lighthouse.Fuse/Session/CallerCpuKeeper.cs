@@ -1,6 +1,6 @@
 using System.Buffers.Text;
 using System.Diagnostics;
-using Lighthouse.Fuse.Native;
+using Lighthouse.Interop;
 
 namespace Lighthouse.Fuse.Session;
 

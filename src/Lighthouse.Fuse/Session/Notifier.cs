@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
-using Lighthouse.Fuse.Native;
+using Lighthouse.Interop;
 using Lighthouse.Fuse.Protocol;
 
 namespace Lighthouse.Fuse.Session;

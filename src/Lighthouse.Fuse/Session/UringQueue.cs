@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using Lighthouse.Fuse.LowLevel;
-using Lighthouse.Fuse.Native;
+using Lighthouse.Interop;
 using Lighthouse.Fuse.Protocol;
 
 namespace Lighthouse.Fuse.Session;

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Lighthouse.Interop;
 
 namespace Lighthouse.Store.Native;
 
@@ -12,17 +13,18 @@ internal static class FileStat
         _ => FileKind.Other,
     };
 
-    public static NodeAttributes ToAttributes(in Libc.Statx st) => new(
+    public static NodeAttributes ToAttributes(in StatxBuf st) => new(
         KindOf(st.Mode),
         KindOf(st.Mode) == FileKind.Directory ? 0 : (long)st.Size,
         st.Mode & 0xFFF,
-        st.Mtime.Seconds * 1_000_000_000L + st.Mtime.Nanoseconds,
-        (long)st.Inode);
+        st.MtimeSec * 1_000_000_000L + st.MtimeNsec,
+        (long)st.Ino);
 
     /// <summary>lstat of an absolute path; null if it does not exist.</summary>
-    public static NodeAttributes? Lstat(string path)
+    public static unsafe NodeAttributes? Lstat(string path)
     {
-        if (Libc.StatxPath(Libc.AT_FDCWD, path, Libc.AT_SYMLINK_NOFOLLOW, Libc.STATX_BASIC_STATS, out var st) != 0)
+        StatxBuf st;
+        if (Libc.Statx(Libc.AT_FDCWD, path, Libc.AT_SYMLINK_NOFOLLOW, Libc.STATX_BASIC_STATS, &st) != 0)
         {
             var errno = Marshal.GetLastPInvokeError();
             if (errno is Libc.ENOENT or Libc.ENOTDIR) return null;

@@ -1,5 +1,5 @@
 using System.Security.Cryptography;
-using Lighthouse.Store.Native;
+using Lighthouse.Interop;
 using Microsoft.Win32.SafeHandles;
 
 namespace Lighthouse.Store.Objects;
@@ -165,16 +165,16 @@ public sealed class ObjectStore
 
     private static void FsyncDirectory(string dir)
     {
-        var fd = Libc.Open(dir, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC);
+        var fd = Libc.Open(dir, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0);
         if (fd < 0) return;
         Libc.Fsync(fd);
         Libc.Close(fd);
     }
 
-    private bool TryReflink(SafeFileHandle target, SafeFileHandle source)
+    private unsafe bool TryReflink(SafeFileHandle target, SafeFileHandle source)
     {
         if (Volatile.Read(ref _reflinkUnsupported) != 0) return false;
-        var ok = Libc.Ioctl((int)target.DangerousGetHandle(), Libc.FICLONE, source.DangerousGetHandle()) == 0;
+        var ok = Libc.Ioctl((int)target.DangerousGetHandle(), Libc.FICLONE, (void*)source.DangerousGetHandle()) == 0;
         // EOPNOTSUPP/EINVAL/EXDEV/ENOTTY: this filesystem cannot clone; stop asking.
         if (!ok) Volatile.Write(ref _reflinkUnsupported, 1);
         return ok;

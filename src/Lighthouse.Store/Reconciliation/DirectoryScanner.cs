@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Text;
+using Lighthouse.Interop;
 using Lighthouse.Store.Native;
 
 namespace Lighthouse.Store.Reconciliation;
@@ -24,7 +25,7 @@ internal static unsafe class DirectoryScanner
     {
         var result = new ScanResult();
         var start = scope.Length == 0 ? projectDir : Path.Combine(projectDir, scope);
-        var fd = Libc.Open(start, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC);
+        var fd = Libc.Open(start, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0);
         if (fd < 0)
         {
             var errno = Marshal.GetLastPInvokeError();
@@ -73,7 +74,8 @@ internal static unsafe class DirectoryScanner
                     continue;
                 }
                 var rel = StorePath.Combine(relDir, text);
-                if (Libc.StatxBytes(fd, namePtr, Libc.AT_SYMLINK_NOFOLLOW, Libc.STATX_BASIC_STATS, out var st) != 0)
+                StatxBuf st;
+                if (Libc.Statx(fd, namePtr, Libc.AT_SYMLINK_NOFOLLOW, Libc.STATX_BASIC_STATS, &st) != 0)
                 {
                     var errno = Marshal.GetLastPInvokeError();
                     if (errno == Libc.ENOENT) continue; // removed while we were looking
@@ -93,7 +95,7 @@ internal static unsafe class DirectoryScanner
             {
                 int child;
                 fixed (byte* p = name)
-                    child = Libc.OpenAt(fd, p, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC);
+                    child = Libc.OpenAt(fd, p, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
                 if (child < 0)
                 {
                     var errno = Marshal.GetLastPInvokeError();

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.IO.Enumeration;
 using System.Runtime.InteropServices;
 using System.Text;
-using Lighthouse.Store.Native;
+using Lighthouse.Interop;
 
 namespace Lighthouse.Store;
 
@@ -129,13 +129,13 @@ public sealed unsafe class DirectoryWatcher : IDisposable
     private void Run()
     {
         BackgroundThread.LowerPriority();
-        var fds = stackalloc Libc.PollFd[2];
+        var fds = stackalloc PollFd[2];
         try
         {
             while (!_stopping)
             {
-                fds[0] = new Libc.PollFd { Fd = _fd, Events = Libc.POLLIN };
-                fds[1] = new Libc.PollFd { Fd = _wakeFd, Events = Libc.POLLIN };
+                fds[0] = new PollFd { Fd = _fd, Events = Libc.POLLIN };
+                fds[1] = new PollFd { Fd = _wakeFd, Events = Libc.POLLIN };
                 if (Libc.Poll(fds, 2, -1) < 0)
                 {
                     var errno = Marshal.GetLastPInvokeError();
@@ -179,7 +179,7 @@ public sealed unsafe class DirectoryWatcher : IDisposable
     /// <summary>Sleeps the coalescing nap; Dispose cuts it short through the eventfd.</summary>
     private void Nap()
     {
-        Libc.PollFd wake = new() { Fd = _wakeFd, Events = Libc.POLLIN };
+        PollFd wake = new() { Fd = _wakeFd, Events = Libc.POLLIN };
         Libc.Poll(&wake, 1, _napMs);
         Interlocked.Increment(ref _wakeups);
     }

@@ -112,7 +112,7 @@ internal sealed class Database
                 return new StoreFullException(doing + $" (database {FilePath})", s);
             return new StoreException($"database error while {doing} ({FilePath}): {s.Message}", s);
         }
-        if (e is IOException io && (io.HResult & 0xFFFF) == Native.Libc.ENOSPC)
+        if (e is IOException io && (io.HResult & 0xFFFF) == Lighthouse.Interop.Libc.ENOSPC)
             return new StoreFullException(doing, io);
         return e;
     }

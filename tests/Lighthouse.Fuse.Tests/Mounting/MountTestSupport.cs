@@ -3,7 +3,7 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text;
 using Lighthouse.Fuse.Mounting;
-using Lighthouse.Fuse.Native;
+using Lighthouse.Interop;
 
 namespace Lighthouse.Fuse.Tests.Mounting;
 
@@ -61,7 +61,7 @@ internal static class MountEnv
     public static string? WhyCannotMount()
     {
         if (!OperatingSystem.IsLinux()) return "mount tests need Linux";
-        if (Libc.MountGetEUid() != 0) return "mount tests need root (they mount with mount(2) and chown mount points)";
+        if (Libc.GetEuid() != 0) return "mount tests need root (they mount with mount(2) and chown mount points)";
         if (!File.Exists("/dev/fuse")) return "mount tests need /dev/fuse (modprobe fuse, or --device /dev/fuse in a container)";
         return null;
     }
@@ -103,7 +103,7 @@ internal static class MountEnv
         {
             List<MountInfoEntry> mounts = MountsUnder(path);
             if (mounts.Count == 0) return;
-            foreach (MountInfoEntry e in mounts) Libc.MountUmount2(e.MountPoint, Libc.MountMNT_DETACH);
+            foreach (MountInfoEntry e in mounts) Libc.Umount2(e.MountPoint, Libc.MNT_DETACH);
         }
     }
 

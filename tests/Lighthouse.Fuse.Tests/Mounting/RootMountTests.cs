@@ -1,5 +1,5 @@
 using Lighthouse.Fuse.Mounting;
-using Lighthouse.Fuse.Native;
+using Lighthouse.Interop;
 
 namespace Lighthouse.Fuse.Tests.Mounting;
 
@@ -107,7 +107,7 @@ public sealed class RootMountTests
         MountEnv.RequireMounting();
         using MountPointScope mp = MountEnv.NewMountPoint();
         using FuseMountHandle h = FuseMounter.Mount(mp.Path, new MountOptions { Method = MountMethod.Direct });
-        Assert.Equal(0, Libc.MountUmount2(mp.Path, 0));
+        Assert.Equal(0, Libc.Umount2(mp.Path, 0));
         h.Unmount();
         Assert.False(FuseMounter.IsMounted(mp.Path));
     }
@@ -224,11 +224,11 @@ public sealed class RootMountTests
         using MountPointScope mp = MountEnv.NewMountPoint();
         // The kernel lets mount(2) stack a second FUSE mount on a stale one; Mount() itself refuses, so use the raw call.
         FuseMounter.Mount(mp.Path, new MountOptions { Method = MountMethod.Direct }).AbandonWithoutUnmount();
-        int fd = Libc.MountOpen("/dev/fuse", Libc.MountO_RDWR | Libc.MountO_CLOEXEC);
+        int fd = Libc.Open("/dev/fuse", Libc.O_RDWR | Libc.O_CLOEXEC, 0);
         Assert.True(fd >= 0);
-        Assert.Equal(0, Libc.MountFs("lh-stack", mp.Path, "fuse", Libc.MountMS_NOSUID | Libc.MountMS_NODEV,
+        Assert.Equal(0, Libc.Mount("lh-stack", mp.Path, "fuse", Libc.MS_NOSUID | Libc.MS_NODEV,
                                       $"fd={fd},rootmode=40000,user_id=0,group_id=0"));
-        Libc.MountClose(fd);
+        Libc.Close(fd);
         Assert.Equal(2, MountEnv.MountsUnder(mp.Path).Count);
 
         StaleMountCleanup r = FuseMounter.CleanUpStale(mp.Path);

@@ -1,5 +1,6 @@
 using Lighthouse.Fuse.Tests.Passthrough.Support;
 using Xunit.Abstractions;
+using Lighthouse.Interop;
 using static Lighthouse.Fuse.Tests.Passthrough.Support.Sys;
 
 namespace Lighthouse.Fuse.Tests.Passthrough;

@@ -1,6 +1,7 @@
 using Lighthouse.Fuse.Tests.Passthrough.Support;
 using Xunit.Abstractions;
 using Xunit.Sdk;
+using Lighthouse.Interop;
 using static Lighthouse.Fuse.Tests.Passthrough.Support.Sys;
 
 namespace Lighthouse.Fuse.Tests.Passthrough;

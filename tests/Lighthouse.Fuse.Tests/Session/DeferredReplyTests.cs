@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using Lighthouse.Fuse.LowLevel;
-using Lighthouse.Fuse.Native;
+using Lighthouse.Interop;
 using Lighthouse.Fuse.Protocol;
 using Lighthouse.Fuse.Session;
 

@@ -1,5 +1,5 @@
 using System.Runtime.InteropServices;
-using Lighthouse.Fuse.Native;
+using Lighthouse.Interop;
 using Lighthouse.Passthrough;
 
 namespace Lighthouse.Fuse.Tests.Session;

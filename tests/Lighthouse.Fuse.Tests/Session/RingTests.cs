@@ -1,29 +1,23 @@
-using System.Runtime.InteropServices;
 using Lighthouse.Fuse.LowLevel;
 using Lighthouse.Fuse.Protocol;
 using Lighthouse.Fuse.Session;
+using Lighthouse.Interop;
 
 namespace Lighthouse.Fuse.Tests.Session;
 
 /// <summary>A root directory whose every name exists; each lookup records the CPU that served it.</summary>
-internal sealed partial class CpuRecordingFileSystem : FuseFileSystem
+internal sealed class CpuRecordingFileSystem : FuseFileSystem
 {
     public readonly System.Collections.Concurrent.ConcurrentQueue<int> ServedOn = new();
     /// <summary>The scheduling policy of the thread that served each lookup.</summary>
     public readonly System.Collections.Concurrent.ConcurrentQueue<int> ServedWithPolicy = new();
 
-    [LibraryImport("libc", EntryPoint = "sched_getcpu")]
-    internal static partial int SchedGetCpu();
-
-    [LibraryImport("libc", EntryPoint = "sched_getscheduler")]
-    internal static partial int SchedGetScheduler(int pid);
-
     private static FuseAttr Attr(ulong ino, uint mode) => new() { Ino = ino, Mode = mode, Nlink = 1, BlkSize = 4096 };
 
     public override int Lookup(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name, out EntryOut entry)
     {
-        ServedOn.Enqueue(SchedGetCpu());
-        ServedWithPolicy.Enqueue(SchedGetScheduler(0));
+        ServedOn.Enqueue(Libc.SchedGetCpu());
+        ServedWithPolicy.Enqueue(Libc.SchedGetScheduler(0));
         // No caching (valid 0): every stat of a name is a LOOKUP.
         entry = new EntryOut { NodeId = 2, Attr = Attr(2, 0x8000 | 0x1a4) };
         return 0;
@@ -38,9 +32,6 @@ internal sealed partial class CpuRecordingFileSystem : FuseFileSystem
 
 public partial class RingTests
 {
-    [LibraryImport("libc", EntryPoint = "sched_setaffinity", SetLastError = true)]
-    private static unsafe partial int SchedSetAffinity(int pid, nuint size, ulong* mask);
-
     /// <summary>Waits until requests are served the way the mount was asked to (the kernel switches to the
     /// rings a moment after INIT, once every CPU's queue has registered).</summary>
     internal static void WaitUntilServedAsAsked(InProcessMount mount, bool ioUring)
@@ -70,7 +61,7 @@ public partial class RingTests
             var thread = new Thread(() =>
             {
                 ulong mask = 1UL << cpu;
-                Assert.Equal(0, SchedSetAffinity(0, sizeof(ulong), &mask));
+                Assert.Equal(0, Libc.SchedSetAffinity(0, sizeof(ulong), &mask));
                 fs.ServedOn.Clear();
                 for (int i = 0; i < 200; i++) Assert.True(File.Exists(mount.PathOf($"file-{i}")));
             });
@@ -93,7 +84,7 @@ public partial class RingTests
         Assert.Equal(0, mount.Session.RingQueues);
     }
 
-    private const int SchedOther = 0;
+    private const int SchedOther = Libc.SCHED_OTHER;
 
     private static void LookUpMany(InProcessMount mount, CpuRecordingFileSystem fs, int count)
     {
@@ -167,7 +158,7 @@ public partial class RingTests
         var spinner = new Thread(() =>
         {
             ulong mask = 1UL;
-            SchedSetAffinity(0, sizeof(ulong), &mask);
+            Libc.SchedSetAffinity(0, sizeof(ulong), &mask);
             while (Volatile.Read(ref spin)) { }
         }) { IsBackground = true };
         try
@@ -177,7 +168,7 @@ public partial class RingTests
             var caller = new Thread(() =>
             {
                 ulong mask = 1UL;
-                Assert.Equal(0, SchedSetAffinity(0, sizeof(ulong), &mask));
+                Assert.Equal(0, Libc.SchedSetAffinity(0, sizeof(ulong), &mask));
                 // Not every reply waits (the scheduler sometimes runs the ring thread first): go on until one has.
                 var until = DateTime.UtcNow.AddSeconds(10);
                 for (int i = 0; mount.Session.RingKeepPauses == 0 && DateTime.UtcNow < until; i++) File.Exists(mount.PathOf($"file-{i}"));

@@ -1,3 +1,4 @@
+using Lighthouse.Interop;
 using System.Collections.Concurrent;
 using Lighthouse.Store;
 
@@ -205,7 +206,7 @@ public abstract partial class ProjectStoreSpecification
         store.RecordCreate(Builder, "d");
         File.Move(Project.Abs("a.txt"), Project.Abs("d/a.txt"));
         store.RecordRename(Builder, "a.txt", "d/a.txt");
-        Assert.Equal(0, TestLibc.Link(Project.Abs("d/a.txt"), Project.Abs("hard.txt")));
+        Assert.Equal(0, Libc.Link(Project.Abs("d/a.txt"), Project.Abs("hard.txt")));
         store.RecordLink(Builder, "d/a.txt", "hard.txt");
         store.CreateSnapshot(Builder, "mid");
         File.Delete(Project.Abs("base.txt"));

@@ -1,3 +1,4 @@
+using Lighthouse.Interop;
 using Lighthouse.Store;
 
 namespace Lighthouse.Store.Tests.Specification;
@@ -239,7 +240,7 @@ public abstract partial class ProjectStoreSpecification
     {
         var store = OpenStore();
         var original = Create(store, "a.txt", "shared bytes");
-        Assert.Equal(0, TestLibc.Link(Project.Abs("a.txt"), Project.Abs("b.txt")));
+        Assert.Equal(0, Libc.Link(Project.Abs("a.txt"), Project.Abs("b.txt")));
 
         var link = store.RecordLink(Builder, "a.txt", "b.txt");
 
@@ -295,7 +296,7 @@ public abstract partial class ProjectStoreSpecification
         }
         File.Move(Project.Abs("f00.txt"), Project.Abs("moved.txt"));
         var rename = store.RecordRenameAsync(Builder, "f00.txt", "moved.txt");
-        Assert.Equal(0, TestLibc.Link(Project.Abs("f01.txt"), Project.Abs("linked.txt")));
+        Assert.Equal(0, Libc.Link(Project.Abs("f01.txt"), Project.Abs("linked.txt")));
         var link = store.RecordLinkAsync(Builder, "f01.txt", "linked.txt");
         File.Delete(Project.Abs("f02.txt"));
         var unlink = store.RecordUnlinkAsync(Builder, "f02.txt");

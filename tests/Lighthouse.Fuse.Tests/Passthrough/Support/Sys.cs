@@ -1,18 +1,17 @@
 using System.Runtime.InteropServices;
 using System.Text;
+using Lighthouse.Interop;
 
 namespace Lighthouse.Fuse.Tests.Passthrough.Support;
 
 /// <summary>
-/// The system calls the passthrough integration tests make, declared here on purpose (not the
-/// library's own Libc class): the tests must drive the mount through the same libc entry points
-/// any program uses. Linux x86_64 / arm64 only. Every call sets errno (SetLastError): read it
+/// The system calls the passthrough integration tests make, under their libc names, through the
+/// shared bindings (Lighthouse.Interop.Libc, the same entry points any program uses), with the
+/// checking and comparing helpers the tests share. Linux x86_64 / arm64 only. Every call sets errno (SetLastError): read it
 /// with <see cref="Errno"/> immediately after the call, or wrap the call in <see cref="R"/>.
 /// </summary>
-public static unsafe partial class Sys
+public static unsafe class Sys
 {
-    private const string Lib = "libc";
-
     private static readonly bool Arm = RuntimeInformation.ProcessArchitecture == Architecture.Arm64;
 
     // open(2) flags (asm-generic values, with the x86_64/arm64 differences).
@@ -81,247 +80,76 @@ public static unsafe partial class Sys
         return rc;
     }
 
-    // ---------------------------------------------------------------- descriptors and data
-
-    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int open(string path, int flags, uint mode);
-
-    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int openat(int dirfd, string path, int flags, uint mode);
-
-    [LibraryImport(Lib, SetLastError = true)]
-    public static partial int close(int fd);
-
-    [LibraryImport(Lib, SetLastError = true)]
-    public static partial nint read(int fd, byte* buf, nuint count);
-
-    [LibraryImport(Lib, SetLastError = true)]
-    public static partial nint write(int fd, byte* buf, nuint count);
-
-    [LibraryImport(Lib, SetLastError = true)]
-    public static partial nint pread(int fd, byte* buf, nuint count, long offset);
-
-    [LibraryImport(Lib, SetLastError = true)]
-    public static partial nint pwrite(int fd, byte* buf, nuint count, long offset);
-
-    [LibraryImport(Lib, SetLastError = true)]
-    public static partial long lseek(int fd, long offset, int whence);
-
-    [LibraryImport(Lib, SetLastError = true)]
-    public static partial int ftruncate(int fd, long length);
-
-    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int truncate(string path, long length);
-
-    [LibraryImport(Lib, SetLastError = true)]
-    public static partial int fsync(int fd);
-
-    [LibraryImport(Lib, SetLastError = true)]
-    public static partial int fdatasync(int fd);
-
-    [LibraryImport(Lib, SetLastError = true)]
-    public static partial int fallocate(int fd, int mode, long offset, long len);
-
-    [LibraryImport(Lib, SetLastError = true)]
-    public static partial nint copy_file_range(int fdIn, long* offIn, int fdOut, long* offOut, nuint len, uint flags);
-
-    [LibraryImport(Lib, SetLastError = true)]
-    public static partial int poll(PollFd* fds, nuint nfds, int timeout);
-
-    [LibraryImport(Lib, SetLastError = true)]
-    public static partial void* mmap(void* addr, nuint length, int prot, int flags, int fd, long offset);
-
-    [LibraryImport(Lib, SetLastError = true)]
-    public static partial int munmap(void* addr, nuint length);
-
-    [LibraryImport(Lib, SetLastError = true)]
-    public static partial int msync(void* addr, nuint length, int flags);
-
-    // ---------------------------------------------------------------- names
-
-    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int mkdir(string path, uint mode);
-
-    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int mkdirat(int dirfd, string path, uint mode);
-
-    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int rmdir(string path);
-
-    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int unlink(string path);
-
-    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int unlinkat(int dirfd, string path, int flags);
-
-    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int rename(string oldPath, string newPath);
-
-    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int renameat2(int oldDirFd, string oldPath, int newDirFd, string newPath, uint flags);
-
-    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int link(string oldPath, string newPath);
-
-    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int linkat(int oldDirFd, string oldPath, int newDirFd, string newPath, int flags);
-
-    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int symlink(string target, string linkPath);
-
-    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial nint readlink(string path, byte* buf, nuint size);
-
-    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int mknod(string path, uint mode, ulong dev);
-
-    // ---------------------------------------------------------------- attributes
-
-    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int chmod(string path, uint mode);
-
-    [LibraryImport(Lib, SetLastError = true)]
-    public static partial int fchmod(int fd, uint mode);
-
-    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int chown(string path, int uid, int gid);
-
-    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int lchown(string path, int uid, int gid);
-
-    [LibraryImport(Lib, SetLastError = true)]
-    public static partial int fchown(int fd, int uid, int gid);
-
-    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int utimensat(int dirfd, string? path, Timespec* times, int flags);
-
-    [LibraryImport(Lib, SetLastError = true)]
-    public static partial int futimens(int fd, Timespec* times);
-
-    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int statx(int dirfd, string path, int flags, uint mask, StatxBuf* buf);
-
-    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int statfs(string path, StatfsBuf* buf);
-
-    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int faccessat(int dirfd, string path, int mode, int flags);
-
-    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int access(string path, int mode);
-
-    // ---------------------------------------------------------------- xattrs
-
-    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int setxattr(string path, string name, byte* value, nuint size, int flags);
-
-    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int lsetxattr(string path, string name, byte* value, nuint size, int flags);
-
-    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int fsetxattr(int fd, string name, byte* value, nuint size, int flags);
-
-    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial nint getxattr(string path, string name, byte* value, nuint size);
-
-    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial nint lgetxattr(string path, string name, byte* value, nuint size);
-
-    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial nint fgetxattr(int fd, string name, byte* value, nuint size);
-
-    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial nint listxattr(string path, byte* list, nuint size);
-
-    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial nint llistxattr(string path, byte* list, nuint size);
-
-    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int removexattr(string path, string name);
-
-    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int lremovexattr(string path, string name);
-
-    // ---------------------------------------------------------------- directories
-
-    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial nint opendir(string path);
-
-    [LibraryImport(Lib, SetLastError = true)]
-    public static partial nint readdir(nint dir);
-
-    [LibraryImport(Lib, SetLastError = true)]
-    public static partial int closedir(nint dir);
-
-    [LibraryImport(Lib, SetLastError = true)]
-    public static partial nint getdents64(int fd, byte* buf, nuint count);
-
-    // ---------------------------------------------------------------- processes
-
-    [LibraryImport(Lib, SetLastError = true)]
-    public static partial int kill(int pid, int sig);
-
-    [LibraryImport(Lib)]
-    public static partial uint geteuid();
-
-    // ================================================================ structs
-
-    [StructLayout(LayoutKind.Sequential)]
-    public struct Timespec
-    {
-        public long Sec;
-        public long Nsec;
-        public Timespec(long sec, long nsec) { Sec = sec; Nsec = nsec; }
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    public struct PollFd
-    {
-        public int Fd;
-        public short Events;
-        public short Revents;
-    }
-
-    /// <summary>struct statx (256 bytes; see linux/stat.h).</summary>
-    [StructLayout(LayoutKind.Explicit, Size = 256)]
-    public struct StatxBuf
-    {
-        [FieldOffset(0)] public uint Mask;
-        [FieldOffset(4)] public uint Blksize;
-        [FieldOffset(16)] public uint Nlink;
-        [FieldOffset(20)] public uint Uid;
-        [FieldOffset(24)] public uint Gid;
-        [FieldOffset(28)] public ushort Mode;
-        [FieldOffset(32)] public ulong Ino;
-        [FieldOffset(40)] public ulong Size;
-        [FieldOffset(48)] public ulong Blocks;
-        [FieldOffset(64)] public long AtimeSec;
-        [FieldOffset(72)] public uint AtimeNsec;
-        [FieldOffset(96)] public long CtimeSec;
-        [FieldOffset(104)] public uint CtimeNsec;
-        [FieldOffset(112)] public long MtimeSec;
-        [FieldOffset(120)] public uint MtimeNsec;
-        [FieldOffset(128)] public uint RdevMajor;
-        [FieldOffset(132)] public uint RdevMinor;
-        [FieldOffset(136)] public uint DevMajor;
-        [FieldOffset(140)] public uint DevMinor;
-    }
-
-    /// <summary>struct statfs of 64-bit Linux (x86_64 and the generic layout arm64 uses).</summary>
-    [StructLayout(LayoutKind.Explicit, Size = 120)]
-    public struct StatfsBuf
-    {
-        [FieldOffset(0)] public long Type;
-        [FieldOffset(8)] public long Bsize;
-        [FieldOffset(16)] public ulong Blocks;
-        [FieldOffset(24)] public ulong Bfree;
-        [FieldOffset(32)] public ulong Bavail;
-        [FieldOffset(40)] public ulong Files;
-        [FieldOffset(48)] public ulong Ffree;
-        [FieldOffset(64)] public long Namelen;
-        [FieldOffset(72)] public long Frsize;
-        [FieldOffset(80)] public long Flags;
-    }
+    // ---------------------------------------------------------------- the calls, by their libc names
+    // The bindings themselves are the shared ones (src/Common/Interop, linked into this assembly);
+    // these keep the C spelling the tests read like.
+
+    public static int open(string path, int flags, uint mode) => Libc.Open(path, flags, mode);
+    public static int openat(int dirfd, string path, int flags, uint mode) => Libc.OpenAt(dirfd, path, flags, mode);
+    public static int close(int fd) => Libc.Close(fd);
+    public static nint read(int fd, byte* buf, nuint count) => Libc.Read(fd, buf, count);
+    public static nint write(int fd, byte* buf, nuint count) => Libc.Write(fd, buf, count);
+    public static nint pread(int fd, byte* buf, nuint count, long offset) => Libc.Pread(fd, buf, count, offset);
+    public static nint pwrite(int fd, byte* buf, nuint count, long offset) => Libc.Pwrite(fd, buf, count, offset);
+    public static long lseek(int fd, long offset, int whence) => Libc.Lseek(fd, offset, whence);
+    public static int ftruncate(int fd, long length) => Libc.Ftruncate(fd, length);
+    public static int truncate(string path, long length) => Libc.Truncate(path, length);
+    public static int fsync(int fd) => Libc.Fsync(fd);
+    public static int fdatasync(int fd) => Libc.Fdatasync(fd);
+    public static int fallocate(int fd, int mode, long offset, long len) => Libc.Fallocate(fd, mode, offset, len);
+    public static nint copy_file_range(int fdIn, long* offIn, int fdOut, long* offOut, nuint len, uint flags) =>
+        Libc.CopyFileRange(fdIn, offIn, fdOut, offOut, len, flags);
+    internal static int poll(PollFd* fds, nuint nfds, int timeout) => Libc.Poll(fds, nfds, timeout);
+    public static void* mmap(void* addr, nuint length, int prot, int flags, int fd, long offset) =>
+        Libc.Mmap(addr, length, prot, flags, fd, offset);
+    public static int munmap(void* addr, nuint length) => Libc.Munmap(addr, length);
+    public static int msync(void* addr, nuint length, int flags) => Libc.Msync(addr, length, flags);
+
+    public static int mkdir(string path, uint mode) => Libc.Mkdir(path, mode);
+    public static int mkdirat(int dirfd, string path, uint mode) => Libc.MkdirAt(dirfd, path, mode);
+    public static int rmdir(string path) => Libc.Rmdir(path);
+    public static int unlink(string path) => Libc.Unlink(path);
+    public static int unlinkat(int dirfd, string path, int flags) => Libc.UnlinkAt(dirfd, path, flags);
+    public static int rename(string oldPath, string newPath) => Libc.Rename(oldPath, newPath);
+    public static int renameat2(int oldDirFd, string oldPath, int newDirFd, string newPath, uint flags) =>
+        Libc.RenameAt2(oldDirFd, oldPath, newDirFd, newPath, flags);
+    public static int link(string oldPath, string newPath) => Libc.Link(oldPath, newPath);
+    public static int linkat(int oldDirFd, string oldPath, int newDirFd, string newPath, int flags) =>
+        Libc.LinkAt(oldDirFd, oldPath, newDirFd, newPath, flags);
+    public static int symlink(string target, string linkPath) => Libc.Symlink(target, linkPath);
+    public static nint readlink(string path, byte* buf, nuint size) => Libc.Readlink(path, buf, size);
+    public static int mknod(string path, uint mode, ulong dev) => Libc.Mknod(path, mode, dev);
+
+    public static int chmod(string path, uint mode) => Libc.Chmod(path, mode);
+    public static int fchmod(int fd, uint mode) => Libc.Fchmod(fd, mode);
+    public static int chown(string path, int uid, int gid) => Libc.Chown(path, uid, gid);
+    public static int lchown(string path, int uid, int gid) => Libc.Lchown(path, uid, gid);
+    public static int fchown(int fd, int uid, int gid) => Libc.Fchown(fd, uid, gid);
+    internal static int utimensat(int dirfd, string? path, Timespec* times, int flags) => Libc.UtimensAt(dirfd, path, times, flags);
+    internal static int futimens(int fd, Timespec* times) => Libc.Futimens(fd, times);
+    internal static int statx(int dirfd, string path, int flags, uint mask, StatxBuf* buf) => Libc.Statx(dirfd, path, flags, mask, buf);
+    internal static int statfs(string path, StatfsBuf* buf) => Libc.Statfs(path, buf);
+    public static int faccessat(int dirfd, string path, int mode, int flags) => Libc.FaccessAt(dirfd, path, mode, flags);
+    public static int access(string path, int mode) => Libc.Access(path, mode);
+
+    public static int setxattr(string path, string name, byte* value, nuint size, int flags) => Libc.Setxattr(path, name, value, size, flags);
+    public static int lsetxattr(string path, string name, byte* value, nuint size, int flags) => Libc.Lsetxattr(path, name, value, size, flags);
+    public static int fsetxattr(int fd, string name, byte* value, nuint size, int flags) => Libc.Fsetxattr(fd, name, value, size, flags);
+    public static nint getxattr(string path, string name, byte* value, nuint size) => Libc.Getxattr(path, name, value, size);
+    public static nint lgetxattr(string path, string name, byte* value, nuint size) => Libc.Lgetxattr(path, name, value, size);
+    public static nint fgetxattr(int fd, string name, byte* value, nuint size) => Libc.Fgetxattr(fd, name, value, size);
+    public static nint listxattr(string path, byte* list, nuint size) => Libc.Listxattr(path, list, size);
+    public static nint llistxattr(string path, byte* list, nuint size) => Libc.Llistxattr(path, list, size);
+    public static int removexattr(string path, string name) => Libc.Removexattr(path, name);
+    public static int lremovexattr(string path, string name) => Libc.Lremovexattr(path, name);
+
+    public static nint opendir(string path) => Libc.OpenDir(path);
+    public static nint readdir(nint dir) => Libc.ReadDir(dir);
+    public static int closedir(nint dir) => Libc.CloseDir(dir);
+    public static nint getdents64(int fd, byte* buf, nuint count) => Libc.Getdents64(fd, buf, count);
+
+    public static int kill(int pid, int sig) => Libc.Kill(pid, sig);
+    public static uint geteuid() => Libc.GetEuid();
 
     public static ulong Makedev(uint major, uint minor) =>
         ((ulong)(major & 0xfffff000) << 32) | ((ulong)(major & 0xfff) << 8) |
@@ -443,7 +271,7 @@ public static unsafe partial class Sys
 
     public static void Mkdir(string path, uint mode = 0x1ed /* 0755 */) => Check(mkdir(path, mode), $"mkdir({path})");
 
-    public static void Utimens(string path, Timespec atime, Timespec mtime, bool follow = true)
+    internal static void Utimens(string path, Timespec atime, Timespec mtime, bool follow = true)
     {
         var t = stackalloc Timespec[2];
         t[0] = atime; t[1] = mtime;
@@ -551,7 +379,7 @@ public sealed record St(uint Mode, long Size, uint Nlink, uint Uid, uint Gid, ui
     long Blocks, ulong Ino, uint DevMajor, uint DevMinor,
     long AtimeSec, uint AtimeNsec, long MtimeSec, uint MtimeNsec, long CtimeSec, uint CtimeNsec)
 {
-    public static St From(in Sys.StatxBuf b) => new(b.Mode, (long)b.Size, b.Nlink, b.Uid, b.Gid, b.RdevMajor,
+    internal static St From(in StatxBuf b) => new(b.Mode, (long)b.Size, b.Nlink, b.Uid, b.Gid, b.RdevMajor,
         b.RdevMinor, (long)b.Blocks, b.Ino, b.DevMajor, b.DevMinor, b.AtimeSec, b.AtimeNsec, b.MtimeSec,
         b.MtimeNsec, b.CtimeSec, b.CtimeNsec);
 
