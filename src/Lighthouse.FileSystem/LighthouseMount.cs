@@ -39,7 +39,7 @@ public sealed class LighthouseMount : IDisposable
     public External.ExternalChangeWatcher? Watcher { get; private set; }
 
     /// <summary>Starts following changes made to the project directory beside the mount (once the session can send notifications).</summary>
-    public void WatchExternalChanges(Func<Lighthouse.Fuse.Session.Notifier?> notifier) =>
+    public void WatchExternalChanges(Func<Lighthouse.Fuse.LowLevel.IFuseNotifier?> notifier) =>
         Watcher ??= new External.ExternalChangeWatcher(ProjectDir, Store, Recorder, Current, notifier);
 
     public static LighthouseMount Open(string projectDir, LighthouseMountOptions? options = null)

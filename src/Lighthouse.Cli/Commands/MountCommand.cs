@@ -101,14 +101,10 @@ public static class MountCommand
                 },
                 SessionOptions = sessionOptions,
                 Trim = lighthouse.Recorder.Trim,
-                BeforeServing = mount =>
+                Ready = server =>
                 {
-                    lighthouse.Current.AttachDevice(mount.DeviceFd);
-                    lighthouse.History.AttachDevice(mount.DeviceFd);
-                },
-                Ready = (session, mount) =>
-                {
-                    if (watch) lighthouse.WatchExternalChanges(() => session.Notifier);
+                    var session = server.Session;
+                    if (watch) lighthouse.WatchExternalChanges(() => server.Connection.Notifier);
                     // Verbs run while mounted (snapshot, status) talk to us here: the store has one owner.
                     control = new ControlServer(MountState.DefaultControlSocket(projectDir), lighthouse.Store, () => LiveStatus(session, lighthouse));
                     control.Start();

@@ -2,8 +2,8 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text;
 using Lighthouse.FileSystem.Recording;
+using Lighthouse.Fuse.LowLevel;
 using Lighthouse.Fuse.Native;
-using Lighthouse.Fuse.Session;
 using Lighthouse.Passthrough;
 using Lighthouse.Store;
 
@@ -24,7 +24,7 @@ public sealed unsafe class ExternalChangeWatcher : IDisposable
     private readonly ProjectStore _store;
     private readonly EventRecorder _recorder;
     private readonly PassthroughFileSystem _current;
-    private readonly Func<Notifier?> _notifier;
+    private readonly Func<IFuseNotifier?> _notifier;
     private readonly DirectoryWatcher _watcher;
     private readonly Timer _timer;
     private readonly object _gate = new();
@@ -32,7 +32,7 @@ public sealed unsafe class ExternalChangeWatcher : IDisposable
     private bool _overflow, _disposed;
     private long _externalEvents, _invalidations;
 
-    public ExternalChangeWatcher(string projectDir, ProjectStore store, EventRecorder recorder, PassthroughFileSystem current, Func<Notifier?> notifier)
+    public ExternalChangeWatcher(string projectDir, ProjectStore store, EventRecorder recorder, PassthroughFileSystem current, Func<IFuseNotifier?> notifier)
     {
         _projectDir = projectDir; _store = store; _recorder = recorder; _current = current; _notifier = notifier;
         _timer = new Timer(_ => Process(), null, Timeout.Infinite, Timeout.Infinite);
