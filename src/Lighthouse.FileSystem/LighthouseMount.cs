@@ -105,17 +105,12 @@ public sealed class LighthouseMount : IDisposable
             },
             Log = log ?? Console.Error,
             Trim = Project.Recorder.Trim,
-            BeforeServing = mount =>
+            Ready = server =>
             {
-                Current.Passthrough.AttachDevice(mount.DeviceFd);
-                History.AttachDevice(mount.DeviceFd);
-            },
-            Ready = (session, _) =>
-            {
-                Session = session;
-                MountPoint = Path.GetFullPath(mountPoint);
+                Session = server.Session;
+                MountPoint = server.MountPoint;
                 if (_options.FollowExternalChanges) Project.FollowExternalChanges();
-                foreach (var section in Root.Sections) section.Attach(session.Notifier!);
+                foreach (var section in Root.Sections) section.Attach(server.Connection.Notifier);
                 ready?.Invoke(this);
             },
         };

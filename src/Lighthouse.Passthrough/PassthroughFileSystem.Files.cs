@@ -108,9 +108,9 @@ public sealed unsafe partial class PassthroughFileSystem
         {
             node.OpenFiles++;
             (node.OpenFds ??= []).Add(fd);
-            if (UsingKernelPassthrough && node.FileType == 0x8000)
+            if (_backing is { } backing && node.FileType == 0x8000)
             {
-                int backingId = node.Backing.Acquire(_deviceFd, fd);
+                int backingId = node.Backing.Acquire(backing, fd);
                 if (backingId > 0)
                 {
                     handle.Passthrough = true;
@@ -133,7 +133,7 @@ public sealed unsafe partial class PassthroughFileSystem
         {
             n.OpenFiles--;
             n.OpenFds?.Remove(fd);
-            if (handle.Passthrough) n.Backing.Release(_deviceFd);
+            if (handle.Passthrough) n.Backing.Release(_backing!);
             // Closed under the node's lock: others use OpenFd under it.
             Libc.Close(fd);
         }

@@ -37,7 +37,7 @@ public sealed unsafe partial class PassthroughFileSystem : FuseFileSystem, IDisp
     private readonly int _rootFd;
     private readonly PassthroughOptions _options;
     private readonly HandleTable _handles = new();
-    private int _deviceFd = -1;
+    private IBackingFiles? _backing;
     private readonly byte[][] _hidden;
     private readonly IPassthroughObserver? _observer;
 
@@ -71,15 +71,14 @@ public sealed unsafe partial class PassthroughFileSystem : FuseFileSystem, IDisp
     /// <summary>True once INIT agreed on kernel passthrough.</summary>
     public bool UsingKernelPassthrough { get; private set; }
 
-    /// <summary>The /dev/fuse descriptor, needed to register backing files for kernel passthrough.</summary>
-    public void AttachDevice(int deviceFd) => _deviceFd = deviceFd;
-
     public override void Init(ConnectionInfo connection)
     {
-        if (_options.KernelPassthrough && Libc.GetEuid() == 0 && _deviceFd >= 0 &&
+        // BackingFiles is there only when the kernel offers passthrough and we may register files.
+        if (_options.KernelPassthrough && connection.BackingFiles is { } backing &&
             (connection.Offered & InitFlags.Passthrough) != 0)
         {
             connection.Want |= InitFlags.Passthrough;
+            _backing = backing;
             UsingKernelPassthrough = true;
         }
     }

@@ -64,10 +64,9 @@ public static class PassthroughCommand
                     Method = parse.GetValue(method), HelperPath = parse.GetValue(helper), AutoUnmount = parse.GetValue(autoUnmount),
                 },
                 SessionOptions = session.Read(parse, parse.GetValue(debug) ? line => Console.Error.WriteLine(line) : null),
-                BeforeServing = mount => fs.AttachDevice(mount.DeviceFd),
-                Ready = (session, mount) => Console.Error.WriteLine(
-                    $"lighthouse: mounted {src.FullName} on {mnt} ({mount.Method}); {session.Connection}; " +
-                    $"kernel passthrough {(fs.UsingKernelPassthrough ? "on" : "off")}; {session.WorkerCount} workers"),
+                Ready = server => Console.Error.WriteLine(
+                    $"lighthouse: mounted {src.FullName} on {mnt} ({server.Method}); {server.Connection}; " +
+                    $"kernel passthrough {(fs.UsingKernelPassthrough ? "on" : "off")}; {server.Session.WorkerCount} workers"),
             };
             try { return host.Run(); }
             catch (FuseMountException e) { Console.Error.WriteLine($"lighthouse: {e.Message}"); return 1; }

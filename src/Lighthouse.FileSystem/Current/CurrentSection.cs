@@ -17,7 +17,7 @@ namespace Lighthouse.FileSystem.Current;
 public sealed unsafe class CurrentSection : IMountSection, IDisposable
 {
     private readonly ProjectHost _project;
-    private Notifier? _notifier;
+    private IFuseNotifier? _notifier;
     private long _invalidations;
 
     public CurrentSection(ProjectHost project, ulong tag, bool kernelPassthrough, TimeSpan cacheTimeout)
@@ -43,7 +43,7 @@ public sealed unsafe class CurrentSection : IMountSection, IDisposable
     /// <summary>Kernel cache entries dropped because of changes made beside the mount.</summary>
     public long Invalidations => Interlocked.Read(ref _invalidations);
 
-    public void Attach(Notifier notifier)
+    public void Attach(IFuseNotifier notifier)
     {
         _notifier = notifier;
         if (_project.External is { } follower) follower.ChangedBeside += Invalidate;

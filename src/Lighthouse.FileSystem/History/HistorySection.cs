@@ -61,18 +61,14 @@ public sealed unsafe class HistorySection : FuseFileSystem, IMountSection
     public ulong Tag => _tag;
     public FuseFileSystem FileSystem => this;
     /// <summary>Nothing to tell the kernel unasked: a past tree never changes.</summary>
-    public void Attach(Notifier notifier) { }
+    public void Attach(IFuseNotifier notifier) { }
 
     public ulong RootId { get; }
-    private int _deviceFd = -1;
-    private bool _passthrough;
-
-    /// <summary>The /dev/fuse descriptor, to let the kernel read past versions by passthrough.</summary>
-    public void AttachDevice(int deviceFd) => _deviceFd = deviceFd;
+    private IBackingFiles? _backing; // set when kernel passthrough is in use: the kernel reads past versions itself
 
     public override void Init(ConnectionInfo connection) =>
         // The current/ section asks for passthrough when it can; we use it when it was asked for and offered.
-        _passthrough = _deviceFd >= 0 && (connection.Want & connection.Offered & InitFlags.Passthrough) != 0;
+        _backing = (connection.Want & connection.Offered & InitFlags.Passthrough) != 0 ? connection.BackingFiles : null;
     public int NodeCount => _nodes.Count;
 
     private static (ulong, uint) Split(TimeSpan t) => ((ulong)t.Ticks / TimeSpan.TicksPerSecond, (uint)(t.Ticks % TimeSpan.TicksPerSecond * 100));
@@ -204,11 +200,11 @@ public sealed unsafe class HistorySection : FuseFileSystem, IMountSection
         _handles[fh] = handle;
         // The content of a past version never changes: keep the page cache across opens.
         open = new OpenOut { Fh = fh, OpenFlags = OpenReplyFlags.KeepCache };
-        if (_passthrough)
+        if (_backing is { } backing)
         {
             lock (n)
             {
-                int backingId = n.Backing.Acquire(_deviceFd, fd);
+                int backingId = n.Backing.Acquire(backing, fd);
                 if (backingId > 0)
                 {
                     handle.Passthrough = true;
@@ -229,7 +225,7 @@ public sealed unsafe class HistorySection : FuseFileSystem, IMountSection
     {
         if (!_handles.TryRemove(fh, out var h)) return 0;
         if (h.Passthrough && h.Node is { } n)
-            lock (n) n.Backing.Release(_deviceFd);
+            lock (n) n.Backing.Release(_backing!);
         if (h.Fd >= 0) Libc.Close(h.Fd);
         return 0;
     }

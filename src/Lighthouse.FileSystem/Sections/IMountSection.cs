@@ -1,5 +1,4 @@
 using Lighthouse.Fuse.LowLevel;
-using Lighthouse.Fuse.Session;
 
 namespace Lighthouse.FileSystem.Sections;
 
@@ -20,7 +19,7 @@ public interface IMountSection
     FuseFileSystem FileSystem { get; }
     /// <summary>The mount is serving: what the section sends the kernel unasked (cache invalidations, poll
     /// wake-ups) goes through <paramref name="notifier"/> from now on.</summary>
-    void Attach(Notifier notifier);
+    void Attach(IFuseNotifier notifier);
 }
 
 /// <summary>Node ids carry their section in the top byte.</summary>

@@ -1,12 +1,9 @@
-using Lighthouse.Interop;
-using Lighthouse.Fuse.Protocol;
-
 namespace Lighthouse.Fuse.LowLevel;
 
 /// <summary>
 /// The kernel passthrough backing file of one inode. The kernel wants a single backing file per
 /// inode, shared by all its passthrough opens: the first open registers its descriptor
-/// (FUSE_DEV_IOC_BACKING_OPEN), later opens share the id, the last release unregisters it.
+/// (<see cref="IBackingFiles.Open"/>), later opens share the id, the last release unregisters it.
 /// Not thread-safe: call under the inode's own lock.
 /// </summary>
 public struct BackingFile
@@ -15,12 +12,11 @@ public struct BackingFile
 
     /// <summary>Registers <paramref name="fd"/> (or shares the registered file) and returns the backing id for
     /// fuse_open_out, or 0 if the kernel refused: then serve this open in user space.</summary>
-    public unsafe int Acquire(int deviceFd, int fd)
+    public int Acquire(IBackingFiles backing, int fd)
     {
         if (_id == 0)
         {
-            var map = new BackingMap { Fd = fd };
-            int id = Libc.Ioctl(deviceFd, ProtocolConstants.DevIocBackingOpen, &map);
+            int id = backing.Open(fd);
             if (id <= 0) return 0;
             _id = id;
         }
@@ -29,11 +25,10 @@ public struct BackingFile
     }
 
     /// <summary>Ends one open acquired with <see cref="Acquire"/>.</summary>
-    public unsafe void Release(int deviceFd)
+    public void Release(IBackingFiles backing)
     {
         if (_users == 0 || --_users > 0) return;
-        uint id = (uint)_id;
-        Libc.Ioctl(deviceFd, ProtocolConstants.DevIocBackingClose, &id);
+        backing.Close(_id);
         _id = 0;
     }
 }

@@ -16,7 +16,9 @@ namespace Lighthouse.Fuse.LowLevel;
 /// </summary>
 public abstract class FuseFileSystem
 {
-    /// <summary>Called with what the kernel offers before INIT is answered; adjust <see cref="ConnectionInfo.Want"/>.</summary>
+    /// <summary>Called with what the kernel offers before INIT is answered; adjust <see cref="ConnectionInfo.Want"/>.
+    /// Keep the services it hands over (<see cref="ConnectionInfo.Notifier"/>, <see cref="ConnectionInfo.BackingFiles"/>)
+    /// for the life of the mount.</summary>
     public virtual void Init(ConnectionInfo connection) { }
     public virtual void Destroy() { }
 
@@ -48,7 +50,7 @@ public abstract class FuseFileSystem
     public virtual int Lseek(in RequestContext ctx, ulong node, ulong fh, long offset, int whence, out long result) { result = 0; return Errno.ENOSYS; }
     public virtual int CopyFileRange(in RequestContext ctx, ulong nodeIn, ulong fhIn, long offsetIn, ulong nodeOut, ulong fhOut, long offsetOut, long length, ulong flags, out long copied) { copied = 0; return Errno.ENOSYS; }
     /// <summary>Returns ready events; for a file that can block, remember <paramref name="kh"/> when
-    /// <paramref name="scheduleNotify"/> is set and call <see cref="Notifier.PollWakeup"/> when it becomes ready.</summary>
+    /// <paramref name="scheduleNotify"/> is set and call <see cref="IFuseNotifier.PollWakeup"/> (<see cref="ConnectionInfo.Notifier"/>) when it becomes ready.</summary>
     public virtual int Poll(in RequestContext ctx, ulong node, ulong fh, ulong kh, bool scheduleNotify, uint events, out uint revents) { revents = 0; return Errno.ENOSYS; }
 
     public virtual int OpenDir(in RequestContext ctx, ulong node, int flags, out OpenOut open) { open = default; return Errno.ENOSYS; }

@@ -129,9 +129,11 @@ public struct GetXattrOut { public uint Size; public uint Padding; }
 public struct AccessIn { public uint Mask; public uint Padding; }
 
 [StructLayout(LayoutKind.Sequential)]
-public struct InitIn
+public unsafe struct InitIn
 {
-    public uint Major; public uint Minor; public uint MaxReadahead; public uint Flags; public uint Flags2;
+    public uint Major; public uint Minor; public uint MaxReadahead; public uint Flags;
+    // Since 7.36; kernels before send only the 16 bytes above.
+    public uint Flags2; public fixed uint Unused[11];
 }
 
 [StructLayout(LayoutKind.Sequential)]

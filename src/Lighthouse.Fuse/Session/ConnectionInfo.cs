@@ -1,3 +1,4 @@
+using Lighthouse.Fuse.LowLevel;
 using Lighthouse.Fuse.Protocol;
 
 namespace Lighthouse.Fuse.Session;
@@ -9,6 +10,13 @@ public sealed class ConnectionInfo
     public uint KernelMinor { get; init; }
     /// <summary>Capabilities the kernel offers.</summary>
     public InitFlags Offered { get; init; }
+    /// <summary>Sends cache invalidations and poll wake-ups to the kernel; keep it for the life of the mount.
+    /// Messages queued during Init go out once INIT has been answered.</summary>
+    public required IFuseNotifier Notifier { get; init; }
+    /// <summary>Registers kernel passthrough backing files: null when the kernel does not offer passthrough
+    /// or we may not use it (not privileged). Ask for <see cref="InitFlags.Passthrough"/> in
+    /// <see cref="Want"/> to use it: registrations fail on a connection that did not negotiate it.</summary>
+    public IBackingFiles? BackingFiles { get; init; }
     /// <summary>Capabilities we want; only those also offered are requested.</summary>
     public InitFlags Want { get; set; }
     /// <summary>After INIT: the protocol minor version in use.</summary>

@@ -26,10 +26,10 @@ public sealed unsafe partial class FuseSession : IDisposable
     private int _masterFd = -1;
     private volatile bool _stopping;
     private int _umaskWarned;
-    private long _forgets;
+    private ProtocolServer? _protocol; // from Start on
 
     /// <summary>Inodes the kernel has forgotten so far (FORGET and BATCH_FORGET entries).</summary>
-    public long Forgotten => Interlocked.Read(ref _forgets);
+    public long Forgotten => _protocol?.Forgotten ?? 0;
 
     public FuseSession(FuseFileSystem fileSystem, SessionOptions? options = null)
     {
@@ -37,9 +37,11 @@ public sealed unsafe partial class FuseSession : IDisposable
         _options = options ?? new SessionOptions();
     }
 
-    public ConnectionInfo? Connection { get; private set; }
+    /// <summary>What INIT negotiated; null before.</summary>
+    public ConnectionInfo? Connection => _protocol?.Connection;
     public SessionStats Stats { get; } = new();
-    /// <summary>Available once INIT has been answered.</summary>
+    /// <summary>Created by <see cref="Start"/>; sends from INIT's reply on. The filesystem gets it as
+    /// <see cref="ConnectionInfo.Notifier"/>.</summary>
     public Notifier? Notifier { get; private set; }
     public int WorkerCount { get { lock (_workers) return _workers.Count; } }
     /// <summary>Why the session ended, if it ended on an error rather than an unmount.</summary>
@@ -49,9 +51,20 @@ public sealed unsafe partial class FuseSession : IDisposable
     /// INIT, then clones one descriptor per further worker. Returns at once.</summary>
     public void Start(int deviceFd)
     {
+        if (_protocol is not null) throw new InvalidOperationException("the session has already started");
         _masterFd = deviceFd;
+        Notifier = new Notifier(deviceFd);
+        // Registering backing files needs CAP_SYS_ADMIN: unprivileged, the filesystem gets none and serves data itself.
+        var backing = Libc.GetEuid() == 0 ? new DeviceBackingFiles(deviceFd) : null;
+        _protocol = new ProtocolServer(_fs, this, Notifier, backing, _options.IoUring);
         StartWorker(deviceFd, 0);
     }
+
+    /// <summary>The protocol layer requests go through (null before <see cref="Start"/>).</summary>
+    public ProtocolServer? Protocol => _protocol;
+
+    /// <summary>Calls the filesystem's Destroy unless the kernel's DESTROY already did (once the session has ended).</summary>
+    internal void DestroyFileSystem() => _protocol?.DestroyOnce();
 
     /// <summary>Completes when INIT has been answered (the mount is usable).</summary>
     public Task<ConnectionInfo> Initialized => _initialized.Task;
@@ -59,6 +72,8 @@ public sealed unsafe partial class FuseSession : IDisposable
     /// <summary>Blocks until every worker has stopped (the filesystem was unmounted or aborted).</summary>
     public bool WaitForExit(TimeSpan timeout) => _running.Wait(timeout);
     public void WaitForExit() => _running.Wait();
+    /// <summary>Signalled once every worker has stopped.</summary>
+    internal WaitHandle ExitHandle => _running.WaitHandle;
 
     private void StartWorker(int fd, int index)
     {
@@ -136,52 +151,53 @@ public sealed unsafe partial class FuseSession : IDisposable
     internal bool DispatchRing(UringQueue queue, int entry, Span<byte> request, byte* replyBuffer) =>
         Dispatch(_masterFd, request, replyBuffer, queue, entry);
 
-    /// <summary>Handles one request. Returns false when the session must stop.</summary>
+    /// <summary>Handles one request (through <see cref="ProtocolServer.Serve"/>, the code path tests feed with bytes)
+    /// and delivers its reply. Returns false when the session must stop.</summary>
     private bool Dispatch(int fd, Span<byte> request, byte* replyBuffer, UringQueue? ring = null, int ringEntry = -1)
     {
         ref readonly var header = ref MemoryMarshal.AsRef<InHeader>(request);
-        int bodyLength = (int)header.Len - sizeof(InHeader) - header.TotalExtLen * 8;
-        if (bodyLength < 0 || header.Len > request.Length)
-        {
-            Deliver(fd, ring, ringEntry, header.Unique, Errno.EIO, replyBuffer, 0, 0);
-            return true;
-        }
-        var body = request.Slice(sizeof(InHeader), bodyLength);
         var ctx = new RequestContext(this, fd, header, ring, ringEntry);
         _options.Trace?.Invoke($"{header.Opcode} unique={header.Unique} node={header.NodeId} uid={header.Uid} pid={header.Pid}");
 
         long start = Stopwatch.GetTimestamp();
         long allocatedBefore = _options.MeasureAllocations ? GC.GetAllocatedBytesForCurrentThread() : 0;
-        int error;
-        bool keepGoing = true;
         var payload = new Span<byte>(replyBuffer + sizeof(OutHeader), ProtocolConstants.RequestBufferSize - sizeof(OutHeader));
-        int payloadLength = 0;
-        ulong entryNode = 0; // non-zero: the reply adds a lookup to this node; undo if the kernel refuses it
-        try
-        {
-            error = Handle(ctx, header.Opcode, body, payload, ref payloadLength, ref entryNode, ref keepGoing);
-        }
-        catch (Exception e)
-        {
-            // A bug in a handler must not take the mount down: answer EIO and say why.
-            Console.Error.WriteLine($"lighthouse: {header.Opcode} on node {header.NodeId} failed: {e}");
-            error = Errno.EIO;
-            entryNode = 0;
-        }
+        var protocol = _protocol!;
+        int error = protocol.Serve(ctx, request, payload, out int payloadLength, out ulong entryNode, out bool keepGoing);
+        if (!keepGoing && protocol.Failure is { } failure) Failure ??= failure;
 
         if (error == Errno.Deferred) { Stats.Record(header.Opcode, Stopwatch.GetTimestamp() - start, false); return keepGoing; }
         // Every ring request takes a reply (FORGET and INTERRUPT come through /dev/fuse), or its entry stays ours.
-        if (error == NoReply && ring is not null) error = 0;
-        if (error != NoReply)
+        if (error == ProtocolServer.NoReply && ring is not null) error = 0;
+        if (error != ProtocolServer.NoReply)
         {
-            if (error != 0) { payloadLength = 0; entryNode = 0; }
-            if (!Deliver(fd, ring, ringEntry, header.Unique, error, replyBuffer, payloadLength, entryNode) && entryNode != 0)
-                _fs.Forget(entryNode, 1); // the kernel never saw this lookup
-            else if (header.Opcode == Opcode.Init && error == 0) StartRingQueues();
+            if (!Deliver(fd, ring, ringEntry, header.Unique, error, replyBuffer, payloadLength, entryNode))
+            {
+                if (entryNode != 0) _fs.Forget(entryNode, 1); // the kernel never saw this lookup
+            }
+            else if (header.Opcode == Opcode.Init && error == 0 && protocol.Connection is { } connection) AfterInit(connection);
         }
         if (_options.MeasureAllocations) Stats.RecordAllocation(GC.GetAllocatedBytesForCurrentThread() - allocatedBefore);
         Stats.Record(header.Opcode, Stopwatch.GetTimestamp() - start, error > 0);
         return keepGoing;
+    }
+
+    /// <summary>INIT's reply is written: other workers may read now (they would get nothing before), the kernel takes notifications.</summary>
+    private void AfterInit(ConnectionInfo connection)
+    {
+        ThreadPool.QueueUserWorkItem(_ =>
+        {
+            Notifier!.Start();
+            StartMoreWorkers();
+            _initialized.TrySetResult(connection);
+        });
+        StartRingQueues();
+    }
+
+    /// <summary>INTERRUPT: cancel the request <paramref name="unique"/> if its reply is deferred (a blocked read).</summary>
+    internal void Interrupt(ulong unique)
+    {
+        if (_deferred.TryGetValue(unique, out var pending)) pending.Interrupt();
     }
 
     /// <summary>Sends a reply the way its request came: committed to its ring entry (a refusal shows later, as the
@@ -196,11 +212,8 @@ public sealed unsafe partial class FuseSession : IDisposable
     /// <summary>Writes header + payload (already in the reply buffer). False if the kernel refused it.</summary>
     private static bool Reply(int fd, ulong unique, int error, byte* buffer, int payloadLength)
     {
-        var header = (OutHeader*)buffer;
-        header->Len = (uint)(sizeof(OutHeader) + payloadLength);
-        header->Error = -error;
-        header->Unique = unique;
-        return Libc.Write(fd, buffer, header->Len) >= 0;
+        int length = ProtocolServer.WriteHeader(new Span<byte>(buffer, sizeof(OutHeader)), unique, error, payloadLength);
+        return Libc.Write(fd, buffer, (nuint)length) >= 0;
     }
 
     internal void SendReply(int fd, ulong unique, int negativeError, ReadOnlySpan<byte> data)
@@ -223,26 +236,6 @@ public sealed unsafe partial class FuseSession : IDisposable
 
     /// <summary>Number of requests whose reply is still pending (deferred).</summary>
     public int PendingDeferred => _deferred.Count;
-
-    private static ReadOnlySpan<byte> CString(ReadOnlySpan<byte> body, ref int position)
-    {
-        var rest = body[position..];
-        int end = rest.IndexOf((byte)0);
-        if (end < 0) end = rest.Length;
-        position += end + 1;
-        return rest[..end];
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ref readonly T Arg<T>(ReadOnlySpan<byte> body) where T : unmanaged =>
-        ref MemoryMarshal.AsRef<T>(body[..sizeof(T)]);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int Put<T>(Span<byte> payload, in T value) where T : unmanaged
-    {
-        MemoryMarshal.Write(payload, in value);
-        return sizeof(T);
-    }
 
     public void Dispose()
     {

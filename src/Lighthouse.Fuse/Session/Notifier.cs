@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
+using Lighthouse.Fuse.LowLevel;
 using Lighthouse.Interop;
 using Lighthouse.Fuse.Protocol;
 
@@ -9,8 +10,10 @@ namespace Lighthouse.Fuse.Session;
 /// Sends notifications (cache invalidations, poll wake-ups) to the kernel from a thread of its own.
 /// Never from a worker in the middle of a request: the kernel may need that worker to answer a
 /// FORGET before the notification's write returns, and the two would then wait on each other.
+/// Created before INIT is answered (the filesystem receives it in Init); what is queued before
+/// <see cref="Start"/> waits, since the kernel takes no notification before INIT's reply.
 /// </summary>
-public sealed unsafe class Notifier : IDisposable
+public sealed unsafe class Notifier : IFuseNotifier, IDisposable
 {
     private readonly BlockingCollection<byte[]> _queue = new(new ConcurrentQueue<byte[]>());
     private readonly int _fd;
@@ -21,26 +24,33 @@ public sealed unsafe class Notifier : IDisposable
     {
         _fd = fd;
         _thread = new Thread(Run) { IsBackground = true, Name = "fuse-notify" };
-        _thread.Start();
+    }
+
+    private int _started;
+
+    /// <summary>Starts sending (once INIT's reply is written).</summary>
+    internal void Start()
+    {
+        if (Interlocked.Exchange(ref _started, 1) == 0) _thread.Start();
     }
 
     public long Sent => Interlocked.Read(ref _sent);
     /// <summary>Notifications the kernel refused (ENOENT: it no longer knows the inode — harmless).</summary>
     public long Failed => Interlocked.Read(ref _failed);
 
-    /// <summary>Drop cached data of <paramref name="node"/> in [offset, offset+length) (length 0: to the end; offset -1: attributes only).</summary>
+    /// <inheritdoc/>
     public void InvalidateInode(ulong node, long offset = 0, long length = 0) =>
         Enqueue(NotifyCode.InvalInode, new NotifyInvalInodeOut { Ino = node, Off = offset, Len = length }, default);
 
-    /// <summary>Drop the kernel's cached entry <paramref name="name"/> in <paramref name="parent"/>.</summary>
+    /// <inheritdoc/>
     public void InvalidateEntry(ulong parent, ReadOnlySpan<byte> name) =>
         Enqueue(NotifyCode.InvalEntry, new NotifyInvalEntryOut { Parent = parent, NameLen = (uint)name.Length }, name);
 
-    /// <summary>Tell the kernel <paramref name="name"/> in <paramref name="parent"/>, which was <paramref name="child"/>, is gone.</summary>
+    /// <inheritdoc/>
     public void Delete(ulong parent, ulong child, ReadOnlySpan<byte> name) =>
         Enqueue(NotifyCode.Delete, new NotifyDeleteOut { Parent = parent, Child = child, NameLen = (uint)name.Length }, name);
 
-    /// <summary>Wake pollers waiting on the poll handle <paramref name="kh"/>.</summary>
+    /// <inheritdoc/>
     public void PollWakeup(ulong kh) => Enqueue(NotifyCode.Poll, new NotifyPollWakeupOut { Kh = kh }, default);
 
     private void Enqueue<T>(NotifyCode code, T body, ReadOnlySpan<byte> name) where T : unmanaged
@@ -70,6 +80,6 @@ public sealed unsafe class Notifier : IDisposable
     public void Dispose()
     {
         _queue.CompleteAdding();
-        _thread.Join(TimeSpan.FromSeconds(2));
+        if (Volatile.Read(ref _started) != 0) _thread.Join(TimeSpan.FromSeconds(2));
     }
 }

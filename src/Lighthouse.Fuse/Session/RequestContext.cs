@@ -5,14 +5,15 @@ namespace Lighthouse.Fuse.Session;
 /// <summary>Who is asking and for what. Passed by reference to every operation; allocation-free.</summary>
 public readonly struct RequestContext
 {
-    internal RequestContext(FuseSession session, int fd, in InHeader header, UringQueue? ring = null, int ringEntry = -1)
+    internal RequestContext(FuseSession? session, int fd, in InHeader header, UringQueue? ring = null, int ringEntry = -1)
     {
         Session = session; DeviceFd = fd; Ring = ring; RingEntry = ringEntry;
         Unique = header.Unique; NodeId = header.NodeId; Opcode = header.Opcode;
         Uid = header.Uid; Gid = header.Gid; Pid = header.Pid;
     }
 
-    internal FuseSession Session { get; }
+    /// <summary>Null when a <see cref="Protocol.ProtocolServer"/> runs without a session (requests fed as bytes).</summary>
+    internal FuseSession? Session { get; }
     internal int DeviceFd { get; }
     /// <summary>The io_uring queue and entry the request came through (null: /dev/fuse).</summary>
     internal UringQueue? Ring { get; }
@@ -27,5 +28,6 @@ public readonly struct RequestContext
 
     /// <summary>Take over the reply: return <see cref="FileSystem.Errno.Deferred"/> from the operation and
     /// answer later, from any thread, through the returned object. INTERRUPT cancels its token.</summary>
-    public DeferredReply Defer() => Session.Defer(this);
+    public DeferredReply Defer() =>
+        Session?.Defer(this) ?? throw new InvalidOperationException("a deferred reply needs a FuseSession to send it; this request came without one");
 }

@@ -23,7 +23,7 @@ public unsafe class HotPathTests
             // Zero timeouts and no kernel passthrough, so every stat/read/write reaches the daemon.
             var fs = new PassthroughFileSystem(source, new PassthroughOptions
             { KernelPassthrough = false, AttrTimeout = TimeSpan.Zero, EntryTimeout = TimeSpan.Zero, NegativeTimeout = TimeSpan.Zero });
-            using var mount = new InProcessMount(fs, m => fs.AttachDevice(m.DeviceFd));
+            using var mount = new InProcessMount(fs);
             string file = mount.PathOf("data");
             var path = System.Text.Encoding.UTF8.GetBytes(file + "\0");
             byte* buffer = (byte*)NativeMemory.AlignedAlloc(4096, 4096);
@@ -67,7 +67,7 @@ public unsafe class HotPathTests
         try
         {
             var fs = new PassthroughFileSystem(source, new PassthroughOptions());
-            using var mount = new InProcessMount(fs, m => fs.AttachDevice(m.DeviceFd));
+            using var mount = new InProcessMount(fs);
             const int files = 3000;
             for (int d = 0; d < 30; d++)
             {

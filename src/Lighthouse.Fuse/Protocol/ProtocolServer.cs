@@ -1,14 +1,115 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Lighthouse.Fuse.LowLevel;
-using Lighthouse.Fuse.Protocol;
+using Lighthouse.Fuse.Session;
 
-namespace Lighthouse.Fuse.Session;
+namespace Lighthouse.Fuse.Protocol;
 
-// Decoding of each opcode's arguments and encoding of its reply.
-public sealed unsafe partial class FuseSession
+/// <summary>
+/// Turns request bytes into calls on a <see cref="FuseFileSystem"/> and the calls' results into reply
+/// bytes, and never touches a file descriptor (go-fuse's protocol-server.go): what reads and writes
+/// /dev/fuse or an io_uring queue is <see cref="FuseSession"/>'s job, and it dispatches every request
+/// through <see cref="Serve"/>, so what tests feed this class as bytes is what runs under a mount.
+/// Decoding reads the arguments in place and replies are written straight into the caller's buffer:
+/// nothing is allocated per request.
+/// </summary>
+public sealed unsafe class ProtocolServer
 {
-    /// <summary>Returned by Handle for requests that take no reply (FORGET, INTERRUPT).</summary>
-    private const int NoReply = int.MinValue;
+    /// <summary>Returned by Serve for requests that take no reply (FORGET, INTERRUPT).</summary>
+    internal const int NoReply = int.MinValue;
+
+    private readonly FuseFileSystem _fs;
+    private readonly FuseSession? _session;
+    private readonly IFuseNotifier _notifier;
+    private readonly IBackingFiles? _backingFiles;
+    private readonly bool _ioUring;
+    private long _forgets;
+    private int _destroyed;
+
+    /// <summary>A protocol server on its own, for feeding it requests as bytes (tests, other transports).</summary>
+    /// <param name="notifier">Handed to the filesystem at INIT.</param>
+    /// <param name="backingFiles">Handed to the filesystem at INIT when the kernel offers passthrough.</param>
+    public ProtocolServer(FuseFileSystem fileSystem, IFuseNotifier notifier, IBackingFiles? backingFiles = null)
+        : this(fileSystem, null, notifier, backingFiles, ioUring: false) { }
+
+    internal ProtocolServer(FuseFileSystem fileSystem, FuseSession? session, IFuseNotifier notifier, IBackingFiles? backingFiles, bool ioUring)
+    {
+        _fs = fileSystem; _session = session; _notifier = notifier; _backingFiles = backingFiles; _ioUring = ioUring;
+    }
+
+    public FuseFileSystem FileSystem => _fs;
+    /// <summary>Set once INIT has been negotiated.</summary>
+    public ConnectionInfo? Connection { get; private set; }
+    /// <summary>Inodes the kernel has forgotten so far (FORGET and BATCH_FORGET entries).</summary>
+    public long Forgotten => Interlocked.Read(ref _forgets);
+    /// <summary>Why the connection cannot go on (a kernel too old), when that happened.</summary>
+    public string? Failure { get; private set; }
+
+    /// <summary>
+    /// Handles one request: <paramref name="request"/> holds fuse_in_header and its body, the reply
+    /// (fuse_out_header and payload) is written to <paramref name="reply"/> (room for the largest reply:
+    /// <see cref="ProtocolConstants.RequestBufferSize"/>). Returns the reply's length, or 0 when the request
+    /// takes no reply (FORGET, BATCH_FORGET, INTERRUPT) or the filesystem deferred it (nothing can answer
+    /// a deferred request here: there is no session).
+    /// </summary>
+    public int HandleRequest(ReadOnlySpan<byte> request, Span<byte> reply)
+    {
+        if (request.Length < sizeof(InHeader)) throw new ArgumentException($"a request is at least {sizeof(InHeader)} bytes (fuse_in_header)", nameof(request));
+        ref readonly var header = ref MemoryMarshal.AsRef<InHeader>(request);
+        var ctx = new RequestContext(null, -1, header);
+        int error = Serve(ctx, request, reply[sizeof(OutHeader)..], out int length, out _, out _);
+        if (error is NoReply or Errno.Deferred) return 0;
+        return WriteHeader(reply, header.Unique, error, length);
+    }
+
+    /// <summary>Writes fuse_out_header in front of a payload already in <paramref name="reply"/>; returns the reply's length.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static int WriteHeader(Span<byte> reply, ulong unique, int error, int payloadLength)
+    {
+        ref var header = ref MemoryMarshal.AsRef<OutHeader>(reply);
+        header.Len = (uint)(sizeof(OutHeader) + payloadLength);
+        header.Error = -error;
+        header.Unique = unique;
+        return (int)header.Len;
+    }
+
+    /// <summary>
+    /// The one path every request takes (the session's workers and ring queues, and
+    /// <see cref="HandleRequest"/>): checks the lengths, calls the filesystem, leaves the reply's payload in
+    /// <paramref name="payload"/>. Returns 0 or an errno for the reply, <see cref="NoReply"/>, or
+    /// <see cref="Errno.Deferred"/>. <paramref name="entryNode"/>: non-zero when the reply adds a lookup
+    /// to that node (to undo if the kernel refuses the reply). <paramref name="keepGoing"/>: false when
+    /// the connection must end (DESTROY, a kernel too old).
+    /// </summary>
+    internal int Serve(in RequestContext ctx, ReadOnlySpan<byte> request, Span<byte> payload, out int payloadLength, out ulong entryNode, out bool keepGoing)
+    {
+        ref readonly var header = ref MemoryMarshal.AsRef<InHeader>(request);
+        payloadLength = 0;
+        entryNode = 0;
+        keepGoing = true;
+        int bodyLength = (int)header.Len - sizeof(InHeader) - header.TotalExtLen * 8;
+        if (bodyLength < 0 || header.Len > request.Length) return Errno.EIO;
+        var body = request.Slice(sizeof(InHeader), bodyLength);
+        int error;
+        try
+        {
+            error = Handle(ctx, header.Opcode, body, payload, ref payloadLength, ref entryNode, ref keepGoing);
+        }
+        catch (Exception e)
+        {
+            // A bug in a handler must not take the mount down: answer EIO and say why.
+            Console.Error.WriteLine($"lighthouse: {header.Opcode} on node {header.NodeId} failed: {e}");
+            error = Errno.EIO;
+        }
+        if (error != 0) { payloadLength = 0; entryNode = 0; }
+        return error;
+    }
+
+    /// <summary>Calls <see cref="FuseFileSystem.Destroy"/> unless it was called already (DESTROY came).</summary>
+    internal void DestroyOnce()
+    {
+        if (Interlocked.Exchange(ref _destroyed, 1) == 0) _fs.Destroy();
+    }
 
     private int Handle(in RequestContext ctx, Opcode opcode, ReadOnlySpan<byte> body, Span<byte> payload,
         ref int length, ref ulong entryNode, ref bool keepGoing)
@@ -257,12 +358,12 @@ public sealed unsafe partial class FuseSession
             case Opcode.SyncFs:
                 return _fs.SyncFs(ctx);
             case Opcode.Interrupt:
-                if (_deferred.TryGetValue(Arg<InterruptIn>(body).Unique, out var pending)) pending.Interrupt();
+                _session?.Interrupt(Arg<InterruptIn>(body).Unique);
                 return NoReply;
             case Opcode.NotifyReply:
                 return NoReply;
             case Opcode.Destroy:
-                _fs.Destroy();
+                DestroyOnce();
                 keepGoing = false;
                 return 0;
             default:
@@ -283,7 +384,9 @@ public sealed unsafe partial class FuseSession
 
     private int HandleInit(ReadOnlySpan<byte> body, Span<byte> payload, ref int length, ref bool keepGoing)
     {
-        ref readonly var a = ref Arg<InitIn>(body);
+        // fuse_init_in grew from 16 bytes to 64 in 7.36 (flags2, reserved space): read what the kernel sent, zeros for the rest.
+        InitIn a = default;
+        body[..Math.Min(body.Length, sizeof(InitIn))].CopyTo(new Span<byte>(&a, sizeof(InitIn)));
         var init = new InitOut { Major = ProtocolConstants.KernelMajor, Minor = ProtocolConstants.MaxMinor };
         if (a.Major > ProtocolConstants.KernelMajor)
         {
@@ -298,17 +401,19 @@ public sealed unsafe partial class FuseSession
             return 71; // EPROTO
         }
         ulong offered = a.Flags;
-        if ((a.Flags & (uint)InitFlags.InitExt) != 0 && body.Length >= sizeof(InitIn)) offered |= (ulong)a.Flags2 << 32;
+        if ((a.Flags & (uint)InitFlags.InitExt) != 0) offered |= (ulong)a.Flags2 << 32;
         // Not HANDLE_KILLPRIV(_V2): then the kernel clears set-user/group-id itself on write and truncate
         // (with a SETATTR), which also covers writes that go through kernel passthrough, not through us.
         var connection = new ConnectionInfo
         {
             KernelMajor = a.Major, KernelMinor = a.Minor, Offered = (InitFlags)offered, MaxReadahead = a.MaxReadahead,
+            Notifier = _notifier,
+            BackingFiles = ((InitFlags)offered & InitFlags.Passthrough) != 0 ? _backingFiles : null,
             Want = InitFlags.AsyncRead | InitFlags.BigWrites | InitFlags.MaxPages | InitFlags.ParallelDirops |
                    InitFlags.AutoInvalData | InitFlags.DoReaddirplus | InitFlags.ReaddirplusAuto | InitFlags.AsyncDio |
                    InitFlags.SetxattrExt | InitFlags.InitExt | InitFlags.AtomicOTrunc |
                    InitFlags.CacheSymlinks | InitFlags.HasExpireOnly |
-                   (_options.IoUring ? InitFlags.OverIoUring : InitFlags.None),
+                   (_ioUring ? InitFlags.OverIoUring : InitFlags.None),
         };
         _fs.Init(connection);
         var negotiated = connection.Want & connection.Offered;
@@ -328,14 +433,26 @@ public sealed unsafe partial class FuseSession
         if ((negotiated & InitFlags.Passthrough) != 0) init.MaxStackDepth = 1; // our backing files live on ordinary filesystems
         length = Put(payload, init);
 
-        // INIT's reply must be written before other workers start reading (they would get nothing
-        // until then anyway); the notifier and the rest of the workers are started just after.
-        ThreadPool.QueueUserWorkItem(_ =>
-        {
-            Notifier = new Notifier(_masterFd);
-            StartMoreWorkers();
-            _initialized.TrySetResult(connection);
-        });
         return 0;
+    }
+
+    private static ReadOnlySpan<byte> CString(ReadOnlySpan<byte> body, ref int position)
+    {
+        var rest = body[position..];
+        int end = rest.IndexOf((byte)0);
+        if (end < 0) end = rest.Length;
+        position += end + 1;
+        return rest[..end];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ref readonly T Arg<T>(ReadOnlySpan<byte> body) where T : unmanaged =>
+        ref MemoryMarshal.AsRef<T>(body[..sizeof(T)]);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Put<T>(Span<byte> payload, in T value) where T : unmanaged
+    {
+        MemoryMarshal.Write(payload, in value);
+        return sizeof(T);
     }
 }
