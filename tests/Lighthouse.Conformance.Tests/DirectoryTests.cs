@@ -1,9 +1,9 @@
-using Lighthouse.Fuse.Tests.Passthrough.Support;
+using Lighthouse.Conformance.Tests.Support;
 using Xunit.Abstractions;
 using Xunit.Sdk;
-using static Lighthouse.Fuse.Tests.Passthrough.Support.Sys;
+using static Lighthouse.Conformance.Tests.Support.Sys;
 
-namespace Lighthouse.Fuse.Tests.Passthrough;
+namespace Lighthouse.Conformance.Tests;
 
 /// <summary>
 /// Directories: mkdir/rmdir and link counts, readdir of every entry with its d_type, directories of
@@ -11,10 +11,9 @@ namespace Lighthouse.Fuse.Tests.Passthrough;
 /// seeking to a d_off, readdir while entries are added and removed, renaming whole subtrees,
 /// set-group-id directories, and a tree deeper than PATH_MAX reached with *at() calls.
 /// </summary>
-[Collection(DirectoriesCollection.Name)]
-public sealed unsafe class DirectoryTests : PassthroughTestBase
+public abstract unsafe class DirectoryTests<TTarget> : ConformanceTestBase<TTarget> where TTarget : MountTarget
 {
-    public DirectoryTests(DefaultMount fx, ITestOutputHelper output) : base(fx, output) { }
+    protected DirectoryTests(TTarget fx, ITestOutputHelper output) : base(fx, output) { }
 
     private static List<(string, byte)> Sorted(string dir) =>
         Sys.ReadDir(dir).OrderBy(e => e.Name, StringComparer.Ordinal).ToList();
@@ -279,3 +278,6 @@ public sealed unsafe class DirectoryTests : PassthroughTestBase
         Assert.Empty(Directory.GetFileSystemEntries(t.B));
     });
 }
+
+public sealed class DirectoryTests_Passthrough(PassthroughDefault fx, ITestOutputHelper output) : DirectoryTests<PassthroughDefault>(fx, output);
+public sealed class DirectoryTests_Mount(RecordedMount fx, ITestOutputHelper output) : DirectoryTests<RecordedMount>(fx, output);
