@@ -4,7 +4,7 @@ using System.Text;
 namespace Lighthouse.Conformance.Tests.Support;
 
 /// <summary>
-/// The system calls the passthrough integration tests make, declared here on purpose (not the
+/// The system calls the conformance tests make, declared here on purpose (not the
 /// library's own Libc class): the tests must drive the mount through the same libc entry points
 /// any program uses. Linux x86_64 / arm64 only. Every call sets errno (SetLastError): read it
 /// with <see cref="Errno"/> immediately after the call, or wrap the call in <see cref="R"/>.
