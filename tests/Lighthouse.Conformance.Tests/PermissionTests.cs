@@ -14,7 +14,14 @@ namespace Lighthouse.Conformance.Tests;
 /// </summary>
 public abstract class PermissionTests<TTarget> : ConformanceTestBase<TTarget> where TTarget : MountTarget
 {
-    protected PermissionTests(TTarget fx, ITestOutputHelper output) : base(fx, output) { }
+    protected PermissionTests(TTarget fx, ITestOutputHelper output) : base(fx, output)
+    {
+        // What these tests compare with the native twin (the kernel's own checks, for another user)
+        // only holds on a mount other users may reach and whose permissions the kernel checks.
+        if (!fx.OtherUsersAllowed || !fx.KernelChecksPermissions)
+            throw new InvalidOperationException(
+                $"PermissionTests need a target with allow_other and default_permissions; {fx.Describe()} has not");
+    }
 
     private const uint Nobody = 65534;
 
