@@ -58,6 +58,7 @@ public abstract class ConformanceTestBase<TTarget> : IClassFixture<TTarget> wher
             catch (Exception e) { error = e; }
         }) { IsBackground = true, Name = $"test {test}" };
         thread.Start();
+        timeoutSeconds = (int)Math.Ceiling(timeoutSeconds * Fx.TimeoutScale);
         if (!thread.Join(TimeSpan.FromSeconds(timeoutSeconds)))
         {
             string status = Fx.DaemonStatus();

@@ -49,6 +49,10 @@ public abstract class MountTarget : IDisposable
     /// <summary>Other users than the mounter may reach the mount (allow_other).</summary>
     public abstract bool OtherUsersAllowed { get; }
 
+    /// <summary>How much longer than on the passthrough a test may take before its watchdog calls it hung
+    /// (the recorded mount also records every change; on a loaded 2-core CI machine a test took 2x).</summary>
+    public virtual double TimeoutScale => 1.0;
+
     /// <summary>Names the mount hides at the root of <see cref="Mnt"/> (but not deeper): they exist in
     /// <see cref="Src"/> and not through the mount.</summary>
     public virtual IReadOnlyList<string> HiddenAtRoot => [];
@@ -491,6 +495,7 @@ public abstract class RecordedMountTarget : MountTarget
     public override bool KernelChecksPermissions => true;
     public override bool OtherUsersAllowed => true;
     public override IReadOnlyList<string> HiddenAtRoot => [".lighthouse"];
+    public override double TimeoutScale => 2.0;
 }
 
 /// <summary>A recorded mount with the given options, for tests that mount and unmount by themselves.</summary>
