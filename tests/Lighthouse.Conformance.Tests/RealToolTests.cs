@@ -1,9 +1,9 @@
-using Lighthouse.Fuse.Tests.Passthrough.Support;
+using Lighthouse.Conformance.Tests.Support;
 using Xunit.Abstractions;
 using Lighthouse.Interop;
-using static Lighthouse.Fuse.Tests.Passthrough.Support.Sys;
+using static Lighthouse.Conformance.Tests.Support.Sys;
 
-namespace Lighthouse.Fuse.Tests.Passthrough;
+namespace Lighthouse.Conformance.Tests;
 
 /// <summary>
 /// Real programs on the mount, each compared with the same program run on the native twin: git (clone
@@ -11,10 +11,9 @@ namespace Lighthouse.Fuse.Tests.Passthrough;
 /// (names, modes, sizes, contents, symlink targets, hard links, mtimes), cp -a (into the mount and
 /// within it), rsync -a (and a second rsync that finds nothing to do).
 /// </summary>
-[Collection(RealToolsCollection.Name)]
-public sealed class RealToolTests : PassthroughTestBase
+public abstract class RealToolTests<TTarget> : ConformanceTestBase<TTarget> where TTarget : MountTarget
 {
-    public RealToolTests(DefaultMount fx, ITestOutputHelper output) : base(fx, output) { }
+    protected RealToolTests(TTarget fx, ITestOutputHelper output) : base(fx, output) { }
 
     private static readonly object GenLock = new();
 
@@ -208,3 +207,6 @@ public sealed class RealToolTests : PassthroughTestBase
         Tree.AssertSame("rsync from the mount", t.Mp("rs"), t.Np("rs"), opts);
     }, timeoutSeconds: 300);
 }
+
+public sealed class RealToolTests_Passthrough(PassthroughDefault fx, ITestOutputHelper output) : RealToolTests<PassthroughDefault>(fx, output);
+public sealed class RealToolTests_Mount(RecordedMount fx, ITestOutputHelper output) : RealToolTests<RecordedMount>(fx, output);

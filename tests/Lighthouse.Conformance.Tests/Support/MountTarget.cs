@@ -1,41 +1,81 @@
 using System.Diagnostics;
 using System.Text;
 
-namespace Lighthouse.Fuse.Tests.Passthrough.Support;
+namespace Lighthouse.Conformance.Tests.Support;
 
 /// <summary>
-/// Mounts `./lighthouse passthrough &lt;src&gt; &lt;mnt&gt; [options]` for a test class and unmounts it at the
-/// end, whatever happened. Layout under /tmp/lighthouse-tests/&lt;random&gt;/: src (the backing
-/// directory), mnt (the mountpoint), native (the twin directory every result is compared with),
-/// work (scratch: generated trees, archives, git repositories).
+/// What a conformance test class runs against: a product mounted through its command line for the
+/// class, and unmounted at the end, whatever happened. Layout under /tmp/lighthouse-tests/&lt;random&gt;/:
+/// <see cref="Src"/> (the backing directory), <see cref="MountPoint"/> (where the FUSE filesystem is
+/// mounted), <see cref="Mnt"/> (the directory inside it the tests use, which mirrors <see cref="Src"/>),
+/// native (the twin directory every result is compared with), work (scratch: generated trees,
+/// archives, git repositories).
+///
+/// Two products: <see cref="PassthroughTarget"/> (`lighthouse passthrough &lt;src&gt; &lt;mnt&gt;`, where
+/// the mount is the backing directory) and <see cref="RecordedMountTarget"/> (`lighthouse mount
+/// &lt;project&gt; &lt;mnt&gt;`, whose &lt;mnt&gt;/current is the project directory, every change recorded).
+/// What legitimately differs between them is stated here as capabilities, never by skipping.
 ///
 /// LIGHTHOUSE_TEST_BIND=1 replaces the FUSE mount by `mount --bind src mnt`, to validate the tests
 /// themselves against the kernel's own behaviour.
 /// </summary>
-public abstract class PassthroughMount : IDisposable
+public abstract class MountTarget : IDisposable
 {
     public const string TempBase = "/tmp/lighthouse-tests";
 
     public static bool BindMode => Environment.GetEnvironmentVariable("LIGHTHOUSE_TEST_BIND") == "1";
 
+    /// <summary>The `lighthouse` command that mounts this target: passthrough or mount.</summary>
+    public abstract string Command { get; }
+
     /// <summary>Extra command-line options for this mount.</summary>
     public abstract string[] Options { get; }
 
+    /// <summary>Where, inside <see cref="MountPoint"/>, the mirror of <see cref="Src"/> is ("" for the mount point itself).</summary>
+    protected virtual string MirrorInside => "";
+
+    /// <summary>A line the daemon prints (stdout or stderr) once it serves requests; null: a stat answering is enough.</summary>
+    protected virtual string? ReadyLine => null;
+
+    /// <summary>How long the daemon may take to exit after SIGTERM.</summary>
+    protected virtual TimeSpan StopTimeout => TimeSpan.FromSeconds(10);
+
+    // ------------------------------------------------------------------ capabilities
+    // What differs between targets for a real reason. Tests that depend on one ask for it.
+
+    /// <summary>The kernel checks permissions (default_permissions): access decisions are the kernel's own.</summary>
+    public abstract bool KernelChecksPermissions { get; }
+
+    /// <summary>Other users than the mounter may reach the mount (allow_other).</summary>
+    public abstract bool OtherUsersAllowed { get; }
+
+    /// <summary>How much longer than on the passthrough a test may take before its watchdog calls it hung
+    /// (the recorded mount also records every change; on a loaded 2-core CI machine a test took 2x).</summary>
+    public virtual double TimeoutScale => 1.0;
+
+    /// <summary>Names the mount hides at the root of <see cref="Mnt"/> (but not deeper): they exist in
+    /// <see cref="Src"/> and not through the mount.</summary>
+    public virtual IReadOnlyList<string> HiddenAtRoot => [];
+
     public string Root { get; }
     public string Src { get; }
+    /// <summary>The directory the tests use: the mirror of <see cref="Src"/> through the mount.</summary>
     public string Mnt { get; }
+    /// <summary>Where the FUSE filesystem is mounted (what /proc/self/mountinfo shows).</summary>
+    public string MountPoint { get; }
     public string Native { get; }
     public string Work { get; }
     public string RepoRoot { get; }
     public string FsType { get; private set; } = "";
 
     private Process? _daemon;
+    private volatile bool _ready;
     private readonly StringBuilder _log = new();
     private readonly object _logLock = new();
     private readonly List<string> _events = [];
     private int _counter;
 
-    protected PassthroughMount()
+    protected MountTarget()
     {
         RepoRoot = FindRepoRoot();
         Preflight();
@@ -44,10 +84,11 @@ public abstract class PassthroughMount : IDisposable
         Sys.chmod(TempBase, 0x1ed);
         Root = Path.Combine(TempBase, $"{GetType().Name}-{Guid.NewGuid():N}"[..(GetType().Name.Length + 13)]);
         Src = Path.Combine(Root, "src");
-        Mnt = Path.Combine(Root, "mnt");
+        MountPoint = Path.Combine(Root, "mnt");
+        Mnt = BindMode || MirrorInside == "" ? MountPoint : Path.Combine(MountPoint, MirrorInside);
         Native = Path.Combine(Root, "native");
         Work = Path.Combine(Root, "work");
-        foreach (var d in new[] { Root, Src, Mnt, Native, Work })
+        foreach (var d in new[] { Root, Src, MountPoint, Native, Work }) // Mnt is MountPoint or inside the mount
         {
             Directory.CreateDirectory(d);
             Sys.chmod(d, 0x1ed); // 0755: nobody must be able to reach the mount
@@ -66,7 +107,9 @@ public abstract class PassthroughMount : IDisposable
 
     public string Describe() => BindMode
         ? "bind mount (LIGHTHOUSE_TEST_BIND=1)"
-        : $"./lighthouse passthrough {string.Join(' ', Options)} ({FsType})";
+        : $"./lighthouse {CommandLine} ({FsType})";
+
+    private string CommandLine => string.Join(' ', new[] { Command, Src, MountPoint }.Concat(Options));
 
     public IReadOnlyList<string> Events { get { lock (_events) return _events.ToList(); } }
 
@@ -89,11 +132,11 @@ public abstract class PassthroughMount : IDisposable
     {
         if (Sys.geteuid() != 0)
             throw new InvalidOperationException(
-                "the passthrough integration tests mount filesystems and must run as root (CI runs them as root); " +
+                "the conformance tests mount filesystems and must run as root (CI runs them as root); " +
                 $"this process runs as uid {Sys.geteuid()}");
         if (!BindMode && !File.Exists("/dev/fuse"))
             throw new InvalidOperationException(
-                "/dev/fuse is missing: the passthrough integration tests need FUSE (CI has it); they fail rather than skip");
+                "/dev/fuse is missing: the conformance tests need FUSE (CI has it); they fail rather than skip");
     }
 
     private static readonly object BuildLock = new();
@@ -105,16 +148,17 @@ public abstract class PassthroughMount : IDisposable
     {
         lock (BuildLock)
         {
-            _buildResult ??= Shell.Run(Path.Combine(RepoRoot, "lighthouse"), ["passthrough", "--help"], RepoRoot,
+            _buildResult ??= Shell.Run(Path.Combine(RepoRoot, "lighthouse"), ["--help"], RepoRoot,
                 timeoutSeconds: 600);
             if (_buildResult.Code != 0)
                 throw new InvalidOperationException(
-                    $"`./lighthouse passthrough --help` failed, so the CLI cannot be started: {_buildResult}");
+                    $"`./lighthouse --help` failed, so the CLI cannot be started: {_buildResult}");
         }
     }
 
     /// <summary>Lazy-unmounts mounts under the temp base that a previous run left behind and whose
-    /// daemon is gone (ENOTCONN), and removes old roots with nothing mounted beneath.</summary>
+    /// daemon is gone (ENOTCONN, or ECONNABORTED after an abort through fusectl), and removes old roots
+    /// with nothing mounted beneath. A live mount (of a concurrent run) is never touched.</summary>
     private static void CleanStale()
     {
         foreach (var (mp, _) in MountInfo())
@@ -122,7 +166,7 @@ public abstract class PassthroughMount : IDisposable
             if (!mp.StartsWith(TempBase + "/", StringComparison.Ordinal)) continue;
             // A live mount of a concurrent run may be slow or hung: never wait on it for long.
             var probe = Task.Run(() => { Sys.Stat(mp, out int e); return e; });
-            if (probe.Wait(TimeSpan.FromSeconds(5)) && probe.Result == Sys.ENOTCONN)
+            if (probe.Wait(TimeSpan.FromSeconds(5)) && probe.Result is Sys.ENOTCONN or Sys.ECONNABORTED)
                 Shell.Run("umount", "-l", mp);
         }
         if (!Directory.Exists(TempBase)) return;
@@ -177,8 +221,9 @@ public abstract class PassthroughMount : IDisposable
         // The last matching line is the mount on top.
         fsType = "";
         bool found = false;
+        string target = BindMode ? Mnt : MountPoint;
         foreach (var (mp, t) in MountInfo())
-            if (mp == Mnt) { found = true; fsType = t; }
+            if (mp == target) { found = true; fsType = t; }
         return found;
     }
 
@@ -228,11 +273,12 @@ public abstract class PassthroughMount : IDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        psi.ArgumentList.Add("passthrough");
+        psi.ArgumentList.Add(Command);
         psi.ArgumentList.Add(Src);
-        psi.ArgumentList.Add(Mnt);
+        psi.ArgumentList.Add(MountPoint);
         foreach (var o in Options) psi.ArgumentList.Add(o);
         lock (_logLock) _log.Clear();
+        _ready = ReadyLine == null;
         var p = new Process { StartInfo = psi };
         p.OutputDataReceived += (_, e) => Append("out", e.Data);
         p.ErrorDataReceived += (_, e) => Append("err", e.Data);
@@ -240,7 +286,7 @@ public abstract class PassthroughMount : IDisposable
         p.BeginOutputReadLine();
         p.BeginErrorReadLine();
         _daemon = p;
-        Note($"started daemon pid {p.Id}: lighthouse passthrough {Src} {Mnt} {string.Join(' ', Options)}");
+        Note($"started daemon pid {p.Id}: lighthouse {CommandLine}");
 
         var sw = Stopwatch.StartNew();
         var timeout = TimeSpan.FromSeconds(60);
@@ -250,23 +296,23 @@ public abstract class PassthroughMount : IDisposable
             {
                 p.WaitForExit();
                 throw new InvalidOperationException(
-                    $"`./lighthouse passthrough {Src} {Mnt} {string.Join(' ', Options)}` exited with code {p.ExitCode} " +
+                    $"`./lighthouse {CommandLine}` exited with code {p.ExitCode} " +
                     $"before the mount was ready; output:\n{DaemonLogTail(200)}");
             }
-            if (IsMounted(out var fsType))
+            if (_ready && IsMounted(out var fsType))
             {
-                // The mountpoint must answer a stat (the daemon has answered INIT and GETATTR). A
-                // daemon that never answers would block this thread forever: stat on another one.
+                // The directory the tests use must answer a stat (the daemon has answered INIT, LOOKUP
+                // and GETATTR). A daemon that never answers would block this thread forever: stat on another one.
                 var stat = Task.Run(() => { Sys.Stat(Mnt, out int e); return e; });
                 if (!stat.Wait(TimeSpan.FromSeconds(20)))
                 {
                     throw new InvalidOperationException(
-                        $"{Mnt} is mounted ({fsType}) but stat on it did not return within 20s; output:\n{DaemonLogTail(200)}");
+                        $"{MountPoint} is mounted ({fsType}) but stat on {Mnt} did not return within 20s; output:\n{DaemonLogTail(200)}");
                 }
                 if (stat.Result == 0)
                 {
                     if (!fsType.StartsWith("fuse", StringComparison.Ordinal))
-                        throw new InvalidOperationException($"{Mnt} is mounted with type {fsType}, not a FUSE type");
+                        throw new InvalidOperationException($"{MountPoint} is mounted with type {fsType}, not a FUSE type");
                     FsType = fsType;
                     Note($"mounted ({fsType}) after {sw.ElapsedMilliseconds} ms");
                     return;
@@ -277,7 +323,7 @@ public abstract class PassthroughMount : IDisposable
                 timeout = TimeSpan.FromSeconds(600);
             if (sw.Elapsed > timeout)
                 throw new InvalidOperationException(
-                    $"`./lighthouse passthrough` did not mount {Mnt} within {timeout.TotalSeconds}s; output:\n{DaemonLogTail(200)}");
+                    $"`./lighthouse {CommandLine}` was not ready within {timeout.TotalSeconds}s; output:\n{DaemonLogTail(200)}");
             Thread.Sleep(50);
         }
     }
@@ -285,6 +331,7 @@ public abstract class PassthroughMount : IDisposable
     private void Append(string stream, string? line)
     {
         if (line == null) return;
+        if (ReadyLine != null && line.Contains(ReadyLine, StringComparison.Ordinal)) _ready = true;
         lock (_logLock)
         {
             _log.Append(stream).Append(": ").Append(line).Append('\n');
@@ -292,7 +339,7 @@ public abstract class PassthroughMount : IDisposable
         }
     }
 
-    /// <summary>Stops the daemon with SIGTERM (up to 10 s), then makes sure nothing stays mounted.
+    /// <summary>Stops the daemon with SIGTERM (up to <see cref="StopTimeout"/>), then makes sure nothing stays mounted.
     /// Returns a description of anything that did not go as it should.</summary>
     public string? Unmount()
     {
@@ -308,9 +355,9 @@ public abstract class PassthroughMount : IDisposable
             if (!p.HasExited)
             {
                 Sys.kill(p.Id, Sys.SIGTERM);
-                if (!p.WaitForExit(10_000))
+                if (!p.WaitForExit(StopTimeout))
                 {
-                    problems.Add("daemon did not exit within 10 s of SIGTERM; killed");
+                    problems.Add($"daemon did not exit within {StopTimeout.TotalSeconds} s of SIGTERM; killed");
                     Sys.kill(p.Id, Sys.SIGKILL);
                     p.WaitForExit(10_000);
                 }
@@ -321,7 +368,7 @@ public abstract class PassthroughMount : IDisposable
             if (IsMounted())
             {
                 problems.Add("mountpoint still mounted after the daemon exited; lazy-unmounted");
-                Shell.Run("umount", "-l", Mnt);
+                Shell.Run("umount", "-l", MountPoint);
             }
             p.Dispose();
             _daemon = null;
@@ -331,7 +378,7 @@ public abstract class PassthroughMount : IDisposable
         return msg;
     }
 
-    /// <summary>Sends <paramref name="signal"/> to the daemon and waits up to 10 s for it to exit.
+    /// <summary>Sends <paramref name="signal"/> to the daemon and waits up to <see cref="StopTimeout"/> for it to exit.
     /// Returns its exit code (null if it did not exit) and whether the mountpoint is still mounted.</summary>
     public (int? ExitCode, bool StillMounted, string Output) StopWith(int signal)
     {
@@ -342,7 +389,7 @@ public abstract class PassthroughMount : IDisposable
         }
         var p = _daemon ?? throw new InvalidOperationException("no daemon");
         Sys.kill(p.Id, signal);
-        int? code = p.WaitForExit(10_000) ? p.ExitCode : null;
+        int? code = p.WaitForExit(StopTimeout) ? p.ExitCode : null;
         if (code != null) p.WaitForExit(); // drain the output
         bool mounted = IsMounted();
         string output = DaemonLogTail(40);
@@ -360,7 +407,7 @@ public abstract class PassthroughMount : IDisposable
             Sys.kill(p.Id, Sys.SIGKILL);
             p.WaitForExit(10_000);
         }
-        if (IsMounted()) Shell.Run("umount", "-l", Mnt);
+        if (IsMounted()) Shell.Run("umount", "-l", BindMode ? Mnt : MountPoint);
     }
 
     /// <summary>Before each test: if the previous one killed or crashed the daemon, mount afresh.</summary>
@@ -392,30 +439,81 @@ public abstract class PassthroughMount : IDisposable
     }
 }
 
-/// <summary>A mount with the given options, for tests that mount and unmount by themselves.</summary>
-public sealed class CustomMount(params string[] options) : PassthroughMount
+// ====================================================================== lighthouse passthrough
+
+/// <summary>`./lighthouse passthrough &lt;src&gt; &lt;mnt&gt; [options]`: the mount is the backing directory.</summary>
+public abstract class PassthroughTarget : MountTarget
+{
+    public override string Command => "passthrough";
+    public override bool KernelChecksPermissions => Options.Contains("--default-permissions") || OtherUsersAllowed;
+    public override bool OtherUsersAllowed => Options.Contains("--allow-other");
+}
+
+/// <summary>A passthrough mount with the given options, for tests that mount and unmount by themselves.</summary>
+public sealed class CustomPassthrough(params string[] options) : PassthroughTarget
 {
     // A field initializer: it runs before the base constructor, which mounts with these options.
     private readonly string[] _options = options;
     public override string[] Options => _options;
 }
 
-/// <summary>The default mount: no options.</summary>
-public sealed class DefaultMount : PassthroughMount
+/// <summary>The default passthrough mount: no options.</summary>
+public sealed class PassthroughDefault : PassthroughTarget
 {
     public override string[] Options => [];
 }
 
 /// <summary>Every read and write through the daemon, nothing cached in the kernel, two worker threads:
 /// each operation reaches the filesystem code.</summary>
-public sealed class NoCacheMount : PassthroughMount
+public sealed class PassthroughNoCache : PassthroughTarget
 {
     public override string[] Options =>
         ["--no-kernel-passthrough", "--attr-timeout", "0", "--entry-timeout", "0", "--threads", "2"];
 }
 
 /// <summary>Shared with other users, permissions checked by the kernel.</summary>
-public sealed class PermissionMount : PassthroughMount
+public sealed class PassthroughPermissions : PassthroughTarget
 {
     public override string[] Options => ["--allow-other", "--default-permissions"];
+}
+
+// ====================================================================== lighthouse mount
+
+/// <summary>
+/// `./lighthouse mount &lt;project&gt; &lt;mnt&gt; [options]`, the recorded mount: the tests use
+/// &lt;mnt&gt;/current, whose backing directory is the project (<see cref="MountTarget.Src"/>). It always
+/// mounts with allow_other and default_permissions, serves data through kernel passthrough where the
+/// kernel offers it, and hides the store's state directory `.lighthouse/` at the project root.
+/// </summary>
+public abstract class RecordedMountTarget : MountTarget
+{
+    public override string Command => "mount";
+    protected override string MirrorInside => "current";
+    protected override string? ReadyLine => "lighthouse: mounted ";
+    // It commits the event log and stops its watcher before it exits.
+    protected override TimeSpan StopTimeout => TimeSpan.FromSeconds(30);
+    public override bool KernelChecksPermissions => true;
+    public override bool OtherUsersAllowed => true;
+    public override IReadOnlyList<string> HiddenAtRoot => [".lighthouse"];
+    public override double TimeoutScale => 2.0;
+}
+
+/// <summary>A recorded mount with the given options, for tests that mount and unmount by themselves.</summary>
+public sealed class CustomRecordedMount(params string[] options) : RecordedMountTarget
+{
+    private readonly string[] _options = options;
+    public override string[] Options => _options;
+}
+
+/// <summary>The default recorded mount: no options.</summary>
+public sealed class RecordedMount : RecordedMountTarget
+{
+    public override string[] Options => [];
+}
+
+/// <summary>Every read and write through the daemon, nothing cached in the kernel: each operation
+/// reaches the recording code.</summary>
+public sealed class RecordedMountNoCache : RecordedMountTarget
+{
+    public override string[] Options => ["--no-kernel-passthrough", "--cache-timeout", "0"];
 }

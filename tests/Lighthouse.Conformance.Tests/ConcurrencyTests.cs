@@ -1,10 +1,10 @@
 using System.Collections.Concurrent;
-using Lighthouse.Fuse.Tests.Passthrough.Support;
+using Lighthouse.Conformance.Tests.Support;
 using Xunit.Abstractions;
 using Xunit.Sdk;
-using static Lighthouse.Fuse.Tests.Passthrough.Support.Sys;
+using static Lighthouse.Conformance.Tests.Support.Sys;
 
-namespace Lighthouse.Fuse.Tests.Passthrough;
+namespace Lighthouse.Conformance.Tests;
 
 /// <summary>
 /// Several threads at once on the mount: eight workers each creating/writing/reading/renaming/unlinking
@@ -12,10 +12,9 @@ namespace Lighthouse.Fuse.Tests.Passthrough;
 /// of one file, concurrent writers of disjoint regions, concurrent O_APPEND writers, parallel creates
 /// and unlinks in one directory, and lookups racing a rename.
 /// </summary>
-[Collection(ConcurrencyCollection.Name)]
-public sealed unsafe class ConcurrencyTests : PassthroughTestBase
+public abstract unsafe class ConcurrencyTests<TTarget> : ConformanceTestBase<TTarget> where TTarget : MountTarget
 {
-    public ConcurrencyTests(DefaultMount fx, ITestOutputHelper output) : base(fx, output) { }
+    protected ConcurrencyTests(TTarget fx, ITestOutputHelper output) : base(fx, output) { }
 
     private const int Threads = 8;
 
@@ -293,3 +292,6 @@ public sealed unsafe class ConcurrencyTests : PassthroughTestBase
         t.Both("one name left", d => (StatE($"{d}/a").ToString(), StatE($"{d}/b").ToString()));
     }, timeoutSeconds: 180);
 }
+
+public sealed class ConcurrencyTests_Passthrough(PassthroughDefault fx, ITestOutputHelper output) : ConcurrencyTests<PassthroughDefault>(fx, output);
+public sealed class ConcurrencyTests_Mount(RecordedMount fx, ITestOutputHelper output) : ConcurrencyTests<RecordedMount>(fx, output);

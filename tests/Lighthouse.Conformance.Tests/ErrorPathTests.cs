@@ -1,8 +1,8 @@
-using Lighthouse.Fuse.Tests.Passthrough.Support;
+using Lighthouse.Conformance.Tests.Support;
 using Xunit.Abstractions;
-using static Lighthouse.Fuse.Tests.Passthrough.Support.Sys;
+using static Lighthouse.Conformance.Tests.Support.Sys;
 
-namespace Lighthouse.Fuse.Tests.Passthrough;
+namespace Lighthouse.Conformance.Tests;
 
 /// <summary>
 /// The error paths: each call must fail natively with the named errno (so the test itself is right)
@@ -10,10 +10,9 @@ namespace Lighthouse.Fuse.Tests.Passthrough;
 /// ENAMETOOLONG (255 bytes work, 256 do not), EINVAL, ELOOP, EPERM, EBADF. Failed calls must leave
 /// nothing behind.
 /// </summary>
-[Collection(ErrorPathsCollection.Name)]
-public sealed unsafe class ErrorPathTests : PassthroughTestBase
+public abstract unsafe class ErrorPathTests<TTarget> : ConformanceTestBase<TTarget> where TTarget : MountTarget
 {
-    public ErrorPathTests(DefaultMount fx, ITestOutputHelper output) : base(fx, output) { }
+    protected ErrorPathTests(TTarget fx, ITestOutputHelper output) : base(fx, output) { }
 
     private static void Setup(Twin t) => t.Do(d =>
     {
@@ -282,3 +281,6 @@ public sealed unsafe class ErrorPathTests : PassthroughTestBase
         SameTrees(t);
     });
 }
+
+public sealed class ErrorPathTests_Passthrough(PassthroughDefault fx, ITestOutputHelper output) : ErrorPathTests<PassthroughDefault>(fx, output);
+public sealed class ErrorPathTests_Mount(RecordedMount fx, ITestOutputHelper output) : ErrorPathTests<RecordedMount>(fx, output);

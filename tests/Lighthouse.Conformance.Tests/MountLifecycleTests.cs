@@ -1,23 +1,29 @@
-using Lighthouse.Fuse.Tests.Passthrough.Support;
+using Lighthouse.Conformance.Tests.Support;
 using Xunit.Abstractions;
-using static Lighthouse.Fuse.Tests.Passthrough.Support.Sys;
+using static Lighthouse.Conformance.Tests.Support.Sys;
 
-namespace Lighthouse.Fuse.Tests.Passthrough;
+namespace Lighthouse.Conformance.Tests;
 
 /// <summary>
 /// The daemon's life cycle as the command line promises it: it mounts in the foreground with every
 /// documented option, and on SIGTERM or SIGINT it unmounts and exits 0, leaving nothing mounted.
-/// Each test mounts its own instance.
+/// Each test mounts its own instance. About each command's own options, so each target lists them.
 /// </summary>
-public sealed class MountLifecycleTests
+public abstract class MountLifecycleTests
 {
     private readonly ITestOutputHelper _out;
 
-    public MountLifecycleTests(ITestOutputHelper output) => _out = output;
+    protected MountLifecycleTests(ITestOutputHelper output) => _out = output;
+
+    /// <summary>Mounts this target with <paramref name="options"/>.</summary>
+    protected abstract MountTarget NewMount(params string[] options);
+
+    /// <summary>Every option of the command that keeps it in the foreground, each with a non-default value.</summary>
+    protected abstract string[] EveryDocumentedOption { get; }
 
     private void StopsCleanlyOn(int signal, params string[] options)
     {
-        var mount = new CustomMount(options);
+        var mount = NewMount(options);
         Exception? error = null;
         var body = new Thread(() =>
         {
@@ -37,7 +43,7 @@ public sealed class MountLifecycleTests
         if (error != null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
     }
 
-    private void Exercise(CustomMount mount, int signal)
+    private void Exercise(MountTarget mount, int signal)
     {
         {
             _out.WriteLine($"mount: {mount.Describe()} at {mount.Mnt}");
@@ -59,7 +65,28 @@ public sealed class MountLifecycleTests
     public void SigintUnmountsAndExitsZero() => StopsCleanlyOn(SIGINT);
 
     [Fact]
-    public void EveryDocumentedOptionIsAccepted() => StopsCleanlyOn(SIGTERM,
+    public void EveryDocumentedOptionIsAccepted() => StopsCleanlyOn(SIGTERM, EveryDocumentedOption);
+}
+
+public sealed class MountLifecycleTests_Passthrough(ITestOutputHelper output) : MountLifecycleTests(output)
+{
+    protected override MountTarget NewMount(params string[] options) => new CustomPassthrough(options);
+
+    protected override string[] EveryDocumentedOption =>
+    [
         "--no-kernel-passthrough", "--threads", "3", "--allow-other", "--default-permissions",
-        "--attr-timeout", "0.5", "--entry-timeout", "2");
+        "--attr-timeout", "0.5", "--entry-timeout", "2",
+    ];
+}
+
+/// <summary>`lighthouse mount`: the same life cycle; --background is left out (it detaches, by design).</summary>
+public sealed class MountLifecycleTests_Mount(ITestOutputHelper output) : MountLifecycleTests(output)
+{
+    protected override MountTarget NewMount(params string[] options) => new CustomRecordedMount(options);
+
+    protected override string[] EveryDocumentedOption =>
+    [
+        "--no-kernel-passthrough", "--cache-timeout", "0.5", "--durability", "Full", "--no-watch",
+        "--threads", "3", "--no-io-uring", "--no-keep-caller-cpu",
+    ];
 }

@@ -2,10 +2,10 @@ using System.Runtime.InteropServices;
 using System.Text;
 using Lighthouse.Interop;
 
-namespace Lighthouse.Fuse.Tests.Passthrough.Support;
+namespace Lighthouse.Conformance.Tests.Support;
 
 /// <summary>
-/// The system calls the passthrough integration tests make, under their libc names, through the
+/// The system calls the conformance tests make, under their libc names, through the
 /// shared bindings (Lighthouse.Interop.Libc, the same entry points any program uses), with the
 /// checking and comparing helpers the tests share. Linux x86_64 / arm64 only. Every call sets errno (SetLastError): read it
 /// with <see cref="Errno"/> immediately after the call, or wrap the call in <see cref="R"/>.
@@ -43,7 +43,7 @@ public static unsafe class Sys
         EAGAIN = 11, ENOMEM = 12, EACCES = 13, EBUSY = 16, EEXIST = 17, EXDEV = 18, ENODEV = 19,
         ENOTDIR = 20, EISDIR = 21, EINVAL = 22, EMFILE = 24, ETXTBSY = 26, EFBIG = 27, ENOSPC = 28,
         ESPIPE = 29, EROFS = 30, EMLINK = 31, ERANGE = 34, ENAMETOOLONG = 36, ENOSYS = 38,
-        ENOTEMPTY = 39, ELOOP = 40, ENODATA = 61, EOVERFLOW = 75, EOPNOTSUPP = 95, ENOTCONN = 107,
+        ENOTEMPTY = 39, ELOOP = 40, ENODATA = 61, EOVERFLOW = 75, EOPNOTSUPP = 95, ECONNABORTED = 103, ENOTCONN = 107,
         ESTALE = 116, E2BIG = 7;
 
     private static readonly Dictionary<int, string> ErrNames = new()
@@ -56,7 +56,7 @@ public static unsafe class Sys
         [ESPIPE] = "ESPIPE", [EROFS] = "EROFS", [EMLINK] = "EMLINK", [ERANGE] = "ERANGE",
         [ENAMETOOLONG] = "ENAMETOOLONG", [ENOSYS] = "ENOSYS", [ENOTEMPTY] = "ENOTEMPTY",
         [ELOOP] = "ELOOP", [ENODATA] = "ENODATA", [EOVERFLOW] = "EOVERFLOW",
-        [EOPNOTSUPP] = "EOPNOTSUPP", [ENOTCONN] = "ENOTCONN", [ESTALE] = "ESTALE", [E2BIG] = "E2BIG",
+        [EOPNOTSUPP] = "EOPNOTSUPP", [ECONNABORTED] = "ECONNABORTED", [ENOTCONN] = "ENOTCONN", [ESTALE] = "ESTALE", [E2BIG] = "E2BIG",
     };
 
     public static string ErrName(int errno) => ErrNames.TryGetValue(errno, out var n) ? n : $"errno {errno}";

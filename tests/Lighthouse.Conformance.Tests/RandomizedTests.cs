@@ -1,10 +1,10 @@
-using Lighthouse.Fuse.Tests.Passthrough.Support;
+using Lighthouse.Conformance.Tests.Support;
 using Xunit.Abstractions;
 using Xunit.Sdk;
 using Lighthouse.Interop;
-using static Lighthouse.Fuse.Tests.Passthrough.Support.Sys;
+using static Lighthouse.Conformance.Tests.Support.Sys;
 
-namespace Lighthouse.Fuse.Tests.Passthrough;
+namespace Lighthouse.Conformance.Tests;
 
 /// <summary>
 /// A long seeded random sequence of file operations (write/truncate/punch/fallocate/read at random
@@ -14,9 +14,9 @@ namespace Lighthouse.Fuse.Tests.Passthrough;
 /// equal, and so must the final trees. The seed is printed; LIGHTHOUSE_TEST_SEED replays one,
 /// LIGHTHOUSE_TEST_RANDOM_OPS changes the length (default 3000), LIGHTHOUSE_TEST_RANDOM_SKIP leaves kinds out.
 /// </summary>
-public abstract unsafe class RandomizedTestsBase : PassthroughTestBase
+public abstract unsafe class RandomizedTests<TTarget> : ConformanceTestBase<TTarget> where TTarget : MountTarget
 {
-    protected RandomizedTestsBase(PassthroughMount fx, ITestOutputHelper output) : base(fx, output) { }
+    protected RandomizedTests(TTarget fx, ITestOutputHelper output) : base(fx, output) { }
 
     private static readonly string[] Names = ["f0", "f1", "f2", "f3", "f4", "d0/f5", "d0/f6", "d1/f7", "d1/f8"];
     private const int Slots = 4;
@@ -271,14 +271,12 @@ public abstract unsafe class RandomizedTestsBase : PassthroughTestBase
     }, timeoutSeconds: 300);
 }
 
-[Collection(RandomizedCollection.Name)]
-public sealed class RandomizedTests : RandomizedTestsBase
-{
-    public RandomizedTests(DefaultMount fx, ITestOutputHelper output) : base(fx, output) { }
-}
+public sealed class RandomizedTests_Passthrough(PassthroughDefault fx, ITestOutputHelper output) : RandomizedTests<PassthroughDefault>(fx, output);
+public sealed class RandomizedTests_Mount(RecordedMount fx, ITestOutputHelper output) : RandomizedTests<RecordedMount>(fx, output);
 
-[Collection(RandomizedNoCacheCollection.Name)]
-public sealed class RandomizedTestsNoCache : RandomizedTestsBase
-{
-    public RandomizedTestsNoCache(NoCacheMount fx, ITestOutputHelper output) : base(fx, output) { }
-}
+/// <summary>The same tests with nothing cached in the kernel and no kernel passthrough: every
+/// read, write and attribute goes through the daemon.</summary>
+public sealed class RandomizedTests_PassthroughNoCache(PassthroughNoCache fx, ITestOutputHelper output) : RandomizedTests<PassthroughNoCache>(fx, output);
+/// <summary>The recorded mount with nothing cached in the kernel and no kernel passthrough: every
+/// operation goes through the recording code.</summary>
+public sealed class RandomizedTests_MountNoCache(RecordedMountNoCache fx, ITestOutputHelper output) : RandomizedTests<RecordedMountNoCache>(fx, output);

@@ -1,9 +1,9 @@
-using Lighthouse.Fuse.Tests.Passthrough.Support;
+using Lighthouse.Conformance.Tests.Support;
 using Xunit.Abstractions;
 using Lighthouse.Interop;
-using static Lighthouse.Fuse.Tests.Passthrough.Support.Sys;
+using static Lighthouse.Conformance.Tests.Support.Sys;
 
-namespace Lighthouse.Fuse.Tests.Passthrough;
+namespace Lighthouse.Conformance.Tests;
 
 /// <summary>
 /// Permissions and ownership on a mount with --allow-other --default-permissions, exercised by a
@@ -13,10 +13,16 @@ namespace Lighthouse.Fuse.Tests.Passthrough;
 /// directory, i.e. created with the caller's uid/gid. Every command is run on the mount and on the
 /// native twin, and exit code, output and error messages must be the same.
 /// </summary>
-[Collection(PermissionsCollection.Name)]
-public sealed class PermissionTests : PassthroughTestBase
+public abstract class PermissionTests<TTarget> : ConformanceTestBase<TTarget> where TTarget : MountTarget
 {
-    public PermissionTests(PermissionMount fx, ITestOutputHelper output) : base(fx, output) { }
+    protected PermissionTests(TTarget fx, ITestOutputHelper output) : base(fx, output)
+    {
+        // What these tests compare with the native twin (the kernel's own checks, for another user)
+        // only holds on a mount other users may reach and whose permissions the kernel checks.
+        if (!fx.OtherUsersAllowed || !fx.KernelChecksPermissions)
+            throw new InvalidOperationException(
+                $"PermissionTests need a target with allow_other and default_permissions; {fx.Describe()} has not");
+    }
 
     private const uint Nobody = 65534;
 
@@ -211,3 +217,7 @@ public sealed class PermissionTests : PassthroughTestBase
         Tree.AssertSame("after sticky attempts", t.M, t.N);
     });
 }
+
+/// <summary>Passthrough: needs --allow-other --default-permissions. The recorded mount always runs so.</summary>
+public sealed class PermissionTests_Passthrough(PassthroughPermissions fx, ITestOutputHelper output) : PermissionTests<PassthroughPermissions>(fx, output);
+public sealed class PermissionTests_Mount(RecordedMount fx, ITestOutputHelper output) : PermissionTests<RecordedMount>(fx, output);

@@ -3,20 +3,23 @@ using System.Runtime.ExceptionServices;
 using Xunit.Abstractions;
 using Xunit.Sdk;
 
-namespace Lighthouse.Fuse.Tests.Passthrough.Support;
+namespace Lighthouse.Conformance.Tests.Support;
 
 /// <summary>
-/// Base of the passthrough test classes: gives each test its <see cref="Twin"/> directories and runs
-/// the body under a watchdog. A test whose system calls hang (a daemon that stopped answering) is
-/// failed after its timeout: the daemon is killed, which releases the stuck calls, and the next test
-/// mounts afresh.
+/// Base of the conformance test classes. A test class is abstract and generic over its target
+/// (<typeparamref name="TTarget"/>, the class fixture: one mount per concrete class); thin sealed
+/// subclasses bind it to each target (`FileOperationTests_Passthrough : FileOperationTests&lt;PassthroughDefault&gt;`,
+/// `FileOperationTests_Mount : FileOperationTests&lt;RecordedMount&gt;`), so every test runs against each
+/// and the test name shows which. Gives each test its <see cref="Twin"/> directories and runs the body
+/// under a watchdog. A test whose system calls hang (a daemon that stopped answering) is failed after
+/// its timeout: the daemon is killed, which releases the stuck calls, and the next test mounts afresh.
 /// </summary>
-public abstract class PassthroughTestBase
+public abstract class ConformanceTestBase<TTarget> : IClassFixture<TTarget> where TTarget : MountTarget
 {
-    protected PassthroughMount Fx { get; }
+    protected TTarget Fx { get; }
     protected ITestOutputHelper Out { get; }
 
-    protected PassthroughTestBase(PassthroughMount fx, ITestOutputHelper output)
+    protected ConformanceTestBase(TTarget fx, ITestOutputHelper output)
     {
         Fx = fx;
         Out = output;
@@ -55,6 +58,7 @@ public abstract class PassthroughTestBase
             catch (Exception e) { error = e; }
         }) { IsBackground = true, Name = $"test {test}" };
         thread.Start();
+        timeoutSeconds = (int)Math.Ceiling(timeoutSeconds * Fx.TimeoutScale);
         if (!thread.Join(TimeSpan.FromSeconds(timeoutSeconds)))
         {
             string status = Fx.DaemonStatus();

@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Xunit.Sdk;
 
-namespace Lighthouse.Fuse.Tests.Passthrough.Support;
+namespace Lighthouse.Conformance.Tests.Support;
 
 [Flags]
 public enum TreeOpts

@@ -1,10 +1,10 @@
-using Lighthouse.Fuse.Tests.Passthrough.Support;
+using Lighthouse.Conformance.Tests.Support;
 using Xunit.Abstractions;
 using Xunit.Sdk;
 using Lighthouse.Interop;
-using static Lighthouse.Fuse.Tests.Passthrough.Support.Sys;
+using static Lighthouse.Conformance.Tests.Support.Sys;
 
-namespace Lighthouse.Fuse.Tests.Passthrough;
+namespace Lighthouse.Conformance.Tests;
 
 /// <summary>
 /// Directories: mkdir/rmdir and link counts, readdir of every entry with its d_type, directories of
@@ -12,10 +12,9 @@ namespace Lighthouse.Fuse.Tests.Passthrough;
 /// seeking to a d_off, readdir while entries are added and removed, renaming whole subtrees,
 /// set-group-id directories, and a tree deeper than PATH_MAX reached with *at() calls.
 /// </summary>
-[Collection(DirectoriesCollection.Name)]
-public sealed unsafe class DirectoryTests : PassthroughTestBase
+public abstract unsafe class DirectoryTests<TTarget> : ConformanceTestBase<TTarget> where TTarget : MountTarget
 {
-    public DirectoryTests(DefaultMount fx, ITestOutputHelper output) : base(fx, output) { }
+    protected DirectoryTests(TTarget fx, ITestOutputHelper output) : base(fx, output) { }
 
     private static List<(string, byte)> Sorted(string dir) =>
         Sys.ReadDir(dir).OrderBy(e => e.Name, StringComparer.Ordinal).ToList();
@@ -279,4 +278,34 @@ public sealed unsafe class DirectoryTests : PassthroughTestBase
         Twin.Same("deep tree via *at calls", m, n);
         Assert.Empty(Directory.GetFileSystemEntries(t.B));
     });
+
+    /// <summary>The mount's root lists what the backing directory holds, less only the names the target
+    /// hides there (the recorded mount: `.lighthouse/`, the store's state); the same names deeper in the
+    /// tree are ordinary entries.</summary>
+    [Fact]
+    public void OnlyTheRootHidesTheTargetsNames() => Run(t =>
+    {
+        static List<string> Names(string dir) =>
+            Sys.ReadDir(dir).Select(e => e.Name).Where(n => n is not "." and not "..").Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(Names(Fx.Src).Except(Fx.HiddenAtRoot).ToList(), Names(Fx.Mnt));
+        foreach (var hidden in Fx.HiddenAtRoot)
+        {
+            Assert.True(Directory.Exists(Path.Join(Fx.Src, hidden)) || File.Exists(Path.Join(Fx.Src, hidden)),
+                $"{hidden} is declared hidden at the root, but the backing directory has none");
+            Stat(Path.Join(Fx.Mnt, hidden), out int e, follow: false);
+            Assert.True(e == ENOENT, $"lstat({hidden}) at the mount's root: expected ENOENT, got {ErrName(e)}");
+        }
+        foreach (var name in Fx.HiddenAtRoot.Append(".lighthouse").Distinct())
+        {
+            t.Call($"mkdir({name}) below the root", d => mkdir($"{d}/{name}", 0x1ed));
+            t.Do(d => WriteFile($"{d}/{name}/inside", "inside\n"));
+            t.Both($"{name} listed below the root", d => Twin.Show(Sorted(d)));
+            t.Both($"{name}/inside", d => ReadText($"{d}/{name}/inside"));
+        }
+        Tree.AssertSame("mount vs backing", t.M, t.B);
+    });
 }
+
+
+public sealed class DirectoryTests_Passthrough(PassthroughDefault fx, ITestOutputHelper output) : DirectoryTests<PassthroughDefault>(fx, output);
+public sealed class DirectoryTests_Mount(RecordedMount fx, ITestOutputHelper output) : DirectoryTests<RecordedMount>(fx, output);

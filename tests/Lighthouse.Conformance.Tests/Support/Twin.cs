@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Xunit.Sdk;
 
-namespace Lighthouse.Fuse.Tests.Passthrough.Support;
+namespace Lighthouse.Conformance.Tests.Support;
 
 /// <summary>
 /// One test's pair of directories: <see cref="M"/> inside the mount and <see cref="N"/> in the native

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Lighthouse.Fuse.Tests.Passthrough.Support;
+namespace Lighthouse.Conformance.Tests.Support;
 
 /// <summary>Runs real programs (git, tar, cp, rsync, setpriv …) as child processes.</summary>
 public static class Shell

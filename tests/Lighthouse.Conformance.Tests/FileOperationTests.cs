@@ -1,10 +1,10 @@
 using System.Security.Cryptography;
-using Lighthouse.Fuse.Tests.Passthrough.Support;
+using Lighthouse.Conformance.Tests.Support;
 using Xunit.Abstractions;
 using Lighthouse.Interop;
-using static Lighthouse.Fuse.Tests.Passthrough.Support.Sys;
+using static Lighthouse.Conformance.Tests.Support.Sys;
 
-namespace Lighthouse.Fuse.Tests.Passthrough;
+namespace Lighthouse.Conformance.Tests;
 
 /// <summary>
 /// Every file operation through real system calls, on the mount and on a native twin directory, with
@@ -13,9 +13,9 @@ namespace Lighthouse.Fuse.Tests.Passthrough;
 /// O_TMPFILE + linkat, fallocate and punch hole, SEEK_DATA/SEEK_HOLE, copy_file_range, shared mmap,
 /// a 64 MiB file, poll, an open-unlinked file, statfs, access, rename (plain, NOREPLACE, EXCHANGE).
 /// </summary>
-public abstract unsafe class FileOperationTestsBase : PassthroughTestBase
+public abstract unsafe class FileOperationTests<TTarget> : ConformanceTestBase<TTarget> where TTarget : MountTarget
 {
-    protected FileOperationTestsBase(PassthroughMount fx, ITestOutputHelper output) : base(fx, output) { }
+    protected FileOperationTests(TTarget fx, ITestOutputHelper output) : base(fx, output) { }
 
     private static string Core(string path, bool follow = false) => StatE(path, follow).ToString();
 
@@ -741,16 +741,12 @@ public abstract unsafe class FileOperationTestsBase : PassthroughTestBase
     });
 }
 
-[Collection(FileOperationsCollection.Name)]
-public sealed class FileOperationTests : FileOperationTestsBase
-{
-    public FileOperationTests(DefaultMount fx, ITestOutputHelper output) : base(fx, output) { }
-}
+public sealed class FileOperationTests_Passthrough(PassthroughDefault fx, ITestOutputHelper output) : FileOperationTests<PassthroughDefault>(fx, output);
+public sealed class FileOperationTests_Mount(RecordedMount fx, ITestOutputHelper output) : FileOperationTests<RecordedMount>(fx, output);
 
 /// <summary>The same tests with nothing cached in the kernel and no kernel passthrough: every
 /// read, write and attribute goes through the daemon.</summary>
-[Collection(FileOperationsNoCacheCollection.Name)]
-public sealed class FileOperationTestsNoCache : FileOperationTestsBase
-{
-    public FileOperationTestsNoCache(NoCacheMount fx, ITestOutputHelper output) : base(fx, output) { }
-}
+public sealed class FileOperationTests_PassthroughNoCache(PassthroughNoCache fx, ITestOutputHelper output) : FileOperationTests<PassthroughNoCache>(fx, output);
+/// <summary>The recorded mount with nothing cached in the kernel and no kernel passthrough: every
+/// operation goes through the recording code.</summary>
+public sealed class FileOperationTests_MountNoCache(RecordedMountNoCache fx, ITestOutputHelper output) : FileOperationTests<RecordedMountNoCache>(fx, output);

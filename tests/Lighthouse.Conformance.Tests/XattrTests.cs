@@ -1,8 +1,8 @@
-using Lighthouse.Fuse.Tests.Passthrough.Support;
+using Lighthouse.Conformance.Tests.Support;
 using Xunit.Abstractions;
-using static Lighthouse.Fuse.Tests.Passthrough.Support.Sys;
+using static Lighthouse.Conformance.Tests.Support.Sys;
 
-namespace Lighthouse.Fuse.Tests.Passthrough;
+namespace Lighthouse.Conformance.Tests;
 
 /// <summary>
 /// Extended attributes in the user.* namespace: set/get/list/remove on files and directories and
@@ -10,10 +10,9 @@ namespace Lighthouse.Fuse.Tests.Passthrough;
 /// an existing name (EEXIST), XATTR_REPLACE/get/remove of a missing name (ENODATA), empty, binary and
 /// large values, many names, symlinks (EPERM for user.* on a symlink itself).
 /// </summary>
-[Collection(XattrCollection.Name)]
-public sealed unsafe class XattrTests : PassthroughTestBase
+public abstract unsafe class XattrTests<TTarget> : ConformanceTestBase<TTarget> where TTarget : MountTarget
 {
-    public XattrTests(DefaultMount fx, ITestOutputHelper output) : base(fx, output) { }
+    protected XattrTests(TTarget fx, ITestOutputHelper output) : base(fx, output) { }
 
     private static string Get(string path, string name, int size)
     {
@@ -150,3 +149,6 @@ public sealed unsafe class XattrTests : PassthroughTestBase
         t.Both("hard link shares it", d => { Check(link($"{d}/g", $"{d}/h"), "link"); SetXattr($"{d}/h", "user.k2", Twin.Utf8("w")); return Twin.Show(ListXattr($"{d}/g", 100).Names); });
     });
 }
+
+public sealed class XattrTests_Passthrough(PassthroughDefault fx, ITestOutputHelper output) : XattrTests<PassthroughDefault>(fx, output);
+public sealed class XattrTests_Mount(RecordedMount fx, ITestOutputHelper output) : XattrTests<RecordedMount>(fx, output);
