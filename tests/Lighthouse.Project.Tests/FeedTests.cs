@@ -78,7 +78,8 @@ public class FeedTests
         p.Write("alice/vim", "a.txt", "a");
         using var feed = new EventFeed(p.Store);
         using var s = feed.Subscribe(p.Store.LastSeq + 1);
-        for (var round = 0; round < 3; round++)
+        var late = new List<long>();
+        for (var round = 0; round < 5; round++)
         {
             var reading = Next(s);
             await Task.Delay(20);
@@ -86,10 +87,13 @@ public class FeedTests
             p.Write("alice/vim", "a.txt", "round " + round);
             var recorded = Stopwatch.StartNew();
             var item = await reading;
-            Assert.True(recorded.ElapsedMilliseconds < 100, $"the event arrived {recorded.ElapsedMilliseconds} ms after its record");
+            if (recorded.ElapsedMilliseconds >= 100) late.Add(recorded.ElapsedMilliseconds);
             Assert.Equal(p.Store.LastSeq, item.Event!.Seq);
             Assert.Equal(EventOp.Write, item.Event.Op);
         }
+        // One late round is forgiven: on a loaded 2-core machine the thread pool alone can take that long to run
+        // the reader's continuation. A feed that polled, or waited for the next commit, would be late in most rounds.
+        Assert.True(late.Count <= 1, $"events arrived {string.Join(", ", late)} ms after their record");
     }
 
     [Fact]
