@@ -32,17 +32,4 @@ public static unsafe class Native
 
     /// <summary>Whether the path (not following a final symlink) is a Unix domain socket.</summary>
     public static bool IsSocket(string path) => Stat(path, out var st) && (st.Mode & 0xF000) == 0xC000;
-
-    /// <summary>Sets the mtime (to the nanosecond) of a path, not following a final symlink; atime is left alone.</summary>
-    public static void SetMtime(string path, long mtimeNs)
-    {
-        var times = stackalloc Timespec[2];
-        times[0] = new Timespec { Nsec = Libc.UTIME_OMIT };
-        times[1] = new Timespec { Sec = Math.DivRem(mtimeNs, 1_000_000_000L, out var ns), Nsec = ns };
-        if (times[1].Nsec < 0) { times[1].Sec--; times[1].Nsec += 1_000_000_000L; }
-        var bytes = System.Text.Encoding.UTF8.GetBytes(path + "\0");
-        fixed (byte* p = bytes)
-            if (Libc.UtimensAt(Libc.AT_FDCWD, p, times, Libc.AT_SYMLINK_NOFOLLOW) != 0)
-                throw new IOException($"cannot set the modification time of {path}: {ErrorText(Libc.Errno)}");
-    }
 }
