@@ -38,6 +38,7 @@ public sealed unsafe class CurrentSection : IMountSection, IDisposable
 
     public string Name => "current";
     public ulong Tag { get; }
+    public ulong RootId => Tag | 1;
     public PassthroughFileSystem Passthrough { get; }
     public FuseFileSystem FileSystem => Passthrough;
     /// <summary>Kernel cache entries dropped because of changes made beside the mount.</summary>

@@ -15,7 +15,7 @@ public interface IMountSection
     /// <summary>The top byte of every node id of the section (<see cref="SectionIds.Tag"/>), never 0.</summary>
     ulong Tag { get; }
     /// <summary>The node id of its own directory: <c>Tag | 1</c>.</summary>
-    ulong RootId => Tag | 1;
+    ulong RootId { get; }
     FuseFileSystem FileSystem { get; }
     /// <summary>The mount is serving: what the section sends the kernel unasked (cache invalidations, poll
     /// wake-ups) goes through <paramref name="notifier"/> from now on.</summary>

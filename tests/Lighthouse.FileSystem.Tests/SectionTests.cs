@@ -1,0 +1,114 @@
+using System.Collections.Concurrent;
+using System.Text;
+using Lighthouse.FileSystem.Current;
+using Lighthouse.FileSystem.History;
+using Lighthouse.FileSystem.Sections;
+using Lighthouse.Fuse.LowLevel;
+using Lighthouse.Fuse.Session;
+using Lighthouse.Project;
+using Lighthouse.Store;
+
+namespace Lighthouse.FileSystem.Tests;
+
+/// <summary>
+/// The mount's sections driven in-process, without a mount: requests are calls on their
+/// <see cref="FuseFileSystem"/>, and what a section sends the kernel unasked goes to a fake notifier.
+/// </summary>
+public sealed class SectionTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "lh-section-tests", Guid.NewGuid().ToString("N")[..12]);
+    private readonly ProjectHost _project;
+    private readonly CurrentSection _current;
+    private readonly HistorySection _history;
+    private readonly MountRoot _root;
+
+    public SectionTests()
+    {
+        Directory.CreateDirectory(_dir);
+        File.WriteAllText(Path.Combine(_dir, "a.txt"), "first\n");
+        _project = ProjectHost.Open(_dir, new ProjectOptions
+        {
+            Stores = SqliteProjectStoreFactory.Instance, Store = new StoreOptions { Durability = Durability.Normal, FsyncObjects = false },
+        });
+        _current = new CurrentSection(_project, SectionIds.Tag(1), kernelPassthrough: false, TimeSpan.FromSeconds(10));
+        _history = new HistorySection(_project.History, SectionIds.Tag(2), 0, 0);
+        _root = new MountRoot([_current, _history], 0, 0);
+    }
+
+    public void Dispose()
+    {
+        _current.Dispose();
+        _project.Dispose();
+        try { Directory.Delete(_dir, true); } catch (IOException) { }
+    }
+
+    private static readonly RequestContext Root = default; // pid 0, uid 0: what these calls need
+
+    private sealed class FakeNotifier : IFuseNotifier
+    {
+        public readonly ConcurrentQueue<string> Sent = new();
+        public void InvalidateInode(ulong node, long offset = 0, long length = 0) => Sent.Enqueue($"inode {node}");
+        public void InvalidateEntry(ulong parent, ReadOnlySpan<byte> name) => Sent.Enqueue($"entry {parent} {Encoding.UTF8.GetString(name)}");
+        public void Delete(ulong parent, ulong child, ReadOnlySpan<byte> name) => Sent.Enqueue($"delete {parent} {child} {Encoding.UTF8.GetString(name)}");
+        public void PollWakeup(ulong kh) => Sent.Enqueue($"poll {kh}");
+    }
+
+    [Fact]
+    public void The_root_lists_the_sections_and_routes_each_node_to_its_own()
+    {
+        Assert.Equal(0, _root.Lookup(Root, 1, "current"u8, out var current));
+        Assert.Equal(_current.RootId, current.NodeId);
+        Assert.Equal(0, _root.Lookup(Root, 1, "history"u8, out var history));
+        Assert.Equal(_history.RootId, history.NodeId);
+        Assert.Equal(Errno.ENOENT, _root.Lookup(Root, 1, "nothing"u8, out _));
+        // A name under current/ is the project's, under history/ a point.
+        Assert.Equal(0, _root.Lookup(Root, current.NodeId, "a.txt"u8, out var file));
+        Assert.Equal(SectionIds.Tag(1), SectionIds.TagOf(file.NodeId));
+        Assert.Equal(6ul, file.Attr.Size);
+        Assert.Equal(0, _root.Lookup(Root, history.NodeId, "@1"u8, out var point));
+        Assert.Equal(SectionIds.Tag(2), SectionIds.TagOf(point.NodeId));
+        // Between sections, as between two filesystems.
+        Assert.Equal(Errno.EXDEV, _root.Rename(Root, current.NodeId, "a.txt"u8, history.NodeId, "a.txt"u8, 0));
+        Assert.Equal(Errno.EPERM, _root.MkDir(Root, 1, "new"u8, 0x1ed, 0, out _));
+    }
+
+    [Fact]
+    public void Two_sections_may_not_share_a_tag_or_a_name()
+    {
+        var other = new HistorySection(_project.History, SectionIds.Tag(1), 0, 0);
+        Assert.Throws<ArgumentException>(() => new MountRoot([_current, other], 0, 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => SectionIds.Tag(0));
+    }
+
+    [Fact]
+    public void A_change_beside_the_mount_drops_the_kernel_s_cached_name_and_inode()
+    {
+        var notifier = new FakeNotifier();
+        _project.FollowExternalChanges();
+        ((IMountSection)_current).Attach(notifier);
+        Assert.Equal(0, _current.FileSystem.Lookup(Root, _current.RootId, "a.txt"u8, out var file)); // the kernel now knows it
+
+        File.WriteAllText(Path.Combine(_dir, "a.txt"), "changed by an editor beside the mount\n");
+
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (notifier.Sent.Count < 2 && DateTime.UtcNow < deadline) Thread.Sleep(50);
+        Assert.Contains($"entry {_current.RootId} a.txt", notifier.Sent);
+        Assert.Contains($"inode {file.NodeId}", notifier.Sent);
+        Assert.True(_current.Invalidations >= 2);
+    }
+
+    [Fact]
+    public void History_serves_the_past_read_only()
+    {
+        var historyRoot = _history.RootId;
+        long last = _project.Store.LastSeq;
+        Assert.Equal(0, _history.Lookup(Root, historyRoot, Encoding.UTF8.GetBytes($"@{last}"), out var point));
+        Assert.Equal(0, _history.Lookup(Root, point.NodeId, "a.txt"u8, out var file));
+        Assert.Equal(6ul, file.Attr.Size);
+        Assert.Equal(0u, file.Attr.Mode & 0x92); // no write permission in the past
+        Assert.Equal(Errno.ENOENT, _history.Lookup(Root, historyRoot, Encoding.UTF8.GetBytes($"@{last + 100}"), out _));
+        Assert.Equal(Errno.ENOENT, _history.Lookup(Root, historyRoot, "not-a-point"u8, out _));
+        Assert.Equal(Errno.EROFS, _history.Unlink(Root, point.NodeId, "a.txt"u8));
+        Assert.Equal(Errno.EROFS, _history.Open(Root, file.NodeId, 1 /* O_WRONLY */, 0, out _));
+    }
+}
