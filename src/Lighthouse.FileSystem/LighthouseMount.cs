@@ -88,34 +88,63 @@ public sealed class LighthouseMount : IDisposable
     /// <exception cref="FuseMountException">the mount point cannot be mounted.</exception>
     public int Serve(string mountPoint, Action<LighthouseMount>? ready = null, TextWriter? log = null, CancellationToken cancel = default)
     {
-        var pending = _options.Session.BackgroundWorkPending;
         var host = new FuseHost
         {
             FileSystem = Root,
             MountPoint = mountPoint,
-            MountOptions = new MountOptions
-            {
-                FsName = $"lighthouse:{ProjectDir}", Subtype = "lighthouse",
-                // Agents run as other users: let them in, and let the kernel check permissions.
-                AllowOther = true, DefaultPermissions = true,
-            },
-            SessionOptions = _options.Session with
-            {
-                BackgroundWorkPending = pending is null ? () => ProjectHost.BackgroundWorkPending : () => ProjectHost.BackgroundWorkPending || pending(),
-            },
+            MountOptions = MountOptions(),
+            SessionOptions = SessionOptions(),
             Log = log ?? Console.Error,
             Trim = Project.Recorder.Trim,
             Ready = server =>
             {
-                Session = server.Session;
-                MountPoint = server.MountPoint;
-                if (_options.FollowExternalChanges) Project.FollowExternalChanges();
-                foreach (var section in Root.Sections) section.Attach(server.Connection.Notifier);
+                Attach(server);
                 ready?.Invoke(this);
             },
         };
         try { return host.Run(cancel); }
         finally { Session = null; }
+    }
+
+    /// <summary>
+    /// Mounts at <paramref name="mountPoint"/> and returns once the mount answers, serving in the background
+    /// (for hosts that serve more than the mount, and for tests). Disposing the server unmounts.
+    /// </summary>
+    /// <exception cref="FuseMountException">the mount point cannot be mounted (nothing is left mounted).</exception>
+    public FuseServer Start(string mountPoint, TextWriter? log = null)
+    {
+        var server = FuseServer.Start(Root, mountPoint, new FuseServerOptions
+        {
+            Mount = MountOptions(), Session = SessionOptions(), Trim = Project.Recorder.Trim, Log = log ?? Console.Error,
+        });
+        Attach(server);
+        return server;
+    }
+
+    private MountOptions MountOptions() => new()
+    {
+        FsName = $"lighthouse:{ProjectDir}", Subtype = "lighthouse",
+        // Agents run as other users: let them in, and let the kernel check permissions.
+        AllowOther = true, DefaultPermissions = true,
+    };
+
+    /// <summary>The user's session options, with replies at normal priority while the project's background work is pending.</summary>
+    private SessionOptions SessionOptions()
+    {
+        var pending = _options.Session.BackgroundWorkPending;
+        return _options.Session with
+        {
+            BackgroundWorkPending = pending is null ? () => ProjectHost.BackgroundWorkPending : () => ProjectHost.BackgroundWorkPending || pending(),
+        };
+    }
+
+    /// <summary>The mount answers: follow changes made beside it and let the sections talk to the kernel.</summary>
+    private void Attach(FuseServer server)
+    {
+        Session = server.Session;
+        MountPoint = server.MountPoint;
+        if (_options.FollowExternalChanges) Project.FollowExternalChanges();
+        foreach (var section in Root.Sections) section.Attach(server.Connection.Notifier);
     }
 
     /// <summary>What `lighthouse status` shows of a running mount.</summary>

@@ -20,7 +20,10 @@ public interface IPassthroughObserver
     /// (the kernel's own requests, pid 0, are attributed through it). <paramref name="created"/>: the open
     /// that made the file, just after <see cref="Created"/>.</summary>
     object? Opened(in RequestContext ctx, Node node, bool forWriting, bool created);
-    void Created(in RequestContext ctx, Node parent, ReadOnlySpan<byte> name, Node node, in NodeStat st);
+    /// <summary>A file, directory, node or symlink was created (or an O_TMPFILE file got a name).</summary>
+    /// <param name="st">Its stat right after the call.</param>
+    /// <param name="symlinkTarget">A symlink's target as the request carried it (empty otherwise).</param>
+    void Created(in RequestContext ctx, Node parent, ReadOnlySpan<byte> name, Node node, in NodeStat st, ReadOnlySpan<byte> symlinkTarget);
     /// <param name="node">The node that name led to, if the kernel knew it; <paramref name="lastLink"/>: the inode is gone.</param>
     void Removed(in RequestContext ctx, Node parent, ReadOnlySpan<byte> name, Node? node, bool lastLink, bool directory);
     void Renamed(in RequestContext ctx, Node fromParent, ReadOnlySpan<byte> fromName, Node toParent, ReadOnlySpan<byte> toName, uint flags);

@@ -29,7 +29,7 @@ public sealed unsafe partial class PassthroughFileSystem
 
     /// <summary>Runs a create-type call as the caller, then looks the new name up.</summary>
     private int CreateEntry(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name, out EntryOut entry,
-        delegate*<int, byte*, uint, ulong, byte*, int> create, uint mode, ulong extra, byte* extraPath)
+        delegate*<int, byte*, uint, ulong, byte*, int> create, uint mode, ulong extra, byte* extraPath, ReadOnlySpan<byte> symlinkTarget = default)
     {
         entry = default;
         var dir = NodeOf(parent);
@@ -45,7 +45,7 @@ public sealed unsafe partial class PassthroughFileSystem
         StatxBuf st;
         rc = LookupEntry(dir, name, out entry, &st);
         if (rc == 0 && _observer is { } o)
-            try { o.Created(ctx, dir, name, Nodes.Get(entry.NodeId)!, new NodeStat(st)); } catch (Exception e) { ObserverFailed(ctx, e); }
+            try { o.Created(ctx, dir, name, Nodes.Get(entry.NodeId)!, new NodeStat(st), symlinkTarget); } catch (Exception e) { ObserverFailed(ctx, e); }
         return rc;
     }
 
@@ -70,7 +70,7 @@ public sealed unsafe partial class PassthroughFileSystem
         if (target.Length + 1 > PathBufferSize) { entry = default; return Errno.ENAMETOOLONG; }
         target.CopyTo(new Span<byte>(targetPath, PathBufferSize));
         targetPath[target.Length] = 0;
-        return CreateEntry(ctx, parent, name, out entry, &DoSymlink, 0, 0, targetPath);
+        return CreateEntry(ctx, parent, name, out entry, &DoSymlink, 0, 0, targetPath, target);
     }
 
     /// <summary>The node (if the kernel knows it) that <paramref name="path"/> names now, and whether
@@ -201,7 +201,7 @@ public sealed unsafe partial class PassthroughFileSystem
         rc = LookupEntry(dir, newName, out entry, &st);
         if (rc == 0 && !hadName && _observer is { } o2)
             // An O_TMPFILE getting its first name is, for the history, a new file.
-            try { o2.Created(ctx, dir, newName, n, new NodeStat(st)); } catch (Exception e) { ObserverFailed(ctx, e); }
+            try { o2.Created(ctx, dir, newName, n, new NodeStat(st), default); } catch (Exception e) { ObserverFailed(ctx, e); }
         return rc;
     }
 

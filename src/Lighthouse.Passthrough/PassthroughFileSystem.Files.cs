@@ -87,7 +87,7 @@ public sealed unsafe partial class PassthroughFileSystem
             }
         var node = Nodes.Remember(dir, name, st);
         if (!name.IsEmpty && _observer is { } o)
-            try { o.Created(ctx, dir, name, node, new NodeStat(st)); } catch (Exception e) { ObserverFailed(ctx, e); }
+            try { o.Created(ctx, dir, name, node, new NodeStat(st), default); } catch (Exception e) { ObserverFailed(ctx, e); }
         int rc = FinishOpen(ctx, node, fd, true, out open, created: !name.IsEmpty);
         if (rc != 0) { Nodes.Forget(node.Id, 1); return rc; }
         FillEntry(node, st, out entry);

@@ -33,13 +33,14 @@ public sealed partial class ProjectStore
         return recorded.GetAwaiter().GetResult();
     }
 
-    public Task<StoreEvent> RecordCreateAsync(string agent, string path, NodeAttributes? attributes = null)
+    public Task<StoreEvent> RecordCreateAsync(string agent, string path, NodeAttributes? attributes = null, byte[]? symlinkTarget = null)
     {
         CheckAgent(agent);
         path = StorePath.Normalize(path);
         if (path.Length == 0) throw new InvalidStorePathException(path, "the project root always exists");
         var attrs = attributes ?? StatOrThrow(path);
         var (state, hash) = attrs.Kind == FileKind.File && attrs.Size == 0 ? (ContentState.Captured, EmptyHash)
+            : attrs.Kind == FileKind.Symlink && symlinkTarget is not null ? (ContentState.Captured, Objects.StoreBytes(symlinkTarget))
             : attrs.Kind is FileKind.File or FileKind.Symlink ? _capture.Capture(path, attrs)
             : (ContentState.None, null);
         var op = attrs.Kind switch { FileKind.Directory => EventOp.Mkdir, FileKind.Symlink => EventOp.Symlink, _ => EventOp.Create };

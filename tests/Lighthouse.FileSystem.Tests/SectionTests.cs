@@ -7,6 +7,7 @@ using Lighthouse.Fuse.LowLevel;
 using Lighthouse.Fuse.Session;
 using Lighthouse.Project;
 using Lighthouse.Store;
+using Lighthouse.FileSystem;
 
 namespace Lighthouse.FileSystem.Tests;
 
@@ -110,5 +111,48 @@ public sealed class SectionTests : IDisposable
         Assert.Equal(Errno.ENOENT, _history.Lookup(Root, historyRoot, "not-a-point"u8, out _));
         Assert.Equal(Errno.EROFS, _history.Unlink(Root, point.NodeId, "a.txt"u8));
         Assert.Equal(Errno.EROFS, _history.Open(Root, file.NodeId, 1 /* O_WRONLY */, 0, out _));
+    }
+}
+
+/// <summary>The whole mount hosted in-process (root, /dev/fuse): started, used through the kernel, unmounted.</summary>
+public sealed class InProcessMountTests
+{
+    [Fact]
+    public void A_mount_started_in_process_records_a_change_made_through_the_kernel()
+    {
+        if (Environment.UserName != "root" || !File.Exists("/dev/fuse"))
+            throw new InvalidOperationException("the mount tests need root and /dev/fuse (CI runs them as root)");
+        string root = Path.Combine(LighthouseMountFixture.TempBase, "inproc-" + Guid.NewGuid().ToString("N")[..10]);
+        string project = Path.Combine(root, "project"), mnt = Path.Combine(root, "mnt");
+        Directory.CreateDirectory(project);
+        try
+        {
+            using var mount = LighthouseMount.Open(project, new LighthouseMountOptions
+            {
+                Stores = SqliteProjectStoreFactory.Instance, Store = new StoreOptions { Durability = Durability.Normal, FsyncObjects = false },
+            });
+            using (var server = mount.Start(mnt, TextWriter.Null))
+            {
+                Assert.Equal(["current", "history"], Directory.GetDirectories(mnt).Select(Path.GetFileName).Order());
+                File.WriteAllText(Path.Combine(mnt, "current", "made-through-the-mount.txt"), "hello\n");
+                Assert.Equal("hello\n", File.ReadAllText(Path.Combine(project, "made-through-the-mount.txt")));
+                // The kernel sends RELEASE (where the write is captured) after close() returned: wait for it.
+                IReadOnlyList<StoreEvent> events = [];
+                for (var deadline = DateTime.UtcNow.AddSeconds(10); DateTime.UtcNow < deadline && !events.Any(e => e.Op == EventOp.Write); Thread.Sleep(50))
+                {
+                    mount.Project.Recorder.Flush();
+                    events = mount.Project.Store.Log(new LogQuery { PathPrefix = "made-through-the-mount.txt" }).Events;
+                }
+                // Written by this (root) process: its user and command, never another's name.
+                Assert.Contains(events, e => e.Op == EventOp.Create && e.Agent.StartsWith("root/", StringComparison.Ordinal));
+                Assert.Contains(events, e => e.Op == EventOp.Write && e.Attributes!.Size == 6);
+                Assert.Equal(mount.Project.Store.LastSeq, mount.Status().LastSeq);
+            }
+            Assert.False(Lighthouse.Fuse.Mounting.FuseMounter.IsMounted(mnt));
+        }
+        finally
+        {
+            try { Directory.Delete(root, true); } catch (IOException) { }
+        }
     }
 }

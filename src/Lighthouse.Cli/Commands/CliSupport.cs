@@ -150,13 +150,7 @@ public static class Fmt
         return u == 0 ? $"{bytes} B" : v.ToString(v < 10 ? "0.0" : "0", CultureInfo.InvariantCulture) + " " + units[u];
     }
 
-    public static string Op(EventOp op) => op switch
-    {
-        EventOp.SetAttributes => "setattr",
-        EventOp.SnapshotCreate => "snapshot",
-        EventOp.SnapshotDelete => "snapshot-delete",
-        _ => op.ToString().ToLowerInvariant(),
-    };
+    public static string Op(EventOp op) => EventOpNames.Name(op);
 
     private static readonly Dictionary<string, EventOp> OpsByName = Enum.GetValues<EventOp>()
         .SelectMany(o => new[] { (Name: Op(o), Op: o), (Name: o.ToString().ToLowerInvariant(), Op: o) })

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json.Nodes;
+using Lighthouse.Project.Feed;
 using Lighthouse.Store;
 
 namespace Lighthouse.Cli.Commands;
@@ -143,7 +144,8 @@ public static class LogCommand
     {
         if (json)
         {
-            ctx.Out.WriteLine(ToJson(e).ToJsonString(Fmt.Json));
+            // The same JSON line as streams/ and the server-sent events carry.
+            ctx.Out.Write(FeedFormat.ToJsonLine(e));
             return;
         }
         ctx.Out.WriteLine(Format(e));
@@ -165,26 +167,4 @@ public static class LogCommand
         if (e.Op == EventOp.Write && e.ContentState == ContentState.NotCaptured) detail += ", metadata only";
         return $"@{e.Seq,-6} {Fmt.Time(e.TimeUtc)}  {e.Agent,-18} {Fmt.Op(e.Op),-9} {what}{detail}";
     }
-
-    public static JsonObject ToJson(StoreEvent e) => new()
-    {
-        ["seq"] = e.Seq,
-        ["time"] = Fmt.IsoTime(e.TimeUtc),
-        ["agent"] = e.Agent,
-        ["op"] = Fmt.Op(e.Op),
-        ["path"] = e.Path,
-        ["path2"] = e.Path2,
-        ["fileId"] = e.FileId,
-        ["kind"] = e.Attributes?.Kind.ToString().ToLowerInvariant(),
-        ["size"] = e.Attributes?.Size,
-        ["mode"] = e.Attributes is null ? null : Convert.ToString(e.Attributes.Mode, 8),
-        ["mtimeNs"] = e.Attributes?.MtimeNs,
-        ["content"] = e.ContentState switch
-        {
-            ContentState.Captured => "captured", ContentState.NotCaptured => "metadata-only", ContentState.TooLarge => "too-large", _ => null,
-        },
-        ["contentHash"] = e.ContentHash,
-        ["point"] = e.Point,
-        ["hash"] = Convert.ToHexStringLower(e.Hash),
-    };
 }

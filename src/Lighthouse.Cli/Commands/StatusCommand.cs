@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Lighthouse.Cli.Control;
+using Lighthouse.Project.Status;
 using Lighthouse.Store;
 
 namespace Lighthouse.Cli.Commands;
@@ -9,7 +10,7 @@ namespace Lighthouse.Cli.Commands;
 /// <summary>`lighthouse status`: mount state, kernel protocol, and what the store holds.</summary>
 public static class StatusCommand
 {
-    public const int QuickChainCheck = 1000;
+    public const int QuickChainCheck = RecordSummary.QuickChainCheck;
 
     public static Command Create()
     {
@@ -52,34 +53,25 @@ public static class StatusCommand
         }
 
         using var view = StoreAccess.OpenReadOnly(projectDir);
-        var last = view.LastSeq;
-        var lastEvent = last > 0 ? view.Log(new LogQuery { Limit = 1 }).Events.FirstOrDefault() : null;
-        var snapshots = view.Snapshots();
-        var (objects, objectBytes) = view.ObjectStatistics();
-
-        VerifyResult chain;
-        string chainScope;
-        if (fullVerify)
+        bool byMount = false;
+        VerifyResult FullCheck()
         {
-            chainScope = "full";
-            chain = null!;
+            // The mount owns the store: let it check the chain it writes, if it answers.
             if (mount is not null && live is not null)
             {
                 try
                 {
                     var r = ControlClient.Call(mount, new JsonObject { ["op"] = "verify" })["verify"];
-                    chain = r.Deserialize<VerifyResult>(ControlJson.Options)!;
-                    chainScope = "full (by the mount)";
+                    if (r.Deserialize<VerifyResult>(ControlJson.Options) is { } byIt) { byMount = true; return byIt; }
                 }
-                catch (Exception e) when (e is CliException or JsonException or NullReferenceException) { chain = null!; }
+                catch (Exception e) when (e is CliException or JsonException or NullReferenceException) { }
             }
-            chain ??= view.Verify();
+            return view.Verify();
         }
-        else
-        {
-            chain = view.VerifyTail(QuickChainCheck);
-            chainScope = last > QuickChainCheck ? $"last {Fmt.N(QuickChainCheck)} events" : "full";
-        }
+        var summary = RecordSummary.Of(view, fullVerify ? FullCheck : null);
+        var (last, lastEvent, snapshots, chain) = (summary.Events, summary.LastEvent, summary.Snapshots, summary.Chain);
+        var (objects, objectBytes) = summary.Objects;
+        string chainScope = !summary.ChainCheckedFully ? $"last {Fmt.N(QuickChainCheck)} events" : byMount ? "full (by the mount)" : "full";
 
         var liveMount = live?["mount"] as JsonObject;
         string? protocol = Str(liveMount, "protocol") ?? mount?.Protocol;

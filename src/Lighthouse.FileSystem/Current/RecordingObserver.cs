@@ -67,11 +67,11 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
         return AgentOf(ctx);
     }
 
-    public void Created(in RequestContext ctx, Node parent, ReadOnlySpan<byte> name, Node node, in NodeStat st)
+    public void Created(in RequestContext ctx, Node parent, ReadOnlySpan<byte> name, Node node, in NodeStat st, ReadOnlySpan<byte> symlinkTarget)
     {
         var facts = Facts(st);
         Volatile.Write(ref node.UserStamp, facts.MtimeNs);
-        Remember(node, recorder.Created(AgentOf(ctx), PathOf(parent, name), KeyOf(node), facts));
+        Remember(node, recorder.Created(AgentOf(ctx), PathOf(parent, name), KeyOf(node), facts, symlinkTarget));
     }
 
     public void Removed(in RequestContext ctx, Node parent, ReadOnlySpan<byte> name, Node? node, bool lastLink, bool directory) =>

@@ -41,7 +41,7 @@ public static class FeedFormat
         w.WriteNumber("seq", e.Seq);
         w.WriteString("time", e.TimeUtc.ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ss.fffffffZ", CultureInfo.InvariantCulture));
         w.WriteString("agent", e.Agent);
-        w.WriteString("op", OpName(e.Op));
+        w.WriteString("op", EventOpNames.Name(e.Op));
         w.WriteString("path", e.Path);
         if (e.Path2 is not null) w.WriteString("path2", e.Path2);
         w.WriteNumber("fileId", e.FileId);
@@ -70,14 +70,6 @@ public static class FeedFormat
     }
 
     /// <summary>Operation names as <c>lighthouse log</c> prints them.</summary>
-    public static string OpName(EventOp op) => op switch
-    {
-        EventOp.SetAttributes => "setattr",
-        EventOp.SnapshotCreate => "snapshot",
-        EventOp.SnapshotDelete => "snapshot-delete",
-        _ => op.ToString().ToLowerInvariant(),
-    };
-
     private static string ContentName(ContentState s) => s switch
     {
         ContentState.Captured => "captured",

@@ -90,13 +90,16 @@ public sealed class ChangeRecorder : IDisposable
 
     /// <summary>A file, directory, symlink or node was created (also a name given to an O_TMPFILE file).
     /// Returns what is known of its content afterwards (an empty regular file is safe as it is).</summary>
-    public ContentKnowledge Created(Agent agent, string path, FileKey file, in FileFacts facts)
+    /// <param name="symlinkTarget">A symlink's target as the request carried it: recorded as given, so a link
+    /// removed before its record is made still has its target (empty: not a symlink, or read it from disk).</param>
+    public ContentKnowledge Created(Agent agent, string path, FileKey file, in FileFacts facts, ReadOnlySpan<byte> symlinkTarget = default)
     {
         var attributes = facts.ToStoreAttributes();
         var known = ContentKnowledge.Unknown;
         if (attributes.Kind == FileKind.File && attributes.Size == 0) _known[file] = known = ContentKnowledge.Safe;
+        byte[]? target = attributes.Kind == FileKind.Symlink && !symlinkTarget.IsEmpty ? symlinkTarget.ToArray() : null;
         Touched(path);
-        Record(() => Submitted(_store.RecordCreateAsync(agent.Name, path, attributes)), path);
+        Record(() => Submitted(_store.RecordCreateAsync(agent.Name, path, attributes, target)), path);
         return known;
     }
 

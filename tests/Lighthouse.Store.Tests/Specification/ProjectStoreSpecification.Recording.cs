@@ -32,6 +32,21 @@ public abstract partial class ProjectStoreSpecification
     }
 
     [Fact]
+    public async Task A_symlink_recorded_with_the_target_its_request_carried_needs_no_link_on_disk()
+    {
+        var store = OpenStore();
+        File.CreateSymbolicLink(Project.Abs("link"), "first/target");
+        var attributes = NodeAttributes.Of(Project.Abs("link"))!;
+        File.Delete(Project.Abs("link")); // gone before the record is made, as a link removed at once is
+        byte[] target = [0x6e, 0x6f, 0x74, 0xff, 0x75, 0x74, 0x66]; // not UTF-8: kept byte for byte
+        var e = store.RecordCreateAsync(Builder, "link", attributes, target);
+        store.CommitSoon();
+        var seq = (await e).Seq;
+        Assert.Equal(EventOp.Symlink, store.Log(new LogQuery { Limit = 1 }).Events[0].Op);
+        Assert.Equal(target, store.ReadAllBytes("link", seq));
+    }
+
+    [Fact]
     public void A_created_file_exists_as_of_its_event_and_not_before()
     {
         var store = OpenStore();
