@@ -206,18 +206,39 @@ public class FeedTests
     }
 
     [Fact]
+    public void A_commit_of_events_older_than_the_start_neither_reaches_the_reader_nor_counts_against_its_capacity()
+    {
+        using var p = new ScratchProject();
+        for (var i = 0; i < 4; i++) p.Write("alice/vim", "a.txt", "v" + i);
+        using var feed = new EventFeed(p.Store);
+        using var s = feed.Subscribe(p.Store.LastSeq + 1, capacity: 2);
+        // The store completes a record before it hands the commit out: a commit can arrive just after we subscribed.
+        var older = p.Store.Log(new LogQuery { Limit = 4 }).Events.OrderBy(e => e.Seq).ToList();
+        s.OnCommitted(older);
+        Assert.False(s.TryRead(out _)); // no gap, no old event
+        p.Write("alice/vim", "a.txt", "new");
+        Assert.True(s.TryRead(out var item));
+        Assert.Equal(p.Store.LastSeq, item.Event!.Seq);
+    }
+
+    [Fact]
     public async Task A_reader_past_its_capacity_gets_one_gap_with_the_missing_range_and_then_the_newest()
     {
         using var p = new ScratchProject();
         p.Write("alice/vim", "a.txt", "start");
         using var feed = new EventFeed(p.Store);
         using var s = feed.Subscribe(p.Store.LastSeq + 1, capacity: 5);
+        // The store completes a record before it raises Committed: note what the commit thread has handed out
+        // (the feed's handler, added first, has then seen it too), so the test does not race it.
+        long handedOut = 0;
+        p.Store.Committed += events => Volatile.Write(ref handedOut, events[^1].Seq);
         var seqs = new List<long>();
         for (var i = 0; i < 12; i++)
         {
             p.Write("alice/vim", "a.txt", "v" + i);
             seqs.Add(p.Store.LastSeq);
         }
+        SpinWait.SpinUntil(() => Volatile.Read(ref handedOut) >= seqs[^1], TimeSpan.FromSeconds(10));
 
         // 12 events into room for 5: the first 10 are dropped in two overflows, merged into one gap.
         var items = new List<FeedItem> { await Next(s), await Next(s), await Next(s) };

@@ -27,6 +27,8 @@ public sealed class FeedSubscription : IDisposable
     private readonly Lock _read = new();
     private readonly Queue<FeedItem> _ready = new();
     private long _next;
+    // The first event wanted: a commit still being handed out when we subscribed may hold older ones.
+    private readonly long _from;
 
     // Shared with the commit thread, under _queue; held only to move references, never during I/O.
     private readonly Lock _queue = new();
@@ -44,6 +46,7 @@ public sealed class FeedSubscription : IDisposable
         _filter = filter;
         _capacity = capacity;
         _next = fromSeq;
+        _from = fromSeq;
     }
 
     /// <summary>
@@ -161,10 +164,12 @@ public sealed class FeedSubscription : IDisposable
         lock (_queue)
         {
             if (_disposed) return;
-            if (_liveFirst == 0) _liveFirst = events[0].Seq;
             var wasEmpty = _live.Count == 0;
             foreach (var e in events)
             {
+                // Older than the start: neither ours nor a measure of how far behind we are.
+                if (e.Seq < _from) continue;
+                if (_liveFirst == 0) _liveFirst = e.Seq;
                 if (_filter is not null && !_filter.Matches(e)) continue;
                 if (_liveEvents == _capacity) DropBacklog();
                 _live.Enqueue(FeedItem.Of(e));
