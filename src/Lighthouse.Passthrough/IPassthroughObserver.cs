@@ -32,4 +32,7 @@ public interface IPassthroughObserver
     /// <summary>A file opened for writing was closed or fsync'ed: its content is a new version.</summary>
     /// <param name="fd">The open descriptor (valid during the call): stat it rather than the path, which costs a walk.</param>
     void Written(in RequestContext ctx, Node node, object? openedBy, int fd);
+    /// <summary>An open for writing ended (RELEASE, after <see cref="Written"/>): what it wrote from now on is
+    /// settled. <paramref name="openedBy"/> is what <see cref="Opened"/> returned for it.</summary>
+    void Released(in RequestContext ctx, Node node, object? openedBy);
 }

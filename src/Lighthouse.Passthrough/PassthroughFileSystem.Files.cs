@@ -128,7 +128,10 @@ public sealed unsafe partial class PassthroughFileSystem
         var n = handle.Node!;
         int fd = handle.Fd;
         if (handle.Writable && _observer is { } o)
+        {
             try { o.Written(ctx, n, handle.OpenedBy, fd); } catch (Exception e) { ObserverFailed(ctx, e); }
+            try { o.Released(ctx, n, handle.OpenedBy); } catch (Exception e) { ObserverFailed(ctx, e); }
+        }
         lock (n)
         {
             n.OpenFiles--;

@@ -128,6 +128,23 @@ public class CurrentAndHistoryTests(LighthouseMountFixture mount) : IClassFixtur
     }
 
     [Fact]
+    public void A_file_written_over_several_seconds_through_one_descriptor_is_the_writer_s_not_external()
+    {
+        // A log, a clone's pack file, fsx: one open, writes for longer than the watcher's few seconds of grace.
+        // With kernel passthrough the bytes reach the project directory without passing through the mount.
+        string name = "slow-writer.log";
+        long start = mount.LastSeq;
+        LighthouseMountFixture.MustRun("/bin/bash",
+            $"-c \"exec 3>'{Cur(name)}'; echo first >&3; sleep 4.5; echo second >&3; sleep 1; exec 3>&-\"");
+        mount.WaitForEvent(e => e.Path == name && e.Op == "write", start);
+        Thread.Sleep(1500); // let the watcher's debounce and reconciliation run, if it were to
+        var events = mount.Events(start).Where(e => e.Path == name).ToList();
+        Assert.All(events, e => Assert.Equal("root/bash", e.Agent));
+        Assert.Equal("first\nsecond\n", File.ReadAllText(Cur(name)));
+        Assert.Contains(events, e => e.Op == "create");
+    }
+
+    [Fact]
     public void An_edit_made_beside_the_mount_shows_in_current_at_once_and_is_logged_as_external()
     {
         string name = "outside.txt";

@@ -38,3 +38,33 @@ public sealed class ExternalChangeTests : IDisposable
         Assert.True(follower.ExternalEvents >= 1);
     }
 }
+
+/// <summary>A file kept open for writing through the mount is ours however long it stays open.</summary>
+public sealed class LongWriterTests : IDisposable
+{
+    private readonly TestProject _p = new();
+    public void Dispose() => _p.Dispose();
+
+    [Fact]
+    public void Bytes_that_reach_the_disk_while_a_file_is_open_through_us_are_never_taken_for_external()
+    {
+        var host = _p.Open();
+        host.FollowExternalChanges();
+        _p.Create(Alice, "build.log", "line 1\n");
+        host.Recorder.Flush();
+        long start = host.Store.LastSeq;
+        host.Recorder.OpenedForWriting("build.log");
+        Thread.Sleep(3300); // past the few seconds in which a change counts as ours anyway
+        // Kernel passthrough: the writer's bytes go to the project directory without passing through us.
+        File.AppendAllText(_p.Abs("build.log"), "line 2, written four seconds later\n");
+        Thread.Sleep(1000); // the watcher's debounce and reconciliation
+        Assert.True(host.Recorder.TouchedRecently("build.log"));
+        Assert.DoesNotContain(_p.EventsAfter(start), e => e.Agent == StoreConstants.ExternalAgent);
+
+        host.Recorder.ClosedForWriting("build.log");
+        host.Recorder.Written(Alice, "build.log", _p.Stat("build.log").Key);
+        var events = _p.EventsAfter(start);
+        Assert.Equal([(EventOp.Write, "alice/editor")], events.Select(e => (e.Op, e.Agent)));
+        Assert.False(host.Recorder.TouchedRecently("never-opened.txt"));
+    }
+}

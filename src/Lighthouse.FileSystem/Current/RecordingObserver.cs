@@ -58,13 +58,28 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
         if (recorder.CapturesPending) recorder.BeforeNamespaceChange(PathOf(parent, name));
     }
 
+    /// <summary>What an open for writing remembers: who opened it (identity is bound to the handle, so what the
+    /// kernel writes back later is the opener's) and under which name, to say when it ends.</summary>
+    private sealed record WriterOpen(Agent Agent, string Path);
+
+    private static Agent? OpenerOf(object? openedBy) => openedBy switch { WriterOpen w => w.Agent, Agent a => a, _ => null };
+
     public object? Opened(in RequestContext ctx, Node node, bool forWriting, bool created)
     {
-        // Writes through the mount reach the project directory too: they are ours, not external
-        // (a file just created was marked by Created).
-        if (forWriting && !created) { try { recorder.OpenedForWriting(PathOf(node)); } catch (IOException) { } }
-        // Identity is bound to the handle: what the kernel writes back later is the opener's.
-        return AgentOf(ctx);
+        var agent = AgentOf(ctx);
+        if (!forWriting) return agent;
+        // Writes through the mount reach the project directory too (kernel passthrough: without us seeing
+        // them): while it is open, changes the watcher sees at this path are ours, not external.
+        string path;
+        try { path = PathOf(node); }
+        catch (IOException) { return agent; } // no name (O_TMPFILE): nothing the watcher could see
+        recorder.OpenedForWriting(path);
+        return new WriterOpen(agent, path);
+    }
+
+    public void Released(in RequestContext ctx, Node node, object? openedBy)
+    {
+        if (openedBy is WriterOpen w) recorder.ClosedForWriting(w.Path);
     }
 
     public void Created(in RequestContext ctx, Node parent, ReadOnlySpan<byte> name, Node node, in NodeStat st, ReadOnlySpan<byte> symlinkTarget)
@@ -105,7 +120,7 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
             if (Interlocked.Exchange(ref node.UserStamp, st.MtimeNs) == st.MtimeNs) return;
         }
         // RELEASE comes from the kernel (pid 0): the write belongs to whoever opened the file.
-        var agent = ctx.Pid != 0 ? AgentOf(ctx) : openedBy as Agent ?? Agent.Kernel;
+        var agent = ctx.Pid != 0 ? AgentOf(ctx) : OpenerOf(openedBy) ?? Agent.Kernel;
         string path;
         try { path = PathOf(node); }
         catch (IOException) { return; } // unlinked while open: its last content has no name to record under

@@ -40,6 +40,9 @@ public sealed class ChangeRecorder : IDisposable
     private readonly ConcurrentQueue<Task> _inFlight = new(); // records handed to the store, commit not yet checked
     // Paths we changed recently, so the watcher of the project directory can tell our changes from others'.
     private readonly ConcurrentDictionary<string, long> _recent = new(StringComparer.Ordinal);
+    // Paths open for writing through us, with how many opens: their bytes may change on disk at any time
+    // without passing through us (kernel passthrough), however long they stay open.
+    private readonly ConcurrentDictionary<string, int> _openForWriting = new(StringComparer.Ordinal);
     private static readonly long RecentTicks = 3 * Stopwatch.Frequency;
     private long _lastPrune;
 
@@ -85,8 +88,21 @@ public sealed class ChangeRecorder : IDisposable
         if (PendingAtOrUnder(_pendingCaptures, path)) Flush();
     }
 
-    /// <summary>An existing file was opened for writing: changes seen beside the mount at that path are ours.</summary>
-    public void OpenedForWriting(string path) => Touched(path);
+    /// <summary>A file was opened for writing: until <see cref="ClosedForWriting"/>, changes seen at that path are ours
+    /// (a log written for minutes, a clone's pack file), whatever the watcher sees meanwhile.</summary>
+    public void OpenedForWriting(string path)
+    {
+        _openForWriting.AddOrUpdate(path, 1, (_, n) => n + 1);
+        Touched(path);
+    }
+
+    /// <summary>An open of <see cref="OpenedForWriting"/> ended.</summary>
+    public void ClosedForWriting(string path)
+    {
+        Touched(path); // the close's own inotify events come just after
+        if (_openForWriting.AddOrUpdate(path, 0, (_, n) => n - 1) <= 0)
+            _openForWriting.TryRemove(new KeyValuePair<string, int>(path, 0));
+    }
 
     /// <summary>A file, directory, symlink or node was created (also a name given to an O_TMPFILE file).
     /// Returns what is known of its content afterwards (an empty regular file is safe as it is).</summary>
@@ -168,9 +184,10 @@ public sealed class ChangeRecorder : IDisposable
 
     // ------------------------------------------------------------------ own changes, seen from below
 
-    /// <summary>True if we changed <paramref name="path"/> (or created/removed/renamed it) in the last few seconds.</summary>
+    /// <summary>True if a change seen at <paramref name="path"/> is ours: it is open for writing through us, or we
+    /// changed (created, removed, renamed, wrote) it in the last few seconds.</summary>
     public bool TouchedRecently(string path) =>
-        _recent.TryGetValue(path, out long at) && Stopwatch.GetTimestamp() - at < RecentTicks;
+        _openForWriting.ContainsKey(path) || _recent.TryGetValue(path, out long at) && Stopwatch.GetTimestamp() - at < RecentTicks;
 
     private void Touched(string path)
     {
