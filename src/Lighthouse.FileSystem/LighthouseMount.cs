@@ -71,6 +71,47 @@ public sealed class LighthouseMount : IDisposable
         }
     }
 
+    /// <summary>
+    /// Why <paramref name="mountPoint"/> cannot serve <paramref name="projectDir"/>, or null if it can. A mount point
+    /// inside the project (or a project inside the mount point) would make the daemon use its own mount — its
+    /// watcher and recorder read the project directory — and wait on itself beyond the reach of SIGKILL.
+    /// </summary>
+    public static string? MountPointProblem(string projectDir, string mountPoint)
+    {
+        string project = RealPath(projectDir), mnt = RealPath(mountPoint);
+        static bool Within(string path, string dir) =>
+            path == dir || path.StartsWith(dir.EndsWith('/') ? dir : dir + "/", StringComparison.Ordinal);
+        if (Within(mnt, project))
+            return $"the mount point {mountPoint} is inside the project {projectDir}: the mount would serve itself and hang; choose a mount point outside it";
+        if (Within(project, mnt))
+            return $"the project {projectDir} is inside the mount point {mountPoint}: mounting would hide it from Lighthouse itself; choose a mount point outside it";
+        return null;
+    }
+
+    /// <summary>The path with every symlink of its existing part resolved (the rest, not created yet, appended).</summary>
+    private static string RealPath(string path)
+    {
+        var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
+        var missing = new Stack<string>();
+        var existing = full;
+        while (!Directory.Exists(existing) && Path.GetDirectoryName(existing) is { } parent)
+        {
+            missing.Push(Path.GetFileName(existing));
+            existing = parent;
+        }
+        var resolved = new DirectoryInfo(existing).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? existing;
+        // Symlinks in the middle of the path: resolve component by component from the root.
+        var parts = resolved.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        var real = "/";
+        foreach (var part in parts)
+        {
+            var next = Path.Combine(real, part);
+            real = new DirectoryInfo(next).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? next;
+        }
+        while (missing.Count > 0) real = Path.Combine(real, missing.Pop());
+        return Path.TrimEndingDirectorySeparator(real);
+    }
+
     /// <summary>Owner and group of the project directory: the mount root and history/ show them.</summary>
     private static unsafe (uint Uid, uint Gid) OwnerOf(string dir)
     {
@@ -88,6 +129,7 @@ public sealed class LighthouseMount : IDisposable
     /// <exception cref="FuseMountException">the mount point cannot be mounted.</exception>
     public int Serve(string mountPoint, Action<LighthouseMount>? ready = null, TextWriter? log = null, CancellationToken cancel = default)
     {
+        if (MountPointProblem(ProjectDir, mountPoint) is { } problem) throw new FuseMountException(problem, 22 /* EINVAL */);
         var host = new FuseHost
         {
             FileSystem = Root,
@@ -113,6 +155,7 @@ public sealed class LighthouseMount : IDisposable
     /// <exception cref="FuseMountException">the mount point cannot be mounted (nothing is left mounted).</exception>
     public FuseServer Start(string mountPoint, TextWriter? log = null)
     {
+        if (MountPointProblem(ProjectDir, mountPoint) is { } problem) throw new FuseMountException(problem, 22 /* EINVAL */);
         var server = FuseServer.Start(Root, mountPoint, new FuseServerOptions
         {
             Mount = MountOptions(), Session = SessionOptions(), Trim = Project.Recorder.Trim, Log = log ?? Console.Error,

@@ -126,7 +126,7 @@ public sealed class LighthouseMountFixture : IDisposable
         return output;
     }
 
-    private static string FindRepoRoot()
+    public static string FindRepoRoot()
     {
         for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
             if (File.Exists(Path.Combine(d.FullName, "lighthouse")) && File.Exists(Path.Combine(d.FullName, "Lighthouse.slnx"))) return d.FullName;

@@ -156,3 +156,42 @@ public sealed class InProcessMountTests
         }
     }
 }
+
+/// <summary>A mount point that would make the mount serve itself is refused before anything is mounted.</summary>
+public sealed class MountPointTests : IDisposable
+{
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "lh-mountpoint-tests", Guid.NewGuid().ToString("N")[..10]);
+    private string P(string rel) => Path.Combine(_root, rel);
+
+    public MountPointTests()
+    {
+        Directory.CreateDirectory(P("project/src"));
+        Directory.CreateDirectory(P("elsewhere"));
+        File.CreateSymbolicLink(P("link-into-project"), P("project/src"));
+    }
+
+    public void Dispose() { try { Directory.Delete(_root, true); } catch (IOException) { } }
+
+    [Fact]
+    public void Inside_the_project_or_around_it_is_refused_beside_it_is_fine()
+    {
+        Assert.Contains("inside the project", LighthouseMount.MountPointProblem(P("project"), P("project/mnt"))); // not created yet
+        Assert.Contains("inside the project", LighthouseMount.MountPointProblem(P("project"), P("project")));
+        Assert.Contains("inside the project", LighthouseMount.MountPointProblem(P("project/"), P("link-into-project/mnt"))); // through a symlink
+        Assert.Contains("inside the mount point", LighthouseMount.MountPointProblem(P("project/src"), P("project")));
+        Assert.Null(LighthouseMount.MountPointProblem(P("project"), P("project-mnt"))); // a common prefix is not inside
+        Assert.Null(LighthouseMount.MountPointProblem(P("project"), P("elsewhere/mnt")));
+    }
+
+    [Fact]
+    public void The_mount_command_says_so_at_once_instead_of_hanging()
+    {
+        var repo = LighthouseMountFixture.FindRepoRoot();
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        var (code, output) = LighthouseMountFixture.Run(Path.Combine(repo, "lighthouse"), $"mount {P("project")} {P("project/mnt")}");
+        Assert.Equal(2, code);
+        Assert.Contains("is inside the project", output);
+        Assert.False(Directory.Exists(P("project/mnt"))); // nothing created, nothing mounted
+        Assert.True(sw.Elapsed < TimeSpan.FromMinutes(2), $"took {sw.Elapsed}");
+    }
+}

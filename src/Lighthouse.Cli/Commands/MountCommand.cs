@@ -43,6 +43,8 @@ public static class MountCommand
             if (session.Validate(parse) is { } invalid) { Console.Error.WriteLine($"lighthouse: {invalid}"); return ExitCodes.Usage; }
             string projectDir = Path.TrimEndingDirectorySeparator(dir.FullName);
             string mnt = Path.GetFullPath(parse.GetValue(mountPoint)!);
+            // Before anything is opened or reconciled: a mount that would serve itself hangs beyond SIGKILL.
+            if (LighthouseMount.MountPointProblem(projectDir, mnt) is { } problem) { Console.Error.WriteLine($"lighthouse: {problem}"); return ExitCodes.Usage; }
             if (MountState.ReadLive(projectDir) is { } live)
             {
                 Console.Error.WriteLine($"lighthouse: {projectDir} is already mounted at {live.MountPoint} (pid {live.Pid}); `lighthouse unmount {live.MountPoint}` first");
