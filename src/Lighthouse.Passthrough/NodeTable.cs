@@ -182,11 +182,41 @@ public sealed unsafe class NodeTable
         }
     }
 
+    /// <summary>Whether <paramref name="name"/> in <paramref name="parent"/> still leads from the root: no directory on
+    /// the way was forgotten by the kernel (a forgotten node loses its parent).</summary>
+    private bool Intact(Node? parent, byte[]? name)
+    {
+        if (name is null) return false;
+        for (var n = parent; n != Root; n = n.Parent)
+            if (n is null || n.Name is null) return false;
+        return true;
+    }
+
+    /// <summary>
+    /// A file's newest name can lie in a directory the kernel has since forgotten (it dropped that name's dentry,
+    /// then the directory's) while it keeps the file through another link: build paths from a known link that
+    /// still leads here, and drop the dead one (the kernel looks it up again if it needs it). False if none does.
+    /// Under the lock.
+    /// </summary>
+    private bool UseIntactLink(Node node)
+    {
+        if (node.OtherLinks is not { Count: > 0 } links) return false;
+        for (int i = links.Count - 1; i >= 0; i--)
+        {
+            if (!Intact(links[i].Parent, links[i].Name)) continue;
+            (node.Parent, node.Name) = links[i];
+            links.RemoveAt(i);
+            return true;
+        }
+        return false;
+    }
+
     /// <summary>The names from the root down to <paramref name="node"/>, or null if it has no name any more.</summary>
     public List<byte[]>? Components(Node node)
     {
         lock (_lock)
         {
+            if (!Intact(node.Parent, node.Name)) UseIntactLink(node);
             var names = new List<byte[]>();
             for (var n = node; n != Root; n = n.Parent)
             {
@@ -208,7 +238,11 @@ public sealed unsafe class NodeTable
             int length = 0;
             for (var n = node; n != Root; n = n.Parent)
             {
-                if (n is null || n.Name is null) return -2;
+                if (n is null || n.Name is null)
+                {
+                    if (!UseIntactLink(node)) return -2;
+                    return BuildPath(node, child, buffer); // (re-entrant lock) with the link that still leads here
+                }
                 length += n.Name.Length + 1;
             }
             if (!child.IsEmpty) length += child.Length + 1;
