@@ -102,10 +102,28 @@ public sealed class ObjectStore
         return hash;
     }
 
+    /// <summary>
+    /// Opens a file to capture it without changing its access time (O_NOATIME): a capture is the store reading,
+    /// not the project's user, and under relatime the read would set atime to "now" over what the user just set.
+    /// O_NOATIME needs the file's owner or CAP_FOWNER; without them the file is read as anyone would.
+    /// </summary>
+    private static FileStream OpenWithoutTouching(string path)
+    {
+        int fd = Libc.Open(path, Libc.O_RDONLY | Libc.O_CLOEXEC | Libc.O_NOATIME, 0);
+        if (fd < 0 && Libc.Errno == Libc.EPERM) fd = Libc.Open(path, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            int errno = Libc.Errno;
+            if (errno is Libc.ENOENT or Libc.ENOTDIR) throw new FileNotFoundException($"{path} does not exist", path);
+            throw new IOException($"cannot open {path}: {Libc.ErrorText(errno)}", errno);
+        }
+        return new FileStream(new SafeFileHandle(fd, ownsHandle: true), FileAccess.Read, 1);
+    }
+
     /// <summary>Captures the file at <paramref name="sourcePath"/> unless it is larger than <paramref name="maxBytes"/>.</summary>
     public CapturedObject Capture(string sourcePath, long maxBytes)
     {
-        using var source = new FileStream(sourcePath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.None);
+        using var source = OpenWithoutTouching(sourcePath);
         var length = source.Length;
         if (length > maxBytes)
             return new CapturedObject(null, length, ContentState.TooLarge, CaptureMethod.Skipped);

@@ -32,6 +32,21 @@ public abstract partial class ProjectStoreSpecification
     }
 
     [Fact]
+    public void Capturing_a_file_leaves_its_access_time_alone()
+    {
+        var store = OpenStore();
+        Write("notes.md", "first");
+        store.RecordCreate(Builder, "notes.md");
+        Write("notes.md", "second, longer");
+        // An access time older than the modification time: under relatime any read would set it to now.
+        var atime = new DateTime(2001, 9, 9, 1, 46, 40, DateTimeKind.Utc);
+        File.SetLastAccessTimeUtc(Project.Abs("notes.md"), atime);
+        Assert.NotNull(store.CaptureOnClose(Builder, "notes.md"));
+        Assert.Equal(atime, File.GetLastAccessTimeUtc(Project.Abs("notes.md")));
+        Assert.Equal("second, longer", Text(store.ReadAllBytes("notes.md", StorePoint.Latest)));
+    }
+
+    [Fact]
     public async Task A_symlink_recorded_with_the_target_its_request_carried_needs_no_link_on_disk()
     {
         var store = OpenStore();
