@@ -99,11 +99,9 @@ public sealed class LighthouseMount : IDisposable
             missing.Push(Path.GetFileName(existing));
             existing = parent;
         }
-        var resolved = new DirectoryInfo(existing).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? existing;
-        // Symlinks in the middle of the path: resolve component by component from the root.
-        var parts = resolved.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        // Resolve component by component from the root: a symlink may sit anywhere on the way.
         var real = "/";
-        foreach (var part in parts)
+        foreach (var part in existing.Split('/', StringSplitOptions.RemoveEmptyEntries))
         {
             var next = Path.Combine(real, part);
             real = new DirectoryInfo(next).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? next;

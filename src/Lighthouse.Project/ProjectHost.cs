@@ -67,14 +67,6 @@ public sealed class ProjectHost : IDisposable
     /// <summary>Starts following changes made to the project directory beside the servers.</summary>
     public ExternalChangeFollower FollowExternalChanges() => External ??= new ExternalChangeFollower(ProjectDir, Store, Recorder);
 
-    /// <summary>Records what changed in the directory beside the recorder (within <paramref name="scope"/>, a
-    /// directory; "" for all) as events of <c>external</c>, after everything queued.</summary>
-    public ReconcileReport Reconcile(IProgress<ReconcileProgress>? progress = null, string scope = "")
-    {
-        Recorder.Flush();
-        return Store.Reconcile(progress, scope);
-    }
-
     /// <summary>Names a point: <paramref name="at"/>, or — without one — the project as it is now, including every
     /// change queued for recording (so a snapshot taken right after a write has it).</summary>
     /// <exception cref="SnapshotExistsException">the name is taken.</exception>

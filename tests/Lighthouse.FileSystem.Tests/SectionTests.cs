@@ -77,7 +77,9 @@ public sealed class SectionTests : IDisposable
     public void Two_sections_may_not_share_a_tag_or_a_name()
     {
         var other = new HistorySection(_project.History, SectionIds.Tag(1), 0, 0);
-        Assert.Throws<ArgumentException>(() => new MountRoot([_current, other], 0, 0));
+        Assert.Throws<ArgumentException>(() => new MountRoot([_current, other], 0, 0)); // tag 1 twice
+        var sameName = new HistorySection(_project.History, SectionIds.Tag(3), 0, 0);
+        Assert.Throws<ArgumentException>(() => new MountRoot([_current, _history, sameName], 0, 0)); // "history" twice
         Assert.Throws<ArgumentOutOfRangeException>(() => SectionIds.Tag(0));
     }
 

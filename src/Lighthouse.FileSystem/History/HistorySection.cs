@@ -69,18 +69,8 @@ public sealed unsafe class HistorySection : FuseFileSystem, IMountSection
     public override void Init(ConnectionInfo connection) =>
         // The current/ section asks for passthrough when it can; we use it when it was asked for and offered.
         _backing = (connection.Want & connection.Offered & InitFlags.Passthrough) != 0 ? connection.BackingFiles : null;
-    public int NodeCount => _nodes.Count;
 
     private static (ulong, uint) Split(TimeSpan t) => ((ulong)t.Ticks / TimeSpan.TicksPerSecond, (uint)(t.Ticks % TimeSpan.TicksPerSecond * 100));
-
-    /// <summary>Attributes of the history/ directory itself, for the mount root's listing.</summary>
-    public int RootEntry(out EntryOut entry)
-    {
-        GetAttr(default, RootId, null, out var attr);
-        var (s, n) = Split(Short);
-        entry = new EntryOut { NodeId = RootId, EntryValid = s, EntryValidNsec = n, AttrValid = s, AttrValidNsec = n, Attr = attr.Attr };
-        return 0;
-    }
 
     private HistoryNode Remember(long seq, string path, FileKind kind)
     {

@@ -21,8 +21,6 @@ public sealed class ProcessAgentResolver : IAgentResolver
     /// <param name="procRoot">Where /proc is (tests point it at a fake one).</param>
     public ProcessAgentResolver(string procRoot = "/proc") => _procRoot = procRoot;
 
-    public int CachedProcesses => _byPid.Count;
-
     public Agent Resolve(in Caller caller)
     {
         if (caller.IsKernel) return Agent.Kernel;

@@ -39,9 +39,6 @@ public sealed class ExternalChangeFollower : IDisposable
     /// <summary>External changes recorded so far.</summary>
     public long ExternalEvents => Interlocked.Read(ref _externalEvents);
 
-    /// <summary>Counters of the inotify watcher: wake-ups, events read, batches.</summary>
-    public (long Wakeups, long Events, long Batches) WatcherCounters => (_watcher.Wakeups, _watcher.Events, _watcher.Batches);
-
     /// <summary>One burst, already coalesced by the watcher. Our own changes (most of what the
     /// servers' activity raises) are dropped here, so they neither keep the debounce running nor
     /// pile up; what is left is reconciled after <see cref="Debounce"/> without a new batch, so a

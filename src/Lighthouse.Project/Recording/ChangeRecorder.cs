@@ -28,7 +28,7 @@ public sealed class ChangeRecorder : IDisposable
     private readonly IProjectStore _store;
     private readonly BlockingCollection<Action> _queue = new(new ConcurrentQueue<Action>());
     private readonly Thread _thread;
-    private long _queued, _done, _failed;
+    private long _done, _failed;
     // Paths with records still queued, and those whose queued capture reads the file at that path.
     private readonly ConcurrentDictionary<string, int> _pending = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, int> _pendingCaptures = new(StringComparer.Ordinal);
@@ -53,7 +53,6 @@ public sealed class ChangeRecorder : IDisposable
         _thread.Start();
     }
 
-    public long Queued => Interlocked.Read(ref _queued);
     public long Recorded => Interlocked.Read(ref _done);
     public long Failed => Interlocked.Read(ref _failed);
     public int Backlog => _queue.Count;
@@ -213,7 +212,6 @@ public sealed class ChangeRecorder : IDisposable
 
     private void Enqueue(Action record)
     {
-        Interlocked.Increment(ref _queued);
         _queue.Add(record);
     }
 
