@@ -2,13 +2,15 @@ using System.Diagnostics;
 using System.Text;
 using Lighthouse.Interop;
 using Lighthouse.Store;
+using Xunit;
 
-namespace Lighthouse.FileSystem.Tests;
+namespace Lighthouse.Mount.Testing;
 
 /// <summary>
 /// Runs `./lighthouse mount &lt;project&gt; &lt;mnt&gt;` as a child process, as a user would, and
 /// always unmounts at the end (SIGTERM, then a lazy unmount if anything is left).
 /// The event log is read straight from SQLite (read-only) while the mount owns the store.
+/// As an xunit class fixture it mounts with the defaults; <see cref="WithOptions"/> adds options of `lighthouse mount`.
 /// </summary>
 public sealed class LighthouseMountFixture : IDisposable
 {
@@ -16,8 +18,14 @@ public sealed class LighthouseMountFixture : IDisposable
     private Process? _process;
     private readonly StringBuilder _log = new();
 
-    public LighthouseMountFixture()
+    public LighthouseMountFixture() : this([]) { }
+
+    /// <summary>Mounts with options of `lighthouse mount` after the project and mount point, e.g. "--no-kernel-passthrough".</summary>
+    public static LighthouseMountFixture WithOptions(params string[] mountOptions) => new(mountOptions);
+
+    private LighthouseMountFixture(string[] mountOptions)
     {
+        MountOptions = mountOptions;
         if (Environment.UserName != "root" || !File.Exists("/dev/fuse"))
             throw new InvalidOperationException("the mount tests need root and /dev/fuse (CI runs them as root)");
         RepoRoot = FindRepoRoot();
@@ -35,12 +43,13 @@ public sealed class LighthouseMountFixture : IDisposable
     public string Root { get; }
     public string Project { get; }
     public string MountPoint { get; }
+    public IReadOnlyList<string> MountOptions { get; }
     public string Current => Path.Combine(MountPoint, "current");
     public string History => Path.Combine(MountPoint, "history");
     public int Pid => _process?.Id ?? 0;
     public string Log { get { lock (_log) return _log.ToString(); } }
 
-    public void Start(string? extraArgs = null)
+    public void Start()
     {
         lock (_log) _log.Clear();
         var psi = new ProcessStartInfo(Path.Combine(RepoRoot, "lighthouse"))
@@ -48,6 +57,7 @@ public sealed class LighthouseMountFixture : IDisposable
             ArgumentList = { "mount", Project, MountPoint },
             RedirectStandardError = true, RedirectStandardOutput = true,
         };
+        foreach (var option in MountOptions) psi.ArgumentList.Add(option);
         _process = Process.Start(psi)!;
         _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_log) _log.AppendLine(e.Data); };
         _process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_log) _log.AppendLine(e.Data); };
