@@ -148,6 +148,13 @@ public sealed class LighthouseMountFixture : IDisposable
         try { Stop(); } catch { }
         if (File.ReadAllText("/proc/self/mountinfo").Contains(" " + MountPoint + " "))
             Run("umount", $"-l {MountPoint}");
-        try { Directory.Delete(Root, true); } catch { }
+        RemoveTree(Root);
+    }
+
+    /// <summary>Removes a directory tree, also one deeper than PATH_MAX (which Directory.Delete cannot): rm walks it by descriptors.</summary>
+    public static void RemoveTree(string root)
+    {
+        try { Directory.Delete(root, true); }
+        catch (Exception) { Run("rm", $"-rf -- {root}"); } // IOException, or ArgumentException on a path it cannot build
     }
 }

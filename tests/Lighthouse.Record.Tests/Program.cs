@@ -26,7 +26,8 @@ public static class Program
                 return result.Clean ? 0 : 1;
             case ["workload", var name, var seed, var operations, var own, var shared]:
                 ChildProcess.NameThisProcess(name);
-                using (var workload = new StressWorkload(new WorkloadOptions(name, Number(seed), Number(operations), own, shared)))
+                var skip = (Environment.GetEnvironmentVariable("LIGHTHOUSE_TEST_RANDOM_SKIP") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries).ToHashSet();
+                using (var workload = new StressWorkload(new WorkloadOptions(name, Number(seed), Number(operations), own, shared, skip)))
                     Console.WriteLine(workload.Run().ToJson());
                 return 0;
             case ["slow-writer", var name, var file, var lines]:

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.RegularExpressions;
 using Lighthouse.Interop;
 using Lighthouse.Record.Tests.Support;
 
@@ -11,10 +12,10 @@ public sealed record TreeDifference(string Path, string Field, string Current, s
 {
     public override string ToString() => $"{Shorten(Path)}: {Field}: current {Current}, history {History}";
 
-    /// <summary>A path with its long components cut short ("deep00ddd…(200)"), so a line about an entry deeper
-    /// than PATH_MAX still reads as a line.</summary>
-    public static string Shorten(string path) =>
-        string.Join('/', path.Split('/').Select(c => c.Length > 32 ? $"{c[..9]}…({c.Length})" : c));
+    /// <summary>A path (or a line with paths) with its long names cut short ("deep00ddd…(200)"), so a line about an
+    /// entry deeper than PATH_MAX still reads as a line.</summary>
+    public static string Shorten(string text) =>
+        Regex.Replace(text, """[^/\s'"]{33,}""", m => $"{m.Value[..9]}…({m.Value.Length})");
 }
 
 /// <summary>What a comparison found: every difference, and how many entries each side had.</summary>

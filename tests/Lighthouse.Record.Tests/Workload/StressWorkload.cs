@@ -7,7 +7,9 @@ namespace Lighthouse.Record.Tests.Workload;
 /// <param name="OwnDirectory">The subtree only this workload changes (mmap and long-held writes happen only here:
 /// another process truncating a mapped file would kill this one with SIGBUS).</param>
 /// <param name="SharedDirectory">The subtree every workload of a run changes at once.</param>
-public sealed record WorkloadOptions(string Name, int Seed, int Operations, string OwnDirectory, string SharedDirectory);
+/// <param name="Skip">Operation kinds left out (to look past a known bug): LIGHTHOUSE_TEST_RANDOM_SKIP=rename-whiteout,link.</param>
+public sealed record WorkloadOptions(string Name, int Seed, int Operations, string OwnDirectory, string SharedDirectory,
+    IReadOnlySet<string>? Skip = null);
 
 /// <summary>
 /// A seeded random sequence of file system calls in the manner of xfstests' fsstress: creates, writes at random
@@ -66,6 +68,7 @@ public sealed unsafe class StressWorkload : IDisposable
             ("tmpfile", 2, TmpFileLinked), ("chmod", 3, ChangeMode), ("chown", 2, ChangeOwner), ("utimes", 2, SetTimes),
             ("setxattr", 2, SetXattr), ("mmap-write", 2, MmapWrite), ("held-write", 4, HeldWrite), ("deep", 3, Deep),
         ];
+        if (options.Skip is { } skip) _operations = _operations.Where(o => !skip.Contains(o.Name)).ToArray();
         _totalWeight = _operations.Sum(o => o.Weight);
     }
 

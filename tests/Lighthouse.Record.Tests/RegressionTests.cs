@@ -1,0 +1,179 @@
+using System.Diagnostics;
+using Lighthouse.Interop;
+using Lighthouse.Record.Tests.Checking;
+using Lighthouse.Record.Tests.Support;
+using Xunit.Abstractions;
+
+namespace Lighthouse.Record.Tests;
+
+/// <summary>
+/// The cases that lost or garbled records before, each on a mount of its own and each ending with the check of the
+/// whole record (<see cref="RecordAssert.Exact"/>).
+/// </summary>
+public sealed unsafe class RegressionTests(ITestOutputHelper output)
+{
+    private const int Repeats = 200;
+
+    private static int Call(int rc, string what)
+    {
+        Assert.True(rc >= 0, $"{what}: {Errno.Name(Libc.Errno)}");
+        return rc;
+    }
+
+    private static int OpenDirectory(string path) => Call(At.OpenDirectory(Libc.AT_FDCWD, path), "open " + path);
+
+    private static void Symlink(int dir, string target, string name)
+    {
+        fixed (byte* t = At.Z(target)) fixed (byte* n = At.Z(name)) Call(Libc.SymlinkAt(t, dir, n), $"symlink {name} -> {target}");
+    }
+
+    private static void Rename(int fromDir, string from, int toDir, string to, uint flags = 0)
+    {
+        fixed (byte* a = At.Z(from)) fixed (byte* b = At.Z(to)) Call(Libc.RenameAt2(fromDir, a, toDir, b, flags), $"renameat2 {from} {to} {flags}");
+    }
+
+    private static void Unlink(int dir, string name)
+    {
+        fixed (byte* n = At.Z(name)) Call(Libc.UnlinkAt(dir, n, 0), "unlink " + name);
+    }
+
+    private static void MakeDirectory(int dir, string name)
+    {
+        fixed (byte* n = At.Z(name)) Call(Libc.MkdirAt(dir, n, 0x1ed), "mkdir " + name);
+    }
+
+    private static void WriteFile(int dir, string name, string text)
+    {
+        int fd = Call(At.Open(dir, name, Libc.O_WRONLY | Libc.O_CREAT | Libc.O_TRUNC, 0x1a4), "create " + name);
+        var bytes = System.Text.Encoding.UTF8.GetBytes(text);
+        fixed (byte* p = bytes) Assert.Equal(bytes.Length, (int)Libc.Write(fd, p, (nuint)bytes.Length));
+        Libc.Close(fd);
+    }
+
+    [Fact]
+    public void A_symlink_renamed_right_after_its_creation_is_recorded_with_its_target()
+    {
+        using var mount = new LighthouseMountFixture();
+        Directory.CreateDirectory(Path.Combine(mount.Current, "links"));
+        int dir = OpenDirectory(Path.Combine(mount.Current, "links"));
+        for (int i = 0; i < Repeats; i++)
+        {
+            Symlink(dir, $"target-{i}", $"new-{i}");
+            Rename(dir, $"new-{i}", dir, $"link-{i}");
+        }
+        Libc.Close(dir);
+        RecordAssert.Exact(mount, output);
+    }
+
+    [Fact]
+    public void A_symlink_unlinked_right_after_its_creation_leaves_no_trace_in_the_latest_tree()
+    {
+        using var mount = new LighthouseMountFixture();
+        Directory.CreateDirectory(Path.Combine(mount.Current, "links"));
+        int dir = OpenDirectory(Path.Combine(mount.Current, "links"));
+        for (int i = 0; i < Repeats; i++)
+        {
+            Symlink(dir, $"target-{i}", $"gone-{i}");
+            Unlink(dir, $"gone-{i}");
+        }
+        Libc.Close(dir);
+        RecordAssert.Exact(mount, output);
+    }
+
+    [Fact]
+    public void RENAME_WHITEOUT_leaves_a_whiteout_where_the_source_was()
+    {
+        using var mount = new LighthouseMountFixture();
+        Directory.CreateDirectory(Path.Combine(mount.Current, "w"));
+        int dir = OpenDirectory(Path.Combine(mount.Current, "w"));
+        WriteFile(dir, "a", "moved with a whiteout left behind\n");
+        Rename(dir, "a", dir, "b", Libc.RENAME_WHITEOUT);
+        Libc.Close(dir);
+        Assert.True(At.Lstat(Libc.AT_FDCWD, Path.Combine(mount.Current, "w/a"), out var whiteout));
+        Assert.Equal("char device 0:0", $"{At.TypeName(whiteout.Mode)} {whiteout.RdevMajor}:{whiteout.RdevMinor}");
+        RecordAssert.Exact(mount, output);
+    }
+
+    [Fact]
+    public void A_tree_deeper_than_PATH_MAX_with_files_written_at_the_bottom()
+    {
+        using var mount = new LighthouseMountFixture();
+        int dir = OpenDirectory(mount.Current);
+        int depth = 0;
+        for (int level = 0; depth <= At.PathMax + 500; level++)
+        {
+            string name = $"level{level:D2}".PadRight(250, 'x');
+            MakeDirectory(dir, name);
+            int next = Call(At.OpenDirectory(dir, name), "open level " + level);
+            Libc.Close(dir);
+            dir = next;
+            depth += name.Length + 1;
+        }
+        WriteFile(dir, "bottom.txt", "written more than PATH_MAX below the root\n");
+        WriteFile(dir, "renamed-away.txt", "then renamed\n");
+        Rename(dir, "renamed-away.txt", dir, "renamed.txt");
+        Symlink(dir, "bottom.txt", "link-to-bottom");
+        MakeDirectory(dir, "below-the-bottom");
+        Libc.Close(dir);
+        output.WriteLine($"the bottom is {depth} bytes below current/");
+        RecordAssert.Exact(mount, output);
+    }
+
+    [Fact]
+    public void RENAME_EXCHANGE_of_a_file_and_a_directory_swaps_them_in_history()
+    {
+        using var mount = new LighthouseMountFixture();
+        Directory.CreateDirectory(Path.Combine(mount.Current, "x/dir/inside"));
+        File.WriteAllText(Path.Combine(mount.Current, "x/dir/inside/deep.txt"), "inside the directory\n");
+        File.WriteAllText(Path.Combine(mount.Current, "x/file"), "the file\n");
+        int dir = OpenDirectory(Path.Combine(mount.Current, "x"));
+        Rename(dir, "file", dir, "dir", Libc.RENAME_EXCHANGE);
+        Libc.Close(dir);
+        Assert.Equal("the file\n", File.ReadAllText(Path.Combine(mount.Current, "x/dir")));
+        Assert.Equal("inside the directory\n", File.ReadAllText(Path.Combine(mount.Current, "x/file/inside/deep.txt")));
+        RecordAssert.Exact(mount, output);
+    }
+
+    [Fact]
+    public void An_O_TMPFILE_file_given_a_name_with_linkat_is_recorded_with_its_content()
+    {
+        using var mount = new LighthouseMountFixture();
+        Directory.CreateDirectory(Path.Combine(mount.Current, "t"));
+        int dir = OpenDirectory(Path.Combine(mount.Current, "t"));
+        int fd = Call(At.Open(dir, ".", Libc.O_TMPFILE | Libc.O_RDWR, 0x1a4), "open O_TMPFILE");
+        var bytes = "written before it had a name\n"u8.ToArray();
+        fixed (byte* p = bytes) Assert.Equal(bytes.Length, (int)Libc.Write(fd, p, (nuint)bytes.Length));
+        fixed (byte* empty = At.Z("")) fixed (byte* name = At.Z("named"))
+            Call(Libc.LinkAt(fd, empty, dir, name, Libc.AT_EMPTY_PATH), "linkat AT_EMPTY_PATH");
+        Libc.Close(fd);
+        Libc.Close(dir);
+        RecordAssert.Exact(mount, output);
+    }
+
+    [Fact]
+    public void An_atomic_save_by_rename_over_the_file_sed_i_style_keeps_the_new_content()
+    {
+        using var mount = new LighthouseMountFixture();
+        string dirPath = Path.Combine(mount.Current, "edit");
+        Directory.CreateDirectory(dirPath);
+        File.WriteAllText(Path.Combine(dirPath, "config.txt"), "colour = red\nsize = 1\n");
+        // By hand: write a temporary file beside it, fsync, rename it over the original.
+        int dir = OpenDirectory(dirPath);
+        int fd = Call(At.Open(dir, ".config.txt.tmp", Libc.O_WRONLY | Libc.O_CREAT | Libc.O_EXCL, 0x1a4), "create the temporary file");
+        var bytes = "colour = blue\nsize = 1\n"u8.ToArray();
+        fixed (byte* p = bytes) Assert.Equal(bytes.Length, (int)Libc.Write(fd, p, (nuint)bytes.Length));
+        Call(Libc.Fsync(fd), "fsync");
+        Libc.Close(fd);
+        Rename(dir, ".config.txt.tmp", dir, "config.txt");
+        Libc.Close(dir);
+        // And the real thing, twice: sed -i writes a temporary file (sedXXXXXX) and renames it over the file.
+        for (int i = 0; i < 2; i++)
+        {
+            var sed = Process.Start(new ProcessStartInfo("sed", ["-i", "s/size = [0-9]*/size = " + (i + 2) + "/", "config.txt"]) { WorkingDirectory = dirPath })!;
+            sed.WaitForExit();
+            Assert.Equal(0, sed.ExitCode);
+        }
+        Assert.Equal("colour = blue\nsize = 3\n", File.ReadAllText(Path.Combine(dirPath, "config.txt")));
+        RecordAssert.Exact(mount, output);
+    }
+}

@@ -1,0 +1,74 @@
+using System.Globalization;
+using Lighthouse.Record.Tests.Checking;
+using Lighthouse.Record.Tests.Support;
+using Lighthouse.Record.Tests.Workload;
+using Xunit.Abstractions;
+
+namespace Lighthouse.Record.Tests;
+
+/// <summary>
+/// Several processes at once run the fsstress-like workload in current/, each in its own subtree and all in a
+/// shared one; then the record must be exact and every change attributed to the process that made it.
+/// LIGHTHOUSE_TEST_SEED replays a run (the seed is in the output and in every failure);
+/// LIGHTHOUSE_TEST_RANDOM_OPS changes the number of operations per process.
+/// </summary>
+public sealed class StressTests(ITestOutputHelper output)
+{
+    private const int Processes = 4;
+
+    [Fact]
+    public void Four_processes_at_once_leave_a_record_that_history_reproduces_exactly()
+    {
+        int seed = TestSeed.Get();
+        int operations = TestSeed.Number("LIGHTHOUSE_TEST_RANDOM_OPS") ?? 2000;
+        string context = $"seed {seed} (LIGHTHOUSE_TEST_SEED={seed} replays it), {Processes} processes × {operations} operations\n";
+        output.WriteLine(context);
+        using var mount = new LighthouseMountFixture();
+        Directory.CreateDirectory(Path.Combine(mount.Current, "shared"));
+        for (int i = 1; i <= Processes; i++) Directory.CreateDirectory(Path.Combine(mount.Current, $"w{i}"));
+        long start = MountControl.WaitUntilIdle(mount.Project).LastSeq;
+
+        var workers = Enumerable.Range(1, Processes).Select(i => ChildProcess.Start("workload", $"stress-{i}",
+            (seed + i).ToString(CultureInfo.InvariantCulture), operations.ToString(CultureInfo.InvariantCulture),
+            Path.Combine(mount.Current, $"w{i}"), Path.Combine(mount.Current, "shared"))).ToList();
+        var problems = new List<string>();
+        var total = new OperationStats { Name = "all" };
+        foreach (var (worker, i) in workers.Select((w, i) => (w, i + 1)))
+        {
+            using (worker)
+            {
+                int exit = worker.Wait(TimeSpan.FromMinutes(5));
+                var line = worker.Output.Split('\n').FirstOrDefault(l => l.StartsWith('{'));
+                if (exit != 0 || line is null) { problems.Add($"stress-{i} exited with {exit}:\n{worker.Output}{worker.Errors}"); continue; }
+                total.Add(OperationStats.FromJson(line));
+            }
+        }
+        output.WriteLine(total.Describe());
+        if (total.UnexpectedCount > 0) problems.Add($"{total.UnexpectedCount} calls failed with errors no correct file system gives:\n" + total.Describe());
+
+        var check = RecordCheck.Run(mount);
+        output.WriteLine(check.Describe(maxLines: 200));
+        problems.AddRange(RecordAssert.Problems(mount, check));
+        problems.AddRange(MisattributedEvents(mount.Events(start)));
+        Assert.True(problems.Count == 0, context + string.Join("\n\n", problems));
+    }
+
+    /// <summary>Only stress-i changes w{i}/, so every event naming a path there is its; every event is some stress-j's
+    /// (none `external`: nothing was changed beside the mount).</summary>
+    private static IEnumerable<string> MisattributedEvents(List<LighthouseMountFixture.Event> events)
+    {
+        var wrong = new List<string>();
+        foreach (var e in events)
+        {
+            string? owner = Owner(e.Path) ?? (e.Path2 is null ? null : Owner(e.Path2));
+            bool ok = owner is null ? e.Agent.StartsWith("root/stress-", StringComparison.Ordinal) : e.Agent == $"root/{owner}";
+            if (!ok) wrong.Add($"@{e.Seq} {e.Op} {TreeDifference.Shorten(e.Path)} {TreeDifference.Shorten(e.Path2 ?? "")} by {e.Agent}" +
+                               (owner is null ? "" : $" (only {owner} changes that subtree)"));
+        }
+        if (wrong.Count == 0) yield break;
+        yield return $"{wrong.Count} events attributed to the wrong agent, first ones:\n  " + string.Join("\n  ", wrong.Take(20));
+
+        static string? Owner(string path) =>
+            path.StartsWith('w') && path.IndexOf('/') is > 1 and var slash && int.TryParse(path.AsSpan(1, slash - 1), out int i) ? $"stress-{i}" : null;
+    }
+}
