@@ -21,6 +21,7 @@ public sealed unsafe class FsxTests(ITestOutputHelper output)
     private readonly byte[] _model = new byte[MaxSize]; // bytes past _size are always zero
     private readonly int[] _writtenBy = new int[MaxSize]; // which operation last wrote each byte, for the report
     private readonly Queue<string> _recent = new();
+    private readonly HashSet<string> _states = []; // every state the file was in, even for a moment (SHA-256)
     private long _size;
     private int _fd = -1;
     private Random _random = new();
@@ -38,7 +39,7 @@ public sealed unsafe class FsxTests(ITestOutputHelper output)
         string path = Path.Combine(mount.Current, FileName);
         _fd = Libc.Open(path, Libc.O_RDWR | Libc.O_CREAT | Libc.O_TRUNC | Libc.O_CLOEXEC, 0x1a4);
         Assert.True(_fd >= 0, $"open {path}: {Errno.Name(Libc.Errno)}");
-        var states = new HashSet<string> { Hash() };
+        _states.Add(Hash());
         try
         {
             for (int op = 1; op <= operations; op++)
@@ -49,14 +50,14 @@ public sealed unsafe class FsxTests(ITestOutputHelper output)
                 if (Mismatch() is { } mismatch)
                     Assert.Fail($"{context}after operation {op} the file differs from its model: {mismatch}\nlast operations:\n  " +
                                 string.Join("\n  ", _recent));
-                states.Add(Hash());
             }
         }
         finally { if (_fd >= 0) Libc.Close(_fd); }
 
-        RecordAssert.Exact(mount, output, context);
-        var unreal = VersionsThatNeverWere(mount, states);
-        Assert.True(unreal.Count == 0, context + $"history keeps versions of {FileName} it never had:\n  " + string.Join("\n  ", unreal.Take(20)));
+        var problems = RecordAssert.Problems(mount, output);
+        var unreal = VersionsThatNeverWere(mount);
+        if (unreal.Count > 0) problems.Add($"history keeps {unreal.Count} versions of {FileName} it never had:\n  " + string.Join("\n  ", unreal.Take(20)));
+        RecordAssert.NoProblems(problems, context);
     }
 
     private string Step(int op, string path)
@@ -117,6 +118,7 @@ public sealed unsafe class FsxTests(ITestOutputHelper output)
         Check(Libc.Ftruncate(_fd, size), "ftruncate");
         if (size < _size) Array.Clear(_model, (int)size, (int)(_size - size));
         _size = size;
+        _states.Add(Hash());
         return $"truncate to {size}";
     }
 
@@ -125,6 +127,7 @@ public sealed unsafe class FsxTests(ITestOutputHelper output)
         data.CopyTo(_model, offset);
         Array.Fill(_writtenBy, op, (int)offset, data.Length);
         _size = Math.Max(_size, offset + data.Length);
+        _states.Add(Hash());
     }
 
     private byte[] RandomBytes(int length)
@@ -155,21 +158,23 @@ public sealed unsafe class FsxTests(ITestOutputHelper output)
 
     private static void Check(long rc, string what) => Assert.True(rc >= 0, $"{what}: {Errno.Name(Libc.Errno)}");
 
-    /// <summary>Every version of the file that history shows (at each event about it) must be a state it had after
-    /// some operation: never a mix of two, never bytes from elsewhere.</summary>
-    private static List<string> VersionsThatNeverWere(LighthouseMountFixture mount, HashSet<string> states)
+    /// <summary>Every version of the file that history shows (at each event about it) must be a state it had, if only
+    /// between the two calls of a mapped write: never a mix of two, never bytes from elsewhere. A version whose bytes were not kept (a
+    /// truncate of an open file is no settled point) says so with ENODATA, as DESIGN.md allows.</summary>
+    private List<string> VersionsThatNeverWere(LighthouseMountFixture mount)
     {
         var wrong = new List<string>();
+        int checkedVersions = 0, notKept = 0;
         foreach (var e in mount.Events().Where(e => e.Path == FileName || e.Path2 == FileName))
         {
             string version = Path.Combine(mount.History, $"@{e.Seq}", FileName);
-            try
-            {
-                string hash = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(version)));
-                if (!states.Contains(hash)) wrong.Add($"@{e.Seq} ({e.Op} by {e.Agent}): {hash[..16]}, {new FileInfo(version).Length} bytes");
-            }
-            catch (IOException x) { wrong.Add($"@{e.Seq} ({e.Op} by {e.Agent}): unreadable: {x.Message}"); }
+            string? hash = At.Sha256(Libc.AT_FDCWD, version, out long length, out string? problem);
+            checkedVersions++;
+            if (problem == "open failed: ENODATA") notKept++;
+            else if (hash is null) wrong.Add($"@{e.Seq} ({e.Op} by {e.Agent}): {problem}");
+            else if (!_states.Contains(hash)) wrong.Add($"@{e.Seq} ({e.Op} by {e.Agent}): sha256:{hash[..16]}, {length} bytes");
         }
+        output.WriteLine($"{checkedVersions} versions of {FileName} in history: {notKept} without their bytes (ENODATA), {wrong.Count} wrong");
         return wrong;
     }
 }

@@ -134,20 +134,32 @@ public sealed unsafe class RegressionTests(ITestOutputHelper output)
         RecordAssert.Exact(mount, output);
     }
 
+    /// <summary>An unnamed file written, then linked in; and (the workload's case) linked in and renamed at once,
+    /// before the record of its new name could read it there.</summary>
     [Fact]
     public void An_O_TMPFILE_file_given_a_name_with_linkat_is_recorded_with_its_content()
     {
         using var mount = new LighthouseMountFixture();
         Directory.CreateDirectory(Path.Combine(mount.Current, "t"));
         int dir = OpenDirectory(Path.Combine(mount.Current, "t"));
-        int fd = Call(At.Open(dir, ".", Libc.O_TMPFILE | Libc.O_RDWR, 0x1a4), "open O_TMPFILE");
-        var bytes = "written before it had a name\n"u8.ToArray();
-        fixed (byte* p = bytes) Assert.Equal(bytes.Length, (int)Libc.Write(fd, p, (nuint)bytes.Length));
-        fixed (byte* empty = At.Z("")) fixed (byte* name = At.Z("named"))
-            Call(Libc.LinkAt(fd, empty, dir, name, Libc.AT_EMPTY_PATH), "linkat AT_EMPTY_PATH");
-        Libc.Close(fd);
+        LinkTmpFile(dir, "named", "written before it had a name\n");
+        for (int i = 0; i < Repeats / 4; i++)
+        {
+            LinkTmpFile(dir, $"linked-{i}", $"unnamed file {i}\n");
+            Rename(dir, $"linked-{i}", dir, $"renamed-{i}");
+        }
         Libc.Close(dir);
         RecordAssert.Exact(mount, output);
+    }
+
+    private static void LinkTmpFile(int dir, string name, string text)
+    {
+        int fd = Call(At.Open(dir, ".", Libc.O_TMPFILE | Libc.O_RDWR, 0x1a4), "open O_TMPFILE");
+        var bytes = System.Text.Encoding.UTF8.GetBytes(text);
+        fixed (byte* p = bytes) Assert.Equal(bytes.Length, (int)Libc.Write(fd, p, (nuint)bytes.Length));
+        fixed (byte* empty = At.Z("")) fixed (byte* n = At.Z(name))
+            Call(Libc.LinkAt(fd, empty, dir, n, Libc.AT_EMPTY_PATH), "linkat AT_EMPTY_PATH " + name);
+        Libc.Close(fd);
     }
 
     [Fact]

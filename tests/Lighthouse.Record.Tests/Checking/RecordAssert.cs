@@ -10,14 +10,21 @@ public static class RecordAssert
     /// counted no recording failure, and its log has no "could not record". Writes the check to the test's output
     /// whatever it found; fails with every problem at once, after <paramref name="context"/> (a seed, say).
     /// </summary>
-    public static RecordCheckResult Exact(LighthouseMountFixture mount, ITestOutputHelper output, string context = "")
+    public static void Exact(LighthouseMountFixture mount, ITestOutputHelper output, string context = "") =>
+        NoProblems(Problems(mount, output), context);
+
+    /// <summary>Checks the record as <see cref="Exact"/> does (writing the check to the output) and returns what is
+    /// wrong with it, for a test that has more to check before it fails.</summary>
+    public static List<string> Problems(LighthouseMountFixture mount, ITestOutputHelper output)
     {
         var result = RecordCheck.Run(mount);
         output.WriteLine(result.Describe(maxLines: 200));
-        var problems = Problems(mount, result);
-        Assert.True(problems.Count == 0, context + string.Join("\n", problems));
-        return result;
+        return Problems(mount, result);
     }
+
+    /// <summary>Fails with every problem found, after <paramref name="context"/>.</summary>
+    public static void NoProblems(List<string> problems, string context = "") =>
+        Assert.True(problems.Count == 0, context + string.Join("\n\n", problems));
 
     /// <summary>What is wrong with the record of <paramref name="mount"/>, given a check of it: nothing when it is exact.</summary>
     public static List<string> Problems(LighthouseMountFixture mount, RecordCheckResult result)

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
 using Lighthouse.Interop;
@@ -187,32 +186,8 @@ public sealed class TreeChecker
         }
 
         /// <summary>"sha256:&lt;first 16 hex digits&gt;", or why the bytes could not be read.</summary>
-        private static unsafe string HashContent(int dirFd, string name)
-        {
-            // O_NONBLOCK: a regular file does not care, and a name that became a FIFO meanwhile must not hang the check.
-            int fd = At.Open(dirFd, name, Libc.O_RDONLY | Libc.O_NOFOLLOW | Libc.O_NONBLOCK | Libc.O_NOATIME);
-            if (fd < 0 && Libc.Errno == Libc.EPERM) fd = At.Open(dirFd, name, Libc.O_RDONLY | Libc.O_NOFOLLOW | Libc.O_NONBLOCK);
-            if (fd < 0) return "open failed: " + Errno.Name(Libc.Errno);
-            try
-            {
-                using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-                var buffer = new byte[1 << 20];
-                long total = 0;
-                fixed (byte* b = buffer)
-                {
-                    while (true)
-                    {
-                        long n = Libc.Read(fd, b, (nuint)buffer.Length);
-                        if (n < 0) return $"read failed at byte {total}: " + Errno.Name(Libc.Errno);
-                        if (n == 0) break;
-                        sha.AppendData(buffer, 0, (int)n);
-                        total += n;
-                    }
-                }
-                return $"sha256:{Convert.ToHexStringLower(sha.GetHashAndReset())[..16]} ({total} bytes read)";
-            }
-            finally { Libc.Close(fd); }
-        }
+        private static string HashContent(int dirFd, string name) =>
+            At.Sha256(dirFd, name, out long length, out string? problem) is { } hash ? $"sha256:{hash[..16]} ({length} bytes read)" : problem!;
 
         private static string Printable(byte[] target)
         {

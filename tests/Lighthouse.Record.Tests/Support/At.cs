@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using System.Security.Cryptography;
 using System.Text;
 using Lighthouse.Interop;
 
@@ -94,6 +95,36 @@ internal static unsafe class At
         int fd = OpenDirectory(dirFd, name);
         if (fd < 0) return null;
         try { return List(fd); }
+        finally { Libc.Close(fd); }
+    }
+
+    /// <summary>The SHA-256 (hex) of a regular file's bytes, read through a descriptor; null and why not (the open's
+    /// or a read's errno, e.g. "open failed: ENODATA" for content history did not keep) when they cannot be read.</summary>
+    public static string? Sha256(int dirFd, string name, out long length, out string? problem)
+    {
+        length = 0;
+        // O_NONBLOCK: a regular file does not care, and a name that became a FIFO meanwhile must not hang the reader.
+        int fd = Open(dirFd, name, Libc.O_RDONLY | Libc.O_NOFOLLOW | Libc.O_NONBLOCK | Libc.O_NOATIME);
+        if (fd < 0 && Libc.Errno == Libc.EPERM) fd = Open(dirFd, name, Libc.O_RDONLY | Libc.O_NOFOLLOW | Libc.O_NONBLOCK);
+        if (fd < 0) { problem = "open failed: " + Errno.Name(Libc.Errno); return null; }
+        try
+        {
+            using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            var buffer = new byte[1 << 20];
+            fixed (byte* b = buffer)
+            {
+                while (true)
+                {
+                    long n = Libc.Read(fd, b, (nuint)buffer.Length);
+                    if (n < 0) { problem = $"read failed at byte {length}: " + Errno.Name(Libc.Errno); return null; }
+                    if (n == 0) break;
+                    sha.AppendData(buffer, 0, (int)n);
+                    length += n;
+                }
+            }
+            problem = null;
+            return Convert.ToHexStringLower(sha.GetHashAndReset());
+        }
         finally { Libc.Close(fd); }
     }
 
