@@ -1,7 +1,4 @@
 using System.Globalization;
-using Lighthouse.Record.Tests.Checking;
-using Lighthouse.Record.Tests.Support;
-using Xunit.Abstractions;
 
 namespace Lighthouse.Record.Tests;
 

@@ -1,8 +1,4 @@
 using System.Security.Cryptography;
-using Lighthouse.Interop;
-using Lighthouse.Record.Tests.Checking;
-using Lighthouse.Record.Tests.Support;
-using Xunit.Abstractions;
 
 namespace Lighthouse.Record.Tests;
 
@@ -29,10 +25,8 @@ public sealed unsafe class FsxTests(ITestOutputHelper output)
     [Fact]
     public void One_file_under_random_writes_truncates_and_mmap_writes_matches_its_model_and_its_history()
     {
-        int seed = TestSeed.Get();
         int operations = TestSeed.Number("LIGHTHOUSE_TEST_FSX_OPS") ?? 3000;
-        string context = $"seed {seed} (LIGHTHOUSE_TEST_SEED={seed} replays it), {operations} operations\n";
-        output.WriteLine(context);
+        var (seed, context) = TestSeed.Start(output, $"{operations} operations");
         _random = new Random(seed);
         using var mount = new LighthouseMountFixture();
         Directory.CreateDirectory(Path.Combine(mount.Current, "fsx"));

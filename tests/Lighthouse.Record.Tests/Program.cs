@@ -1,6 +1,4 @@
 using System.Globalization;
-using Lighthouse.Record.Tests.Checking;
-using Lighthouse.Record.Tests.Support;
 using Lighthouse.Record.Tests.Workload;
 
 namespace Lighthouse.Record.Tests;

@@ -1,8 +1,4 @@
 using System.Diagnostics;
-using Lighthouse.Interop;
-using Lighthouse.Record.Tests.Checking;
-using Lighthouse.Record.Tests.Support;
-using Xunit.Abstractions;
 
 namespace Lighthouse.Record.Tests;
 
@@ -50,49 +46,46 @@ public sealed unsafe class RegressionTests(ITestOutputHelper output)
         Libc.Close(fd);
     }
 
-    [Fact]
-    public void A_symlink_renamed_right_after_its_creation_is_recorded_with_its_target()
+    /// <summary>Mounts, makes <paramref name="directory"/> in current/, runs <paramref name="act"/> on a descriptor of
+    /// it, then checks the whole record.</summary>
+    private void InItsOwnDirectory(string directory, Action<int, LighthouseMountFixture> act)
     {
         using var mount = new LighthouseMountFixture();
-        Directory.CreateDirectory(Path.Combine(mount.Current, "links"));
-        int dir = OpenDirectory(Path.Combine(mount.Current, "links"));
+        Directory.CreateDirectory(Path.Combine(mount.Current, directory));
+        int dir = OpenDirectory(Path.Combine(mount.Current, directory));
+        try { act(dir, mount); }
+        finally { Libc.Close(dir); }
+        RecordAssert.Exact(mount, output);
+    }
+
+    [Fact]
+    public void A_symlink_renamed_right_after_its_creation_is_recorded_with_its_target() => InItsOwnDirectory("links", (dir, _) =>
+    {
         for (int i = 0; i < Repeats; i++)
         {
             Symlink(dir, $"target-{i}", $"new-{i}");
             Rename(dir, $"new-{i}", dir, $"link-{i}");
         }
-        Libc.Close(dir);
-        RecordAssert.Exact(mount, output);
-    }
+    });
 
     [Fact]
-    public void A_symlink_unlinked_right_after_its_creation_leaves_no_trace_in_the_latest_tree()
+    public void A_symlink_unlinked_right_after_its_creation_leaves_no_trace_in_the_latest_tree() => InItsOwnDirectory("links", (dir, _) =>
     {
-        using var mount = new LighthouseMountFixture();
-        Directory.CreateDirectory(Path.Combine(mount.Current, "links"));
-        int dir = OpenDirectory(Path.Combine(mount.Current, "links"));
         for (int i = 0; i < Repeats; i++)
         {
             Symlink(dir, $"target-{i}", $"gone-{i}");
             Unlink(dir, $"gone-{i}");
         }
-        Libc.Close(dir);
-        RecordAssert.Exact(mount, output);
-    }
+    });
 
     [Fact]
-    public void RENAME_WHITEOUT_leaves_a_whiteout_where_the_source_was()
+    public void RENAME_WHITEOUT_leaves_a_whiteout_where_the_source_was() => InItsOwnDirectory("w", (dir, mount) =>
     {
-        using var mount = new LighthouseMountFixture();
-        Directory.CreateDirectory(Path.Combine(mount.Current, "w"));
-        int dir = OpenDirectory(Path.Combine(mount.Current, "w"));
         WriteFile(dir, "a", "moved with a whiteout left behind\n");
         Rename(dir, "a", dir, "b", Libc.RENAME_WHITEOUT);
-        Libc.Close(dir);
         Assert.True(At.Lstat(Libc.AT_FDCWD, Path.Combine(mount.Current, "w/a"), out var whiteout));
         Assert.Equal("char device 0:0", $"{At.TypeName(whiteout.Mode)} {whiteout.RdevMajor}:{whiteout.RdevMinor}");
-        RecordAssert.Exact(mount, output);
-    }
+    });
 
     [Fact]
     public void A_tree_deeper_than_PATH_MAX_with_files_written_at_the_bottom()
@@ -137,20 +130,15 @@ public sealed unsafe class RegressionTests(ITestOutputHelper output)
     /// <summary>An unnamed file written, then linked in; and (the workload's case) linked in and renamed at once,
     /// before the record of its new name could read it there.</summary>
     [Fact]
-    public void An_O_TMPFILE_file_given_a_name_with_linkat_is_recorded_with_its_content()
+    public void An_O_TMPFILE_file_given_a_name_with_linkat_is_recorded_with_its_content() => InItsOwnDirectory("t", (dir, _) =>
     {
-        using var mount = new LighthouseMountFixture();
-        Directory.CreateDirectory(Path.Combine(mount.Current, "t"));
-        int dir = OpenDirectory(Path.Combine(mount.Current, "t"));
         LinkTmpFile(dir, "named", "written before it had a name\n");
         for (int i = 0; i < Repeats / 4; i++)
         {
             LinkTmpFile(dir, $"linked-{i}", $"unnamed file {i}\n");
             Rename(dir, $"linked-{i}", dir, $"renamed-{i}");
         }
-        Libc.Close(dir);
-        RecordAssert.Exact(mount, output);
-    }
+    });
 
     private static void LinkTmpFile(int dir, string name, string text)
     {
@@ -163,21 +151,17 @@ public sealed unsafe class RegressionTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void An_atomic_save_by_rename_over_the_file_sed_i_style_keeps_the_new_content()
+    public void An_atomic_save_by_rename_over_the_file_sed_i_style_keeps_the_new_content() => InItsOwnDirectory("edit", (dir, mount) =>
     {
-        using var mount = new LighthouseMountFixture();
         string dirPath = Path.Combine(mount.Current, "edit");
-        Directory.CreateDirectory(dirPath);
         File.WriteAllText(Path.Combine(dirPath, "config.txt"), "colour = red\nsize = 1\n");
         // By hand: write a temporary file beside it, fsync, rename it over the original.
-        int dir = OpenDirectory(dirPath);
         int fd = Call(At.Open(dir, ".config.txt.tmp", Libc.O_WRONLY | Libc.O_CREAT | Libc.O_EXCL, 0x1a4), "create the temporary file");
         var bytes = "colour = blue\nsize = 1\n"u8.ToArray();
         fixed (byte* p = bytes) Assert.Equal(bytes.Length, (int)Libc.Write(fd, p, (nuint)bytes.Length));
         Call(Libc.Fsync(fd), "fsync");
         Libc.Close(fd);
         Rename(dir, ".config.txt.tmp", dir, "config.txt");
-        Libc.Close(dir);
         // And the real thing, twice: sed -i writes a temporary file (sedXXXXXX) and renames it over the file.
         for (int i = 0; i < 2; i++)
         {
@@ -186,6 +170,5 @@ public sealed unsafe class RegressionTests(ITestOutputHelper output)
             Assert.Equal(0, sed.ExitCode);
         }
         Assert.Equal("colour = blue\nsize = 3\n", File.ReadAllText(Path.Combine(dirPath, "config.txt")));
-        RecordAssert.Exact(mount, output);
-    }
+    });
 }

@@ -1,8 +1,5 @@
 using System.Globalization;
-using Lighthouse.Record.Tests.Checking;
-using Lighthouse.Record.Tests.Support;
 using Lighthouse.Record.Tests.Workload;
-using Xunit.Abstractions;
 
 namespace Lighthouse.Record.Tests;
 
@@ -19,10 +16,8 @@ public sealed class StressTests(ITestOutputHelper output)
     [Fact]
     public void Four_processes_at_once_leave_a_record_that_history_reproduces_exactly()
     {
-        int seed = TestSeed.Get();
         int operations = TestSeed.Number("LIGHTHOUSE_TEST_RANDOM_OPS") ?? 2000;
-        string context = $"seed {seed} (LIGHTHOUSE_TEST_SEED={seed} replays it), {Processes} processes × {operations} operations\n";
-        output.WriteLine(context);
+        var (seed, context) = TestSeed.Start(output, $"{Processes} processes × {operations} operations");
         using var mount = new LighthouseMountFixture();
         Directory.CreateDirectory(Path.Combine(mount.Current, "shared"));
         for (int i = 1; i <= Processes; i++) Directory.CreateDirectory(Path.Combine(mount.Current, $"w{i}"));

@@ -1,7 +1,3 @@
-using Lighthouse.Interop;
-using Lighthouse.Record.Tests.Checking;
-using Lighthouse.Record.Tests.Support;
-
 namespace Lighthouse.Record.Tests;
 
 /// <summary>The checker itself, on two plain directories: it sees every kind of difference it claims to, and none

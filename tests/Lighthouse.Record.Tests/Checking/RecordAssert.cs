@@ -1,5 +1,3 @@
-using Xunit.Abstractions;
-
 namespace Lighthouse.Record.Tests.Checking;
 
 /// <summary>The assertions every record test ends with.</summary>

@@ -1,8 +1,6 @@
 using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
-using Lighthouse.Interop;
-using Lighthouse.Record.Tests.Support;
 
 namespace Lighthouse.Record.Tests.Checking;
 

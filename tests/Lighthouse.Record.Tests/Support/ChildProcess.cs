@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Text;
-using Lighthouse.Interop;
 
 namespace Lighthouse.Record.Tests.Support;
 

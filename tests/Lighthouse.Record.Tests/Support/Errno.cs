@@ -1,5 +1,3 @@
-using Lighthouse.Interop;
-
 namespace Lighthouse.Record.Tests.Support;
 
 /// <summary>errno values by their names, for reports ("ENOENT" reads better than 2).</summary>

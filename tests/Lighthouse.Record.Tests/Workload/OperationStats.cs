@@ -1,8 +1,6 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Lighthouse.Interop;
-using Lighthouse.Record.Tests.Support;
 
 namespace Lighthouse.Record.Tests.Workload;
 

@@ -1,5 +1,3 @@
-using Lighthouse.Interop;
-
 namespace Lighthouse.Record.Tests.Workload;
 
 /// <summary>A name in a directory reached by walking from a workload's root one component at a time: the

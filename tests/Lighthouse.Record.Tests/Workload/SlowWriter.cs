@@ -1,6 +1,4 @@
 using System.Text;
-using Lighthouse.Interop;
-using Lighthouse.Record.Tests.Support;
 
 namespace Lighthouse.Record.Tests.Workload;
 

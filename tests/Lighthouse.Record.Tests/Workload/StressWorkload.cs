@@ -1,6 +1,3 @@
-using Lighthouse.Interop;
-using Lighthouse.Record.Tests.Support;
-
 namespace Lighthouse.Record.Tests.Workload;
 
 /// <param name="Name">Who runs it (also the prefix of the names it makes in the shared directory).</param>
@@ -204,25 +201,20 @@ public sealed unsafe class StressWorkload : IDisposable
         return errno;
     }
 
-    private int Write()
+    /// <summary>Opens an existing regular file (see <see cref="OpenRegular"/>), runs <paramref name="change"/> on its
+    /// descriptor and closes it; the errno of whichever failed.</summary>
+    private int OnRegularFile(int flags, Func<int, int> change, bool ownOnly = false)
     {
-        using var place = Existing(Kind.File);
-        int errno = OpenRegular(place, Libc.O_WRONLY, out int fd);
+        using var place = Existing(Kind.File, ownOnly);
+        int errno = OpenRegular(place, flags, out int fd);
         if (errno != 0) return errno;
-        errno = WriteAt(fd, _random.Next(MaxOffset), WriteSize());
-        Libc.Close(fd);
-        return errno;
+        try { return change(fd); }
+        finally { Libc.Close(fd); }
     }
 
-    private int Append()
-    {
-        using var place = Existing(Kind.File);
-        int errno = OpenRegular(place, Libc.O_WRONLY | Libc.O_APPEND, out int fd);
-        if (errno != 0) return errno;
-        errno = WriteAppending(fd, WriteSize());
-        Libc.Close(fd);
-        return errno;
-    }
+    private int Write() => OnRegularFile(Libc.O_WRONLY, fd => WriteAt(fd, _random.Next(MaxOffset), WriteSize()));
+
+    private int Append() => OnRegularFile(Libc.O_WRONLY | Libc.O_APPEND, fd => WriteAppending(fd, WriteSize()));
 
     private int Truncate()
     {
@@ -230,38 +222,21 @@ public sealed unsafe class StressWorkload : IDisposable
         return Libc.Truncate(place.ProcPath, _random.Next(MaxOffset)) < 0 ? Libc.Errno : 0;
     }
 
-    private int Ftruncate()
-    {
-        using var place = Existing(Kind.File);
-        int errno = OpenRegular(place, Libc.O_WRONLY, out int fd);
-        if (errno != 0) return errno;
-        errno = Libc.Ftruncate(fd, _random.Next(MaxOffset)) < 0 ? Libc.Errno : 0;
-        Libc.Close(fd);
-        return errno;
-    }
+    private int Ftruncate() => OnRegularFile(Libc.O_WRONLY, fd => Libc.Ftruncate(fd, _random.Next(MaxOffset)) < 0 ? Libc.Errno : 0);
 
-    private int Fsync()
+    private int Fsync() => OnRegularFile(Libc.O_WRONLY, fd =>
     {
-        using var place = Existing(Kind.File);
-        int errno = OpenRegular(place, Libc.O_WRONLY, out int fd);
+        int errno = WriteAt(fd, _random.Next(MaxOffset), WriteSize());
         if (errno != 0) return errno;
-        errno = WriteAt(fd, _random.Next(MaxOffset), WriteSize());
-        if (errno == 0) errno = (_random.Next(2) == 0 ? Libc.Fsync(fd) : Libc.Fdatasync(fd)) < 0 ? Libc.Errno : 0;
-        Libc.Close(fd);
-        return errno;
-    }
+        return (_random.Next(2) == 0 ? Libc.Fsync(fd) : Libc.Fdatasync(fd)) < 0 ? Libc.Errno : 0;
+    });
 
-    private int Read()
+    private int Read() => OnRegularFile(Libc.O_RDONLY, fd =>
     {
-        using var place = Existing(Kind.File);
-        int errno = OpenRegular(place, Libc.O_RDONLY, out int fd);
-        if (errno != 0) return errno;
         var buffer = new byte[MaxWrite];
         fixed (byte* b = buffer)
-            errno = Libc.Pread(fd, b, (nuint)buffer.Length, _random.Next(MaxOffset)) < 0 ? Libc.Errno : 0;
-        Libc.Close(fd);
-        return errno;
-    }
+            return Libc.Pread(fd, b, (nuint)buffer.Length, _random.Next(MaxOffset)) < 0 ? Libc.Errno : 0;
+    });
 
     private int ReadDirectory()
     {
@@ -497,31 +472,24 @@ public sealed unsafe class StressWorkload : IDisposable
     }
 
     /// <summary>Writes through a shared mapping and msync; only in the own subtree (see <see cref="WorkloadOptions"/>).</summary>
-    private int MmapWrite()
+    private int MmapWrite() => OnRegularFile(Libc.O_RDWR, ownOnly: true, change: fd =>
     {
-        using var place = Existing(Kind.File, ownOnly: true);
-        int errno = OpenRegular(place, Libc.O_RDWR, out int fd);
-        if (errno != 0) return errno;
-        try
+        if (!At.Fstat(fd, out var stat)) return Libc.Errno;
+        long size = (long)stat.Size;
+        if (size == 0)
         {
-            if (!At.Fstat(fd, out var stat)) return Libc.Errno;
-            long size = (long)stat.Size;
-            if (size == 0)
-            {
-                size = 1 + _random.Next(MaxWrite);
-                if (Libc.Ftruncate(fd, size) < 0) return Libc.Errno;
-            }
-            int length = (int)Math.Min(size, MaxOffset);
-            byte* map = (byte*)Libc.Mmap(null, (nuint)length, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED, fd, 0);
-            if (map == (byte*)-1) return Libc.Errno;
-            int offset = _random.Next(length), count = Math.Min(length - offset, WriteSize());
-            _data.AsSpan(_random.Next(_data.Length - count), count).CopyTo(new Span<byte>(map + offset, count));
-            errno = Libc.Msync(map, (nuint)length, Libc.MS_SYNC) < 0 ? Libc.Errno : 0;
-            Libc.Munmap(map, (nuint)length);
-            return errno;
+            size = 1 + _random.Next(MaxWrite);
+            if (Libc.Ftruncate(fd, size) < 0) return Libc.Errno;
         }
-        finally { Libc.Close(fd); }
-    }
+        int length = (int)Math.Min(size, MaxOffset);
+        byte* map = (byte*)Libc.Mmap(null, (nuint)length, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED, fd, 0);
+        if (map == (byte*)-1) return Libc.Errno;
+        int offset = _random.Next(length), count = Math.Min(length - offset, WriteSize());
+        _data.AsSpan(_random.Next(_data.Length - count), count).CopyTo(new Span<byte>(map + offset, count));
+        int errno = Libc.Msync(map, (nuint)length, Libc.MS_SYNC) < 0 ? Libc.Errno : 0;
+        Libc.Munmap(map, (nuint)length);
+        return errno;
+    });
 
     /// <summary>Files kept open across other calls and written now and then (a log, an editor's buffer): opens one,
     /// writes to one, or closes one.</summary>
