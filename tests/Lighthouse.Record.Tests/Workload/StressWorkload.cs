@@ -385,25 +385,23 @@ public sealed unsafe class StressWorkload : IDisposable
     private int BindSocket()
     {
         using var place = Fresh("s");
-        if (Libc.Fchdir(place.Directory) < 0) return Libc.Errno;
+        int fd = Libc.Socket(Libc.AF_UNIX, Libc.SOCK_STREAM | Libc.SOCK_CLOEXEC, 0);
+        if (fd < 0) return Libc.Errno;
+        if (Libc.Fchdir(place.Directory) < 0) { int failed = Libc.Errno; Libc.Close(fd); return failed; }
         try
         {
-            using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix,
-                System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
-            socket.Bind(new System.Net.Sockets.UnixDomainSocketEndPoint(place.Name));
-            return 0;
+            var address = new byte[Libc.SockaddrUnSize];
+            address[0] = Libc.AF_UNIX; // sa_family, little-endian
+            System.Text.Encoding.ASCII.GetBytes(place.Name, 0, place.Name.Length, address, Libc.SockaddrUnPathOffset);
+            fixed (byte* a = address)
+                return Libc.Bind(fd, a, (uint)address.Length) < 0 ? Libc.Errno : 0;
         }
-        catch (System.Net.Sockets.SocketException e) { return e.NativeErrorCode == 0 ? Libc.EIO : ErrnoOf(e); }
-        finally { Libc.Fchdir(_startDirectory); }
+        finally
+        {
+            Libc.Fchdir(_startDirectory);
+            Libc.Close(fd);
+        }
     }
-
-    /// <summary>The errno behind a socket error (.NET reports its own codes for a few).</summary>
-    private static int ErrnoOf(System.Net.Sockets.SocketException e) => e.SocketErrorCode switch
-    {
-        System.Net.Sockets.SocketError.AddressAlreadyInUse => Libc.EEXIST,
-        System.Net.Sockets.SocketError.AccessDenied => Libc.EACCES,
-        _ => e.NativeErrorCode,
-    };
 
     /// <summary>An unnamed file (O_TMPFILE), written, then given a name with linkat(AT_EMPTY_PATH).</summary>
     private int TmpFileLinked()
