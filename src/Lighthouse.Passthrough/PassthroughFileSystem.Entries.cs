@@ -60,8 +60,7 @@ public sealed unsafe partial class PassthroughFileSystem
     {
         // The kernel sends new_encode_dev(); mknodat wants glibc's makedev().
         ulong major = (rdev & 0xfff00) >> 8, minor = (rdev & 0xff) | ((rdev >> 12) & 0xfff00);
-        ulong dev = ((major & 0xfffff000UL) << 32) | ((major & 0xfffUL) << 8) | ((minor & 0xffffff00UL) << 12) | (minor & 0xffUL);
-        return CreateEntry(ctx, parent, name, out entry, &DoMknod, mode, dev, null);
+        return CreateEntry(ctx, parent, name, out entry, &DoMknod, mode, Libc.MakeDev(major, minor), null);
     }
 
     public override int Symlink(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name, ReadOnlySpan<byte> target, out EntryOut entry)

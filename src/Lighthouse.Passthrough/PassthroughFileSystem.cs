@@ -228,6 +228,17 @@ public sealed unsafe partial class PassthroughFileSystem : FuseFileSystem, IDisp
         return ok;
     }
 
+    /// <summary>lstat of <paramref name="name"/> in <paramref name="parent"/>, relative to the source's descriptors (the kernel
+    /// is not told of it: no lookup is counted); false if it is not there.</summary>
+    public bool TryStat(Node parent, ReadOnlySpan<byte> name, out NodeStat st)
+    {
+        StatxBuf buf = default;
+        byte* path = PathBuffer1;
+        bool ok = PathOf(parent, name, path) == 0 && Libc.Statx(DirOf(path), path, Libc.AT_SYMLINK_NOFOLLOW, Libc.STATX_BASIC_STATS, &buf) == 0;
+        st = ok ? new NodeStat(buf) : default;
+        return ok;
+    }
+
     /// <summary>The path of a node (plus "/child") relative to the source root, as text ("" for the root).</summary>
     public string RelativePath(Node node, ReadOnlySpan<byte> child = default)
     {

@@ -115,6 +115,16 @@ public interface IProjectStore : IDisposable
     /// <inheritdoc cref="RecordRename"/>
     Task<StoreEvent?> RecordRenameAsync(string agent, string from, string to);
 
+    /// <summary>
+    /// Records renameat2(RENAME_EXCHANGE) as one <c>exchange</c> event: the names <paramref name="a"/> and <paramref name="b"/>
+    /// (files or directories, any mix, in any directories) swap their files, which keep their ids and versions; a directory
+    /// takes its subtree along. Null for a no-op (one path twice, or two names of one file).
+    /// </summary>
+    StoreEvent? RecordExchange(string agent, string a, string b);
+
+    /// <inheritdoc cref="RecordExchange"/>
+    Task<StoreEvent?> RecordExchangeAsync(string agent, string a, string b);
+
     /// <summary>Records a hard link: <paramref name="newPath"/> names the same file (same file id) as <paramref name="existing"/>.</summary>
     StoreEvent RecordLink(string agent, string existing, string newPath);
 
@@ -148,6 +158,12 @@ public interface IProjectStore : IDisposable
 
     /// <summary>The version of a file (by stable id) as of a point, or null if it did not exist then.</summary>
     NodeVersion? AttributesOf(long fileId, StorePoint point);
+
+    /// <summary>
+    /// How many links a node had as of a point, as stat's st_nlink counts them: for a file its names then (hard links), for a
+    /// directory 2 plus its subdirectories then; 0 if it did not exist then.
+    /// </summary>
+    long LinkCount(long fileId, StorePoint point);
 
     /// <summary>Where the bytes of a path as of a point can be read (an object or the live file), or why they cannot; <see cref="ObjectMissingException"/> if a captured object is gone.</summary>
     FileContent Content(string path, StorePoint point);

@@ -216,6 +216,32 @@ public sealed partial class ProjectStore
         });
     }
 
+    /// <summary>Records renameat2(RENAME_EXCHANGE): the names <paramref name="a"/> and <paramref name="b"/> swap their files. Null for a no-op.</summary>
+    public StoreEvent? RecordExchange(string agent, string a, string b) => Wait(RecordExchangeAsync(agent, a, b));
+
+    /// <summary>As <see cref="RecordExchange"/>, returning once the event is queued; the task completes at commit.</summary>
+    public Task<StoreEvent?> RecordExchangeAsync(string agent, string a, string b)
+    {
+        CheckAgent(agent);
+        a = StorePath.Normalize(a);
+        b = StorePath.Normalize(b);
+        if (a.Length == 0 || b.Length == 0) throw new InvalidStorePathException(a.Length == 0 ? a : b, "the project root cannot be exchanged");
+        if (a == b) return Task.FromResult<StoreEvent?>(null);
+        if (StorePath.IsSelfOrUnder(a, b) || StorePath.IsSelfOrUnder(b, a))
+            throw new IndexConflictException($"cannot record exchanging '{a}' with '{b}': one is inside the other");
+        return _writer.SubmitAsync<StoreEvent?>(ctx =>
+        {
+            var (fileA, _) = ctx.Index.ResolveCurrent(a)
+                ?? throw new IndexConflictException($"cannot record the exchange of '{a}': it is not in the index");
+            var (fileB, _) = ctx.Index.ResolveCurrent(b)
+                ?? throw new IndexConflictException($"cannot record the exchange of '{b}': it is not in the index");
+            if (fileA == fileB) return null; // two names of one file: nothing moves
+            var v = ctx.Index.CurrentVersion(fileA);
+            return ctx.Append(new EventDraft(agent, EventOp.Exchange, a, b, FileId: fileA, BeforeVersion: v?.VersionSeq,
+                AfterVersion: v?.VersionSeq, OtherFileId: fileB));
+        });
+    }
+
     /// <summary>Records a hard link: <paramref name="newPath"/> names the same file as <paramref name="existing"/>.</summary>
     public StoreEvent RecordLink(string agent, string existing, string newPath) => Wait(RecordLinkAsync(agent, existing, newPath));
 

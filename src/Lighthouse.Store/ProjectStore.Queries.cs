@@ -61,6 +61,14 @@ public sealed partial class ProjectStore
         return s.VersionAt(fileId, s.ResolvePoint(point));
     }
 
+    /// <summary>How many links a node had as of a point (see <see cref="IProjectStore.LinkCount"/>).</summary>
+    public long LinkCount(long fileId, StorePoint point)
+    {
+        using var s = Read();
+        var seq = s.ResolvePoint(point);
+        return s.VersionAt(fileId, seq) is { } v ? s.LinkCount(fileId, v.Kind, seq) : 0;
+    }
+
     /// <summary>Where the bytes of a path as of a point can be read, or why they cannot.</summary>
     public FileContent Content(string path, StorePoint point)
     {

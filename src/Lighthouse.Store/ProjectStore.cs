@@ -123,8 +123,8 @@ public sealed partial class ProjectStore : IProjectStore
             {
                 writerConnection = db.OpenWriter(options.Durability == Durability.Full);
                 if (existed && options.CheckIntegrityOnOpen) QuickCheck(db, writerConnection);
-                Database.Exec(writerConnection, Schema.Create);
-                CheckSchemaVersion(writerConnection, db.FilePath);
+                Schema.CreateOrUpgrade(writerConnection, db.FilePath, projectDir);
+                db.LegacyOwner = Schema.LegacyOwner(writerConnection);
                 using var cmd = writerConnection.CreateCommand();
                 cmd.CommandText = "SELECT seq, hash, time_ticks FROM events ORDER BY seq DESC LIMIT 1";
                 using var r = cmd.ExecuteReader();
@@ -204,16 +204,18 @@ public sealed partial class ProjectStore : IProjectStore
         try
         {
             using var c = db.OpenReader();
-            using var cmd = c.CreateCommand();
-            cmd.CommandText = "SELECT value FROM meta WHERE key='schema_version'";
-            var version = cmd.ExecuteScalar() as string;
-            if (version != Schema.Version.ToString(System.Globalization.CultureInfo.InvariantCulture))
-                throw new StoreException($"database {db.FilePath} has schema version {version ?? "none"}; this Lighthouse reads version {Schema.Version}");
+            Schema.CheckReadable(c, db.FilePath);
+            db.LegacyOwner = Schema.LegacyOwner(c);
         }
         catch (SqliteException e)
         {
             db.ClearReaderPool();
             throw db.Translate(e, "opening the database read-only");
+        }
+        catch (StoreException)
+        {
+            db.ClearReaderPool();
+            throw;
         }
         return new ProjectStore(projectDir, options, db, null, null, new ObjectStore(Path.Combine(stateDir, "objects"), fsync: false, readOnly: true));
     }
@@ -240,16 +242,6 @@ public sealed partial class ProjectStore : IProjectStore
             while (r.Read()) problems.Add(r.GetString(0));
         if (problems is ["ok"]) return;
         throw new StoreCorruptException(db.FilePath, db.FindLastGoodEvent(), "integrity check failed: " + string.Join("; ", problems));
-    }
-
-    private static void CheckSchemaVersion(SqliteConnection c, string path)
-    {
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', $v); SELECT value FROM meta WHERE key='schema_version'";
-        cmd.Parameters.AddWithValue("$v", Schema.Version.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        var version = (string)cmd.ExecuteScalar()!;
-        if (version != Schema.Version.ToString(System.Globalization.CultureInfo.InvariantCulture))
-            throw new StoreException($"database {path} has schema version {version}; this Lighthouse reads version {Schema.Version}");
     }
 
     private ReconcileReport InitAndBaseline()
@@ -394,7 +386,7 @@ public sealed partial class ProjectStore : IProjectStore
                 using var r = cmd.ExecuteReader();
                 while (r.Read())
                 {
-                    ctx.Index.Apply(EventCodec.Read(r));
+                    ctx.Index.Apply(EventCodec.Read(r, _db.LegacyOwner));
                     count++;
                 }
             }
@@ -413,7 +405,7 @@ public sealed partial class ProjectStore : IProjectStore
         foreach (var sql in new[]
                  {
                      "SELECT parent_id, name, from_seq, to_seq, file_id, kind FROM entries ORDER BY parent_id, name, from_seq",
-                     "SELECT file_id, from_seq, to_seq, kind, size, mode, mtime_ns, inode, content_state, content_hash, captured_seq FROM versions ORDER BY file_id, from_seq",
+                     "SELECT file_id, from_seq, to_seq, kind, size, mode, mtime_ns, inode, content_state, content_hash, captured_seq, uid, gid, rdev FROM versions ORDER BY file_id, from_seq",
                      "SELECT name, seq, created_seq FROM snapshots ORDER BY name",
                  })
         {

@@ -1,4 +1,5 @@
 using Lighthouse.Fuse.Session;
+using Lighthouse.Interop;
 using Lighthouse.Passthrough;
 using Lighthouse.Project.Agents;
 using Lighthouse.Project.Recording;
@@ -25,11 +26,7 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
     private static FileKey KeyOf(Node node) => new(node.Dev, node.Ino);
 
     private static FileFacts Facts(in NodeStat st) =>
-        new(st.Mode, st.Size, st.MtimeNs, st.Ino, st.Uid, st.Gid, MakeDev(st.Rdev >> 32, st.Rdev & 0xffffffff));
-
-    /// <summary>dev_t from major and minor, as glibc's makedev encodes them.</summary>
-    private static ulong MakeDev(ulong major, ulong minor) =>
-        ((major & 0xfffff000) << 32) | ((major & 0xfff) << 8) | ((minor & 0xffffff00) << 12) | (minor & 0xff);
+        new(st.Mode, st.Size, st.MtimeNs, st.Ino, st.Uid, st.Gid, Libc.MakeDev(st.Rdev >> 32, st.Rdev & 0xffffffff));
 
     private static void Remember(Node node, ContentKnowledge known) =>
         Volatile.Write(ref node.UserState, known == ContentKnowledge.Safe ? ContentSafe : 0);
@@ -94,10 +91,14 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
 
     public void Renamed(in RequestContext ctx, Node fromParent, ReadOnlySpan<byte> fromName, Node toParent, ReadOnlySpan<byte> toName, uint flags)
     {
-        const uint RenameExchange = 2;
+        const uint RenameExchange = 2, RenameWhiteout = 4;
         string from = PathOf(fromParent, fromName), to = PathOf(toParent, toName);
-        if ((flags & RenameExchange) != 0) recorder.Exchanged(AgentOf(ctx), from, to);
-        else recorder.Renamed(AgentOf(ctx), from, to);
+        var agent = AgentOf(ctx);
+        if ((flags & RenameExchange) != 0) recorder.Exchanged(agent, from, to);
+        else recorder.Renamed(agent, from, to);
+        // RENAME_WHITEOUT left a whiteout (a character device 0:0) at the source name: a new node, recorded as the disk has it.
+        if ((flags & RenameWhiteout) != 0 && _fs!.TryStat(fromParent, fromName, out var whiteout))
+            recorder.Created(agent, from, new FileKey(whiteout.Dev, whiteout.Ino), Facts(whiteout));
     }
 
     public void Linked(in RequestContext ctx, Node node, Node newParent, ReadOnlySpan<byte> newName) =>

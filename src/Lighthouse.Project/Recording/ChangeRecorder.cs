@@ -139,14 +139,7 @@ public sealed class ChangeRecorder : IDisposable
     {
         Touched(a);
         Touched(b);
-        // The log has no swap yet; three renames through a name nobody uses say the same.
-        string aside = $"{a}.lighthouse-exchange-{Guid.NewGuid():N}";
-        Record(() =>
-        {
-            Submitted(_store.RecordRenameAsync(agent.Name, a, aside));
-            Submitted(_store.RecordRenameAsync(agent.Name, b, a));
-            Submitted(_store.RecordRenameAsync(agent.Name, aside, b));
-        }, a, b);
+        Record(() => Submitted(_store.RecordExchangeAsync(agent.Name, a, b)), a, b);
     }
 
     public void Linked(Agent agent, string existing, string newPath)

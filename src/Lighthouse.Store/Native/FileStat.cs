@@ -10,6 +10,10 @@ internal static class FileStat
         Libc.S_IFDIR => FileKind.Directory,
         Libc.S_IFREG => FileKind.File,
         Libc.S_IFLNK => FileKind.Symlink,
+        Libc.S_IFIFO => FileKind.Fifo,
+        Libc.S_IFSOCK => FileKind.Socket,
+        Libc.S_IFCHR => FileKind.CharDevice,
+        Libc.S_IFBLK => FileKind.BlockDevice,
         _ => FileKind.Other,
     };
 
@@ -18,7 +22,10 @@ internal static class FileStat
         KindOf(st.Mode) == FileKind.Directory ? 0 : (long)st.Size,
         st.Mode & 0xFFF,
         st.MtimeSec * 1_000_000_000L + st.MtimeNsec,
-        (long)st.Ino);
+        (long)st.Ino,
+        st.Uid,
+        st.Gid,
+        unchecked((long)Libc.MakeDev(st.RdevMajor, st.RdevMinor)));
 
     /// <summary>lstat of an absolute path; null if it does not exist.</summary>
     public static unsafe NodeAttributes? Lstat(string path)

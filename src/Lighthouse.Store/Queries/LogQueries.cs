@@ -80,7 +80,7 @@ internal static class LogQueries
             if (e.Op is EventOp.SnapshotCreate or EventOp.SnapshotDelete or EventOp.Init) continue;
             paths.Add(e.Path);
             if (e.Path2 is not null) paths.Add(e.Path2);
-            if (e.Op == EventOp.Rename)
+            if (e.Op is EventOp.Rename or EventOp.Exchange)
             {
                 // A directory that moved takes its subtree along: those paths changed too.
                 foreach (var side in new[] { e.Path, e.Path2! })
