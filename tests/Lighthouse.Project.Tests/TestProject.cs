@@ -29,8 +29,12 @@ public sealed class TestProject : IDisposable
     public (FileKey Key, FileFacts Facts) Stat(string rel)
     {
         var a = NodeAttributes.Of(Abs(rel)) ?? throw new FileNotFoundException(rel);
-        uint type = a.Kind switch { FileKind.Directory => 0x4000u, FileKind.Symlink => 0xA000u, FileKind.File => 0x8000u, _ => 0x1000u };
-        return (new FileKey(0, (ulong)a.Inode), new FileFacts(type | (uint)a.Mode, a.Size, a.MtimeNs, (ulong)a.Inode, 0, 0, 0));
+        uint type = a.Kind switch
+        {
+            FileKind.Directory => 0x4000u, FileKind.Symlink => 0xA000u, FileKind.File => 0x8000u, FileKind.Socket => 0xC000u,
+            FileKind.CharDevice => 0x2000u, FileKind.BlockDevice => 0x6000u, _ => 0x1000u,
+        };
+        return (new FileKey(0, (ulong)a.Inode), new FileFacts(type | (uint)a.Mode, a.Size, a.MtimeNs, (ulong)a.Inode, (uint)a.Uid, (uint)a.Gid, (ulong)a.Rdev));
     }
 
     /// <summary>Creates a file on disk and records it as the mount does: the creation (an empty file), then,
