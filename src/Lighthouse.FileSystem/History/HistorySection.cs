@@ -298,5 +298,6 @@ public sealed unsafe class HistorySection : FuseFileSystem, IMountSection
     public override int SetXattr(in RequestContext ctx, ulong node, ReadOnlySpan<byte> name, ReadOnlySpan<byte> value, int flags) => Errno.EROFS;
     public override int RemoveXattr(in RequestContext ctx, ulong node, ReadOnlySpan<byte> name) => Errno.EROFS;
     public override int Fallocate(in RequestContext ctx, ulong node, ulong fh, long offset, long length, int mode) => Errno.EROFS;
+    public override int CopyFileRange(in RequestContext ctx, ulong nodeIn, ulong fhIn, long offsetIn, ulong nodeOut, ulong fhOut, long offsetOut, long length, ulong flags, out long copied) { copied = 0; return Errno.EROFS; }
     public override int Poll(in RequestContext ctx, ulong node, ulong fh, ulong kh, bool scheduleNotify, uint events, out uint revents) { revents = events & 0x41; return 0; }
 }
