@@ -184,17 +184,23 @@ public sealed partial class ProjectStore
         });
     }
 
+    /// <summary>Checks the agent and the two paths of a rename or exchange (normalized in place); false when they are one path.</summary>
+    private static bool TwoPaths(string agent, ref string a, ref string b, string done)
+    {
+        CheckAgent(agent);
+        a = StorePath.Normalize(a);
+        b = StorePath.Normalize(b);
+        if (a.Length == 0 || b.Length == 0) throw new InvalidStorePathException(a.Length == 0 ? a : b, $"the project root cannot be {done}");
+        return a != b;
+    }
+
     /// <summary>Records a rename (over an existing target, which then stays reachable in history). Null for a POSIX no-op.</summary>
     public StoreEvent? RecordRename(string agent, string from, string to) => Wait(RecordRenameAsync(agent, from, to));
 
     /// <summary>As <see cref="RecordRename"/>, returning once the event is queued; the task completes at commit.</summary>
     public Task<StoreEvent?> RecordRenameAsync(string agent, string from, string to)
     {
-        CheckAgent(agent);
-        from = StorePath.Normalize(from);
-        to = StorePath.Normalize(to);
-        if (from.Length == 0 || to.Length == 0) throw new InvalidStorePathException(from.Length == 0 ? from : to, "the project root cannot be renamed");
-        if (from == to) return Task.FromResult<StoreEvent?>(null);
+        if (!TwoPaths(agent, ref from, ref to, "renamed")) return Task.FromResult<StoreEvent?>(null);
         if (StorePath.IsSelfOrUnder(to, from))
             throw new IndexConflictException($"cannot record moving '{from}' into itself ('{to}')");
         return _writer.SubmitAsync<StoreEvent?>(ctx =>
@@ -222,11 +228,7 @@ public sealed partial class ProjectStore
     /// <summary>As <see cref="RecordExchange"/>, returning once the event is queued; the task completes at commit.</summary>
     public Task<StoreEvent?> RecordExchangeAsync(string agent, string a, string b)
     {
-        CheckAgent(agent);
-        a = StorePath.Normalize(a);
-        b = StorePath.Normalize(b);
-        if (a.Length == 0 || b.Length == 0) throw new InvalidStorePathException(a.Length == 0 ? a : b, "the project root cannot be exchanged");
-        if (a == b) return Task.FromResult<StoreEvent?>(null);
+        if (!TwoPaths(agent, ref a, ref b, "exchanged")) return Task.FromResult<StoreEvent?>(null);
         if (StorePath.IsSelfOrUnder(a, b) || StorePath.IsSelfOrUnder(b, a))
             throw new IndexConflictException($"cannot record exchanging '{a}' with '{b}': one is inside the other");
         return _writer.SubmitAsync<StoreEvent?>(ctx =>

@@ -110,27 +110,14 @@ public sealed class SchemaUpgradeTests : IDisposable
     /// <summary>Every point's tree as text: path, file id, kind (exact special kinds read as "other", as schema 1 had
     /// them), size, mode, and the bytes or why there are none.</summary>
     private static List<string> Views(ProjectStore store, long last) => Enumerable.Range(1, (int)last).Select(seq =>
-    {
-        var lines = new List<string>();
-        var dirs = new Stack<string>();
-        dirs.Push("");
-        while (dirs.Count > 0)
+        $"@{seq}: " + string.Join(" | ", TreeReader.Read(store, seq).Keys.Select(path =>
         {
-            var dir = dirs.Pop();
-            foreach (var e in store.List(dir, seq))
-            {
-                var path = StorePath.Combine(dir, e.Name);
-                var v = store.Attributes(path, seq);
-                var content = store.Content(path, seq);
-                var kind = e.Kind > FileKind.Other ? FileKind.Other : e.Kind;
-                var bytes = content.IsAvailable ? Encoding.UTF8.GetString(store.ReadAllBytes(path, seq)) : content.State.ToString();
-                lines.Add($"{path} #{e.FileId} {kind} {v.Size} {Convert.ToString(v.Attributes.Mode, 8)} {bytes}");
-                if (e.Kind == FileKind.Directory) dirs.Push(path);
-            }
-        }
-        lines.Sort(StringComparer.Ordinal);
-        return $"@{seq}: " + string.Join(" | ", lines);
-    }).ToList();
+            var v = store.Attributes(path, seq);
+            var content = store.Content(path, seq);
+            var kind = v.Kind > FileKind.Other ? FileKind.Other : v.Kind;
+            var bytes = content.IsAvailable ? Encoding.UTF8.GetString(store.ReadAllBytes(path, seq)) : content.State.ToString();
+            return $"{path} #{v.FileId} {kind} {v.Size} {Convert.ToString(v.Attributes.Mode, 8)} {bytes}";
+        }))).ToList();
 
     /// <summary>
     /// Rewrites a store as schema 1 stored it: no uid/gid/rdev columns, special files of kind 4 ("other"), and each hash
