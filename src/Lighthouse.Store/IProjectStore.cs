@@ -78,7 +78,8 @@ public interface IProjectStore : IDisposable
     StoreEvent? RecordWrite(string agent, string path);
 
     /// <summary>
-    /// Records a new file, directory or symlink (the kind from its attributes; lstat'ed when <paramref name="attributes"/>
+    /// Records a new file, directory, symlink, fifo, socket or device node (the kind, owner and device number from its
+    /// attributes; lstat'ed when <paramref name="attributes"/>
     /// is null, <see cref="StorePathNotFoundException"/> if it is not on disk). A file's or symlink's bytes are captured.
     /// </summary>
     StoreEvent RecordCreate(string agent, string path, NodeAttributes? attributes = null);

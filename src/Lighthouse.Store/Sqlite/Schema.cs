@@ -105,8 +105,7 @@ internal static class Schema
     public static void CreateOrUpgrade(SqliteConnection c, string path, string projectDir)
     {
         var version = StoredVersion(c);
-        if (version > Version)
-            throw new StoreException($"database {path} has schema version {version}, written by a newer Lighthouse; this one reads versions up to {Version}: use a newer Lighthouse");
+        if (version is not (null or 1 or Version)) throw new StoreException(Unreadable(path, version.Value));
         if (version == 1)
         {
             var owner = Native.FileStat.Lstat(projectDir) ?? throw new StoreException($"project directory {projectDir} does not exist");
@@ -131,10 +130,14 @@ internal static class Schema
         throw new StoreException(version switch
         {
             null => $"database {path} has no schema version; it is not a Lighthouse store",
-            > Version => $"database {path} has schema version {version}, written by a newer Lighthouse; this one reads versions up to {Version}: use a newer Lighthouse",
-            _ => $"database {path} has schema version {version}, older than this Lighthouse's {Version}: open the project for writing once (lighthouse mount) to upgrade it in place",
+            1 => $"database {path} has schema version 1, older than this Lighthouse's {Version}: open the project for writing once (lighthouse mount) to upgrade it in place",
+            _ => Unreadable(path, version.Value),
         });
     }
+
+    private static string Unreadable(string path, int version) => version > Version
+        ? $"database {path} has schema version {version}, written by a newer Lighthouse; this one reads versions up to {Version}: use a newer Lighthouse"
+        : $"database {path} has schema version {version}, which no Lighthouse wrote";
 
     /// <summary>Who the events written before schema 2 read as (see <see cref="CreateOrUpgrade"/>); root for a store that has none.</summary>
     public static (long Uid, long Gid) LegacyOwner(SqliteConnection c)
