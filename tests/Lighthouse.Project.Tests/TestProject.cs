@@ -42,8 +42,11 @@ public sealed class TestProject : IDisposable
         Host!.Recorder.Created(agent, rel, key, facts);
         if (text.Length == 0) return;
         File.WriteAllText(Abs(rel), text);
-        Host.Recorder.Written(agent, rel, key);
+        Written(agent, rel);
     }
+
+    /// <summary>Records a write of <paramref name="rel"/> as the mount does at close: with a descriptor to read it through.</summary>
+    public void Written(Agent agent, string rel) => Host!.Recorder.Written(agent, rel, Stat(rel).Key, File.OpenHandle(Abs(rel)));
 
     /// <summary>The events after <paramref name="afterSeq"/>, oldest first, once everything queued is recorded.</summary>
     public IReadOnlyList<StoreEvent> EventsAfter(long afterSeq)
