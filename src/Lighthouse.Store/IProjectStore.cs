@@ -198,6 +198,17 @@ public interface IProjectStore : IDisposable
     /// <summary>Every version of the file at <paramref name="path"/> (as of <paramref name="point"/>, default latest), across renames, oldest first.</summary>
     IReadOnlyList<FileVersion> Versions(string path, StorePoint? point = null);
 
+    /// <summary>
+    /// The history of the name <paramref name="path"/> up to <paramref name="point"/> (default latest), followed like
+    /// <c>git log --follow</c>, newest first: the versions of every file that held that name, each up to when it stopped
+    /// holding it — the file there now, and those it replaced or that held the name before (an atomic save renames a
+    /// temporary file over the name: both files' versions are listed, the temporary file's from before the rename
+    /// too). A file that came to the name from another name brings its versions from there, and that name is followed
+    /// back in turn. Each version has its own file id and the name it had. <see cref="StorePathNotFoundException"/> if
+    /// nothing ever held the name up to that point.
+    /// </summary>
+    IReadOnlyList<FileVersion> PathHistory(string path, StorePoint? point = null);
+
     /// <summary>Every version of a file by stable id, oldest first (empty for an unknown id).</summary>
     IReadOnlyList<FileVersion> Versions(long fileId);
 
