@@ -93,6 +93,43 @@ public sealed class VerbTests
     }
 
     [Fact]
+    public void History_follows_an_atomic_save_newest_first_and_no_follow_lists_one_file()
+    {
+        using var p = new TempProject();
+        using (var s = p.OpenStore())
+        {
+            TempProject.Write(s, "alice/vim", "src/a.txt", "one\n");
+            // sed -i: a temporary file written beside it, then renamed over it.
+            TempProject.Write(s, "root/sed", "src/sedAb12Cd", "ONE\n");
+            s.CaptureBeforeModify("root/sed", "src/a.txt");
+            File.Move(p.PathOf("src/sedAb12Cd"), p.PathOf("src/a.txt"), overwrite: true);
+            s.RecordRename("root/sed", "src/sedAb12Cd", "src/a.txt");
+        }
+        var r = p.Cli("history", "src/a.txt");
+        Assert.True(r.Code == 0, r.ToString());
+        var rows = r.Out.Split('\n').Where(l => l.StartsWith('@')).ToList();
+        Assert.Equal(3, rows.Count);
+        Assert.Contains("root/sed", rows[0]);
+        Assert.Contains("src/sedAb12Cd", rows[0]); // the version's own name
+        Assert.Contains("alice/vim", rows[1]);
+        Assert.Contains("baseline", rows[2]);
+        Assert.Contains("3 version(s) of 2 files that held 'src/a.txt'", r.Out);
+
+        var one = p.Cli("history", "src/a.txt", "--no-follow");
+        Assert.True(one.Code == 0, one.ToString());
+        Assert.Contains("1 version(s) of file #", one.Out);
+        Assert.DoesNotContain("alice/vim", one.Out);
+
+        var json = JsonDocument.Parse(p.Cli("history", "src/a.txt", "--json").Out).RootElement;
+        Assert.True(json.GetProperty("follow").GetBoolean());
+        Assert.Equal(2, json.GetProperty("files").GetArrayLength());
+        var versions = json.GetProperty("versions").EnumerateArray().ToList();
+        Assert.Equal(["src/sedAb12Cd", "src/a.txt", "src/a.txt"], versions.Select(v => v.GetProperty("path").GetString()));
+        Assert.True(versions[0].GetProperty("version").GetInt64() > versions[1].GetProperty("version").GetInt64());
+        Assert.Equal(json.GetProperty("fileId").GetInt64(), versions[0].GetProperty("fileId").GetInt64());
+    }
+
+    [Fact]
     public void Diff_lists_changed_paths_and_patch_shows_a_unified_diff()
     {
         using var p = new TempProject();
