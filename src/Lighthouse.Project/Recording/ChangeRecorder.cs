@@ -54,6 +54,10 @@ public sealed class ChangeRecorder : IDisposable
     private static readonly long RecentTicks = 3 * Stopwatch.Frequency;
     // When each file's last capture was queued (Stopwatch ticks), for the capture rule of files kept open.
     private readonly ConcurrentDictionary<FileKey, long> _capturedAt = new();
+    // Queued captures each hold a descriptor: bounded, so a backlog (a burst of closes while the store is slow) cannot
+    // take the process's descriptors (the limit here is 20,000) from the files being served.
+    private const int MaxQueuedCaptures = 1000;
+    private readonly SemaphoreSlim _captureSlots = new(MaxQueuedCaptures);
     private long _lastPrune;
 
     public ChangeRecorder(IProjectStore store)
@@ -186,6 +190,7 @@ public sealed class ChangeRecorder : IDisposable
     /// the file is called or whether it still has a name by the time the capture runs.</summary>
     public void Written(Agent agent, string path, FileKey file, SafeFileHandle content)
     {
+        _captureSlots.Wait(); // only when MaxQueuedCaptures are queued already
         _known[file] = ContentKnowledge.WritePending;
         long now = Stopwatch.GetTimestamp();
         _capturedAt[file] = now;
@@ -198,6 +203,7 @@ public sealed class ChangeRecorder : IDisposable
             finally
             {
                 content.Dispose();
+                _captureSlots.Release();
                 _known.TryUpdate(file, ContentKnowledge.Safe, ContentKnowledge.WritePending);
             }
         }, path);
