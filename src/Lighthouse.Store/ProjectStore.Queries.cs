@@ -211,6 +211,15 @@ public sealed partial class ProjectStore
         return LogQueries.Versions(s, fileId);
     }
 
+    /// <summary>The versions of every file that held <paramref name="path"/> up to a point, newest first (see <see cref="IProjectStore.PathHistory"/>).</summary>
+    public IReadOnlyList<FileVersion> PathHistory(string path, StorePoint? point = null)
+    {
+        path = StorePath.Normalize(path);
+        using var s = Read();
+        var history = LogQueries.PathHistory(s, path, s.ResolvePoint(point ?? StorePoint.Latest));
+        return history.Count > 0 ? history : throw new StorePathNotFoundException(path, (point ?? StorePoint.Latest).ToString());
+    }
+
     /// <summary>The paths whose node differs between two points, and how.</summary>
     public IReadOnlyList<ChangedPath> Changed(StorePoint from, StorePoint to)
     {

@@ -9,6 +9,7 @@ using Lighthouse.Store.Reconciliation;
 using Lighthouse.Store.Sqlite;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
+using Microsoft.Win32.SafeHandles;
 
 namespace Lighthouse.Store;
 
@@ -25,6 +26,7 @@ public sealed partial class ProjectStore : IProjectStore
     private readonly EventWriter? _writerOrNull;
     private readonly FileStream? _lock;
     private readonly ContentCapture _capture;
+    private readonly SafeFileHandle? _root; // the project directory: where captures and scans without a descriptor start
     private int _disposed;
 
     private ProjectStore(string projectDir, StoreOptions options, Database db, EventWriter? writer, FileStream? lockFile, ObjectStore objects)
@@ -37,6 +39,7 @@ public sealed partial class ProjectStore : IProjectStore
         Objects = objects;
         EmptyHash = writer is null ? Convert.ToHexStringLower(SHA256.HashData([])) : objects.StoreBytes([]);
         _capture = new ContentCapture(this);
+        if (writer is not null) _root = ProjectTree.OpenRoot(projectDir);
         if (writer is not null) writer.Committed += events => Committed?.Invoke(events);
     }
 
@@ -52,6 +55,8 @@ public sealed partial class ProjectStore : IProjectStore
     public ObjectStore Objects { get; }
     internal string EmptyHash { get; }
     internal Database Db => _db;
+    /// <summary>A descriptor of the project directory (writers only): paths are reached from it, never absolute.</summary>
+    internal int RootFd => (int)(_root ?? throw new StoreReadOnlyException(ProjectDir)).DangerousGetHandle();
     internal EventWriter Writer => _writer;
 
     /// <summary>The last committed event.</summary>
@@ -248,7 +253,7 @@ public sealed partial class ProjectStore : IProjectStore
     {
         var sw = Stopwatch.StartNew();
         var rootAttrs = FileStat.Lstat(ProjectDir)!;
-        var scan = DirectoryScanner.Scan(ProjectDir, "");
+        var scan = DirectoryScanner.Scan(RootFd, "");
         var events = _writer.Submit(ctx =>
         {
             ctx.Append(new EventDraft(SystemAgent, EventOp.Init, "", NewVersion: true, Attributes: rootAttrs));
@@ -288,7 +293,7 @@ public sealed partial class ProjectStore : IProjectStore
         _ = _writer; // fail before scanning if read-only
         var sw = Stopwatch.StartNew();
         progress?.Report(new ReconcileProgress("scan", 0, 0));
-        var scan = DirectoryScanner.Scan(ProjectDir, scope, n => progress?.Report(new ReconcileProgress("scan", n, 0)));
+        var scan = DirectoryScanner.Scan(RootFd, scope, n => progress?.Report(new ReconcileProgress("scan", n, 0)));
         var events = _writer.Submit(ctx =>
         {
             var first = ctx.Appended.Count;
@@ -427,6 +432,7 @@ public sealed partial class ProjectStore : IProjectStore
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _writerOrNull?.Dispose();
         _db.ClearReaderPool();
+        _root?.Dispose();
         _lock?.Dispose();
     }
 }

@@ -15,24 +15,38 @@ public sealed class RecorderTests : IDisposable
     {
         var host = _p.Open();
         long start = host.Store.LastSeq;
+        using var gate = new ManualResetEventSlim();
+        host.Recorder.EnqueueExternal(() => gate.Wait()); // the recorder is busy: what follows stays queued
         _p.Create(Alice, "a.txt", "one");
         Directory.CreateDirectory(_p.Abs("src"));
         var (dirKey, dirFacts) = _p.Stat("src");
         host.Recorder.Created(Bob, "src", dirKey, dirFacts);
-        host.Recorder.BeforeNamespaceChange("a.txt"); // as the mount does: queued captures read by path
-        File.Move(_p.Abs("a.txt"), _p.Abs("src/a.txt"));
-        host.Recorder.Renamed(Alice, "a.txt", "src/a.txt");
-        var (key, _) = _p.Stat("src/a.txt");
-        host.Recorder.BeforeNamespaceChange("src/a.txt");
-        File.Delete(_p.Abs("src/a.txt"));
-        host.Recorder.Removed(Bob, "src/a.txt", key, lastLink: true);
+        // Renamed and removed before the write's capture runs, without waiting for it.
+        _p.Rename(Alice, "a.txt", "src/a.txt");
+        _p.Remove(Bob, "src/a.txt");
+        Assert.True(host.Recorder.Backlog >= 5);
+        gate.Set();
 
         var events = _p.EventsAfter(start);
         Assert.Equal(
             [(EventOp.Create, "alice/editor", "a.txt"), (EventOp.Write, "alice/editor", "a.txt"), (EventOp.Mkdir, "bob/make", "src"), (EventOp.Rename, "alice/editor", "a.txt"), (EventOp.Unlink, "bob/make", "src/a.txt")],
             events.Select(e => (e.Op, e.Agent, e.Path)));
         Assert.Equal("src/a.txt", events[3].Path2);
+        // Captured through its descriptor, under the name it had when written.
+        Assert.Equal("one", File.ReadAllText(HistoryFile(host, "a.txt", events[1].Seq)));
         Assert.Equal(0, host.Recorder.Failed);
+    }
+
+    [Fact]
+    public void A_file_kept_open_is_due_for_capture_at_fsync_at_most_once_a_second()
+    {
+        var host = _p.Open();
+        _p.Create(Alice, "log.txt", "line 1\n");
+        var (key, _) = _p.Stat("log.txt");
+        Assert.False(host.Recorder.CaptureDue(key));
+        Thread.Sleep(ChangeRecorder.OpenCaptureInterval + TimeSpan.FromMilliseconds(100));
+        Assert.True(host.Recorder.CaptureDue(key));
+        Assert.True(host.Recorder.CaptureDue(new FileKey(0, 12345))); // never captured
     }
 
     [Fact]
@@ -42,7 +56,7 @@ public sealed class RecorderTests : IDisposable
         _p.Create(Alice, "notes.md", "");
         var (key, _) = _p.Stat("notes.md");
         File.WriteAllText(_p.Abs("notes.md"), "second version\n");
-        host.Recorder.Written(Bob, "notes.md", key);
+        host.Recorder.Written(Bob, "notes.md", key, File.OpenHandle(_p.Abs("notes.md")));
         Assert.NotEqual(ContentKnowledge.Unknown, host.Recorder.Known(key)); // pending or, already, safe
         host.Recorder.Flush();
         Assert.Equal(ContentKnowledge.Safe, host.Recorder.Known(key));
@@ -59,10 +73,11 @@ public sealed class RecorderTests : IDisposable
         long baseline = host.Store.LastSeq;
         var (key, _) = _p.Stat("old.c");
         Assert.Equal(ContentKnowledge.Unknown, host.Recorder.Known(key));
-        host.Recorder.CaptureBeforeModify(Alice, key, "old.c");
+        using (var content = File.OpenHandle(_p.Abs("old.c")))
+            host.Recorder.CaptureBeforeModify(Alice, key, "old.c", content);
         Assert.Equal(ContentKnowledge.Safe, host.Recorder.Known(key));
         File.WriteAllText(_p.Abs("old.c"), "int new_and_longer;\n");
-        host.Recorder.Written(Alice, "old.c", key);
+        host.Recorder.Written(Alice, "old.c", key, File.OpenHandle(_p.Abs("old.c")));
         host.Recorder.Flush();
         Assert.Equal("int old;\n", File.ReadAllText(HistoryFile(host, "old.c", baseline)));
         Assert.Equal("int new_and_longer;\n", File.ReadAllText(HistoryFile(host, "old.c", host.Store.LastSeq)));
@@ -165,7 +180,7 @@ public sealed class RecorderTests : IDisposable
         var host = _p.Open();
         // A write to a file whose creation was never recorded: the store refuses it; the caller must not wait or fail.
         File.WriteAllText(_p.Abs("unrecorded"), "bytes");
-        host.Recorder.Written(Alice, "unrecorded", _p.Stat("unrecorded").Key);
+        _p.Written(Alice, "unrecorded");
         host.Recorder.Flush();
         Assert.Equal(1, host.Recorder.Failed);
         Assert.NotNull(host.Recorder.LastError);
@@ -190,7 +205,6 @@ public sealed class RecorderTests : IDisposable
         File.CreateSymbolicLink(_p.Abs("link"), "target");
         var (key, facts) = _p.Stat("link");
         host.Recorder.Created(Alice, "link", key, facts, "target"u8);
-        host.Recorder.BeforeNamespaceChange("link");
         File.Delete(_p.Abs("link"));
         host.Recorder.Removed(Alice, "link", key, lastLink: true);
         var events = _p.EventsAfter(start);

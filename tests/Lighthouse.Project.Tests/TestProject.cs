@@ -46,7 +46,25 @@ public sealed class TestProject : IDisposable
         Host!.Recorder.Created(agent, rel, key, facts);
         if (text.Length == 0) return;
         File.WriteAllText(Abs(rel), text);
-        Host.Recorder.Written(agent, rel, key);
+        Written(agent, rel);
+    }
+
+    /// <summary>Records a write of <paramref name="rel"/> as the mount does at close: with a descriptor to read it through.</summary>
+    public void Written(Agent agent, string rel) => Host!.Recorder.Written(agent, rel, Stat(rel).Key, File.OpenHandle(Abs(rel)));
+
+    /// <summary>Renames an entry on disk and records it, as the mount does.</summary>
+    public void Rename(Agent agent, string from, string to)
+    {
+        File.Move(Abs(from), Abs(to));
+        Host!.Recorder.Renamed(agent, from, to);
+    }
+
+    /// <summary>Removes a file (its last link) on disk and records it, as the mount does.</summary>
+    public void Remove(Agent agent, string rel)
+    {
+        var (key, _) = Stat(rel);
+        File.Delete(Abs(rel));
+        Host!.Recorder.Removed(agent, rel, key, lastLink: true);
     }
 
     /// <summary>The events after <paramref name="afterSeq"/>, oldest first, once everything queued is recorded.</summary>

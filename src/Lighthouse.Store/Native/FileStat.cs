@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Lighthouse.Interop;
+using Microsoft.Win32.SafeHandles;
 
 namespace Lighthouse.Store.Native;
 
@@ -26,6 +27,16 @@ internal static class FileStat
         st.Uid,
         st.Gid,
         unchecked((long)Libc.MakeDev(st.RdevMajor, st.RdevMinor)));
+
+    /// <summary>fstat of an open file.</summary>
+    public static unsafe NodeAttributes Of(SafeFileHandle file)
+    {
+        StatxBuf st;
+        fixed (byte* empty = "\0"u8)
+            if (Libc.Statx((int)file.DangerousGetHandle(), empty, Libc.AT_EMPTY_PATH, Libc.STATX_BASIC_STATS, &st) != 0)
+                throw new StoreException($"cannot stat an open file: {Libc.ErrorText(Marshal.GetLastPInvokeError())}");
+        return ToAttributes(st);
+    }
 
     /// <summary>lstat of an absolute path; null if it does not exist.</summary>
     public static unsafe NodeAttributes? Lstat(string path)

@@ -42,6 +42,8 @@ internal static class Schema
         CREATE INDEX IF NOT EXISTS events_agent ON events(agent, seq);
         CREATE INDEX IF NOT EXISTS events_path  ON events(path, seq);
         CREATE INDEX IF NOT EXISTS events_path2 ON events(path2, seq) WHERE path2 IS NOT NULL;
+        -- The second file of an exchange (or the file a rename replaced): a name's history follows both.
+        CREATE INDEX IF NOT EXISTS events_other ON events(other_file_id, seq) WHERE other_file_id IS NOT NULL;
         CREATE INDEX IF NOT EXISTS events_file  ON events(file_id, seq);
         CREATE INDEX IF NOT EXISTS events_time  ON events(time_ticks, seq);
 

@@ -116,6 +116,20 @@ public abstract partial class ProjectStoreSpecification
         Assert.Equal(0, Libc.RenameAt2(Libc.AT_FDCWD, Project.Abs(a), Libc.AT_FDCWD, Project.Abs(b), Libc.RENAME_EXCHANGE));
 
     [Fact]
+    public void A_name_s_history_follows_an_exchange_to_the_file_that_held_it_before()
+    {
+        var store = OpenStore();
+        var a = Create(store, "a.txt", "a's bytes");
+        var b = Create(store, "new.txt", "the new version");
+        ExchangeOnDisk("a.txt", "new.txt");
+        store.RecordExchange(Builder, "a.txt", "new.txt");
+
+        // a.txt was held by file a until the swap, by b since: both files' versions, each under its own name.
+        Assert.Equal([(b.Seq, "new.txt"), (a.Seq, "a.txt")], store.PathHistory("a.txt").Select(v => (v.VersionSeq, v.Path)));
+        Assert.Equal([(b.Seq, "new.txt"), (a.Seq, "a.txt")], store.PathHistory("new.txt").Select(v => (v.VersionSeq, v.Path)));
+    }
+
+    [Fact]
     public void An_exchange_of_two_files_is_one_event_and_each_file_keeps_its_id_and_versions()
     {
         var store = OpenStore();
