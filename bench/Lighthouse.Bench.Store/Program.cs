@@ -59,7 +59,7 @@ void AppendRate(Durability durability)
     var stores = new[] { 1, 2 }.ToDictionary(t => t, t => ProjectStore.Open(NewProject($"append-{durability}-{t}"), new StoreOptions { Durability = durability }));
     try
     {
-        var attrs = new NodeAttributes(FileKind.Directory, 0, 0x1ed, 0, 0);
+        var attrs = new NodeAttributes(FileKind.Directory, 0, 0x1ed, 0, 0, 0, 0, 0);
         for (var round = 0; round < rounds; round++)
         {
             foreach (var threads in new[] { 1, 2 })
@@ -102,10 +102,10 @@ void AsOfLatency(int total)
     const int dirs = 10, filesPerDir = 100;
     var pending = new List<Task>();
     for (var d = 0; d < dirs; d++)
-        store.RecordCreate("bench", $"dir{d}", new NodeAttributes(FileKind.Directory, 0, 0x1ed, 0, 0));
+        store.RecordCreate("bench", $"dir{d}", new NodeAttributes(FileKind.Directory, 0, 0x1ed, 0, 0, 0, 0, 0));
     for (var d = 0; d < dirs; d++)
         for (var f = 0; f < filesPerDir; f++)
-            pending.Add(store.RecordCreateAsync("bench", $"dir{d}/file{f}.cs", new NodeAttributes(FileKind.File, 0, 0x1a4, 0, d * 1000 + f)));
+            pending.Add(store.RecordCreateAsync("bench", $"dir{d}/file{f}.cs", new NodeAttributes(FileKind.File, 0, 0x1a4, 0, d * 1000 + f, 0, 0, 0)));
     Task.WaitAll(pending);
     pending.Clear();
     var early = store.LastSeq;
@@ -117,7 +117,7 @@ void AsOfLatency(int total)
         {
             var d = rng.Next(dirs);
             var f = rng.Next(filesPerDir);
-            pending.Add(store.RecordSetAttributesAsync("bench", $"dir{d}/file{f}.cs", new NodeAttributes(FileKind.File, rng.Next(1, 100_000), 0x1a4, mtime++, d * 1000 + f)));
+            pending.Add(store.RecordSetAttributesAsync("bench", $"dir{d}/file{f}.cs", new NodeAttributes(FileKind.File, rng.Next(1, 100_000), 0x1a4, mtime++, d * 1000 + f, 0, 0, 0)));
         }
         Task.WaitAll(pending);
         pending.Clear();
@@ -215,7 +215,7 @@ void CaptureVersusCp(int megabytes)
         new Random(fsync ? 2 : 1).NextBytes(block);
         using (var f = File.Create(file))
             for (var i = 0; i < megabytes; i++) { block[0] = (byte)i; f.Write(block); }
-        store.RecordCreate("bench", "big.bin", new NodeAttributes(FileKind.File, 0, 0x1a4, 0, 1)); // metadata only, then capture on close
+        store.RecordCreate("bench", "big.bin", new NodeAttributes(FileKind.File, 0, 0x1a4, 0, 1, 0, 0, 0)); // metadata only, then capture on close
         _ = File.ReadAllBytes(file); // warm the page cache for both
         // Best of 3 for each, alternating, with new bytes each time (so every capture copies).
         double cpBest = double.MaxValue, captureBest = double.MaxValue;

@@ -10,12 +10,13 @@ namespace Lighthouse.Passthrough;
 /// </summary>
 public interface IPassthroughObserver
 {
-    /// <summary>Before a regular file is opened for writing, truncated, unlinked or renamed over:
+    /// <summary>Before a regular file is opened for writing or truncated (<paramref name="inPlace"/>: its bytes change
+    /// right after), or unlinked or renamed over (it loses a name; its bytes stay readable through any descriptor of it):
     /// return only once its current content is safe.</summary>
-    void BeforeModify(in RequestContext ctx, Node node);
-    /// <summary>Before <paramref name="name"/> in <paramref name="parent"/> is renamed or removed (so work queued
-    /// that reads it by that path can finish first).</summary>
-    void BeforeNamespaceChange(in RequestContext ctx, Node parent, ReadOnlySpan<byte> name);
+    void BeforeModify(in RequestContext ctx, Node node, bool inPlace);
+    /// <summary>Before a regular file is renamed (either side of an exchange): a point where what was written to it and
+    /// not recorded yet is recorded under the name it has until then.</summary>
+    void BeforeRename(in RequestContext ctx, Node node);
     /// <summary>What to remember about who opened a file; given back in <see cref="Written"/>
     /// (the kernel's own requests, pid 0, are attributed through it). <paramref name="created"/>: the open
     /// that made the file, just after <see cref="Created"/>.</summary>
@@ -29,9 +30,10 @@ public interface IPassthroughObserver
     void Renamed(in RequestContext ctx, Node fromParent, ReadOnlySpan<byte> fromName, Node toParent, ReadOnlySpan<byte> toName, uint flags);
     void Linked(in RequestContext ctx, Node node, Node newParent, ReadOnlySpan<byte> newName);
     void AttributesChanged(in RequestContext ctx, Node node, in NodeStat st);
-    /// <summary>A file opened for writing was closed or fsync'ed: its content is a new version.</summary>
-    /// <param name="fd">The open descriptor (valid during the call): stat it rather than the path, which costs a walk.</param>
-    void Written(in RequestContext ctx, Node node, object? openedBy, int fd);
+    /// <summary>A file opened for writing was closed (<paramref name="closing"/>: RELEASE) or fsync'ed: its content may be a new version.</summary>
+    /// <param name="fd">The open descriptor (valid during the call): stat it rather than the path, which costs a walk; read
+    /// the content through <see cref="PassthroughFileSystem.OpenToRead"/> of it, which works whatever the name is now.</param>
+    void Written(in RequestContext ctx, Node node, object? openedBy, int fd, bool closing);
     /// <summary>An open for writing ended (RELEASE, after <see cref="Written"/>): what it wrote from now on is
     /// settled. <paramref name="openedBy"/> is what <see cref="Opened"/> returned for it.</summary>
     void Released(in RequestContext ctx, Node node, object? openedBy);

@@ -34,6 +34,7 @@ public sealed class Node
     // Guarded by lock(this): open files and the kernel passthrough backing file shared by all of them
     // (the kernel requires one backing file per inode).
     internal int OpenFiles;
+    internal int WritableFiles; // how many of them were opened for writing
     internal List<int>? OpenFds; // descriptors of the open files of this node
 
     /// <summary>A descriptor of one of its open files, or -1. Read it under lock(node): RELEASE closes under it.</summary>
@@ -47,6 +48,9 @@ public sealed class Node
 
     /// <summary>A descriptor of an open file of this node, or -1.</summary>
     public int AnyOpenFd { get { lock (this) return OpenFd; } }
+
+    /// <summary>Whether a file handle opened for writing is still open (not released yet).</summary>
+    public bool OpenForWriting { get { lock (this) return WritableFiles > 0; } }
 }
 
 /// <summary>Node ids ↔ nodes, and (device, inode) → node so hard links share one node id.</summary>

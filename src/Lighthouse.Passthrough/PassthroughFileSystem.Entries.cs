@@ -60,8 +60,7 @@ public sealed unsafe partial class PassthroughFileSystem
     {
         // The kernel sends new_encode_dev(); mknodat wants glibc's makedev().
         ulong major = (rdev & 0xfff00) >> 8, minor = (rdev & 0xff) | ((rdev >> 12) & 0xfff00);
-        ulong dev = ((major & 0xfffff000UL) << 32) | ((major & 0xfffUL) << 8) | ((minor & 0xffffff00UL) << 12) | (minor & 0xffUL);
-        return CreateEntry(ctx, parent, name, out entry, &DoMknod, mode, dev, null);
+        return CreateEntry(ctx, parent, name, out entry, &DoMknod, mode, Libc.MakeDev(major, minor), null);
     }
 
     public override int Symlink(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name, ReadOnlySpan<byte> target, out EntryOut entry)
@@ -93,11 +92,9 @@ public sealed unsafe partial class PassthroughFileSystem
         int rc = PathOf(dir, name, path);
         if (rc != 0) return rc;
         var victim = NodeAt(path, out bool lastLink);
-        if (_observer is { } ob)
-            try { ob.BeforeNamespaceChange(ctx, dir, name); } catch (Exception e) { ObserverFailed(ctx, e); }
         if (victim is { FileType: 0x8000 } && _observer is { } o)
         {
-            try { o.BeforeModify(ctx, victim); } catch (Exception e) { ObserverFailed(ctx, e); }
+            try { o.BeforeModify(ctx, victim, inPlace: false); } catch (Exception e) { ObserverFailed(ctx, e); }
             PathOf(dir, name, path); // the observer may have used this thread's path buffer
         }
         if (victim is not null && lastLink) Nodes.Unmap(victim);
@@ -130,20 +127,20 @@ public sealed unsafe partial class PassthroughFileSystem
         var moved = NodeAt(oldPath, out _);
         bool replacedLastLink = false;
         var replaced = (flags & RenameNoReplace) != 0 ? null : NodeAt(newPath, out replacedLastLink);
-        if (_observer is { } ob)
+        if (_observer is { } ob && (moved is { FileType: 0x8000 } || (replaced is { FileType: 0x8000 } && (flags & RenameExchange) != 0)))
         {
             try
             {
-                ob.BeforeNamespaceChange(ctx, from, name);
-                if ((flags & RenameExchange) != 0) ob.BeforeNamespaceChange(ctx, to, newName);
+                if (moved is { FileType: 0x8000 }) ob.BeforeRename(ctx, moved);
+                if (replaced is { FileType: 0x8000 } && (flags & RenameExchange) != 0) ob.BeforeRename(ctx, replaced);
             }
             catch (Exception e) { ObserverFailed(ctx, e); }
-            PathOf(from, name, oldPath);
+            PathOf(from, name, oldPath); // the observer may have used this thread's path buffers
             PathOf(to, newName, newPath);
         }
         if (replaced is { FileType: 0x8000 } && replaced != moved && (flags & RenameExchange) == 0 && _observer is { } o)
         {
-            try { o.BeforeModify(ctx, replaced); } catch (Exception e) { ObserverFailed(ctx, e); }
+            try { o.BeforeModify(ctx, replaced, inPlace: false); } catch (Exception e) { ObserverFailed(ctx, e); }
             PathOf(from, name, oldPath); // the observer may have used this thread's path buffers
             PathOf(to, newName, newPath);
         }
@@ -253,7 +250,7 @@ public sealed unsafe partial class PassthroughFileSystem
         {
             if (_observer is { } o && n.FileType == 0x8000)
             {
-                try { o.BeforeModify(ctx, n); } catch (Exception e) { ObserverFailed(ctx, e); }
+                try { o.BeforeModify(ctx, n, inPlace: true); } catch (Exception e) { ObserverFailed(ctx, e); }
                 if (fd >= 0) ProcFdPath(fd, path); else { PathOf(n, default, path); dirFd = DirOf(path); }
             }
             if (fd >= 0 && (valid & SetAttrValid.Fh) != 0)

@@ -19,7 +19,7 @@ public sealed unsafe partial class PassthroughFileSystem
         if (n is null) return Errno.ESTALE;
         bool writing = (flags & Libc.O_ACCMODE) != Libc.O_RDONLY || (flags & Libc.O_TRUNC) != 0;
         if (writing && n.FileType == 0x8000 && _observer is { } o)
-            try { o.BeforeModify(ctx, n); } catch (Exception e) { ObserverFailed(ctx, e); }
+            try { o.BeforeModify(ctx, n, inPlace: true); } catch (Exception e) { ObserverFailed(ctx, e); }
         byte* path = PathBuffer1;
         int fd;
         int nameRc = PathOf(n, default, path);
@@ -107,6 +107,7 @@ public sealed unsafe partial class PassthroughFileSystem
         lock (node)
         {
             node.OpenFiles++;
+            if (writing) node.WritableFiles++;
             (node.OpenFds ??= []).Add(fd);
             if (_backing is { } backing && node.FileType == 0x8000)
             {
@@ -129,12 +130,13 @@ public sealed unsafe partial class PassthroughFileSystem
         int fd = handle.Fd;
         if (handle.Writable && _observer is { } o)
         {
-            try { o.Written(ctx, n, handle.OpenedBy, fd); } catch (Exception e) { ObserverFailed(ctx, e); }
+            try { o.Written(ctx, n, handle.OpenedBy, fd, closing: true); } catch (Exception e) { ObserverFailed(ctx, e); }
             try { o.Released(ctx, n, handle.OpenedBy); } catch (Exception e) { ObserverFailed(ctx, e); }
         }
         lock (n)
         {
             n.OpenFiles--;
+            if (handle.Writable) n.WritableFiles--;
             n.OpenFds?.Remove(fd);
             if (handle.Passthrough) n.Backing.Release(_backing!);
             // Closed under the node's lock: others use OpenFd under it.
@@ -186,7 +188,7 @@ public sealed unsafe partial class PassthroughFileSystem
         if (handle is null) return Errno.EBADF;
         if ((dataOnly ? Libc.Fdatasync(handle.Fd) : Libc.Fsync(handle.Fd)) < 0) return Fail();
         if (handle.Writable && _observer is { } o)
-            try { o.Written(ctx, handle.Node!, handle.OpenedBy, handle.Fd); } catch (Exception e) { ObserverFailed(ctx, e); }
+            try { o.Written(ctx, handle.Node!, handle.OpenedBy, handle.Fd, closing: false); } catch (Exception e) { ObserverFailed(ctx, e); }
         return 0;
     }
 

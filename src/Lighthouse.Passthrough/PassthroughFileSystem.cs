@@ -228,14 +228,75 @@ public sealed unsafe partial class PassthroughFileSystem : FuseFileSystem, IDisp
         return ok;
     }
 
-    /// <summary>The path of a node (plus "/child") relative to the source root, as text ("" for the root).</summary>
+    /// <summary>lstat of <paramref name="name"/> in <paramref name="parent"/>, relative to the source's descriptors (the kernel
+    /// is not told of it: no lookup is counted); false if it is not there.</summary>
+    public bool TryStat(Node parent, ReadOnlySpan<byte> name, out NodeStat st)
+    {
+        StatxBuf buf = default;
+        byte* path = PathBuffer1;
+        bool ok = PathOf(parent, name, path) == 0 && Libc.Statx(DirOf(path), path, Libc.AT_SYMLINK_NOFOLLOW, Libc.STATX_BASIC_STATS, &buf) == 0;
+        st = ok ? new NodeStat(buf) : default;
+        return ok;
+    }
+
+    /// <summary>The path of a node (plus "/child") relative to the source root, as text ("" for the root), at any depth.</summary>
     public string RelativePath(Node node, ReadOnlySpan<byte> child = default)
     {
         Span<byte> buffer = stackalloc byte[PathBufferSize];
         int n = Nodes.BuildPath(node, child, buffer);
+        if (n == -Errno.ENAMETOOLONG)
+        {
+            // Deeper than a path buffer: join the names (rare; the common case costs no allocation but the string).
+            var names = Nodes.Components(node) ?? throw new IOException($"node {node.Id} has no path any more");
+            if (!child.IsEmpty) names.Add(child.ToArray());
+            return string.Join('/', names.Select(name => System.Text.Encoding.UTF8.GetString(name)));
+        }
         if (n < 0) throw new IOException($"node {node.Id} has no path any more");
         if (n == 1 && buffer[0] == '.') return "";
         return System.Text.Encoding.UTF8.GetString(buffer[..n]);
+    }
+
+    /// <summary>
+    /// A new descriptor (the caller closes it) to read the current bytes of a regular file node, opened O_NOATIME where
+    /// allowed so that reading them for a record leaves the access time alone; -errno if it cannot be opened. Through
+    /// <paramref name="openFd"/> when given (one of our descriptors of it, reopened through /proc/self/fd: it may be
+    /// write-only, and its file position is shared with the program using it); else by its path, relative to the source
+    /// root at any depth, if that still leads to this inode; else through one of its open files.
+    /// </summary>
+    public int OpenToRead(Node node, int openFd = -1)
+    {
+        byte* path = PathBuffer1;
+        if (openFd >= 0) return ReopenToRead(openFd, path);
+        int rc = PathOf(node, default, path);
+        if (rc == 0)
+        {
+            int fd = OpenWithoutTouching(DirOf(path), path, Libc.O_RDONLY | Libc.O_CLOEXEC | Libc.O_NOFOLLOW);
+            if (fd < 0) rc = Fail();
+            else
+            {
+                StatxBuf st;
+                if (StatNode(node, fd, &st, Libc.STATX_INO) == 0 && st.Ino == node.Ino) return fd;
+                Libc.Close(fd);
+                rc = Errno.ENOENT; // the name leads to another file now
+            }
+        }
+        lock (node) // a file without a name (or whose name is taken): through one of its open descriptors
+            return node.OpenFd >= 0 ? ReopenToRead(node.OpenFd, path) : -rc;
+    }
+
+    private static int ReopenToRead(int fd, byte* buffer)
+    {
+        ProcFdPath(fd, buffer);
+        int read = OpenWithoutTouching(Libc.AT_FDCWD, buffer, Libc.O_RDONLY | Libc.O_CLOEXEC);
+        return read >= 0 ? read : -Fail();
+    }
+
+    /// <summary>openat with O_NOATIME, which needs the file's owner or CAP_FOWNER: without them, as anyone would.</summary>
+    private static int OpenWithoutTouching(int dir, byte* path, int flags)
+    {
+        int fd = Libc.OpenAt(dir, path, flags | Libc.O_NOATIME, 0);
+        if (fd < 0 && Libc.Errno == Errno.EPERM) fd = Libc.OpenAt(dir, path, flags, 0);
+        return fd;
     }
 
     /// <summary>An observer's failure is reported but never fails an operation that already happened on disk.</summary>

@@ -1,3 +1,5 @@
+using Microsoft.Win32.SafeHandles;
+
 namespace Lighthouse.Store;
 
 /// <summary>
@@ -63,22 +65,47 @@ public interface IProjectStore : IDisposable
 
     /// <summary>
     /// Copy-on-write: if the current version of <paramref name="path"/> was recorded by metadata only, saves its bytes
-    /// now, before a syscall destroys them. Null when there was nothing to do (already captured, not a file, gone).
-    /// If the file no longer matches its recorded metadata, records a <c>write</c> by <c>external</c> instead.
+    /// now, before a syscall destroys them, reading them from <paramref name="file"/> (an open regular file: read from
+    /// offset 0 by positional calls, never through its file position; the caller keeps it). Null when there was nothing
+    /// to do (already captured, not a file, gone). If the file no longer matches its recorded metadata, records a
+    /// <c>write</c> by <c>external</c> instead.
+    /// </summary>
+    StoreEvent? CaptureBeforeModify(string agent, string path, SafeFileHandle file);
+
+    /// <summary>
+    /// As <see cref="CaptureBeforeModify(string, string, SafeFileHandle)"/> for a caller that holds no descriptor (a
+    /// tool or a restore working beside the mount): the node now at <paramref name="path"/>, reached from the project
+    /// directory (never by absolute path, so at any depth).
     /// </summary>
     StoreEvent? CaptureBeforeModify(string agent, string path);
 
     /// <summary>
-    /// A written file was closed or fsync'ed: captures its bytes as a new version (a <c>write</c> event). Null if its
-    /// bytes and metadata are unchanged or it is gone; <see cref="IndexConflictException"/> if it was never recorded.
+    /// A written file reached a capture point (closed, fsync'ed, renamed): captures the bytes of <paramref name="file"/>
+    /// (read as <see cref="CaptureBeforeModify(string, string, SafeFileHandle)"/> says; the caller keeps it) as a new
+    /// version (a <c>write</c> event) of the file recorded at <paramref name="path"/>. The path is resolved in order with
+    /// the changes recorded before, so it is the name the file had at the capture point, even if it was renamed or
+    /// removed since. Null if its bytes and metadata are unchanged; <see cref="IndexConflictException"/> if it was never recorded.
+    /// </summary>
+    StoreEvent? CaptureOnClose(string agent, string path, SafeFileHandle file);
+
+    /// <summary>
+    /// As <see cref="CaptureOnClose(string, string, SafeFileHandle)"/>, returning once the bytes are captured (the caller
+    /// may close <paramref name="file"/>) and the event is queued; the task completes at its commit.
+    /// </summary>
+    Task<StoreEvent?> CaptureOnCloseAsync(string agent, string path, SafeFileHandle file);
+
+    /// <summary>
+    /// As <see cref="CaptureOnClose(string, string, SafeFileHandle)"/> for a caller that holds no descriptor: the node now
+    /// at <paramref name="path"/> (a file or a symlink), reached from the project directory. Null if it is gone.
     /// </summary>
     StoreEvent? CaptureOnClose(string agent, string path);
 
-    /// <summary>Same as <see cref="CaptureOnClose"/>.</summary>
+    /// <summary>Same as <see cref="CaptureOnClose(string, string)"/>.</summary>
     StoreEvent? RecordWrite(string agent, string path);
 
     /// <summary>
-    /// Records a new file, directory or symlink (the kind from its attributes; lstat'ed when <paramref name="attributes"/>
+    /// Records a new file, directory, symlink, fifo, socket or device node (the kind, owner and device number from its
+    /// attributes; lstat'ed when <paramref name="attributes"/>
     /// is null, <see cref="StorePathNotFoundException"/> if it is not on disk). A file's or symlink's bytes are captured.
     /// </summary>
     StoreEvent RecordCreate(string agent, string path, NodeAttributes? attributes = null);
@@ -115,6 +142,16 @@ public interface IProjectStore : IDisposable
     /// <inheritdoc cref="RecordRename"/>
     Task<StoreEvent?> RecordRenameAsync(string agent, string from, string to);
 
+    /// <summary>
+    /// Records renameat2(RENAME_EXCHANGE) as one <c>exchange</c> event: the names <paramref name="a"/> and <paramref name="b"/>
+    /// (files or directories, any mix, in any directories) swap their files, which keep their ids and versions; a directory
+    /// takes its subtree along. Null for a no-op (one path twice, or two names of one file).
+    /// </summary>
+    StoreEvent? RecordExchange(string agent, string a, string b);
+
+    /// <inheritdoc cref="RecordExchange"/>
+    Task<StoreEvent?> RecordExchangeAsync(string agent, string a, string b);
+
     /// <summary>Records a hard link: <paramref name="newPath"/> names the same file (same file id) as <paramref name="existing"/>.</summary>
     StoreEvent RecordLink(string agent, string existing, string newPath);
 
@@ -149,6 +186,12 @@ public interface IProjectStore : IDisposable
     /// <summary>The version of a file (by stable id) as of a point, or null if it did not exist then.</summary>
     NodeVersion? AttributesOf(long fileId, StorePoint point);
 
+    /// <summary>
+    /// How many links a node had as of a point, as stat's st_nlink counts them: for a file its names then (hard links), for a
+    /// directory 2 plus its subdirectories then; 0 if it did not exist then.
+    /// </summary>
+    long LinkCount(long fileId, StorePoint point);
+
     /// <summary>Where the bytes of a path as of a point can be read (an object or the live file), or why they cannot; <see cref="ObjectMissingException"/> if a captured object is gone.</summary>
     FileContent Content(string path, StorePoint point);
 
@@ -171,6 +214,17 @@ public interface IProjectStore : IDisposable
 
     /// <summary>Every version of the file at <paramref name="path"/> (as of <paramref name="point"/>, default latest), across renames, oldest first.</summary>
     IReadOnlyList<FileVersion> Versions(string path, StorePoint? point = null);
+
+    /// <summary>
+    /// The history of the name <paramref name="path"/> up to <paramref name="point"/> (default latest), followed like
+    /// <c>git log --follow</c>, newest first: the versions of every file that held that name, each up to when it stopped
+    /// holding it — the file there now, and those it replaced or that held the name before (an atomic save renames a
+    /// temporary file over the name: both files' versions are listed, the temporary file's from before the rename
+    /// too). A file that came to the name from another name brings its versions from there, and that name is followed
+    /// back in turn. Each version has its own file id and the name it had. <see cref="StorePathNotFoundException"/> if
+    /// nothing ever held the name up to that point.
+    /// </summary>
+    IReadOnlyList<FileVersion> PathHistory(string path, StorePoint? point = null);
 
     /// <summary>Every version of a file by stable id, oldest first (empty for an unknown id).</summary>
     IReadOnlyList<FileVersion> Versions(long fileId);

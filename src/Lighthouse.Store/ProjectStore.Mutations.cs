@@ -1,19 +1,24 @@
 using Lighthouse.Store.Events;
 using Lighthouse.Store.Native;
+using Microsoft.Win32.SafeHandles;
 
 namespace Lighthouse.Store;
 
 // Recording mutations. Contract with the caller (the mount):
 //  - before a syscall that destroys bytes (open for write/O_TRUNC, truncate, unlink, rename over a file),
-//    call CaptureBeforeModify(path) so a version never captured yet is saved first (copy-on-write);
+//    call CaptureBeforeModify(path, file) so a version never captured yet is saved first (copy-on-write);
 //  - after the syscall succeeded, call the matching Record* method;
-//  - when a file that was written is closed or fsync'ed, call CaptureOnClose(path).
+//  - at a capture point of a written file (close, fsync, rename), call CaptureOnClose(path, file).
+// Bytes are read from the descriptor the caller hands over (never by path: the name may be gone or lead to another
+// file by then, or be longer than PATH_MAX); the path says where the version is recorded, resolved in order with the
+// records queued before it. The overloads without a descriptor, for callers that have none, reach the file from the
+// project directory's descriptor.
 public sealed partial class ProjectStore
 {
     private static void CheckAgent(string agent) => ArgumentException.ThrowIfNullOrWhiteSpace(agent);
 
     private NodeAttributes StatOrThrow(string path) =>
-        FileStat.Lstat(AbsolutePath(path)) ?? throw new StorePathNotFoundException(path, "now (not on disk)");
+        ProjectTree.Lstat(RootFd, path) ?? throw new StorePathNotFoundException(path, "now (not on disk)");
 
     /// <summary>Records a new file, directory or symlink (kind from its attributes) after it was created.</summary>
     public StoreEvent RecordCreate(string agent, string path, NodeAttributes? attributes = null) =>
@@ -41,7 +46,7 @@ public sealed partial class ProjectStore
         var attrs = attributes ?? StatOrThrow(path);
         var (state, hash) = attrs.Kind == FileKind.File && attrs.Size == 0 ? (ContentState.Captured, EmptyHash)
             : attrs.Kind == FileKind.Symlink && symlinkTarget is not null ? (ContentState.Captured, Objects.StoreBytes(symlinkTarget))
-            : attrs.Kind is FileKind.File or FileKind.Symlink ? _capture.Capture(path, attrs)
+            : attrs.Kind is FileKind.File or FileKind.Symlink ? _capture.CaptureAt(path, attrs)
             : (ContentState.None, null);
         var op = attrs.Kind switch { FileKind.Directory => EventOp.Mkdir, FileKind.Symlink => EventOp.Symlink, _ => EventOp.Create };
         return _writer.SubmitAsync(ctx =>
@@ -63,16 +68,37 @@ public sealed partial class ProjectStore
     {
         CheckAgent(agent);
         path = StorePath.Normalize(path);
-        using (var s = Read())
-        {
-            var entry = s.Resolve(path, s.MaxSeq);
-            if (entry is null) return null;
-            var v = s.VersionAt(entry.FileId, s.MaxSeq);
-            if (v is null || v.ContentState != ContentState.NotCaptured) return null;
-        }
-        var attrs = FileStat.Lstat(AbsolutePath(path));
+        if (!NotCapturedNow(path)) return null;
+        var attrs = ProjectTree.Lstat(RootFd, path);
         if (attrs is null) return null;
-        var (state, hash) = _capture.Capture(path, attrs);
+        return RecordCaptureBeforeModify(agent, path, attrs, _capture.CaptureAt(path, attrs));
+    }
+
+    /// <summary>As <see cref="CaptureBeforeModify(string, string)"/>, reading the bytes from <paramref name="file"/>
+    /// (an open regular file, read from offset 0; the caller keeps it).</summary>
+    public StoreEvent? CaptureBeforeModify(string agent, string path, SafeFileHandle file)
+    {
+        CheckAgent(agent);
+        path = StorePath.Normalize(path);
+        if (!NotCapturedNow(path)) return null;
+        var attrs = FileStat.Of(file);
+        if (attrs.Kind != FileKind.File) return null;
+        return RecordCaptureBeforeModify(agent, path, attrs, _capture.Capture(file, attrs, path));
+    }
+
+    /// <summary>Whether the current version at <paramref name="path"/> is recorded by metadata only (as committed so far).</summary>
+    private bool NotCapturedNow(string path)
+    {
+        using var s = Read();
+        var entry = s.Resolve(path, s.MaxSeq);
+        if (entry is null) return false;
+        var v = s.VersionAt(entry.FileId, s.MaxSeq);
+        return v is { ContentState: ContentState.NotCaptured };
+    }
+
+    private StoreEvent? RecordCaptureBeforeModify(string agent, string path, NodeAttributes attrs, (ContentState State, string? Hash) content)
+    {
+        var (state, hash) = content;
         return _writer.Submit(ctx =>
         {
             var found = ctx.Index.ResolveCurrent(path);
@@ -96,10 +122,31 @@ public sealed partial class ProjectStore
     {
         CheckAgent(agent);
         path = StorePath.Normalize(path);
-        var attrs = FileStat.Lstat(AbsolutePath(path));
+        var attrs = ProjectTree.Lstat(RootFd, path);
         if (attrs is null || attrs.Kind is not (FileKind.File or FileKind.Symlink)) return null;
-        var (state, hash) = _capture.Capture(path, attrs);
-        return _writer.Submit(ctx =>
+        return Wait(RecordWriteAsync(agent, path, attrs, _capture.CaptureAt(path, attrs)));
+    }
+
+    /// <summary>As <see cref="CaptureOnClose(string, string)"/>, reading the bytes from <paramref name="file"/>.</summary>
+    public StoreEvent? CaptureOnClose(string agent, string path, SafeFileHandle file) => Wait(CaptureOnCloseAsync(agent, path, file));
+
+    /// <summary>
+    /// As <see cref="CaptureOnClose(string, string, SafeFileHandle)"/>, returning once the bytes are captured and the
+    /// event is queued (the caller may close <paramref name="file"/> then); the task completes at commit.
+    /// </summary>
+    public Task<StoreEvent?> CaptureOnCloseAsync(string agent, string path, SafeFileHandle file)
+    {
+        CheckAgent(agent);
+        path = StorePath.Normalize(path);
+        var attrs = FileStat.Of(file);
+        if (attrs.Kind != FileKind.File) return Task.FromResult<StoreEvent?>(null);
+        return RecordWriteAsync(agent, path, attrs, _capture.Capture(file, attrs, path));
+    }
+
+    private Task<StoreEvent?> RecordWriteAsync(string agent, string path, NodeAttributes attrs, (ContentState State, string? Hash) content)
+    {
+        var (state, hash) = content;
+        return _writer.SubmitAsync<StoreEvent?>(ctx =>
         {
             var found = ctx.Index.ResolveCurrent(path)
                 ?? throw new IndexConflictException($"cannot record a write to '{path}': it is not in the index (record its creation first)");
@@ -184,17 +231,23 @@ public sealed partial class ProjectStore
         });
     }
 
+    /// <summary>Checks the agent and the two paths of a rename or exchange (normalized in place); false when they are one path.</summary>
+    private static bool TwoPaths(string agent, ref string a, ref string b, string done)
+    {
+        CheckAgent(agent);
+        a = StorePath.Normalize(a);
+        b = StorePath.Normalize(b);
+        if (a.Length == 0 || b.Length == 0) throw new InvalidStorePathException(a.Length == 0 ? a : b, $"the project root cannot be {done}");
+        return a != b;
+    }
+
     /// <summary>Records a rename (over an existing target, which then stays reachable in history). Null for a POSIX no-op.</summary>
     public StoreEvent? RecordRename(string agent, string from, string to) => Wait(RecordRenameAsync(agent, from, to));
 
     /// <summary>As <see cref="RecordRename"/>, returning once the event is queued; the task completes at commit.</summary>
     public Task<StoreEvent?> RecordRenameAsync(string agent, string from, string to)
     {
-        CheckAgent(agent);
-        from = StorePath.Normalize(from);
-        to = StorePath.Normalize(to);
-        if (from.Length == 0 || to.Length == 0) throw new InvalidStorePathException(from.Length == 0 ? from : to, "the project root cannot be renamed");
-        if (from == to) return Task.FromResult<StoreEvent?>(null);
+        if (!TwoPaths(agent, ref from, ref to, "renamed")) return Task.FromResult<StoreEvent?>(null);
         if (StorePath.IsSelfOrUnder(to, from))
             throw new IndexConflictException($"cannot record moving '{from}' into itself ('{to}')");
         return _writer.SubmitAsync<StoreEvent?>(ctx =>
@@ -213,6 +266,28 @@ public sealed partial class ProjectStore
             var v = ctx.Index.CurrentVersion(fileId);
             return ctx.Append(new EventDraft(agent, EventOp.Rename, from, to, FileId: fileId, BeforeVersion: v?.VersionSeq,
                 AfterVersion: v?.VersionSeq, OtherFileId: replaced));
+        });
+    }
+
+    /// <summary>Records renameat2(RENAME_EXCHANGE): the names <paramref name="a"/> and <paramref name="b"/> swap their files. Null for a no-op.</summary>
+    public StoreEvent? RecordExchange(string agent, string a, string b) => Wait(RecordExchangeAsync(agent, a, b));
+
+    /// <summary>As <see cref="RecordExchange"/>, returning once the event is queued; the task completes at commit.</summary>
+    public Task<StoreEvent?> RecordExchangeAsync(string agent, string a, string b)
+    {
+        if (!TwoPaths(agent, ref a, ref b, "exchanged")) return Task.FromResult<StoreEvent?>(null);
+        if (StorePath.IsSelfOrUnder(a, b) || StorePath.IsSelfOrUnder(b, a))
+            throw new IndexConflictException($"cannot record exchanging '{a}' with '{b}': one is inside the other");
+        return _writer.SubmitAsync<StoreEvent?>(ctx =>
+        {
+            var (fileA, _) = ctx.Index.ResolveCurrent(a)
+                ?? throw new IndexConflictException($"cannot record the exchange of '{a}': it is not in the index");
+            var (fileB, _) = ctx.Index.ResolveCurrent(b)
+                ?? throw new IndexConflictException($"cannot record the exchange of '{b}': it is not in the index");
+            if (fileA == fileB) return null; // two names of one file: nothing moves
+            var v = ctx.Index.CurrentVersion(fileA);
+            return ctx.Append(new EventDraft(agent, EventOp.Exchange, a, b, FileId: fileA, BeforeVersion: v?.VersionSeq,
+                AfterVersion: v?.VersionSeq, OtherFileId: fileB));
         });
     }
 

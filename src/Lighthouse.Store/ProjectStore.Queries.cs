@@ -61,6 +61,14 @@ public sealed partial class ProjectStore
         return s.VersionAt(fileId, s.ResolvePoint(point));
     }
 
+    /// <summary>How many links a node had as of a point (see <see cref="IProjectStore.LinkCount"/>).</summary>
+    public long LinkCount(long fileId, StorePoint point)
+    {
+        using var s = Read();
+        var seq = s.ResolvePoint(point);
+        return s.VersionAt(fileId, seq) is { } v ? s.LinkCount(fileId, v.Kind, seq) : 0;
+    }
+
     /// <summary>Where the bytes of a path as of a point can be read, or why they cannot.</summary>
     public FileContent Content(string path, StorePoint point)
     {
@@ -201,6 +209,15 @@ public sealed partial class ProjectStore
     {
         using var s = Read();
         return LogQueries.Versions(s, fileId);
+    }
+
+    /// <summary>The versions of every file that held <paramref name="path"/> up to a point, newest first (see <see cref="IProjectStore.PathHistory"/>).</summary>
+    public IReadOnlyList<FileVersion> PathHistory(string path, StorePoint? point = null)
+    {
+        path = StorePath.Normalize(path);
+        using var s = Read();
+        var history = LogQueries.PathHistory(s, path, s.ResolvePoint(point ?? StorePoint.Latest));
+        return history.Count > 0 ? history : throw new StorePathNotFoundException(path, (point ?? StorePoint.Latest).ToString());
     }
 
     /// <summary>The paths whose node differs between two points, and how.</summary>

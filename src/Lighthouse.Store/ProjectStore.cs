@@ -9,6 +9,7 @@ using Lighthouse.Store.Reconciliation;
 using Lighthouse.Store.Sqlite;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
+using Microsoft.Win32.SafeHandles;
 
 namespace Lighthouse.Store;
 
@@ -25,6 +26,7 @@ public sealed partial class ProjectStore : IProjectStore
     private readonly EventWriter? _writerOrNull;
     private readonly FileStream? _lock;
     private readonly ContentCapture _capture;
+    private readonly SafeFileHandle? _root; // the project directory: where captures and scans without a descriptor start
     private int _disposed;
 
     private ProjectStore(string projectDir, StoreOptions options, Database db, EventWriter? writer, FileStream? lockFile, ObjectStore objects)
@@ -37,6 +39,7 @@ public sealed partial class ProjectStore : IProjectStore
         Objects = objects;
         EmptyHash = writer is null ? Convert.ToHexStringLower(SHA256.HashData([])) : objects.StoreBytes([]);
         _capture = new ContentCapture(this);
+        if (writer is not null) _root = ProjectTree.OpenRoot(projectDir);
         if (writer is not null) writer.Committed += events => Committed?.Invoke(events);
     }
 
@@ -52,6 +55,8 @@ public sealed partial class ProjectStore : IProjectStore
     public ObjectStore Objects { get; }
     internal string EmptyHash { get; }
     internal Database Db => _db;
+    /// <summary>A descriptor of the project directory (writers only): paths are reached from it, never absolute.</summary>
+    internal int RootFd => (int)(_root ?? throw new StoreReadOnlyException(ProjectDir)).DangerousGetHandle();
     internal EventWriter Writer => _writer;
 
     /// <summary>The last committed event.</summary>
@@ -123,8 +128,8 @@ public sealed partial class ProjectStore : IProjectStore
             {
                 writerConnection = db.OpenWriter(options.Durability == Durability.Full);
                 if (existed && options.CheckIntegrityOnOpen) QuickCheck(db, writerConnection);
-                Database.Exec(writerConnection, Schema.Create);
-                CheckSchemaVersion(writerConnection, db.FilePath);
+                Schema.CreateOrUpgrade(writerConnection, db.FilePath, projectDir);
+                db.LegacyOwner = Schema.LegacyOwner(writerConnection);
                 using var cmd = writerConnection.CreateCommand();
                 cmd.CommandText = "SELECT seq, hash, time_ticks FROM events ORDER BY seq DESC LIMIT 1";
                 using var r = cmd.ExecuteReader();
@@ -204,16 +209,18 @@ public sealed partial class ProjectStore : IProjectStore
         try
         {
             using var c = db.OpenReader();
-            using var cmd = c.CreateCommand();
-            cmd.CommandText = "SELECT value FROM meta WHERE key='schema_version'";
-            var version = cmd.ExecuteScalar() as string;
-            if (version != Schema.Version.ToString(System.Globalization.CultureInfo.InvariantCulture))
-                throw new StoreException($"database {db.FilePath} has schema version {version ?? "none"}; this Lighthouse reads version {Schema.Version}");
+            Schema.CheckReadable(c, db.FilePath);
+            db.LegacyOwner = Schema.LegacyOwner(c);
         }
         catch (SqliteException e)
         {
             db.ClearReaderPool();
             throw db.Translate(e, "opening the database read-only");
+        }
+        catch (StoreException)
+        {
+            db.ClearReaderPool();
+            throw;
         }
         return new ProjectStore(projectDir, options, db, null, null, new ObjectStore(Path.Combine(stateDir, "objects"), fsync: false, readOnly: true));
     }
@@ -242,21 +249,11 @@ public sealed partial class ProjectStore : IProjectStore
         throw new StoreCorruptException(db.FilePath, db.FindLastGoodEvent(), "integrity check failed: " + string.Join("; ", problems));
     }
 
-    private static void CheckSchemaVersion(SqliteConnection c, string path)
-    {
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', $v); SELECT value FROM meta WHERE key='schema_version'";
-        cmd.Parameters.AddWithValue("$v", Schema.Version.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        var version = (string)cmd.ExecuteScalar()!;
-        if (version != Schema.Version.ToString(System.Globalization.CultureInfo.InvariantCulture))
-            throw new StoreException($"database {path} has schema version {version}; this Lighthouse reads version {Schema.Version}");
-    }
-
     private ReconcileReport InitAndBaseline()
     {
         var sw = Stopwatch.StartNew();
         var rootAttrs = FileStat.Lstat(ProjectDir)!;
-        var scan = DirectoryScanner.Scan(ProjectDir, "");
+        var scan = DirectoryScanner.Scan(RootFd, "");
         var events = _writer.Submit(ctx =>
         {
             ctx.Append(new EventDraft(SystemAgent, EventOp.Init, "", NewVersion: true, Attributes: rootAttrs));
@@ -296,7 +293,7 @@ public sealed partial class ProjectStore : IProjectStore
         _ = _writer; // fail before scanning if read-only
         var sw = Stopwatch.StartNew();
         progress?.Report(new ReconcileProgress("scan", 0, 0));
-        var scan = DirectoryScanner.Scan(ProjectDir, scope, n => progress?.Report(new ReconcileProgress("scan", n, 0)));
+        var scan = DirectoryScanner.Scan(RootFd, scope, n => progress?.Report(new ReconcileProgress("scan", n, 0)));
         var events = _writer.Submit(ctx =>
         {
             var first = ctx.Appended.Count;
@@ -394,7 +391,7 @@ public sealed partial class ProjectStore : IProjectStore
                 using var r = cmd.ExecuteReader();
                 while (r.Read())
                 {
-                    ctx.Index.Apply(EventCodec.Read(r));
+                    ctx.Index.Apply(EventCodec.Read(r, _db.LegacyOwner));
                     count++;
                 }
             }
@@ -413,7 +410,7 @@ public sealed partial class ProjectStore : IProjectStore
         foreach (var sql in new[]
                  {
                      "SELECT parent_id, name, from_seq, to_seq, file_id, kind FROM entries ORDER BY parent_id, name, from_seq",
-                     "SELECT file_id, from_seq, to_seq, kind, size, mode, mtime_ns, inode, content_state, content_hash, captured_seq FROM versions ORDER BY file_id, from_seq",
+                     "SELECT file_id, from_seq, to_seq, kind, size, mode, mtime_ns, inode, content_state, content_hash, captured_seq, uid, gid, rdev FROM versions ORDER BY file_id, from_seq",
                      "SELECT name, seq, created_seq FROM snapshots ORDER BY name",
                  })
         {
@@ -435,6 +432,7 @@ public sealed partial class ProjectStore : IProjectStore
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _writerOrNull?.Dispose();
         _db.ClearReaderPool();
+        _root?.Dispose();
         _lock?.Dispose();
     }
 }

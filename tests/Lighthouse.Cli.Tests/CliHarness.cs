@@ -87,9 +87,12 @@ public sealed class TempProject : IDisposable
         store.RecordUnlink(agent, rel);
     }
 
+    /// <summary>Renames as the mount records it, also over an existing file (saving its bytes first), as atomic saves do.</summary>
     public static void Rename(ProjectStore store, string agent, string from, string to)
     {
-        File.Move(Path.Combine(store.ProjectDir, from), Path.Combine(store.ProjectDir, to));
+        var target = Path.Combine(store.ProjectDir, to);
+        if (File.Exists(target)) store.CaptureBeforeModify(agent, to);
+        File.Move(Path.Combine(store.ProjectDir, from), target, overwrite: true);
         store.RecordRename(agent, from, to);
     }
 

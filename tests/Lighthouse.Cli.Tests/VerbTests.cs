@@ -66,7 +66,7 @@ public sealed class VerbTests
     }
 
     [Fact]
-    public void History_lists_versions_across_a_rename()
+    public void History_follows_the_name_across_renames_and_atomic_saves_newest_first()
     {
         using var p = new TempProject();
         using (var s = p.OpenStore())
@@ -74,22 +74,37 @@ public sealed class VerbTests
             TempProject.Write(s, "alice/vim", "src/a.txt", "one\n");
             TempProject.Rename(s, "root/git", "src/a.txt", "src/c.txt");
             TempProject.Write(s, "bob/vim", "src/c.txt", "one\ntwo\n");
+            // sed -i: a temporary file written beside it, then renamed over it.
+            TempProject.Write(s, "root/sed", "src/sedAb12Cd", "ONE\ntwo\n");
+            TempProject.Rename(s, "root/sed", "src/sedAb12Cd", "src/c.txt");
         }
         var r = p.Cli("history", "src/c.txt");
         Assert.True(r.Code == 0, r.ToString());
-        var lines = r.Out.Split('\n');
-        Assert.Contains(lines, l => l.Contains("external") && l.Contains("baseline") && l.Contains("src/a.txt"));
-        Assert.Contains(lines, l => l.Contains("alice/vim") && l.Contains("write") && l.Contains("src/a.txt"));
-        Assert.Contains(lines, l => l.Contains("bob/vim") && l.Contains("src/c.txt") && l.Contains("renamed from src/a.txt"));
-        Assert.Contains("3 version(s)", r.Out);
+        var rows = r.Out.Split('\n').Where(l => l.StartsWith('@')).ToList();
+        Assert.Equal(4, rows.Count);
+        Assert.True(rows[0].Contains("root/sed") && rows[0].Contains("src/sedAb12Cd"), rows[0]); // each version's own name
+        Assert.True(rows[1].Contains("bob/vim") && rows[1].Contains("src/c.txt") && rows[1].Contains("renamed from src/a.txt"), rows[1]);
+        Assert.True(rows[2].Contains("alice/vim") && rows[2].Contains("write") && rows[2].Contains("src/a.txt"), rows[2]);
+        Assert.True(rows[3].Contains("external") && rows[3].Contains("baseline") && rows[3].Contains("src/a.txt"), rows[3]);
+        Assert.Contains("4 version(s) of 2 files that held 'src/c.txt'", r.Out);
 
-        // The old name: found just before it went away, with a note.
+        // One file only: the temporary file that has the name now.
+        var one = p.Cli("history", "src/c.txt", "--no-follow");
+        Assert.True(one.Code == 0, one.ToString());
+        Assert.Contains("1 version(s) of file #", one.Out);
+
+        // The old name: its file up to the rename, with a note.
         var old = p.Cli("history", "src/a.txt");
         Assert.True(old.Code == 0, old.ToString());
+        Assert.Contains("2 version(s) of file #", old.Out);
         Assert.Contains("was renamed to 'src/c.txt'", old.Out);
 
         var json = JsonDocument.Parse(p.Cli("history", "src/c.txt", "--json").Out).RootElement;
-        Assert.Equal(3, json.GetProperty("versions").GetArrayLength());
+        Assert.True(json.GetProperty("follow").GetBoolean());
+        Assert.Equal(2, json.GetProperty("files").GetArrayLength());
+        var versions = json.GetProperty("versions").EnumerateArray().ToList();
+        Assert.Equal(["src/sedAb12Cd", "src/c.txt", "src/a.txt", "src/a.txt"], versions.Select(v => v.GetProperty("path").GetString()));
+        Assert.Equal(json.GetProperty("fileId").GetInt64(), versions[0].GetProperty("fileId").GetInt64());
     }
 
     [Fact]

@@ -4,6 +4,7 @@ using Lighthouse.FileSystem.Current;
 using Lighthouse.FileSystem.History;
 using Lighthouse.FileSystem.Sections;
 using Lighthouse.Fuse.LowLevel;
+using Lighthouse.Fuse.Protocol;
 using Lighthouse.Fuse.Session;
 using Lighthouse.Project;
 using Lighthouse.Store;
@@ -108,11 +109,41 @@ public sealed class SectionTests : IDisposable
         Assert.Equal(0, _history.Lookup(Root, historyRoot, Encoding.UTF8.GetBytes($"@{last}"), out var point));
         Assert.Equal(0, _history.Lookup(Root, point.NodeId, "a.txt"u8, out var file));
         Assert.Equal(6ul, file.Attr.Size);
-        Assert.Equal(0u, file.Attr.Mode & 0x92); // no write permission in the past
+        var disk = NodeAttributes.Of(Path.Combine(_dir, "a.txt"))!;
+        // The mode, owner and group of then, write bits included: the kernel checks access against them.
+        Assert.Equal(0x8000u | (uint)disk.Mode, file.Attr.Mode);
+        Assert.Equal(((uint)disk.Uid, (uint)disk.Gid, 1u), (file.Attr.Uid, file.Attr.Gid, file.Attr.Nlink));
         Assert.Equal(Errno.ENOENT, _history.Lookup(Root, historyRoot, Encoding.UTF8.GetBytes($"@{last + 100}"), out _));
         Assert.Equal(Errno.ENOENT, _history.Lookup(Root, historyRoot, "not-a-point"u8, out _));
-        Assert.Equal(Errno.EROFS, _history.Unlink(Root, point.NodeId, "a.txt"u8));
-        Assert.Equal(Errno.EROFS, _history.Open(Root, file.NodeId, 1 /* O_WRONLY */, 0, out _));
+
+        // Every request that would change something is refused as on a read-only filesystem.
+        ulong dir = point.NodeId, node = file.NodeId;
+        Assert.Equal(0, _history.Open(Root, node, 0 /* O_RDONLY */, 0, out var reading));
+        Assert.Equal(0, _history.Release(Root, node, reading.Fh, 0));
+        foreach (var flags in new[] { 1 /* O_WRONLY */, 2 /* O_RDWR */, 0x200 /* O_RDONLY | O_TRUNC */, 0x401 /* O_WRONLY | O_APPEND */ })
+            Assert.Equal(Errno.EROFS, _history.Open(Root, node, flags, 0, out _));
+        var refused = new Dictionary<string, int>
+        {
+            ["setattr"] = _history.SetAttr(Root, node, new SetAttrIn { Valid = SetAttrValid.Mode, Mode = 0x1ff }, out _),
+            ["mknod"] = _history.MkNod(Root, dir, "n"u8, 0x2000 | 0x1b6, 0x103, 0, out _),
+            ["mkdir"] = _history.MkDir(Root, dir, "d"u8, 0x1ed, 0, out _),
+            ["symlink"] = _history.Symlink(Root, dir, "s"u8, "a.txt"u8, out _),
+            ["link"] = _history.Link(Root, node, dir, "hard"u8, out _),
+            ["create"] = _history.Create(Root, dir, "new"u8, 0x41, 0x1a4, 0, out _, out _),
+            ["tmpfile"] = _history.TmpFile(Root, dir, 0x410002, 0x1a4, 0, out _, out _),
+            ["unlink"] = _history.Unlink(Root, dir, "a.txt"u8),
+            ["rmdir"] = _history.RmDir(Root, dir, "a.txt"u8),
+            ["rename"] = _history.Rename(Root, dir, "a.txt"u8, dir, "b.txt"u8, 0),
+            ["exchange"] = _history.Rename(Root, dir, "a.txt"u8, dir, "b.txt"u8, 2),
+            ["whiteout"] = _history.Rename(Root, dir, "a.txt"u8, dir, "b.txt"u8, 4),
+            ["write"] = _history.Write(Root, node, reading.Fh, 0, "x"u8, 0, out _),
+            ["fallocate"] = _history.Fallocate(Root, node, reading.Fh, 0, 10, 0),
+            ["copy_file_range"] = _history.CopyFileRange(Root, node, reading.Fh, 0, node, reading.Fh, 0, 1, 0, out _),
+            ["setxattr"] = _history.SetXattr(Root, node, "user.x"u8, "1"u8, 0),
+            ["removexattr"] = _history.RemoveXattr(Root, node, "user.x"u8),
+            ["access W_OK"] = _history.Access(Root, node, 2),
+        };
+        Assert.All(refused, r => Assert.True(r.Value == Errno.EROFS, $"{r.Key} in history/ gave {r.Value}, not EROFS"));
     }
 }
 

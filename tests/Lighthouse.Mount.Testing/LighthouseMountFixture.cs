@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using Lighthouse.Interop;
 using Lighthouse.Store;
+using Lighthouse.Tests;
 using Xunit;
 
 namespace Lighthouse.Mount.Testing;
@@ -148,13 +149,7 @@ public sealed class LighthouseMountFixture : IDisposable
         try { Stop(); } catch { }
         if (File.ReadAllText("/proc/self/mountinfo").Contains(" " + MountPoint + " "))
             Run("umount", $"-l {MountPoint}");
-        RemoveTree(Root);
-    }
-
-    /// <summary>Removes a directory tree, also one deeper than PATH_MAX (which Directory.Delete cannot): rm walks it by descriptors.</summary>
-    public static void RemoveTree(string root)
-    {
-        try { Directory.Delete(root, true); }
-        catch (Exception) { Run("rm", $"-rf -- {root}"); } // IOException, or ArgumentException on a path it cannot build
+        try { Directory.Delete(Root, true); }
+        catch { DeepTree.Remove(Root); } // paths .NET cannot handle (a tree deeper than PATH_MAX)
     }
 }

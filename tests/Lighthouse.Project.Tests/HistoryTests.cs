@@ -56,7 +56,7 @@ public sealed class HistoryTests : IDisposable
         host.Recorder.Flush();
         long v1 = host.Store.LastSeq;
         File.WriteAllText(_p.Abs("src/main.c"), "version two");
-        host.Recorder.Written(Bob, "src/main.c", _p.Stat("src/main.c").Key);
+        _p.Written(Bob, "src/main.c");
         host.Recorder.Flush();
         long v2 = host.Store.LastSeq;
 

@@ -15,24 +15,38 @@ public sealed class RecorderTests : IDisposable
     {
         var host = _p.Open();
         long start = host.Store.LastSeq;
+        using var gate = new ManualResetEventSlim();
+        host.Recorder.EnqueueExternal(() => gate.Wait()); // the recorder is busy: what follows stays queued
         _p.Create(Alice, "a.txt", "one");
         Directory.CreateDirectory(_p.Abs("src"));
         var (dirKey, dirFacts) = _p.Stat("src");
         host.Recorder.Created(Bob, "src", dirKey, dirFacts);
-        host.Recorder.BeforeNamespaceChange("a.txt"); // as the mount does: queued captures read by path
-        File.Move(_p.Abs("a.txt"), _p.Abs("src/a.txt"));
-        host.Recorder.Renamed(Alice, "a.txt", "src/a.txt");
-        var (key, _) = _p.Stat("src/a.txt");
-        host.Recorder.BeforeNamespaceChange("src/a.txt");
-        File.Delete(_p.Abs("src/a.txt"));
-        host.Recorder.Removed(Bob, "src/a.txt", key, lastLink: true);
+        // Renamed and removed before the write's capture runs, without waiting for it.
+        _p.Rename(Alice, "a.txt", "src/a.txt");
+        _p.Remove(Bob, "src/a.txt");
+        Assert.True(host.Recorder.Backlog >= 5);
+        gate.Set();
 
         var events = _p.EventsAfter(start);
         Assert.Equal(
             [(EventOp.Create, "alice/editor", "a.txt"), (EventOp.Write, "alice/editor", "a.txt"), (EventOp.Mkdir, "bob/make", "src"), (EventOp.Rename, "alice/editor", "a.txt"), (EventOp.Unlink, "bob/make", "src/a.txt")],
             events.Select(e => (e.Op, e.Agent, e.Path)));
         Assert.Equal("src/a.txt", events[3].Path2);
+        // Captured through its descriptor, under the name it had when written.
+        Assert.Equal("one", File.ReadAllText(HistoryFile(host, "a.txt", events[1].Seq)));
         Assert.Equal(0, host.Recorder.Failed);
+    }
+
+    [Fact]
+    public void A_file_kept_open_is_due_for_capture_at_fsync_at_most_once_a_second()
+    {
+        var host = _p.Open();
+        _p.Create(Alice, "log.txt", "line 1\n");
+        var (key, _) = _p.Stat("log.txt");
+        Assert.False(host.Recorder.CaptureDue(key));
+        Thread.Sleep(ChangeRecorder.OpenCaptureInterval + TimeSpan.FromMilliseconds(100));
+        Assert.True(host.Recorder.CaptureDue(key));
+        Assert.True(host.Recorder.CaptureDue(new FileKey(0, 12345))); // never captured
     }
 
     [Fact]
@@ -42,7 +56,7 @@ public sealed class RecorderTests : IDisposable
         _p.Create(Alice, "notes.md", "");
         var (key, _) = _p.Stat("notes.md");
         File.WriteAllText(_p.Abs("notes.md"), "second version\n");
-        host.Recorder.Written(Bob, "notes.md", key);
+        host.Recorder.Written(Bob, "notes.md", key, File.OpenHandle(_p.Abs("notes.md")));
         Assert.NotEqual(ContentKnowledge.Unknown, host.Recorder.Known(key)); // pending or, already, safe
         host.Recorder.Flush();
         Assert.Equal(ContentKnowledge.Safe, host.Recorder.Known(key));
@@ -59,33 +73,94 @@ public sealed class RecorderTests : IDisposable
         long baseline = host.Store.LastSeq;
         var (key, _) = _p.Stat("old.c");
         Assert.Equal(ContentKnowledge.Unknown, host.Recorder.Known(key));
-        host.Recorder.CaptureBeforeModify(Alice, key, "old.c");
+        using (var content = File.OpenHandle(_p.Abs("old.c")))
+            host.Recorder.CaptureBeforeModify(Alice, key, "old.c", content);
         Assert.Equal(ContentKnowledge.Safe, host.Recorder.Known(key));
         File.WriteAllText(_p.Abs("old.c"), "int new_and_longer;\n");
-        host.Recorder.Written(Alice, "old.c", key);
+        host.Recorder.Written(Alice, "old.c", key, File.OpenHandle(_p.Abs("old.c")));
         host.Recorder.Flush();
         Assert.Equal("int old;\n", File.ReadAllText(HistoryFile(host, "old.c", baseline)));
         Assert.Equal("int new_and_longer;\n", File.ReadAllText(HistoryFile(host, "old.c", host.Store.LastSeq)));
     }
 
+    /// <summary>What renameat2(RENAME_EXCHANGE) leaves on disk: the two names swap their inodes.</summary>
+    private void SwapOnDisk(string a, string b)
+    {
+        void Move(string from, string to)
+        {
+            if (Directory.Exists(_p.Abs(from))) Directory.Move(_p.Abs(from), _p.Abs(to));
+            else File.Move(_p.Abs(from), _p.Abs(to));
+        }
+        Move(a, "swap.tmp");
+        Move(b, a);
+        Move("swap.tmp", b);
+    }
+
     [Fact]
-    public void An_exchange_swaps_the_two_files_in_the_record()
+    public void An_exchange_is_one_event_that_swaps_the_two_files_in_the_record()
     {
         var host = _p.Open();
         _p.Create(Alice, "a", "was a");
         _p.Create(Alice, "b", "was b");
         host.Recorder.Flush();
         long before = host.Store.LastSeq;
-        File.Move(_p.Abs("a"), _p.Abs("tmp"));
-        File.Move(_p.Abs("b"), _p.Abs("a"));
-        File.Move(_p.Abs("tmp"), _p.Abs("b"));
+        long idA = host.History.Lookup(before, "", "a")!.FileId, idB = host.History.Lookup(before, "", "b")!.FileId;
+        SwapOnDisk("a", "b");
         host.Recorder.Exchanged(Bob, "a", "b");
-        host.Recorder.Flush();
-        long after = host.Store.LastSeq;
+        var e = Assert.Single(_p.EventsAfter(before));
+        long after = e.Seq;
+        Assert.Equal((EventOp.Exchange, "bob/make", "a", "b"), (e.Op, e.Agent, e.Path, e.Path2));
+        Assert.Equal((idA, idB), (e.FileId, e.OtherFileId));
         Assert.Equal("was a", File.ReadAllText(HistoryFile(host, "a", before)));
         Assert.Equal("was b", File.ReadAllText(HistoryFile(host, "a", after)));
         Assert.Equal("was a", File.ReadAllText(HistoryFile(host, "b", after)));
-        Assert.Equal(["a", "b"], host.History.List(after, "")!.Select(e => e.Name).Order());
+        Assert.Equal([("a", idB), ("b", idA)], host.History.List(after, "")!.Select(x => (x.Name, x.FileId)).Order());
+        Assert.Equal(0, host.Recorder.Failed);
+    }
+
+    [Fact]
+    public void An_exchange_of_a_file_and_a_directory_in_other_directories_takes_the_subtree_along()
+    {
+        var host = _p.Open();
+        Directory.CreateDirectory(_p.Abs("x"));
+        Directory.CreateDirectory(_p.Abs("y/dir"));
+        foreach (var dir in new[] { "x", "y", "y/dir" })
+        {
+            var (key, facts) = _p.Stat(dir);
+            host.Recorder.Created(Alice, dir, key, facts);
+        }
+        _p.Create(Alice, "x/file", "a file");
+        _p.Create(Alice, "y/dir/inner", "inside");
+        host.Recorder.Flush();
+        long before = host.Store.LastSeq;
+        SwapOnDisk("x/file", "y/dir");
+        host.Recorder.Exchanged(Bob, "x/file", "y/dir");
+        var e = Assert.Single(_p.EventsAfter(before));
+        Assert.Equal(EventOp.Exchange, e.Op);
+        Assert.Equal(FileKind.Directory, host.History.Lookup(e.Seq, "x", "file")!.Kind);
+        Assert.Equal("inside", File.ReadAllText(HistoryFile(host, "x/file/inner", e.Seq)));
+        Assert.Equal("a file", File.ReadAllText(HistoryFile(host, "y/dir", e.Seq)));
+        Assert.Null(host.History.Lookup(e.Seq, "y/dir", "inner"));
+        Assert.Equal("inside", File.ReadAllText(HistoryFile(host, "y/dir/inner", before)));
+    }
+
+    [Fact]
+    public void A_device_node_and_a_chown_are_recorded_with_the_owner_and_device_number_the_caller_saw()
+    {
+        var host = _p.Open();
+        long start = host.Store.LastSeq;
+        const ulong Null = 0x103; // makedev(1, 3)
+        var facts = new FileFacts(0x2000 | 0x1b6, 0, 1_700_000_000_000_000_000, 4242, 1000, 1001, Null);
+        host.Recorder.Created(Alice, "null", new FileKey(1, 4242), facts);
+        host.Recorder.AttributesChanged(Bob, "null", new FileKey(1, 4242), facts with { Uid = 1234, Gid = 5678 });
+        host.Recorder.AttributesChanged(Bob, "null", new FileKey(1, 4242), facts with { Uid = 1234, Gid = 5678 }); // no change: no event
+        var events = _p.EventsAfter(start);
+        Assert.Equal([EventOp.Create, EventOp.SetAttributes], events.Select(e => e.Op));
+        var created = host.History.Attributes(events[0].Seq, "null")!.Attributes;
+        Assert.Equal((FileKind.CharDevice, 0x1b6, 1000L, 1001L, (long)Null), (created.Kind, created.Mode, created.Uid, created.Gid, created.Rdev));
+        var chowned = host.History.Attributes(events[1].Seq, "null")!.Attributes;
+        Assert.Equal((1234L, 5678L, (long)Null), (chowned.Uid, chowned.Gid, chowned.Rdev));
+        Assert.Equal(FileKind.CharDevice, host.History.List(events[1].Seq, "")!.Single(x => x.Name == "null").Kind);
     }
 
     [Fact]
@@ -105,7 +180,7 @@ public sealed class RecorderTests : IDisposable
         var host = _p.Open();
         // A write to a file whose creation was never recorded: the store refuses it; the caller must not wait or fail.
         File.WriteAllText(_p.Abs("unrecorded"), "bytes");
-        host.Recorder.Written(Alice, "unrecorded", _p.Stat("unrecorded").Key);
+        _p.Written(Alice, "unrecorded");
         host.Recorder.Flush();
         Assert.Equal(1, host.Recorder.Failed);
         Assert.NotNull(host.Recorder.LastError);
@@ -130,7 +205,6 @@ public sealed class RecorderTests : IDisposable
         File.CreateSymbolicLink(_p.Abs("link"), "target");
         var (key, facts) = _p.Stat("link");
         host.Recorder.Created(Alice, "link", key, facts, "target"u8);
-        host.Recorder.BeforeNamespaceChange("link");
         File.Delete(_p.Abs("link"));
         host.Recorder.Removed(Alice, "link", key, lastLink: true);
         var events = _p.EventsAfter(start);

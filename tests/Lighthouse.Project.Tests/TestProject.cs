@@ -29,8 +29,12 @@ public sealed class TestProject : IDisposable
     public (FileKey Key, FileFacts Facts) Stat(string rel)
     {
         var a = NodeAttributes.Of(Abs(rel)) ?? throw new FileNotFoundException(rel);
-        uint type = a.Kind switch { FileKind.Directory => 0x4000u, FileKind.Symlink => 0xA000u, FileKind.File => 0x8000u, _ => 0x1000u };
-        return (new FileKey(0, (ulong)a.Inode), new FileFacts(type | (uint)a.Mode, a.Size, a.MtimeNs, (ulong)a.Inode, 0, 0, 0));
+        uint type = a.Kind switch
+        {
+            FileKind.Directory => 0x4000u, FileKind.Symlink => 0xA000u, FileKind.File => 0x8000u, FileKind.Socket => 0xC000u,
+            FileKind.CharDevice => 0x2000u, FileKind.BlockDevice => 0x6000u, _ => 0x1000u,
+        };
+        return (new FileKey(0, (ulong)a.Inode), new FileFacts(type | (uint)a.Mode, a.Size, a.MtimeNs, (ulong)a.Inode, (uint)a.Uid, (uint)a.Gid, (ulong)a.Rdev));
     }
 
     /// <summary>Creates a file on disk and records it as the mount does: the creation (an empty file), then,
@@ -42,7 +46,25 @@ public sealed class TestProject : IDisposable
         Host!.Recorder.Created(agent, rel, key, facts);
         if (text.Length == 0) return;
         File.WriteAllText(Abs(rel), text);
-        Host.Recorder.Written(agent, rel, key);
+        Written(agent, rel);
+    }
+
+    /// <summary>Records a write of <paramref name="rel"/> as the mount does at close: with a descriptor to read it through.</summary>
+    public void Written(Agent agent, string rel) => Host!.Recorder.Written(agent, rel, Stat(rel).Key, File.OpenHandle(Abs(rel)));
+
+    /// <summary>Renames an entry on disk and records it, as the mount does.</summary>
+    public void Rename(Agent agent, string from, string to)
+    {
+        File.Move(Abs(from), Abs(to));
+        Host!.Recorder.Renamed(agent, from, to);
+    }
+
+    /// <summary>Removes a file (its last link) on disk and records it, as the mount does.</summary>
+    public void Remove(Agent agent, string rel)
+    {
+        var (key, _) = Stat(rel);
+        File.Delete(Abs(rel));
+        Host!.Recorder.Removed(agent, rel, key, lastLink: true);
     }
 
     /// <summary>The events after <paramref name="afterSeq"/>, oldest first, once everything queued is recorded.</summary>

@@ -13,7 +13,7 @@ public sealed class TreeCheckerTests : IDisposable
         foreach (var side in new[] { A, B }) MakeTree(side);
     }
 
-    public void Dispose() => LighthouseMountFixture.RemoveTree(_root);
+    public void Dispose() => DeepTree.Remove(_root);
 
     private static void MakeTree(string root)
     {

@@ -125,6 +125,22 @@ public class DirectoryWatcherTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Directories_deeper_than_PATH_MAX_are_watched_too()
+    {
+        using var project = new TempProject();
+        var seen = new Seen();
+        using var watcher = Watch(project, seen);
+
+        using var bottom = DeepTree.Walk(project.Dir, create: true);
+        DeepTree.Write(bottom, "deep.txt", "x");
+        seen.WaitFor(DeepTree.Path + "/deep.txt");
+        seen.Clear();
+        DeepTree.Write(bottom, "deep.txt", "changed");
+        seen.WaitFor(DeepTree.Path + "/deep.txt");
+        Assert.All(seen.Batches, b => Assert.False(b.Overflowed));
+    }
+
+    [Fact]
     public void A_directory_moved_in_from_outside_the_tree_is_watched_and_its_contents_reported()
     {
         using var outside = new TempProject();

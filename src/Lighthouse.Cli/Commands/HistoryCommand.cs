@@ -4,7 +4,7 @@ using Lighthouse.Store;
 
 namespace Lighthouse.Cli.Commands;
 
-/// <summary>`lighthouse history &lt;path&gt;`: the versions of one file, across renames.</summary>
+/// <summary>`lighthouse history &lt;path&gt;`: the versions that name held, following atomic saves and renames.</summary>
 public static class HistoryCommand
 {
     public static Command Create()
@@ -12,20 +12,33 @@ public static class HistoryCommand
         var project = ProjectLocator.ProjectOption();
         var json = ProjectLocator.JsonOption("the versions");
         var path = new Argument<string>("path") { Description = "The file or directory, relative to the project root." };
-        var at = new Option<string?>("--at") { Description = "Find the file by the name it had at this point (@N, UTC time, snapshot). Default: now, or just before it was deleted." };
-        var command = new Command("history",
-            "List every version of a file with its time, agent and operation, oldest first. The file is followed across renames " +
-            "(the path column shows the name each version had). For a file that no longer exists, the versions up to its removal " +
-            "are shown. Content column: 'captured' (bytes kept, restorable), 'metadata only' (recorded without bytes) or 'too large'.\n\n" +
-            "Examples:\n  lighthouse history src/main.c\n  lighthouse history old/name.txt --at v1\n  lighthouse history README.md --json")
+        var at = new Option<string?>("--at") { Description = "Up to this point (@N, UTC time, snapshot) instead of now." };
+        var noFollow = new Option<bool>("--no-follow")
         {
-            path, project, at, json,
+            Description = "Only the file that has the name now (or at --at; for a name gone now, just before it went), across its own renames.",
         };
-        command.SetAction(parse => CliRunner.Run(parse, ctx => Run(ctx, parse.GetValue(project), parse.GetValue(path)!, parse.GetValue(at), parse.GetValue(json))));
+        var command = new Command("history",
+            "List the versions of a path, newest first, with time, agent, operation, content state, file number and the name each " +
+            "version had. The path is followed like `git log --follow`: the versions of every file that held that name, each up to " +
+            "when it stopped holding it. An atomic save (sed -i, editors, git: a temporary file written, then renamed over the name) " +
+            "shows as the temporary file's versions, under its own name, above the versions of the file it replaced; a name that came " +
+            "from a rename is followed back to the files that held the earlier name. --no-follow lists one file only.\n\n" +
+            "When a version is captured: when a handle opened for writing is closed and the file changed; at fsync/fdatasync; " +
+            "when a file still open for writing is renamed, replaced or removed; and before the first change of content recorded " +
+            "without its bytes (copy-on-write). A file kept open and fsync'ed again and again is captured at most once a second: " +
+            "the versions in between are left for the next capture point, and the close always captures the final content.\n\n" +
+            "Content column: 'captured' (bytes kept, restorable), 'metadata only' (recorded without bytes) or 'too large'.\n\n" +
+            "Examples:\n  lighthouse history src/main.c\n  lighthouse history src/main.c --no-follow\n  lighthouse history old/name.txt --at v1\n" +
+            "  lighthouse history README.md --json")
+        {
+            path, project, at, noFollow, json,
+        };
+        command.SetAction(parse => CliRunner.Run(parse, ctx => Run(ctx, parse.GetValue(project), parse.GetValue(path)!, parse.GetValue(at),
+            parse.GetValue(json), follow: !parse.GetValue(noFollow))));
         return command;
     }
 
-    public static int Run(CliContext ctx, string? projectOpt, string userPath, string? atText, bool json)
+    public static int Run(CliContext ctx, string? projectOpt, string userPath, string? atText, bool json, bool follow = true)
     {
         var projectDir = ProjectLocator.FindInitialised(projectOpt);
         var mount = MountState.ReadLive(projectDir);
@@ -36,16 +49,18 @@ public static class HistoryCommand
         string? note = null;
         if (atText is null && view.LookupPath(path, StorePoint.Latest) is null)
         {
-            // Gone now: find the last event on that name and look just before it.
+            // Gone now: find the last event on that name (and, not following, look just before it).
             var last = view.Log(new LogQuery { PathPrefix = path, Limit = 1, Operations = [EventOp.Unlink, EventOp.Rmdir, EventOp.Rename] }).Events.FirstOrDefault();
             if (last is null || last.Seq <= 1 || view.LookupPath(path, StorePoint.AtEvent(last.Seq - 1)) is null)
                 throw new CliException($"'{ProjectLocator.Display(path)}' does not exist now and never existed in this project's history{ProjectLocator.Hint(projectDir, userPath)}", ExitCodes.Usage);
-            point = StorePoint.AtEvent(last.Seq - 1);
+            if (!follow) point = StorePoint.AtEvent(last.Seq - 1);
             note = last.Op == EventOp.Rename && last.Path == path
                 ? $"'{path}' was renamed to '{last.Path2}' at @{last.Seq} by {last.Agent}"
                 : $"'{path}' was removed at @{last.Seq} by {last.Agent} ({Fmt.Time(last.TimeUtc)})";
         }
-        var versions = view.Versions(path, point);
+        // Newest first, like the log.
+        var versions = follow ? view.PathHistory(path, point) : view.Versions(path, point).Reverse().ToList();
+        var files = versions.Select(v => v.FileId).Distinct().ToList();
 
         if (json)
         {
@@ -54,29 +69,42 @@ public static class HistoryCommand
                 arr.Add(new JsonObject
                 {
                     ["version"] = v.VersionSeq, ["time"] = Fmt.IsoTime(v.TimeUtc), ["agent"] = v.Agent, ["op"] = Fmt.Op(v.Op), ["path"] = v.Path,
-                    ["kind"] = v.Attributes.Kind.ToString().ToLowerInvariant(), ["size"] = v.Attributes.Size, ["mode"] = Convert.ToString(v.Attributes.Mode, 8),
-                    ["mtimeNs"] = v.Attributes.MtimeNs, ["content"] = Content(v.ContentState), ["contentHash"] = v.ContentHash, ["capturedAt"] = v.CapturedAtSeq,
+                    ["fileId"] = v.FileId, ["kind"] = v.Attributes.Kind.ToString().ToLowerInvariant(), ["size"] = v.Attributes.Size,
+                    ["mode"] = Convert.ToString(v.Attributes.Mode, 8), ["mtimeNs"] = v.Attributes.MtimeNs, ["content"] = Content(v.ContentState),
+                    ["contentHash"] = v.ContentHash, ["capturedAt"] = v.CapturedAtSeq,
                 });
-            var o = new JsonObject { ["path"] = path, ["fileId"] = versions.FirstOrDefault()?.FileId, ["note"] = note, ["versions"] = arr };
+            var o = new JsonObject
+            {
+                ["path"] = path, ["follow"] = follow, ["fileId"] = files.FirstOrDefault(), ["files"] = new JsonArray([.. files.Select(f => JsonValue.Create(f))]),
+                ["note"] = note, ["versions"] = arr,
+            };
             ctx.Out.WriteLine(o.ToJsonString(Fmt.JsonIndented));
             return ExitCodes.Ok;
         }
 
-        var rows = new List<string[]> { new[] { "VERSION", "TIME (UTC)", "AGENT", "OP", "SIZE", "MODE", "CONTENT", "PATH" } };
-        string? previous = null;
+        // "(renamed from …)" where a file's version has another name than its version before.
+        var renamedFrom = new Dictionary<long, string>();
+        var lastName = new Dictionary<long, string>();
+        foreach (var v in versions.Reverse())
+        {
+            if (lastName.TryGetValue(v.FileId, out var before) && before != v.Path) renamedFrom[v.VersionSeq] = before;
+            lastName[v.FileId] = v.Path;
+        }
+        var rows = new List<string[]> { new[] { "VERSION", "TIME (UTC)", "AGENT", "OP", "SIZE", "MODE", "CONTENT", "FILE", "PATH" } };
         foreach (var v in versions)
         {
             var p = ProjectLocator.Display(v.Path);
-            if (previous is not null && previous != v.Path) p += $"  (renamed from {previous})";
-            previous = v.Path;
+            if (renamedFrom.TryGetValue(v.VersionSeq, out var from)) p += $"  (renamed from {ProjectLocator.Display(from)})";
             rows.Add([
                 "@" + v.VersionSeq, Fmt.Time(v.TimeUtc), v.Agent, Fmt.Op(v.Op),
                 v.Attributes.Kind == FileKind.Directory ? "-" : Fmt.Size(v.Attributes.Size), Fmt.Mode(v.Attributes.Mode),
-                Content(v.ContentState) + (v.CapturedAtSeq is { } c && c != v.VersionSeq ? $" (@{c})" : ""), p,
+                Content(v.ContentState) + (v.CapturedAtSeq is { } c && c != v.VersionSeq ? $" (@{c})" : ""), "#" + v.FileId, p,
             ]);
         }
         Fmt.Table(ctx.Out, rows);
-        ctx.Out.WriteLine($"{versions.Count} version(s) of file #{versions.FirstOrDefault()?.FileId}");
+        ctx.Out.WriteLine(files.Count == 1
+            ? $"{versions.Count} version(s) of file #{files[0]}"
+            : $"{versions.Count} version(s) of {files.Count} files that held '{ProjectLocator.Display(path)}': {string.Join(", ", files.Select(f => "#" + f))}");
         if (note is not null) ctx.Out.WriteLine(note);
         return ExitCodes.Ok;
     }

@@ -14,10 +14,10 @@ public static class LogCommand
         var project = ProjectLocator.ProjectOption();
         var json = new Option<bool>("--json") { Description = "Print one JSON object per event per line (JSON Lines), for scripts." };
         var agent = new Option<string?>("--agent", "-a") { Description = "Only events of this agent, e.g. root/git or external." };
-        var path = new Option<string?>("--path", "-p") { Description = "Only events on this path or under it (relative to the project root); matches either side of a rename." };
+        var path = new Option<string?>("--path", "-p") { Description = "Only events on this path or under it (relative to the project root); matches either side of a rename or exchange." };
         var op = new Option<string[]>("--op")
         {
-            Description = "Only these operations (repeat or comma-separate): init, baseline, create, mkdir, symlink, write, setattr, capture, unlink, rmdir, rename, link, snapshot, snapshot-delete.",
+            Description = "Only these operations (repeat or comma-separate): init, baseline, create, mkdir, symlink, write, setattr, capture, unlink, rmdir, rename, exchange, link, snapshot, snapshot-delete.",
             AllowMultipleArgumentsPerToken = true,
         };
         var since = new Option<string?>("--since") { Description = "Only events at or after: a UTC time (2026-11-25T10:30:00Z), a duration ago (90s, 10m, 2h, 3d), an event (@120) or a snapshot name." };
@@ -156,12 +156,13 @@ public static class LogCommand
         var what = e.Op switch
         {
             EventOp.Rename => $"{e.Path} -> {e.Path2}",
+            EventOp.Exchange => $"{e.Path} <-> {e.Path2}",
             EventOp.Link => $"{e.Path2} (link to {e.Path})",
             EventOp.SnapshotCreate => $"{e.Path} (names @{e.Point})",
             EventOp.Init => "/",
             _ => ProjectLocator.Display(e.Path),
         };
-        var detail = e.Attributes is { Kind: FileKind.File } a && e.Op is not (EventOp.Rename or EventOp.Link)
+        var detail = e.Attributes is { Kind: FileKind.File } a && e.Op is not (EventOp.Rename or EventOp.Exchange or EventOp.Link)
             ? $"  {Fmt.Size(a.Size)}{(e.ContentState == ContentState.TooLarge ? ", metadata only (too large)" : "")}"
             : "";
         if (e.Op == EventOp.Write && e.ContentState == ContentState.NotCaptured) detail += ", metadata only";

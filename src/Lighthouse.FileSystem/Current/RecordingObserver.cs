@@ -1,7 +1,11 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Lighthouse.Fuse.Session;
+using Lighthouse.Interop;
 using Lighthouse.Passthrough;
 using Lighthouse.Project.Agents;
 using Lighthouse.Project.Recording;
+using Microsoft.Win32.SafeHandles;
 
 namespace Lighthouse.FileSystem.Current;
 
@@ -25,17 +29,14 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
     private static FileKey KeyOf(Node node) => new(node.Dev, node.Ino);
 
     private static FileFacts Facts(in NodeStat st) =>
-        new(st.Mode, st.Size, st.MtimeNs, st.Ino, st.Uid, st.Gid, MakeDev(st.Rdev >> 32, st.Rdev & 0xffffffff));
-
-    /// <summary>dev_t from major and minor, as glibc's makedev encodes them.</summary>
-    private static ulong MakeDev(ulong major, ulong minor) =>
-        ((major & 0xfffff000) << 32) | ((major & 0xfff) << 8) | ((minor & 0xffffff00) << 12) | (minor & 0xff);
+        new(st.Mode, st.Size, st.MtimeNs, st.Ino, st.Uid, st.Gid, Libc.MakeDev(st.Rdev >> 32, st.Rdev & 0xffffffff));
 
     private static void Remember(Node node, ContentKnowledge known) =>
         Volatile.Write(ref node.UserState, known == ContentKnowledge.Safe ? ContentSafe : 0);
 
-    public void BeforeModify(in RequestContext ctx, Node node)
+    public void BeforeModify(in RequestContext ctx, Node node, bool inPlace)
     {
+        if (!inPlace) CaptureUnrecordedWrites(ctx, node); // it loses a name: a capture point
         if (Volatile.Read(ref node.UserState) == ContentSafe) return;
         switch (recorder.Known(KeyOf(node)))
         {
@@ -43,24 +44,57 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
                 Remember(node, ContentKnowledge.Safe);
                 return;
             case ContentKnowledge.WritePending:
-                recorder.WaitForCaptures(); // the queued capture of the last write runs first
+                // The queued capture of the last write reads the file through a descriptor of its own: only a change
+                // in place destroys what it is to read.
+                if (!inPlace) return;
+                recorder.WaitForCaptures();
                 Remember(node, ContentKnowledge.Safe);
                 return;
             default:
-                recorder.CaptureBeforeModify(AgentOf(ctx), KeyOf(node), PathOf(node));
+                int fd = _fs!.OpenToRead(node);
+                if (fd < 0) throw new IOException($"cannot open '{PathOf(node)}' to keep its content: {Marshal.GetPInvokeErrorMessage(-fd)}");
+                using (var content = new SafeFileHandle(fd, ownsHandle: true))
+                    recorder.CaptureBeforeModify(AgentOf(ctx), KeyOf(node), PathOf(node), content);
                 Remember(node, ContentKnowledge.Safe);
                 return;
         }
     }
 
-    public void BeforeNamespaceChange(in RequestContext ctx, Node parent, ReadOnlySpan<byte> name)
+    public void BeforeRename(in RequestContext ctx, Node node) => CaptureUnrecordedWrites(ctx, node);
+
+    /// <summary>
+    /// A file still open for writing is renamed, replaced or removed: what was written to it and not recorded yet is a
+    /// version under the name it has until then. (The kernel sends RELEASE after close() has returned, so `write; close;
+    /// mv tmp file` can reach us as the rename first: the capture at release would come after it, under the new name.)
+    /// </summary>
+    private void CaptureUnrecordedWrites(in RequestContext ctx, Node node)
     {
-        if (recorder.CapturesPending) recorder.BeforeNamespaceChange(PathOf(parent, name));
+        if (!node.OpenForWriting || !_fs!.TryStat(node, out var st) || !Claim(node, st.MtimeNs)) return;
+        Capture(_writers.TryGetValue(node, out var w) ? w.Agent : AgentOf(ctx), node, -1);
+    }
+
+    /// <summary>Takes the change to modification time <paramref name="mtimeNs"/> for recording; false if it is recorded already.</summary>
+    private static bool Claim(Node node, long mtimeNs) => Interlocked.Exchange(ref node.UserStamp, mtimeNs) != mtimeNs;
+
+    /// <summary>Queues the capture of <paramref name="node"/>'s bytes, read through a descriptor of its own (through
+    /// <paramref name="fd"/> when given), under its name now.</summary>
+    private void Capture(Agent agent, Node node, int fd)
+    {
+        string path;
+        try { path = PathOf(node); }
+        catch (IOException) { return; } // unlinked while open: its last content has no name to record under
+        int content = _fs!.OpenToRead(node, fd);
+        if (content < 0) throw new IOException($"cannot open '{path}' to capture it: {Marshal.GetPInvokeErrorMessage(-content)}");
+        Remember(node, ContentKnowledge.WritePending);
+        recorder.Written(agent, path, KeyOf(node), new SafeFileHandle(content, ownsHandle: true));
     }
 
     /// <summary>What an open for writing remembers: who opened it (identity is bound to the handle, so what the
     /// kernel writes back later is the opener's) and under which name, to say when it ends.</summary>
     private sealed record WriterOpen(Agent Agent, string Path);
+
+    // The last open for writing of each file with one: whose bytes a capture point before its release records.
+    private readonly ConditionalWeakTable<Node, WriterOpen> _writers = new();
 
     private static Agent? OpenerOf(object? openedBy) => openedBy switch { WriterOpen w => w.Agent, Agent a => a, _ => null };
 
@@ -74,7 +108,9 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
         try { path = PathOf(node); }
         catch (IOException) { return agent; } // no name (O_TMPFILE): nothing the watcher could see
         recorder.OpenedForWriting(path);
-        return new WriterOpen(agent, path);
+        var open = new WriterOpen(agent, path);
+        _writers.AddOrUpdate(node, open);
+        return open;
     }
 
     public void Released(in RequestContext ctx, Node node, object? openedBy)
@@ -94,10 +130,14 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
 
     public void Renamed(in RequestContext ctx, Node fromParent, ReadOnlySpan<byte> fromName, Node toParent, ReadOnlySpan<byte> toName, uint flags)
     {
-        const uint RenameExchange = 2;
+        const uint RenameExchange = 2, RenameWhiteout = 4;
         string from = PathOf(fromParent, fromName), to = PathOf(toParent, toName);
-        if ((flags & RenameExchange) != 0) recorder.Exchanged(AgentOf(ctx), from, to);
-        else recorder.Renamed(AgentOf(ctx), from, to);
+        var agent = AgentOf(ctx);
+        if ((flags & RenameExchange) != 0) recorder.Exchanged(agent, from, to);
+        else recorder.Renamed(agent, from, to);
+        // RENAME_WHITEOUT left a whiteout (a character device 0:0) at the source name: a new node, recorded as the disk has it.
+        if ((flags & RenameWhiteout) != 0 && _fs!.TryStat(fromParent, fromName, out var whiteout))
+            recorder.Created(agent, from, new FileKey(whiteout.Dev, whiteout.Ino), Facts(whiteout));
     }
 
     public void Linked(in RequestContext ctx, Node node, Node newParent, ReadOnlySpan<byte> newName) =>
@@ -111,20 +151,19 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
         recorder.AttributesChanged(AgentOf(ctx), PathOf(node), KeyOf(node), facts);
     }
 
-    public void Written(in RequestContext ctx, Node node, object? openedBy, int fd)
+    public void Written(in RequestContext ctx, Node node, object? openedBy, int fd, bool closing)
     {
         // Opened for writing but not written (the modification time did not move): no new version.
         // Checked first, on the descriptor: most files opened for writing by tools are closed unchanged or just created.
         if (_fs!.TryStat(node, fd, out var st))
         {
-            if (Interlocked.Exchange(ref node.UserStamp, st.MtimeNs) == st.MtimeNs) return;
+            if (Volatile.Read(ref node.UserStamp) == st.MtimeNs) return;
+            // An fsync soon after this file's last capture: its change stays unrecorded (the stamp is left behind), so
+            // the next capture point takes it — an fsync after the interval, a rename, or the close.
+            if (!closing && !recorder.CaptureDue(KeyOf(node))) return;
+            if (!Claim(node, st.MtimeNs)) return;
         }
         // RELEASE comes from the kernel (pid 0): the write belongs to whoever opened the file.
-        var agent = ctx.Pid != 0 ? AgentOf(ctx) : OpenerOf(openedBy) ?? Agent.Kernel;
-        string path;
-        try { path = PathOf(node); }
-        catch (IOException) { return; } // unlinked while open: its last content has no name to record under
-        Remember(node, ContentKnowledge.WritePending);
-        recorder.Written(agent, path, KeyOf(node));
+        Capture(ctx.Pid != 0 ? AgentOf(ctx) : OpenerOf(openedBy) ?? Agent.Kernel, node, fd);
     }
 }

@@ -12,9 +12,13 @@ namespace Lighthouse.FileSystem.History;
 
 /// <summary>
 /// history/: read-only trees of the project as of any point. `history/@N`, `history/&lt;UTC time&gt;`
-/// and `history/&lt;snapshot&gt;` resolve to an event number; below that, names, kinds, sizes, modes
-/// and times come from the temporal index and bytes from the object store. A tree as of a point
-/// never changes, so the kernel may cache it for long; the list of points itself is short-lived.
+/// and `history/&lt;snapshot&gt;` resolve to an event number; below that, names, kinds, sizes, modes,
+/// owners, device numbers, link counts and times come from the temporal index and bytes from the object
+/// store. A tree as of a point never changes, so the kernel may cache it for long; the list of points
+/// itself is short-lived. Modes are shown as recorded, write bits included (the kernel checks access from
+/// them: default_permissions); every change is refused with EROFS here. A fifo, socket or device node is
+/// opened by the kernel, never by us: a device gives EACCES (the mount is nodev), a socket ENXIO, and a
+/// fifo is a pipe of the history inode alone, never the project's.
 /// </summary>
 public sealed unsafe class HistorySection : FuseFileSystem, IMountSection
 {
@@ -91,15 +95,24 @@ public sealed unsafe class HistorySection : FuseFileSystem, IMountSection
         _byPath.TryRemove(new KeyValuePair<(long, string), HistoryNode>((n.Seq, n.Path), n));
     }
 
+    /// <summary>S_IFMT bits of a kind; shifted right by 12 they are readdir's d_type. Other (before schema 2) shows as a file.</summary>
     private static uint TypeBits(FileKind kind) => kind switch
     {
-        FileKind.Directory => 0x4000, FileKind.Symlink => 0xA000, _ => 0x8000,
+        FileKind.Directory => 0x4000, FileKind.Symlink => 0xA000, FileKind.Fifo => 0x1000, FileKind.Socket => 0xC000,
+        FileKind.CharDevice => 0x2000, FileKind.BlockDevice => 0x6000, _ => 0x8000,
     };
+
+    /// <summary>A device number as FUSE carries it (the kernel's new_encode_dev) from glibc's makedev encoding.</summary>
+    private static uint FuseRdev(long rdev)
+    {
+        ulong major = Libc.Major((ulong)rdev), minor = Libc.Minor((ulong)rdev);
+        return (uint)((minor & 0xff) | (major << 8) | ((minor & ~0xffUL) << 12));
+    }
 
     private bool TryAttributes(HistoryNode node, out FuseAttr attr)
     {
         attr = default;
-        if (node.Seq < 0 || node.Path.Length == 0)
+        if (node.Seq < 0)
         {
             attr = new FuseAttr { Ino = node.Id, Mode = 0x4000 | 0x16d, Nlink = 2, Uid = _uid, Gid = _gid, BlkSize = 4096 };
             return true;
@@ -108,12 +121,13 @@ public sealed unsafe class HistorySection : FuseFileSystem, IMountSection
         long mtime = v.Attributes.MtimeNs;
         ulong sec = (ulong)(mtime / 1_000_000_000), nsec = (ulong)(mtime % 1_000_000_000);
         ulong size = (ulong)v.Size;
-        // Read-only view: the modes are those of the time, without write permission.
+        var a = v.Attributes;
+        // The times are the recorded mtime: the access and change times of then are not kept.
         attr = new FuseAttr
         {
-            Ino = (ulong)v.FileId, Size = size, Blocks = (size + 511) / 512, Mode = TypeBits(v.Kind) | ((uint)v.Attributes.Mode & 0xFFF & ~0x92u),
-            Nlink = v.Kind == FileKind.Directory ? 2u : 1u, Uid = _uid, Gid = _gid, BlkSize = 4096,
-            Atime = sec, Mtime = sec, Ctime = sec, AtimeNsec = (uint)nsec, MtimeNsec = (uint)nsec, CtimeNsec = (uint)nsec,
+            Ino = (ulong)v.FileId, Size = size, Blocks = (size + 511) / 512, Mode = TypeBits(v.Kind) | ((uint)a.Mode & 0xFFF),
+            Nlink = (uint)Math.Max(1, _history.LinkCount(node.Seq, v.FileId)), Uid = (uint)a.Uid, Gid = (uint)a.Gid, Rdev = FuseRdev(a.Rdev),
+            BlkSize = 4096, Atime = sec, Mtime = sec, Ctime = sec, AtimeNsec = (uint)nsec, MtimeNsec = (uint)nsec, CtimeNsec = (uint)nsec,
         };
         return true;
     }
@@ -173,6 +187,8 @@ public sealed unsafe class HistorySection : FuseFileSystem, IMountSection
         if ((flags & Libc.O_ACCMODE) != Libc.O_RDONLY || (flags & Libc.O_TRUNC) != 0) return Errno.EROFS;
         if (!_nodes.TryGetValue(node, out var n)) return Errno.ESTALE;
         if (n.Kind == FileKind.Directory) return Errno.EISDIR;
+        // The kernel opens special files itself; should one reach us, it has no bytes to give.
+        if (n.Kind is FileKind.Fifo or FileKind.Socket or FileKind.CharDevice or FileKind.BlockDevice) return Libc.ENXIO;
         if (_history.Content(n.Seq, n.Path) is not { } content) return Errno.ENOENT;
         string? source = content.ObjectPath ?? content.LivePath;
         if (source is null)
@@ -235,7 +251,7 @@ public sealed unsafe class HistorySection : FuseFileSystem, IMountSection
         {
             if (_history.List(n.Seq, n.Path) is not { } entries) return Errno.ENOENT;
             foreach (var e in entries)
-                listing.Add((e.Name, e.Kind switch { FileKind.Directory => 4u, FileKind.Symlink => 10u, _ => 8u }));
+                listing.Add((e.Name, TypeBits(e.Kind) >> 12));
         }
         ulong fh = (ulong)Interlocked.Increment(ref _nextFh);
         _handles[fh] = new HistoryHandle { Listing = listing };
@@ -282,5 +298,6 @@ public sealed unsafe class HistorySection : FuseFileSystem, IMountSection
     public override int SetXattr(in RequestContext ctx, ulong node, ReadOnlySpan<byte> name, ReadOnlySpan<byte> value, int flags) => Errno.EROFS;
     public override int RemoveXattr(in RequestContext ctx, ulong node, ReadOnlySpan<byte> name) => Errno.EROFS;
     public override int Fallocate(in RequestContext ctx, ulong node, ulong fh, long offset, long length, int mode) => Errno.EROFS;
+    public override int CopyFileRange(in RequestContext ctx, ulong nodeIn, ulong fhIn, long offsetIn, ulong nodeOut, ulong fhOut, long offsetOut, long length, ulong flags, out long copied) { copied = 0; return Errno.EROFS; }
     public override int Poll(in RequestContext ctx, ulong node, ulong fh, ulong kh, bool scheduleNotify, uint events, out uint revents) { revents = events & 0x41; return 0; }
 }

@@ -51,6 +51,9 @@ public static class FeedFormat
             w.WriteNumber("size", a.Size);
             w.WriteString("mode", Convert.ToString(a.Mode, 8));
             w.WriteNumber("mtimeNs", a.MtimeNs);
+            w.WriteNumber("uid", a.Uid);
+            w.WriteNumber("gid", a.Gid);
+            if (a.Kind is FileKind.CharDevice or FileKind.BlockDevice) w.WriteNumber("rdev", a.Rdev);
         }
         if (e.ContentState != ContentState.None) w.WriteString("content", ContentName(e.ContentState));
         if (e.ContentHash is not null) w.WriteString("contentHash", e.ContentHash);

@@ -62,6 +62,14 @@ public sealed class ProjectHistory(IProjectStore store)
         catch (StoreException) { return null; }
     }
 
+    /// <summary>The link count stat shows for a node as of <paramref name="seq"/>: its names then, for a directory 2 plus
+    /// its subdirectories (see <see cref="IProjectStore.LinkCount"/>); 0 if it did not exist.</summary>
+    public long LinkCount(long seq, long fileId)
+    {
+        try { return Store.LinkCount(fileId, seq); }
+        catch (StoreException) { return 0; }
+    }
+
     /// <summary>Where the bytes of <paramref name="path"/> as of <paramref name="seq"/> are (a stored object or the
     /// live file, when it has not changed since), or why they are not kept; null if it did not exist.</summary>
     public FileContent? Content(long seq, string path)

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using Lighthouse.Project.Agents;
 using Lighthouse.Store;
+using Microsoft.Win32.SafeHandles;
 
 namespace Lighthouse.Project.Recording;
 
@@ -14,14 +15,22 @@ namespace Lighthouse.Project.Recording;
 /// The caller's reply does not wait for the event to commit: records are queued in the order the
 /// changes happened (a change can only follow another once that one's reply reached the caller,
 /// and callers record before replying) and one recorder thread hands them to the store, whose group
-/// commit batches them. What must not wait is protected synchronously instead:
-/// - before bytes of a file are changed or destroyed, its current content is made safe
-///   (<see cref="CaptureBeforeModify"/>, or <see cref="WaitForCaptures"/> for the queued capture of the
-///   last write);
-/// - before a rename or removal, queued captures (which read files by path) are finished first
-///   (<see cref="BeforeNamespaceChange"/>).
+/// commit batches them. Captures read the file through a descriptor handed over with the change,
+/// never by path, so renames and removals need not wait for them; what must not wait is protected
+/// synchronously instead: before bytes of a file are changed in place, its current content is made
+/// safe (<see cref="CaptureBeforeModify"/>, or <see cref="WaitForCaptures"/> for the queued capture of
+/// the last write, which reads the same bytes).
 /// A crash can lose the queue's tail; the next start's reconciliation records what the directory
 /// holds beyond the log (as `external`).
+///
+/// <para><b>Capture points.</b> A version of a file's content is captured when another process could
+/// observe a settled version: when a handle opened for writing is released and the file's modification
+/// time moved (every such close), at fsync/fdatasync, when the file is renamed (or replaced or removed)
+/// while written through a handle not released yet, and before its first change through us
+/// (copy-on-write of content recorded by metadata only). A file that stays open and is fsync'ed again
+/// and again is captured at most once per <see cref="OpenCaptureInterval"/>: an fsync sooner after its
+/// last capture (<see cref="CaptureDue"/> false) is left for the next point — an fsync after the
+/// interval, a rename, or the close, whose capture always holds the final content.</para>
 /// </summary>
 public sealed class ChangeRecorder : IDisposable
 {
@@ -29,9 +38,8 @@ public sealed class ChangeRecorder : IDisposable
     private readonly BlockingCollection<Action> _queue = new(new ConcurrentQueue<Action>());
     private readonly Thread _thread;
     private long _done, _failed;
-    // Paths with records still queued, and those whose queued capture reads the file at that path.
+    // Paths with records (captures included) still queued.
     private readonly ConcurrentDictionary<string, int> _pending = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, int> _pendingCaptures = new(StringComparer.Ordinal);
     // What we know of a file's content by inode (Safe or WritePending), so the knowledge outlives the
     // server's own objects: the kernel forgets inodes (drop_caches, memory pressure) and looks them up again.
     private readonly ConcurrentDictionary<FileKey, ContentKnowledge> _known = new();
@@ -44,6 +52,12 @@ public sealed class ChangeRecorder : IDisposable
     // without passing through us (kernel passthrough), however long they stay open.
     private readonly ConcurrentDictionary<string, int> _openForWriting = new(StringComparer.Ordinal);
     private static readonly long RecentTicks = 3 * Stopwatch.Frequency;
+    // When each file's last capture was queued (Stopwatch ticks), for the capture rule of files kept open.
+    private readonly ConcurrentDictionary<FileKey, long> _capturedAt = new();
+    // Queued captures each hold a descriptor: bounded, so a backlog (a burst of closes while the store is slow) cannot
+    // take the process's descriptors (the limit here is 20,000) from the files being served.
+    private const int MaxQueuedCaptures = 1000;
+    private readonly SemaphoreSlim _captureSlots = new(MaxQueuedCaptures);
     private long _lastPrune;
 
     public ChangeRecorder(IProjectStore store)
@@ -57,8 +71,10 @@ public sealed class ChangeRecorder : IDisposable
     public long Failed => Interlocked.Read(ref _failed);
     public int Backlog => _queue.Count;
     public string? LastError { get; private set; }
-    /// <summary>Whether captures that read files by path are queued (then a rename or removal must wait for them).</summary>
-    public bool CapturesPending => !_pendingCaptures.IsEmpty;
+
+    /// <summary>A file kept open is captured at fsync at most this often (see the capture points above).</summary>
+    public static readonly TimeSpan OpenCaptureInterval = TimeSpan.FromSeconds(1);
+    private static readonly long IntervalTicks = (long)(OpenCaptureInterval.TotalSeconds * Stopwatch.Frequency);
 
     // ------------------------------------------------------------------ changes
 
@@ -66,26 +82,25 @@ public sealed class ChangeRecorder : IDisposable
     public ContentKnowledge Known(FileKey file) => _known.TryGetValue(file, out var k) ? k : ContentKnowledge.Unknown;
 
     /// <summary>Before the bytes of <paramref name="path"/> are changed or destroyed, when they may not be in the
-    /// store yet (<see cref="Known"/> said Unknown): saves them, and returns once they are safe.</summary>
-    public void CaptureBeforeModify(Agent agent, FileKey file, string path)
+    /// store yet (<see cref="Known"/> said Unknown): saves them from <paramref name="content"/> (a descriptor of the
+    /// file open for reading; the caller keeps it), and returns once they are safe.</summary>
+    public void CaptureBeforeModify(Agent agent, FileKey file, string path, SafeFileHandle content)
     {
         // Queued events about this file must reach the index first, or the disk would look changed behind our back.
-        if (_pending.ContainsKey(path) || _pendingCaptures.ContainsKey(path)) Flush();
+        if (_pending.ContainsKey(path)) Flush();
         else WaitForLastCommit(); // handed over, not yet committed
-        _store.CaptureBeforeModify(agent.Name, path);
+        _store.CaptureBeforeModify(agent.Name, path, content);
         _known[file] = ContentKnowledge.Safe;
     }
 
     /// <summary>Before a file whose last write is still being captured (<see cref="Known"/> said WritePending) is
-    /// changed again: returns once that capture is done.</summary>
+    /// changed in place: returns once that capture is done (it reads the file's bytes, which are about to change).</summary>
     public void WaitForCaptures() => Flush();
 
-    /// <summary>Before <paramref name="path"/> is renamed or removed: queued captures at or under it (they read
-    /// files by path) finish first.</summary>
-    public void BeforeNamespaceChange(string path)
-    {
-        if (PendingAtOrUnder(_pendingCaptures, path)) Flush();
-    }
+    /// <summary>Whether an fsync of <paramref name="file"/> is a capture point now: its last capture was queued at least
+    /// <see cref="OpenCaptureInterval"/> ago (or never). When not, the caller leaves the change for the next point.</summary>
+    public bool CaptureDue(FileKey file) =>
+        !_capturedAt.TryGetValue(file, out long at) || Stopwatch.GetTimestamp() - at >= IntervalTicks;
 
     /// <summary>A file was opened for writing: until <see cref="ClosedForWriting"/>, changes seen at that path are ours
     /// (a log written for minutes, a clone's pack file), whatever the watcher sees meanwhile.</summary>
@@ -122,7 +137,11 @@ public sealed class ChangeRecorder : IDisposable
     public void Removed(Agent agent, string path, FileKey? file, bool lastLink)
     {
         // The inode number may come back for another file: what we knew of this one must not carry over.
-        if (file is { } f && lastLink) _known.TryRemove(f, out _);
+        if (file is { } f && lastLink)
+        {
+            _known.TryRemove(f, out _);
+            _capturedAt.TryRemove(f, out _);
+        }
         Touched(path);
         Record(() => Submitted(_store.RecordUnlinkAsync(agent.Name, path)), path);
     }
@@ -139,14 +158,7 @@ public sealed class ChangeRecorder : IDisposable
     {
         Touched(a);
         Touched(b);
-        // The log has no swap yet; three renames through a name nobody uses say the same.
-        string aside = $"{a}.lighthouse-exchange-{Guid.NewGuid():N}";
-        Record(() =>
-        {
-            Submitted(_store.RecordRenameAsync(agent.Name, a, aside));
-            Submitted(_store.RecordRenameAsync(agent.Name, b, a));
-            Submitted(_store.RecordRenameAsync(agent.Name, aside, b));
-        }, a, b);
+        Record(() => Submitted(_store.RecordExchangeAsync(agent.Name, a, b)), a, b);
     }
 
     public void Linked(Agent agent, string existing, string newPath)
@@ -164,17 +176,30 @@ public sealed class ChangeRecorder : IDisposable
         Record(() => Submitted(_store.RecordSetAttributesAsync(agent.Name, path, attributes)), path);
     }
 
-    /// <summary>A file that was written is closed or fsync'ed and its modification time moved: its content is a
-    /// new version of <paramref name="agent"/> (the one who opened it, for the kernel's own requests).</summary>
-    public void Written(Agent agent, string path, FileKey file)
+    /// <summary>A file that was written reached a capture point and its modification time moved: its content is a new
+    /// version of <paramref name="agent"/> (the one who opened it, for the kernel's own requests), recorded under
+    /// <paramref name="path"/>, its name now (in order with the changes recorded before and after). The bytes are read
+    /// from <paramref name="content"/> (a descriptor of the file open for reading, which the recorder closes), whatever
+    /// the file is called or whether it still has a name by the time the capture runs.</summary>
+    public void Written(Agent agent, string path, FileKey file, SafeFileHandle content)
     {
+        _captureSlots.Wait(); // only when MaxQueuedCaptures are queued already
         _known[file] = ContentKnowledge.WritePending;
+        long now = Stopwatch.GetTimestamp();
+        _capturedAt[file] = now;
+        if (_capturedAt.Count > 10_000)
+            foreach (var (f, at) in _capturedAt) if (now - at >= IntervalTicks) _capturedAt.TryRemove(f, out _);
         Touched(path);
-        Enqueue(() =>
+        Record(() =>
         {
-            try { _store.CaptureOnClose(agent.Name, path); }
-            finally { _known.TryUpdate(file, ContentKnowledge.Safe, ContentKnowledge.WritePending); }
-        }, _pendingCaptures, path);
+            try { Submitted(_store.CaptureOnCloseAsync(agent.Name, path, content)); }
+            finally
+            {
+                content.Dispose();
+                _captureSlots.Release();
+                _known.TryUpdate(file, ContentKnowledge.Safe, ContentKnowledge.WritePending);
+            }
+        }, path);
     }
 
     /// <summary>Queues work that is not a change of ours (reconciling changes made beside the mount), in order
@@ -204,6 +229,7 @@ public sealed class ChangeRecorder : IDisposable
     public void Trim()
     {
         _known.Clear();
+        _capturedAt.Clear();
         long now = Stopwatch.GetTimestamp();
         foreach (var (p, at) in _recent) if (now - at > RecentTicks) _recent.TryRemove(p, out _);
     }
@@ -231,15 +257,6 @@ public sealed class ChangeRecorder : IDisposable
     }
 
     private void Record(Action record, params string[] paths) => Enqueue(record, _pending, paths);
-
-    private static bool PendingAtOrUnder(ConcurrentDictionary<string, int> tracker, string path)
-    {
-        if (tracker.IsEmpty) return false;
-        if (tracker.ContainsKey(path)) return true;
-        string prefix = path + "/";
-        foreach (var key in tracker.Keys) if (key.StartsWith(prefix, StringComparison.Ordinal)) return true;
-        return false;
-    }
 
     private void Run()
     {
@@ -286,6 +303,7 @@ public sealed class ChangeRecorder : IDisposable
         Enqueue(() =>
         {
             WaitForLastCommit();
+            ReportCommitted(); // failures are counted by the time Flush returns
             done.Set();
         });
         done.Wait();

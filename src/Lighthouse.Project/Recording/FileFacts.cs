@@ -10,18 +10,18 @@ public readonly record struct FileKey(ulong Device, ulong Inode);
 /// descriptor right after the system call — so the record never re-reads a path that may be gone.
 /// </summary>
 /// <param name="Mode">File type and permission bits, as st_mode.</param>
-/// <param name="Rdev">The device number of a device node (mknod), else 0.</param>
+/// <param name="Rdev">The device number of a device node (mknod) in glibc's makedev encoding, else 0.</param>
 public readonly record struct FileFacts(uint Mode, long Size, long MtimeNs, ulong Inode, uint Uid, uint Gid, ulong Rdev)
 {
     public FileKind Kind => (Mode & 0xF000) switch
     {
-        0x4000 => FileKind.Directory, 0x8000 => FileKind.File, 0xA000 => FileKind.Symlink, _ => FileKind.Other,
+        0x4000 => FileKind.Directory, 0x8000 => FileKind.File, 0xA000 => FileKind.Symlink, 0x1000 => FileKind.Fifo,
+        0xC000 => FileKind.Socket, 0x2000 => FileKind.CharDevice, 0x6000 => FileKind.BlockDevice, _ => FileKind.Other,
     };
 
-    /// <summary>What the store records today (kind, size, permissions, mtime, inode). Owner, group and
-    /// device numbers are carried here for the exact record, which keeps them too.</summary>
+    /// <summary>What the store records: kind, size, permissions, mtime, inode, owner, group, device number.</summary>
     public NodeAttributes ToStoreAttributes() =>
-        new(Kind, Kind == FileKind.Directory ? 0 : Size, (int)(Mode & 0xFFF), MtimeNs, (long)Inode);
+        new(Kind, Kind == FileKind.Directory ? 0 : Size, (int)(Mode & 0xFFF), MtimeNs, (long)Inode, Uid, Gid, unchecked((long)Rdev));
 }
 
 /// <summary>What the recorder knows of a file's current content.</summary>

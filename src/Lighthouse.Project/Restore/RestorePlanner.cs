@@ -83,7 +83,8 @@ public static class RestorePlanner
             var old = history.Attributes(path, at);
             var abs = Abs(root, path);
             var cur = NodeAttributes.Of(abs);
-            if (cur is not null && cur.Kind != oldKind)
+            // A special file recorded before its exact kind was kept (Other) is taken for the one there now.
+            if (cur is not null && cur.Kind != oldKind && !(oldKind == FileKind.Other && cur.Kind > FileKind.Other))
             {
                 RemoveTree(path, cur.Kind, Steps, $"was a {oldKind.ToString().ToLowerInvariant()}");
                 cur = null;
@@ -114,7 +115,7 @@ public static class RestorePlanner
                 else if (oldKind == FileKind.File && ModeDiffers(cur, old)) Steps.Add(new RestoreStep(RestoreAction.Chmod, path, cur.Kind, old, ModeReason(cur, old)));
                 else Steps.Add(new RestoreStep(RestoreAction.Unchanged, path, cur.Kind, old, "unchanged"));
             }
-            // FileKind.Other (fifo, device...): nothing to restore.
+            // Fifos, sockets, devices: nothing to restore.
         }
 
         private static bool ModeDiffers(NodeAttributes cur, NodeVersion old) => (cur.Mode & 0xFFF) != (old.Attributes.Mode & 0xFFF);

@@ -52,7 +52,7 @@ internal static class ChainVerifier
                 StoreEvent e;
                 try
                 {
-                    e = EventCodec.Read(r);
+                    e = EventCodec.Read(r, db.LegacyOwner);
                 }
                 catch (Exception ex) when (ex is InvalidCastException or StoreException or FormatException)
                 {

@@ -10,7 +10,7 @@ internal static class EventCodec
 {
     public const string Columns =
         "seq, time_ticks, agent, op, path, path2, file_id, before_version, after_version, other_file_id, " +
-        "kind, size, mode, mtime_ns, inode, content_state, content_hash, point, prev_hash, hash";
+        "kind, size, mode, mtime_ns, inode, content_state, content_hash, point, prev_hash, hash, uid, gid, rdev";
 
     public static readonly byte[] GenesisHash = new byte[32];
 
@@ -19,6 +19,8 @@ internal static class EventCodec
     public static EventOp ParseOp(string name) =>
         EventOpNames.TryParse(name, out var op) ? op : throw new StoreException($"unknown operation '{name}' in the event log");
 
+    /// <summary>Format 1 (schema 1) encodes the fields up to prev_hash; format 2 appends, for an event with attributes,
+    /// a format marker and uid, gid, rdev — so events written before the upgrade still verify.</summary>
     public static byte[] ComputeHash(StoreEvent e)
     {
         var buffer = new ArrayBufferWriterLite(256);
@@ -41,28 +43,35 @@ internal static class EventCodec
         buffer.Text(e.ContentHash);
         buffer.Long(e.Point);
         buffer.Bytes(e.PrevHash);
+        if (e.Attributes is { } a && e.Format >= 2)
+        {
+            buffer.Long(e.Format);
+            buffer.Long(a.Uid);
+            buffer.Long(a.Gid);
+            buffer.Long(a.Rdev);
+        }
         return SHA256.HashData(buffer.Written);
     }
 
     public static void Insert(Sqlite.RawStatement insert, StoreEvent e)
     {
         var a = e.Attributes;
+        var owned = e.Format >= 2 ? a : null; // a format-1 event keeps no owner, as it was written
         insert.Bind(1, e.Seq).Bind(2, e.TimeUtc.Ticks).Bind(3, e.Agent).Bind(4, OpName(e.Op)).Bind(5, e.Path).Bind(6, e.Path2)
             .Bind(7, e.FileId).Bind(8, e.BeforeVersion).Bind(9, e.AfterVersion).Bind(10, e.OtherFileId)
             .Bind(11, a is null ? null : (long)a.Kind).Bind(12, a?.Size).Bind(13, a?.Mode).Bind(14, a?.MtimeNs).Bind(15, a?.Inode)
             .Bind(16, (long)e.ContentState).Bind(17, e.ContentHash).Bind(18, e.Point).Bind(19, e.PrevHash).Bind(20, e.Hash)
+            .Bind(21, owned?.Uid).Bind(22, owned?.Gid).Bind(23, owned?.Rdev)
             .Execute();
     }
 
     public static Sqlite.RawStatement PrepareInsert(SqliteConnection connection) =>
-        new(connection, $"INSERT INTO events({Columns}) VALUES({string.Join(", ", Enumerable.Range(1, 20).Select(i => "?" + i))})");
+        new(connection, $"INSERT INTO events({Columns}) VALUES({string.Join(", ", Enumerable.Range(1, 23).Select(i => "?" + i))})");
 
-    /// <summary>Reads a row selected with <see cref="Columns"/>.</summary>
-    public static StoreEvent Read(SqliteDataReader r)
+    /// <summary>Reads a row selected with <see cref="Columns"/>; an event of schema 1 reads as owned by <paramref name="legacyOwner"/>.</summary>
+    public static StoreEvent Read(SqliteDataReader r, (long Uid, long Gid) legacyOwner)
     {
-        NodeAttributes? attrs = r.IsDBNull(10)
-            ? null
-            : new NodeAttributes((FileKind)r.GetInt32(10), r.GetInt64(11), r.GetInt32(12), r.GetInt64(13), r.GetInt64(14));
+        NodeAttributes? attrs = r.IsDBNull(10) ? null : Sqlite.Schema.ReadAttributes(r, 10, 20, legacyOwner);
         return new StoreEvent(
             r.GetInt64(0),
             new DateTime(r.GetInt64(1), DateTimeKind.Utc),
@@ -79,7 +88,8 @@ internal static class EventCodec
             r.IsDBNull(16) ? null : r.GetString(16),
             r.IsDBNull(17) ? null : r.GetInt64(17),
             (byte[])r.GetValue(18),
-            (byte[])r.GetValue(19));
+            (byte[])r.GetValue(19),
+            attrs is not null && r.IsDBNull(20) ? 1 : StoreEvent.CurrentFormat);
     }
 
     /// <summary>A tiny growable buffer for the canonical encoding (length-prefixed, null-marked fields).</summary>

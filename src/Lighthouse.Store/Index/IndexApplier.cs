@@ -25,9 +25,9 @@ internal sealed class IndexApplier : IDisposable
         _closeEntry = Prepare(c, "UPDATE entries SET to_seq=$c WHERE parent_id=$a AND name=$b AND to_seq=$d", 4);
         _liveEntryCount = Prepare(c, "SELECT count(*) FROM entries WHERE file_id=$a AND to_seq=$b", 2);
         _liveChild = Prepare(c, "SELECT 1 FROM entries WHERE parent_id=$a AND to_seq=$b LIMIT 1", 2);
-        _insertVersion = Prepare(c, "INSERT INTO versions(file_id, from_seq, to_seq, kind, size, mode, mtime_ns, inode, content_state, content_hash, captured_seq) VALUES($a,$b,$c,$d,$e,$f,$g,$h,$i,$j,$k)", 11);
+        _insertVersion = Prepare(c, "INSERT INTO versions(file_id, from_seq, to_seq, kind, size, mode, mtime_ns, inode, content_state, content_hash, captured_seq, uid, gid, rdev) VALUES($a,$b,$c,$d,$e,$f,$g,$h,$i,$j,$k,$l,$m,$n)", 14);
         _closeVersion = Prepare(c, "UPDATE versions SET to_seq=$b WHERE file_id=$a AND from_seq=$c AND to_seq=$d", 4);
-        _currentVersion = Prepare(c, "SELECT from_seq, to_seq, kind, size, mode, mtime_ns, inode, content_state, content_hash FROM versions WHERE file_id=$a ORDER BY from_seq DESC LIMIT 1", 1);
+        _currentVersion = Prepare(c, "SELECT from_seq, to_seq, kind, size, mode, mtime_ns, inode, content_state, content_hash, uid, gid, rdev FROM versions WHERE file_id=$a ORDER BY from_seq DESC LIMIT 1", 1);
         _captureVersion = Prepare(c, "UPDATE versions SET content_state=$c, content_hash=$d, captured_seq=$e WHERE file_id=$a AND from_seq=$b", 5);
         _insertSnapshot = Prepare(c, "INSERT INTO snapshots(name, seq, created_seq) VALUES($a, $b, $c)", 3);
         _deleteSnapshot = Prepare(c, "DELETE FROM snapshots WHERE name=$a", 1);
@@ -89,8 +89,7 @@ internal sealed class IndexApplier : IDisposable
     {
         using var r = Bind(_currentVersion, fileId).ExecuteReader();
         if (!r.Read() || r.GetInt64(1) != Open) return null;
-        return new NodeVersion(fileId, r.GetInt64(0), Open,
-            new NodeAttributes((FileKind)r.GetInt32(2), r.GetInt64(3), r.GetInt32(4), r.GetInt64(5), r.GetInt64(6)),
+        return new NodeVersion(fileId, r.GetInt64(0), Open, Sqlite.Schema.ReadAttributes(r, 2, 9),
             (ContentState)r.GetInt32(7), r.IsDBNull(8) ? null : r.GetString(8));
     }
 
@@ -143,6 +142,18 @@ internal sealed class IndexApplier : IDisposable
                 Bind(_insertEntry, parent, StorePath.Name(e.Path2!), e.Seq, Open, e.FileId, (int)kind).ExecuteNonQuery();
                 break;
             }
+            case EventOp.Exchange:
+            {
+                // Both parents first: a swap moves neither (one name is never under the other).
+                var parentA = ResolveDirCurrent(StorePath.Parent(e.Path))!.Value;
+                var parentB = ResolveDirCurrent(StorePath.Parent(e.Path2!))!.Value;
+                var kindA = CloseEntry(e.Path, e.Seq);
+                var kindB = CloseEntry(e.Path2!, e.Seq);
+                Bind(_insertEntry, parentB, StorePath.Name(e.Path2!), e.Seq, Open, e.FileId, (int)kindA).ExecuteNonQuery();
+                Bind(_insertEntry, parentA, StorePath.Name(e.Path), e.Seq, Open, e.OtherFileId, (int)kindB).ExecuteNonQuery();
+                if (kindA == FileKind.Directory || kindB == FileKind.Directory) _dirCache.Clear();
+                break;
+            }
             case EventOp.Link:
             {
                 var parent = ResolveDirCurrent(StorePath.Parent(e.Path2!))!.Value;
@@ -180,7 +191,7 @@ internal sealed class IndexApplier : IDisposable
     {
         var a = e.Attributes!;
         Bind(_insertVersion, e.FileId, e.Seq, Open, (int)a.Kind, a.Size, a.Mode, a.MtimeNs, a.Inode,
-            (int)e.ContentState, e.ContentHash, e.ContentState == ContentState.Captured ? e.Seq : null).ExecuteNonQuery();
+            (int)e.ContentState, e.ContentHash, e.ContentState == ContentState.Captured ? e.Seq : null, a.Uid, a.Gid, a.Rdev).ExecuteNonQuery();
     }
 
     public void Dispose()

@@ -2,7 +2,7 @@ namespace Lighthouse.Store;
 
 /// <summary>
 /// The names operations have in the event log (and its hash): <c>init, baseline, create, mkdir, symlink, write, setattr,
-/// capture, unlink, rmdir, rename, link, snapshot, snapshot-delete</c>. Use them wherever an operation is shown or typed,
+/// capture, unlink, rmdir, rename, exchange, link, snapshot, snapshot-delete</c>. Use them wherever an operation is shown or typed,
 /// so every layer spells them as the log does.
 /// </summary>
 public static class EventOpNames
@@ -20,6 +20,7 @@ public static class EventOpNames
         [EventOp.Unlink] = "unlink",
         [EventOp.Rmdir] = "rmdir",
         [EventOp.Rename] = "rename",
+        [EventOp.Exchange] = "exchange",
         [EventOp.Link] = "link",
         [EventOp.SnapshotCreate] = "snapshot",
         [EventOp.SnapshotDelete] = "snapshot-delete",

@@ -1,6 +1,7 @@
 namespace Lighthouse.Store;
 
-public enum FileKind { Directory = 1, File = 2, Symlink = 3, Other = 4 }
+/// <summary>A node's type. <see cref="Other"/>: a special file recorded before schema 2, whose exact type was not kept.</summary>
+public enum FileKind { Directory = 1, File = 2, Symlink = 3, Other = 4, Fifo = 5, Socket = 6, CharDevice = 7, BlockDevice = 8 }
 
 /// <summary>What an event did. Stored as lower-case text in the log so the database reads well.</summary>
 public enum EventOp
@@ -16,6 +17,8 @@ public enum EventOp
     Unlink,
     Rmdir,
     Rename,
+    /// <summary>renameat2(RENAME_EXCHANGE): the names Path and Path2 swapped their files (FileId and OtherFileId).</summary>
+    Exchange,
     Link,
     SnapshotCreate,
     SnapshotDelete,
@@ -35,7 +38,11 @@ public enum ContentState
 }
 
 /// <summary>Metadata of a node as seen by lstat. Times are nanoseconds since the Unix epoch.</summary>
-public sealed record NodeAttributes(FileKind Kind, long Size, int Mode, long MtimeNs, long Inode)
+/// <param name="Mode">The permission bits (set-id and sticky included), without the type.</param>
+/// <param name="Rdev">A device node's device number in glibc's makedev encoding; 0 for anything else.</param>
+/// <remarks>Events recorded before schema 2 kept no owner, group or device: they read as the owner of the
+/// project directory when the store was upgraded, and rdev 0.</remarks>
+public sealed record NodeAttributes(FileKind Kind, long Size, int Mode, long MtimeNs, long Inode, long Uid, long Gid, long Rdev)
 {
     /// <summary>lstat of an absolute path, as the store records it; null if it does not exist.</summary>
     public static NodeAttributes? Of(string absolutePath) => Native.FileStat.Lstat(absolutePath);
@@ -57,6 +64,8 @@ public sealed record NodeVersion(
 
 public sealed record DirEntry(string Name, long FileId, FileKind Kind);
 
+/// <param name="Format">The encoding its hash covers: 1 for an event with attributes recorded before schema 2 (no owner,
+/// group or device kept), <see cref="CurrentFormat"/> otherwise.</param>
 public sealed record StoreEvent(
     long Seq,
     DateTime TimeUtc,
@@ -73,7 +82,12 @@ public sealed record StoreEvent(
     string? ContentHash,
     long? Point,
     byte[] PrevHash,
-    byte[] Hash);
+    byte[] Hash,
+    int Format = StoreEvent.CurrentFormat)
+{
+    /// <summary>The encoding of events since schema 2: their attributes' owner, group and device are hashed too.</summary>
+    public const int CurrentFormat = 2;
+}
 
 /// <summary>A version of one file as listed by <see cref="IProjectStore.Versions(string, StorePoint?)"/>.</summary>
 public sealed record FileVersion(

@@ -103,28 +103,13 @@ public sealed class ObjectStore
     }
 
     /// <summary>
-    /// Opens a file to capture it without changing its access time (O_NOATIME): a capture is the store reading,
-    /// not the project's user, and under relatime the read would set atime to "now" over what the user just set.
-    /// O_NOATIME needs the file's owner or CAP_FOWNER; without them the file is read as anyone would.
+    /// Captures the bytes of an open file unless it is larger than <paramref name="maxBytes"/>. The file is read from
+    /// offset 0 by positional calls only (FICLONE, copy_file_range with explicit offsets, pread), never through its
+    /// file position, which it may share with the program that wrote it. <paramref name="what"/> names it in errors.
     /// </summary>
-    private static FileStream OpenWithoutTouching(string path)
+    public CapturedObject Capture(SafeFileHandle source, long maxBytes, string what)
     {
-        int fd = Libc.Open(path, Libc.O_RDONLY | Libc.O_CLOEXEC | Libc.O_NOATIME, 0);
-        if (fd < 0 && Libc.Errno == Libc.EPERM) fd = Libc.Open(path, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
-        if (fd < 0)
-        {
-            int errno = Libc.Errno;
-            if (errno is Libc.ENOENT or Libc.ENOTDIR) throw new FileNotFoundException($"{path} does not exist", path);
-            throw new IOException($"cannot open {path}: {Libc.ErrorText(errno)}", errno);
-        }
-        return new FileStream(new SafeFileHandle(fd, ownsHandle: true), FileAccess.Read, 1);
-    }
-
-    /// <summary>Captures the file at <paramref name="sourcePath"/> unless it is larger than <paramref name="maxBytes"/>.</summary>
-    public CapturedObject Capture(string sourcePath, long maxBytes)
-    {
-        using var source = OpenWithoutTouching(sourcePath);
-        var length = source.Length;
+        var length = RandomAccess.GetLength(source);
         if (length > maxBytes)
             return new CapturedObject(null, length, ContentState.TooLarge, CaptureMethod.Skipped);
 
@@ -136,7 +121,7 @@ public sealed class ObjectStore
             CaptureMethod method;
             using (var target = new FileStream(tmp, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.None))
             {
-                if (TryReflink(target.SafeFileHandle, source.SafeFileHandle))
+                if (TryReflink(target.SafeFileHandle, source))
                 {
                     method = CaptureMethod.Reflink;
                     (hash, size) = HashStream(target);
@@ -144,7 +129,7 @@ public sealed class ObjectStore
                 else
                 {
                     method = CaptureMethod.Copy;
-                    (hash, size) = CopyInKernelAndHash(source.SafeFileHandle, target.SafeFileHandle) ?? CopyAndHash(source, target);
+                    (hash, size) = CopyInKernelAndHash(source, target.SafeFileHandle) ?? CopyAndHash(source, target);
                 }
                 if (_fsync && method == CaptureMethod.Copy) target.Flush(true);
             }
@@ -159,7 +144,7 @@ public sealed class ObjectStore
         catch (IOException e) when (IsDiskFull(e))
         {
             TryDelete(tmp);
-            throw new StoreFullException($"capturing {sourcePath} ({length} bytes) into {Root}", e);
+            throw new StoreFullException($"capturing {what} ({length} bytes) into {Root}", e);
         }
         catch
         {
@@ -282,7 +267,7 @@ public sealed class ObjectStore
     /// Copies and hashes the same bytes in one pass; the hash of chunk i runs on another core while
     /// chunk i is written and chunk i+1 is read, so the copy costs about max(hash, I/O), not their sum.
     /// </summary>
-    private static (string Hash, long Size) CopyAndHash(Stream source, Stream target)
+    private static (string Hash, long Size) CopyAndHash(SafeFileHandle source, Stream target)
     {
         using var hasher = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         var pool = System.Buffers.ArrayPool<byte>.Shared;
@@ -291,7 +276,7 @@ public sealed class ObjectStore
         long size = 0;
         try
         {
-            var n = source.Read(current, 0, CopyBuffer);
+            var n = RandomAccess.Read(source, current.AsSpan(0, CopyBuffer), 0);
             while (n > 0)
             {
                 var chunk = current;
@@ -300,7 +285,7 @@ public sealed class ObjectStore
                 try
                 {
                     target.Write(chunk, 0, length);
-                    n = source.Read(next, 0, CopyBuffer);
+                    n = RandomAccess.Read(source, next.AsSpan(0, CopyBuffer), size + length);
                 }
                 finally
                 {

@@ -71,6 +71,61 @@ internal static class LogQueries
         return versions;
     }
 
+    /// <summary>
+    /// The history of a name, followed like <c>git log --follow</c>: the versions of every file that held
+    /// <paramref name="path"/> up to <paramref name="upTo"/> (each up to when it stopped holding it), newest first. A
+    /// file that came to the name by a rename (a temporary file renamed over it by an atomic save, or a plain move)
+    /// brings its versions from before, under its earlier names, and those names are followed back in turn: the files
+    /// that held them before it. Each version carries its own file id and the name it had.
+    /// </summary>
+    public static IReadOnlyList<FileVersion> PathHistory(ReadSession s, string path, long upTo)
+    {
+        var versions = new List<FileVersion>();
+        var files = new HashSet<long>();
+        var followed = new Dictionary<string, long>(StringComparer.Ordinal); // name → the point it was followed up to
+        var names = new Queue<(string Name, long UpTo)>();
+        names.Enqueue((path, upTo));
+        while (names.TryDequeue(out var next))
+        {
+            var (name, until) = next;
+            if (followed.TryGetValue(name, out var done) && done >= until) continue;
+            followed[name] = until;
+            foreach (var (fileId, heldUntil) in Holders(s, name, until))
+            {
+                if (!files.Add(fileId)) continue;
+                foreach (var v in Versions(s, fileId))
+                    if (v.VersionSeq <= heldUntil) versions.Add(v);
+                // Its earlier names, each up to just before it left them.
+                foreach (var e in s.Events("WHERE file_id = $a AND op = $b AND seq <= $c ORDER BY seq", fileId, EventCodec.OpName(EventOp.Rename), heldUntil))
+                    names.Enqueue((e.Path, e.Seq - 1));
+                // An exchange moved the event's file from path to path2 and the other file from path2 to path.
+                foreach (var e in s.Events("WHERE (file_id = $a OR other_file_id = $a) AND op = $b AND seq <= $c ORDER BY seq", fileId, EventCodec.OpName(EventOp.Exchange), heldUntil))
+                    names.Enqueue((e.FileId == fileId ? e.Path : e.Path2!, e.Seq - 1));
+            }
+        }
+        versions.Sort((a, b) => b.VersionSeq.CompareTo(a.VersionSeq));
+        return versions;
+    }
+
+    /// <summary>The files that held <paramref name="name"/> at some point up to <paramref name="upTo"/>, each with the
+    /// last event at which it held it (<paramref name="upTo"/> for the one holding it then).</summary>
+    private static Dictionary<long, long> Holders(ReadSession s, string name, long upTo)
+    {
+        var holders = new Dictionary<long, long>();
+        foreach (var e in s.Events("WHERE (path = $a OR path2 = $a) AND seq <= $b ORDER BY seq", name, upTo))
+        {
+            if (e.Op is EventOp.SnapshotCreate or EventOp.SnapshotDelete) continue;
+            // Either side of a rename or link, and any other change made at the name: the file held it then.
+            holders[e.FileId] = e.Seq;
+            // A rename over the name: the file it replaced held it until then.
+            if (e.Op == EventOp.Rename && e.Path2 == name && e.OtherFileId is { } replaced) holders[replaced] = e.Seq;
+            // An exchange: both files held the name, one until the swap and the other from it.
+            if (e.Op == EventOp.Exchange && e.OtherFileId is { } other) holders[other] = e.Seq;
+        }
+        if (s.Resolve(name, upTo) is { } now) holders[now.FileId] = upTo;
+        return holders;
+    }
+
     public static IReadOnlyList<ChangedPath> Changed(ReadSession s, long from, long to)
     {
         if (from > to) (from, to) = (to, from);
@@ -80,7 +135,7 @@ internal static class LogQueries
             if (e.Op is EventOp.SnapshotCreate or EventOp.SnapshotDelete or EventOp.Init) continue;
             paths.Add(e.Path);
             if (e.Path2 is not null) paths.Add(e.Path2);
-            if (e.Op == EventOp.Rename)
+            if (e.Op is EventOp.Rename or EventOp.Exchange)
             {
                 // A directory that moved takes its subtree along: those paths changed too.
                 foreach (var side in new[] { e.Path, e.Path2! })

@@ -119,19 +119,28 @@ internal sealed class ReadSession : IDisposable
 
     public NodeVersion? VersionAt(long fileId, long asOf)
     {
-        using var cmd = Command("SELECT from_seq, to_seq, kind, size, mode, mtime_ns, inode, content_state, content_hash FROM versions WHERE file_id=$a AND from_seq <= $b ORDER BY from_seq DESC LIMIT 1", fileId, asOf);
+        using var cmd = Command("SELECT from_seq, to_seq, kind, size, mode, mtime_ns, inode, content_state, content_hash, uid, gid, rdev FROM versions WHERE file_id=$a AND from_seq <= $b ORDER BY from_seq DESC LIMIT 1", fileId, asOf);
         using var r = cmd.ExecuteReader();
         if (!r.Read() || r.GetInt64(1) <= asOf) return null;
-        return new NodeVersion(fileId, r.GetInt64(0), r.GetInt64(1),
-            new NodeAttributes((FileKind)r.GetInt32(2), r.GetInt64(3), r.GetInt32(4), r.GetInt64(5), r.GetInt64(6)),
+        return new NodeVersion(fileId, r.GetInt64(0), r.GetInt64(1), Schema.ReadAttributes(r, 2, 9),
             (ContentState)r.GetInt32(7), r.IsDBNull(8) ? null : r.GetString(8));
+    }
+
+    /// <summary>How many names a node had as of <paramref name="asOf"/>: a directory 2 + its subdirectories (as ext4
+    /// counts), anything else its live entries (hard links).</summary>
+    public long LinkCount(long fileId, FileKind kind, long asOf)
+    {
+        using var cmd = kind == FileKind.Directory
+            ? Command("SELECT 2 + count(*) FROM entries WHERE parent_id=$a AND kind=$c AND from_seq <= $b AND to_seq > $b", fileId, asOf, (int)FileKind.Directory)
+            : Command("SELECT count(*) FROM entries WHERE file_id=$a AND from_seq <= $b AND to_seq > $b", fileId, asOf);
+        return (long)cmd.ExecuteScalar()!;
     }
 
     public IEnumerable<StoreEvent> Events(string whereAndOrder, params object?[] args)
     {
         using var cmd = Command($"SELECT {EventCodec.Columns} FROM events {whereAndOrder}", args);
         using var r = cmd.ExecuteReader();
-        while (r.Read()) yield return EventCodec.Read(r);
+        while (r.Read()) yield return EventCodec.Read(r, _db.LegacyOwner);
     }
 
     public static string Seq(long seq) => "@" + seq.ToString(CultureInfo.InvariantCulture);

@@ -1,8 +1,8 @@
 using System.Diagnostics;
-using System.IO.Enumeration;
 using System.Runtime.InteropServices;
 using System.Text;
 using Lighthouse.Interop;
+using Lighthouse.Store.Native;
 
 namespace Lighthouse.Store;
 
@@ -26,23 +26,17 @@ public sealed unsafe class DirectoryWatcher : IDisposable
 {
     private const uint EventMask = Libc.IN_CREATE | Libc.IN_DELETE | Libc.IN_MODIFY | Libc.IN_ATTRIB | Libc.IN_CLOSE_WRITE
         | Libc.IN_MOVED_FROM | Libc.IN_MOVED_TO | Libc.IN_DELETE_SELF | Libc.IN_MOVE_SELF;
-    private const uint WatchMask = EventMask | Libc.IN_ONLYDIR | Libc.IN_DONT_FOLLOW | Libc.IN_EXCL_UNLINK;
+    // Watches are added through /proc/self/fd/N of a directory we opened O_NOFOLLOW ourselves (a path from the root could
+    // be longer than PATH_MAX), so the magic link must be followed: no IN_DONT_FOLLOW.
+    private const uint WatchMask = EventMask | Libc.IN_ONLYDIR | Libc.IN_EXCL_UNLINK;
     private const int BufferSize = 64 * 1024;
-
-    private static readonly EnumerationOptions ListOptions = new()
-    {
-        RecurseSubdirectories = false,
-        AttributesToSkip = 0, // dot files are files too
-        IgnoreInaccessible = true,
-        ReturnSpecialDirectories = false,
-    };
 
     private readonly string _root;
     private readonly Action<WatchBatch> _callback;
     private readonly Func<string, bool> _exclude;
     private readonly int _napMs;
     private readonly TimeSpan _maxBatchDelay;
-    private readonly int _fd, _wakeFd;
+    private readonly int _fd, _wakeFd, _rootFd;
     private readonly Thread _thread;
     private readonly byte[] _buffer = GC.AllocateUninitializedArray<byte>(BufferSize, pinned: true);
     private char[] _chars = new char[1024];
@@ -91,6 +85,15 @@ public sealed unsafe class DirectoryWatcher : IDisposable
             var errno = Marshal.GetLastPInvokeError();
             Libc.Close(_fd);
             throw new IOException($"cannot watch {_root}: eventfd: {Libc.ErrorText(errno)}");
+        }
+        // Directories are reached from here, never by absolute path (a tree may be deeper than PATH_MAX).
+        _rootFd = Libc.Open(_root, Libc.O_PATH | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0);
+        if (_rootFd < 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            Libc.Close(_fd);
+            Libc.Close(_wakeFd);
+            throw new DirectoryNotFoundException($"cannot watch {_root}: {Libc.ErrorText(errno)}");
         }
         try
         {
@@ -290,43 +293,48 @@ public sealed unsafe class DirectoryWatcher : IDisposable
     {
         var stack = new Stack<string>();
         stack.Push(rel);
+        var entries = new List<(byte[] Name, byte Type)>();
         while (stack.TryPop(out var dir))
         {
-            var abs = dir.Length == 0 ? _root : _root + "/" + dir;
-            int wd = Libc.InotifyAddWatch(_fd, abs, WatchMask);
+            int fd = ProjectTree.OpenDirectory(_rootFd, dir);
+            int wd = fd < 0 ? fd : Libc.InotifyAddWatch(_fd, $"/proc/self/fd/{fd}", WatchMask);
             if (wd < 0)
             {
-                var errno = Marshal.GetLastPInvokeError();
+                var errno = fd < 0 ? -fd : Marshal.GetLastPInvokeError();
+                if (fd >= 0) Libc.Close(fd);
                 // Gone or replaced by a file or symlink since we saw it: its parent's events say so.
                 if (errno is Libc.ENOENT or Libc.ENOTDIR) { _missed.Add(dir); continue; }
-                if (errno == 40 /* ELOOP: a symlink */) continue;
+                if (errno == Libc.ELOOP) continue; // a symlink
                 // ENOSPC (max_user_watches), ENOMEM, EACCES: changes there would go unseen.
                 _overflowed = true;
                 if (_watchFailures++ == 0)
-                    _firstWatchFailure = $"{abs}: {Libc.ErrorText(errno)}" + (errno == Libc.ENOSPC ? " (raise fs.inotify.max_user_watches)" : "");
+                    _firstWatchFailure = $"{(dir.Length == 0 ? _root : _root + "/" + dir)}: {Libc.ErrorText(errno)}" + (errno == Libc.ENOSPC ? " (raise fs.inotify.max_user_watches)" : "");
                 continue;
             }
             bool known = _dirs.ContainsKey(wd); // inotify keys watches by inode: the same wd if watched already
             _dirs[wd] = dir;
             live?.Add(wd);
-            try
+            entries.Clear();
+            // A read that fails (the directory vanished meanwhile) leaves what it read: the parent's IN_DELETE reports the rest.
+            ProjectTree.ReadEntries(fd, entries);
+            foreach (var (name, type) in entries)
             {
-                var entries = new FileSystemEnumerable<(string Name, bool IsDir)>(abs,
-                    (ref FileSystemEntry e) => (e.FileName.ToString(), e.IsDirectory && (e.Attributes & FileAttributes.ReparsePoint) == 0),
-                    ListOptions);
-                foreach (var (name, isDir) in entries)
-                {
-                    var child = StorePath.Combine(dir, name);
-                    if (isDir && _exclude(child)) continue;
-                    if (report && !known) _paths.Add(child);
-                    if (isDir) stack.Push(child);
-                }
+                bool isDir = type == Libc.DT_DIR || (type == Libc.DT_UNKNOWN && IsDirectory(fd, name));
+                var child = StorePath.Combine(dir, Encoding.UTF8.GetString(name.AsSpan(0, name.Length - 1)));
+                if (isDir && _exclude(child)) continue;
+                if (report && !known) _paths.Add(child);
+                if (isDir) stack.Push(child);
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                // Vanished while we listed it: the parent's IN_DELETE reports it.
-            }
+            Libc.Close(fd);
         }
+    }
+
+    /// <summary>Whether the NUL-terminated <paramref name="name"/> in <paramref name="dirFd"/> is a directory (not following a symlink).</summary>
+    private static bool IsDirectory(int dirFd, byte[] name)
+    {
+        StatxBuf st;
+        fixed (byte* p = name)
+            return Libc.Statx(dirFd, p, Libc.AT_SYMLINK_NOFOLLOW, Libc.STATX_TYPE, &st) == 0 && st.IsDirectory;
     }
 
     /// <summary>After lost events: watch directories we missed, forget the ones that are gone, fix renamed paths.</summary>
@@ -430,6 +438,7 @@ public sealed unsafe class DirectoryWatcher : IDisposable
     {
         Libc.Close(_fd); // drops every watch
         Libc.Close(_wakeFd);
+        Libc.Close(_rootFd);
     }
 
     private sealed class InotifyReadException(string message) : IOException(message);

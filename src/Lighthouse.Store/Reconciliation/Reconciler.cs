@@ -127,12 +127,12 @@ internal sealed class Reconciler
         var old = node.Attrs;
         if (node.Kind == FileKind.Directory)
         {
-            // A directory's size and mtime change with every entry; only its mode is history.
-            if (old.Mode == d.Mode) return;
+            // A directory's size and mtime change with every entry; only its mode and owner are history.
             d = d with { Size = old.Size, MtimeNs = old.MtimeNs };
+            if (old == d) return;
         }
         var contentChanged = old.Size != d.Size || old.MtimeNs != d.MtimeNs || old.Inode != d.Inode;
-        if (!contentChanged && old.Mode == d.Mode) return;
+        if (!contentChanged && old == d) return;
         var (state, hash) = contentChanged ? _initialContent(d) : (node.State, node.Hash);
         var e = _ctx.Append(new EventDraft(_agent, contentChanged ? EventOp.Write : EventOp.SetAttributes, node.Path,
             FileId: node.FileId, BeforeVersion: node.Version, NewVersion: true, Attributes: d, ContentState: state, ContentHash: hash));
@@ -177,7 +177,8 @@ internal sealed class Reconciler
         using (var cmd = _ctx.Connection.CreateCommand())
         {
             cmd.CommandText = """
-                SELECT e.parent_id, e.name, e.file_id, v.kind, v.size, v.mode, v.mtime_ns, v.inode, v.from_seq, v.content_state, v.content_hash
+                SELECT e.parent_id, e.name, e.file_id, v.kind, v.size, v.mode, v.mtime_ns, v.inode, v.from_seq, v.content_state, v.content_hash,
+                       v.uid, v.gid, v.rdev
                 FROM entries e JOIN versions v ON v.file_id = e.file_id AND v.to_seq = $open
                 WHERE e.to_seq = $open
                 """;
@@ -189,7 +190,7 @@ internal sealed class Reconciler
                 if (!children.TryGetValue(parent, out var list)) children[parent] = list = [];
                 var fileId = r.GetInt64(2);
                 list.Add((r.GetString(1), fileId));
-                nodes[fileId] = (new NodeAttributes((FileKind)r.GetInt32(3), r.GetInt64(4), r.GetInt32(5), r.GetInt64(6), r.GetInt64(7)),
+                nodes[fileId] = (Sqlite.Schema.ReadAttributes(r, 3, 11),
                     r.GetInt64(8), (ContentState)r.GetInt32(9), r.IsDBNull(10) ? null : r.GetString(10));
             }
         }

@@ -35,6 +35,9 @@ internal sealed class Database
 
     public string FilePath { get; }
 
+    /// <summary>Who events recorded before schema 2 (no owner kept) read as: see <see cref="Schema.CreateOrUpgrade"/>.</summary>
+    public (long Uid, long Gid) LegacyOwner { get; set; }
+
     public SqliteConnection OpenWriter(bool fullSync)
     {
         var c = new SqliteConnection(_writerConnectionString);

@@ -1,3 +1,6 @@
+using System.Globalization;
+using Microsoft.Data.Sqlite;
+
 namespace Lighthouse.Store.Sqlite;
 
 /// <summary>
@@ -6,7 +9,8 @@ namespace Lighthouse.Store.Sqlite;
 /// </summary>
 internal static class Schema
 {
-    public const int Version = 1;
+    /// <summary>2: owner, group and device number (uid, gid, rdev) on events and versions; the exact node kinds.</summary>
+    public const int Version = 2;
 
     public const string Create = """
         CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -31,10 +35,15 @@ internal static class Schema
             content_hash   TEXT,
             point          INTEGER,
             prev_hash      BLOB    NOT NULL,
-            hash           BLOB    NOT NULL);
+            hash           BLOB    NOT NULL,
+            uid            INTEGER,
+            gid            INTEGER,
+            rdev           INTEGER);
         CREATE INDEX IF NOT EXISTS events_agent ON events(agent, seq);
         CREATE INDEX IF NOT EXISTS events_path  ON events(path, seq);
         CREATE INDEX IF NOT EXISTS events_path2 ON events(path2, seq) WHERE path2 IS NOT NULL;
+        -- The second file of an exchange (or the file a rename replaced): a name's history follows both.
+        CREATE INDEX IF NOT EXISTS events_other ON events(other_file_id, seq) WHERE other_file_id IS NOT NULL;
         CREATE INDEX IF NOT EXISTS events_file  ON events(file_id, seq);
         CREATE INDEX IF NOT EXISTS events_time  ON events(time_ticks, seq);
 
@@ -64,6 +73,9 @@ internal static class Schema
             content_state INTEGER NOT NULL,
             content_hash  TEXT,
             captured_seq  INTEGER,
+            uid           INTEGER,
+            gid           INTEGER,
+            rdev          INTEGER,
             PRIMARY KEY(file_id, from_seq)) WITHOUT ROWID;
         -- The current version of every file, for reconciliation's one-pass load of the live tree.
         CREATE INDEX IF NOT EXISTS versions_current ON versions(to_seq, file_id);
@@ -75,4 +87,91 @@ internal static class Schema
         """;
 
     public const string ClearIndex = "DELETE FROM entries; DELETE FROM versions; DELETE FROM snapshots;";
+
+    /// <summary>Reads attributes from a row: kind, size, mode, mtime_ns, inode from <paramref name="kindAt"/> on, and
+    /// uid, gid, rdev from <paramref name="ownerAt"/> on (events written before schema 2: <paramref name="legacyOwner"/>, rdev 0).</summary>
+    public static NodeAttributes ReadAttributes(SqliteDataReader r, int kindAt, int ownerAt, (long Uid, long Gid) legacyOwner = default)
+    {
+        var legacy = r.IsDBNull(ownerAt);
+        return new NodeAttributes((FileKind)r.GetInt32(kindAt), r.GetInt64(kindAt + 1), r.GetInt32(kindAt + 2), r.GetInt64(kindAt + 3),
+            r.GetInt64(kindAt + 4), legacy ? legacyOwner.Uid : r.GetInt64(ownerAt), legacy ? legacyOwner.Gid : r.GetInt64(ownerAt + 1),
+            legacy ? 0 : r.GetInt64(ownerAt + 2));
+    }
+
+    /// <summary>
+    /// Creates the layout in a new database, or brings one of schema 1 to <see cref="Version"/> in place, in one transaction:
+    /// events and versions gain uid, gid and rdev. The old events keep NULL there (their hashes cover no owner), and read as
+    /// the owner of the project directory at the upgrade (kept in meta as legacy_uid, legacy_gid); the versions built from
+    /// them get those values, as a rebuild of the index gives them. A database of a newer schema is refused, untouched.
+    /// </summary>
+    public static void CreateOrUpgrade(SqliteConnection c, string path, string projectDir)
+    {
+        var version = StoredVersion(c);
+        if (version is not (null or 1 or Version)) throw new StoreException(Unreadable(path, version.Value));
+        if (version == 1)
+        {
+            var owner = Native.FileStat.Lstat(projectDir) ?? throw new StoreException($"project directory {projectDir} does not exist");
+            using var t = c.BeginTransaction();
+            foreach (var table in new[] { "events", "versions" })
+                foreach (var column in new[] { "uid", "gid", "rdev" })
+                    Exec(c, t, $"ALTER TABLE {table} ADD COLUMN {column} INTEGER");
+            Exec(c, t, "INSERT INTO meta(key, value) VALUES('legacy_uid', $a), ('legacy_gid', $b)", owner.Uid, owner.Gid);
+            Exec(c, t, "UPDATE versions SET uid = $a, gid = $b, rdev = 0", owner.Uid, owner.Gid);
+            Exec(c, t, "UPDATE meta SET value = $a WHERE key = 'schema_version'", Version.ToString(CultureInfo.InvariantCulture));
+            t.Commit();
+        }
+        Database.Exec(c, Create);
+        if (version is null) Exec(c, null, "INSERT INTO meta(key, value) VALUES('schema_version', $a)", Version.ToString(CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>Refuses a database this code cannot read as it is (any version but <see cref="Version"/>), saying what to do.</summary>
+    public static void CheckReadable(SqliteConnection c, string path)
+    {
+        var version = StoredVersion(c);
+        if (version == Version) return;
+        throw new StoreException(version switch
+        {
+            null => $"database {path} has no schema version; it is not a Lighthouse store",
+            1 => $"database {path} has schema version 1, older than this Lighthouse's {Version}: open the project for writing once (lighthouse mount) to upgrade it in place",
+            _ => Unreadable(path, version.Value),
+        });
+    }
+
+    private static string Unreadable(string path, int version) => version > Version
+        ? $"database {path} has schema version {version}, written by a newer Lighthouse; this one reads versions up to {Version}: use a newer Lighthouse"
+        : $"database {path} has schema version {version}, which no Lighthouse wrote";
+
+    /// <summary>Who the events written before schema 2 read as (see <see cref="CreateOrUpgrade"/>); root for a store that has none.</summary>
+    public static (long Uid, long Gid) LegacyOwner(SqliteConnection c)
+    {
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = "SELECT (SELECT value FROM meta WHERE key='legacy_uid'), (SELECT value FROM meta WHERE key='legacy_gid')";
+        using var r = cmd.ExecuteReader();
+        r.Read();
+        return (r.IsDBNull(0) ? 0 : long.Parse(r.GetString(0), CultureInfo.InvariantCulture), r.IsDBNull(1) ? 0 : long.Parse(r.GetString(1), CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>The schema version stored in meta; null for a new (empty) database.</summary>
+    private static int? StoredVersion(SqliteConnection c)
+    {
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='meta'";
+        if ((long)cmd.ExecuteScalar()! == 0) return null;
+        cmd.CommandText = "SELECT value FROM meta WHERE key='schema_version'";
+        return cmd.ExecuteScalar() switch
+        {
+            null => null,
+            string text when int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var v) => v,
+            var other => throw new StoreException($"database has an unreadable schema version '{other}'"),
+        };
+    }
+
+    private static void Exec(SqliteConnection c, SqliteTransaction? t, string sql, params object[] args)
+    {
+        using var cmd = c.CreateCommand();
+        cmd.Transaction = t;
+        cmd.CommandText = sql;
+        for (var i = 0; i < args.Length; i++) cmd.Parameters.AddWithValue("$" + (char)('a' + i), args[i]);
+        cmd.ExecuteNonQuery();
+    }
 }

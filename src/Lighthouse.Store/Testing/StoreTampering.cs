@@ -29,7 +29,7 @@ public static class StoreTampering
                 select.Parameters.AddWithValue("$seq", seq);
                 using var r = select.ExecuteReader();
                 if (!r.Read()) throw new PointNotFoundException($"event @{seq} does not exist");
-                original = EventCodec.Read(r);
+                original = EventCodec.Read(r, db.LegacyOwner);
             }
             var altered = change(original) with { Seq = original.Seq, PrevHash = original.PrevHash, Hash = original.Hash };
             using var t = c.BeginTransaction();

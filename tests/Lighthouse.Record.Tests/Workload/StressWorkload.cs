@@ -360,9 +360,6 @@ public sealed unsafe class StressWorkload : IDisposable
         }
     }
 
-    private static ulong MakeDevice(uint major, uint minor) =>
-        ((ulong)(major & 0xfffff000) << 32) | ((ulong)(major & 0xfff) << 8) | ((ulong)(minor & 0xffffff00) << 12) | (minor & 0xff);
-
     /// <summary>A FIFO, a character device (the null and zero devices, or one without a driver) or a block device
     /// without a driver: nodes whose opening can do no harm.</summary>
     private int MakeNode()
@@ -370,9 +367,9 @@ public sealed unsafe class StressWorkload : IDisposable
         using var place = Fresh("n");
         var (mode, device) = _random.Next(4) switch
         {
-            0 => ((uint)Libc.S_IFCHR, MakeDevice(1, _random.Next(2) == 0 ? 3u : 5u)),
-            1 => ((uint)Libc.S_IFCHR, MakeDevice(DeviceMajorWithoutDriver, (uint)_random.Next(1 << 20))),
-            2 => ((uint)Libc.S_IFBLK, MakeDevice(DeviceMajorWithoutDriver, (uint)_random.Next(1 << 20))),
+            0 => ((uint)Libc.S_IFCHR, Libc.MakeDev(1, _random.Next(2) == 0 ? 3u : 5u)),
+            1 => ((uint)Libc.S_IFCHR, Libc.MakeDev(DeviceMajorWithoutDriver, (uint)_random.Next(1 << 20))),
+            2 => ((uint)Libc.S_IFBLK, Libc.MakeDev(DeviceMajorWithoutDriver, (uint)_random.Next(1 << 20))),
             _ => ((uint)Libc.S_IFIFO, 0UL),
         };
         _what = $"mknod {place.Path} {At.TypeName(mode)} {device:x}";

@@ -57,6 +57,52 @@ public abstract partial class ProjectStoreSpecification
     }
 
     [Fact]
+    public void A_name_s_history_follows_atomic_saves_and_renames_back_newest_first()
+    {
+        var store = OpenStore();
+        Directory.CreateDirectory(Project.Abs("src"));
+        store.RecordCreate(Builder, "src");
+        var v0 = Create(store, "src/greeting.c", "v0");                     // file Z
+        var v1 = Create(store, "src/tmp1", "v1", "editor");                 // file A, saved atomically over Z
+        Rename(store, "src/tmp1", "src/greeting.c", "editor");
+        Rename(store, "src/greeting.c", "src/hello.c");                     // the name itself moves
+        var v2 = Overwrite(store, "src/hello.c", "v2");
+        var beforeSed = store.LastSeq;
+        Create(store, "src/other.c", "not part of it");
+        var v3 = Create(store, "src/sedXyZ12", "v3", "sed");                // file B: sed -i
+        Rename(store, "src/sedXyZ12", "src/hello.c", "sed");
+
+        var history = store.PathHistory("src/hello.c");
+
+        Assert.Equal(
+            [(v3.Seq, "src/sedXyZ12", v3.FileId), (v2.Seq, "src/hello.c", v1.FileId), (v1.Seq, "src/tmp1", v1.FileId), (v0.Seq, "src/greeting.c", v0.FileId)],
+            history.Select(v => (v.VersionSeq, v.Path, v.FileId)));
+        Assert.Equal(["v3", "v2", "v1", "v0"], history.Select(v => Text(store.ReadAllBytes(v.Path, v.VersionSeq))));
+        // Without following: only the file that has the name now, across its own renames.
+        Assert.Equal([v3.Seq], store.Versions("src/hello.c").Select(v => v.VersionSeq));
+        // As of a point: what held the name up to then.
+        Assert.Equal([v2.Seq, v1.Seq, v0.Seq], store.PathHistory("src/hello.c", beforeSed).Select(v => v.VersionSeq));
+        Assert.Equal([v1.Seq, v0.Seq], store.PathHistory("src/greeting.c").Select(v => v.VersionSeq));
+    }
+
+    [Fact]
+    public void A_removed_name_keeps_its_history_and_a_name_never_used_has_none()
+    {
+        var store = OpenStore();
+        var created = Create(store, "gone.txt", "bytes");
+        File.Delete(Project.Abs("gone.txt"));
+        store.RecordUnlink(Builder, "gone.txt");
+        var recreated = Create(store, "gone.txt", "again");
+        File.Delete(Project.Abs("gone.txt"));
+        store.RecordUnlink(Builder, "gone.txt");
+
+        Assert.Equal([recreated.Seq, created.Seq], store.PathHistory("gone.txt").Select(v => v.VersionSeq));
+        Assert.Equal([created.Seq], store.PathHistory("gone.txt", created.Seq).Select(v => v.VersionSeq));
+        Assert.Throws<StorePathNotFoundException>(() => store.PathHistory("never.txt"));
+        Assert.Throws<StorePathNotFoundException>(() => store.PathHistory("gone.txt", created.Seq - 1));
+    }
+
+    [Fact]
     public void The_log_is_newest_first_and_pages_without_gaps_or_repeats()
     {
         var store = OpenStore();

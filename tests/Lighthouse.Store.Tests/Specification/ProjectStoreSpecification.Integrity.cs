@@ -149,6 +149,35 @@ public abstract partial class ProjectStoreSpecification
     }
 
     [Fact]
+    public void A_tree_deeper_than_PATH_MAX_is_recorded_reconciled_and_captured()
+    {
+        using (var bottom = DeepTree.Walk(Project.Dir, create: true)) DeepTree.Write(bottom, "base.txt", "there before");
+        var store = OpenStore();
+        var deep = DeepTree.Path;
+        Assert.Equal(FileKind.File, store.LookupPath(deep + "/base.txt", StorePoint.Latest)?.Kind);
+        var baseline = store.LastSeq;
+
+        using var dir = DeepTree.Walk(Project.Dir);
+        DeepTree.Write(dir, "outside.txt", "made beside the store");
+        Assert.Equal([deep + "/outside.txt"], store.Reconcile(scope: deep).Events.Select(e => e.Path));
+
+        // Without a descriptor (reached from the project directory's), and with one.
+        Assert.Equal(EventOp.Capture, store.CaptureBeforeModify(Builder, deep + "/base.txt")!.Op);
+        DeepTree.Write(dir, "base.txt", "rewritten at depth");
+        Assert.Equal(EventOp.Write, store.CaptureOnClose(Builder, deep + "/base.txt")!.Op);
+        using (var file = DeepTree.Open(dir, "outside.txt", Libc.O_RDWR))
+        {
+            RandomAccess.Write(file, Bytes("MADE"), 0);
+            Assert.Equal(EventOp.Write, store.CaptureOnClose(Builder, deep + "/outside.txt", file)!.Op);
+        }
+
+        Assert.Equal("there before", Text(store.ReadAllBytes(deep + "/base.txt", baseline)));
+        Assert.Equal("rewritten at depth", Text(store.ReadAllBytes(deep + "/base.txt", StorePoint.Latest)));
+        Assert.Equal("MADE beside the store", Text(store.ReadAllBytes(deep + "/outside.txt", StorePoint.Latest)));
+        Assert.Empty(store.Reconcile().Events);
+    }
+
+    [Fact]
     public void Reconcile_with_a_scope_looks_only_at_that_subtree()
     {
         Directory.CreateDirectory(Project.Abs("in"));

@@ -47,6 +47,45 @@ public abstract partial class ProjectStoreSpecification
     }
 
     [Fact]
+    public void A_capture_reads_the_descriptor_it_is_given_from_offset_0_whatever_the_name_leads_to_now()
+    {
+        var store = OpenStore();
+        Create(store, "draft.txt", "");
+        using var writer = new FileStream(Project.Abs("draft.txt"), FileMode.Open, FileAccess.ReadWrite);
+        writer.Write(Bytes("the final words"));
+        writer.Flush();
+        var handle = writer.SafeFileHandle; // (asking for it sets the file position to the stream's: do it once)
+        int fd = (int)handle.DangerousGetHandle();
+        Libc.Lseek(fd, 4, 0); // the writer's own file position, which the capture must neither use nor move
+        // Renamed and removed on disk before the capture, as a close followed at once by mv and rm.
+        File.Move(Project.Abs("draft.txt"), Project.Abs("final.txt"));
+        File.Delete(Project.Abs("final.txt"));
+
+        var write = store.CaptureOnClose(Builder, "draft.txt", handle)!;
+
+        Assert.Equal((EventOp.Write, "draft.txt"), (write.Op, write.Path));
+        Assert.Equal("the final words", Text(store.ReadAllBytes("draft.txt", write.Seq)));
+        Assert.Equal(4, Libc.Lseek(fd, 0, 1));
+        Assert.Null(store.CaptureOnClose(Builder, "draft.txt", handle)); // the same bytes again: nothing new
+    }
+
+    [Fact]
+    public void Copy_on_write_reads_the_descriptor_it_is_given()
+    {
+        Write("old.c", "int old;");
+        var store = OpenStore(); // the baseline records it by metadata only
+        var baseline = store.LastSeq;
+        using (var file = File.OpenHandle(Project.Abs("old.c")))
+        {
+            File.Move(Project.Abs("old.c"), Project.Abs("elsewhere.c")); // the name no longer leads to it
+            Assert.Equal(EventOp.Capture, store.CaptureBeforeModify(Builder, "old.c", file)!.Op);
+            Assert.Null(store.CaptureBeforeModify(Builder, "old.c", file)); // kept already
+        }
+        File.WriteAllText(Project.Abs("elsewhere.c"), "int new;");
+        Assert.Equal("int old;", Text(store.ReadAllBytes("old.c", baseline)));
+    }
+
+    [Fact]
     public async Task A_symlink_recorded_with_the_target_its_request_carried_needs_no_link_on_disk()
     {
         var store = OpenStore();

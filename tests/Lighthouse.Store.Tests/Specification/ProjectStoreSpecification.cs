@@ -63,6 +63,13 @@ public abstract partial class ProjectStoreSpecification : IDisposable
         return store.CaptureOnClose(agent, path) ?? throw new InvalidOperationException($"no write recorded for {path}");
     }
 
+    /// <summary>Renames a file on disk (over whatever has the new name) and records it.</summary>
+    protected StoreEvent? Rename(IProjectStore store, string from, string to, string agent = Builder)
+    {
+        File.Move(Project.Abs(from), Project.Abs(to), overwrite: true);
+        return store.RecordRename(agent, from, to);
+    }
+
     protected static byte[] Bytes(string text) => Encoding.UTF8.GetBytes(text);
 
     protected static string Text(byte[] bytes) => Encoding.UTF8.GetString(bytes);

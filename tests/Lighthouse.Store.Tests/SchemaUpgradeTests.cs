@@ -1,0 +1,210 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using System.Text;
+using Lighthouse.Interop;
+using Lighthouse.Store;
+using Lighthouse.Store.Testing;
+using Microsoft.Data.Sqlite;
+
+namespace Lighthouse.Store.Tests;
+
+/// <summary>A store written by an older Lighthouse (schema 1) is upgraded in place and keeps its history and its hash
+/// chain; a store of a newer schema is refused and left as it is.</summary>
+public sealed class SchemaUpgradeTests : IDisposable
+{
+    private readonly TempProject _p = new();
+    private static readonly StoreOptions NoReconcile = new() { Durability = Durability.Normal, FsyncObjects = false, ReconcileOnOpen = false };
+
+    public void Dispose() => _p.Dispose();
+
+    [Fact]
+    public void A_schema_1_store_is_upgraded_in_place_keeps_its_history_and_its_chain_verifies()
+    {
+        _p.Write("a.txt", "baseline bytes");
+        Assert.Equal(0, Libc.Mknod(_p.Abs("pipe"), 0x1000 | 0x1a4, 0));
+        long last;
+        List<string> before;
+        using (var store = _p.Open())
+        {
+            _p.Write("b.txt", "created");
+            store.RecordCreate("builder", "b.txt");
+            store.CaptureBeforeModify("builder", "a.txt");
+            File.WriteAllText(_p.Abs("a.txt"), "rewritten");
+            store.CaptureOnClose("builder", "a.txt");
+            Directory.CreateDirectory(_p.Abs("d"));
+            store.RecordCreate("builder", "d");
+            File.Move(_p.Abs("b.txt"), _p.Abs("d/b.txt"));
+            store.RecordRename("builder", "b.txt", "d/b.txt");
+            File.SetUnixFileMode(_p.Abs("a.txt"), UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            store.RecordSetAttributes("builder", "a.txt");
+            store.CreateSnapshot("builder", "before-upgrade");
+            last = store.LastSeq;
+            before = Views(store, last);
+        }
+        WriteAsSchema1(_p.Dir);
+
+        var refused = Assert.Throws<StoreException>(() => ProjectStore.OpenReadOnly(_p.Dir, NoReconcile));
+        Assert.Contains("schema version 1", refused.Message);
+
+        var owner = NodeAttributes.Of(_p.Dir)!;
+        using (var store = ProjectStore.Open(_p.Dir, NoReconcile))
+        {
+            var verified = store.Verify();
+            Assert.True(verified.Ok, verified.ToString());
+            Assert.Equal(last, store.LastSeq);
+            Assert.Equal(before, Views(store, last));
+            Assert.Equal("before-upgrade", Assert.Single(store.Snapshots()).Name);
+            Assert.All(store.EventsAfter(0), e => Assert.Equal(e.Attributes is null ? StoreEvent.CurrentFormat : 1, e.Format));
+            var a = store.Attributes("a.txt", StorePoint.Latest).Attributes;
+            Assert.Equal((owner.Uid, owner.Gid, 0L), (a.Uid, a.Gid, a.Rdev));
+            Assert.Equal(FileKind.Other, store.Attributes("pipe", StorePoint.Latest).Kind);
+            Assert.True(store.RebuildIndex().AgreedWithPrevious);
+
+            File.SetUnixFileMode(_p.Abs("a.txt"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead);
+            var chmod = store.RecordSetAttributes("builder", "a.txt")!;
+            Assert.Equal(StoreEvent.CurrentFormat, chmod.Format);
+            Assert.Equal((owner.Uid, owner.Gid), (chmod.Attributes!.Uid, chmod.Attributes.Gid));
+            Assert.True(store.Verify().Ok);
+        }
+        Assert.Equal([("schema_version", "2"), ("legacy_uid", owner.Uid.ToString()), ("legacy_gid", owner.Gid.ToString())],
+            Query(_p.Dir, "SELECT key, value FROM meta WHERE key IN ('schema_version', 'legacy_uid', 'legacy_gid') ORDER BY key DESC"));
+
+        using (var store = ProjectStore.Open(_p.Dir, TempProject.Fast))
+        {
+            // Reconciliation gives the special file recorded as "other" its exact kind; the past stays as it was.
+            Assert.Equal(FileKind.Fifo, store.Attributes("pipe", StorePoint.Latest).Kind);
+            Assert.Equal(before, Views(store, last));
+            Assert.True(store.Verify().Ok);
+        }
+        using (var reader = ProjectStore.OpenReadOnly(_p.Dir, NoReconcile))
+        {
+            Assert.True(reader.Verify().Ok);
+            Assert.Equal(0x1a0, reader.Attributes("a.txt", StorePoint.Latest).Attributes.Mode);
+            Assert.Equal(owner.Uid, reader.Attributes("a.txt", last).Attributes.Uid);
+        }
+
+        // An owner added to an event written before the upgrade does not match its hash.
+        StoreTampering.AlterEvent(_p.Dir, 2, e => e with { Format = StoreEvent.CurrentFormat });
+        using (var reader = ProjectStore.OpenReadOnly(_p.Dir, NoReconcile))
+            Assert.Equal(2, reader.Verify().FirstBrokenSeq);
+    }
+
+    [Fact]
+    public void A_store_of_a_newer_schema_is_refused_and_left_untouched()
+    {
+        _p.Write("a.txt", "x");
+        _p.Open().Dispose();
+        Query(_p.Dir, "UPDATE meta SET value = '3' WHERE key = 'schema_version'");
+        var file = ProjectStore.DatabaseFile(_p.Dir);
+        var bytes = File.ReadAllBytes(file);
+
+        var writing = Assert.Throws<StoreException>(() => ProjectStore.Open(_p.Dir, TempProject.Fast));
+        var reading = Assert.Throws<StoreException>(() => ProjectStore.OpenReadOnly(_p.Dir, TempProject.Fast));
+
+        Assert.Contains("schema version 3", writing.Message);
+        Assert.Contains("newer Lighthouse", writing.Message);
+        Assert.Contains("newer Lighthouse", reading.Message);
+        Assert.Equal(bytes, File.ReadAllBytes(file));
+    }
+
+    /// <summary>Every point's tree as text: path, file id, kind (exact special kinds read as "other", as schema 1 had
+    /// them), size, mode, and the bytes or why there are none.</summary>
+    private static List<string> Views(ProjectStore store, long last) => Enumerable.Range(1, (int)last).Select(seq =>
+        $"@{seq}: " + string.Join(" | ", TreeReader.Read(store, seq).Keys.Select(path =>
+        {
+            var v = store.Attributes(path, seq);
+            var content = store.Content(path, seq);
+            var kind = v.Kind > FileKind.Other ? FileKind.Other : v.Kind;
+            var bytes = content.IsAvailable ? Encoding.UTF8.GetString(store.ReadAllBytes(path, seq)) : content.State.ToString();
+            return $"{path} #{v.FileId} {kind} {v.Size} {Convert.ToString(v.Attributes.Mode, 8)} {bytes}";
+        }))).ToList();
+
+    /// <summary>
+    /// Rewrites a store as schema 1 stored it: no uid/gid/rdev columns, special files of kind 4 ("other"), and each hash
+    /// computed as schema 1 computed it — written out here again, so a change of that encoding in the store shows.
+    /// </summary>
+    private static void WriteAsSchema1(string projectDir)
+    {
+        using var c = Connect(projectDir);
+        using var t = c.BeginTransaction();
+        Exec(c, t, "UPDATE events SET kind = 4 WHERE kind > 4; UPDATE versions SET kind = 4 WHERE kind > 4; UPDATE entries SET kind = 4 WHERE kind > 4");
+        var rows = new List<object?[]>();
+        using (var select = Command(c, t, "SELECT seq, time_ticks, agent, op, path, path2, file_id, before_version, after_version, other_file_id, " +
+                   "kind, size, mode, mtime_ns, inode, content_state, content_hash, point FROM events ORDER BY seq"))
+        using (var r = select.ExecuteReader())
+            while (r.Read())
+                rows.Add(Enumerable.Range(0, r.FieldCount).Select(i => r.IsDBNull(i) ? null : r.GetValue(i)).ToArray());
+        var prev = new byte[32];
+        foreach (var row in rows)
+        {
+            var hash = Schema1Hash(row, prev);
+            Exec(c, t, "UPDATE events SET prev_hash = $a, hash = $b WHERE seq = $c", prev, hash, row[0]!);
+            prev = hash;
+        }
+        foreach (var table in new[] { "events", "versions" })
+            foreach (var column in new[] { "uid", "gid", "rdev" })
+                Exec(c, t, $"ALTER TABLE {table} DROP COLUMN {column}");
+        Exec(c, t, "UPDATE meta SET value = '1' WHERE key = 'schema_version'");
+        t.Commit();
+    }
+
+    /// <summary>Schema 1's hash: SHA-256 of the columns in order (a null as 0; a number as 1 and 8 bytes little-endian; text
+    /// as its UTF-8 length then bytes), then prev_hash (length, bytes).</summary>
+    private static byte[] Schema1Hash(object?[] row, byte[] prev)
+    {
+        var buffer = new List<byte>();
+        void Long(long? value)
+        {
+            buffer.Add(value.HasValue ? (byte)1 : (byte)0);
+            if (!value.HasValue) return;
+            var bytes = new byte[8];
+            BinaryPrimitives.WriteInt64LittleEndian(bytes, value.Value);
+            buffer.AddRange(bytes);
+        }
+        void Bytes(byte[] bytes)
+        {
+            Long(bytes.Length);
+            buffer.AddRange(bytes);
+        }
+        for (var i = 0; i < row.Length; i++)
+        {
+            if (row[i] is string text) Bytes(Encoding.UTF8.GetBytes(text));
+            else Long(row[i] is null ? null : Convert.ToInt64(row[i]));
+        }
+        Bytes(prev);
+        return SHA256.HashData(buffer.ToArray());
+    }
+
+    private static SqliteConnection Connect(string projectDir)
+    {
+        var c = new SqliteConnection($"Data Source={ProjectStore.DatabaseFile(projectDir)};Pooling=False");
+        c.Open();
+        return c;
+    }
+
+    private static SqliteCommand Command(SqliteConnection c, SqliteTransaction? t, string sql, params object[] args)
+    {
+        var cmd = c.CreateCommand();
+        cmd.Transaction = t;
+        cmd.CommandText = sql;
+        for (var i = 0; i < args.Length; i++) cmd.Parameters.AddWithValue("$" + (char)('a' + i), args[i]);
+        return cmd;
+    }
+
+    private static void Exec(SqliteConnection c, SqliteTransaction? t, string sql, params object[] args)
+    {
+        using var cmd = Command(c, t, sql, args);
+        cmd.ExecuteNonQuery();
+    }
+
+    /// <summary>Runs SQL on the database; returns the rows of two text columns, if any.</summary>
+    private static List<(string, string)> Query(string projectDir, string sql)
+    {
+        using var c = Connect(projectDir);
+        using var cmd = Command(c, null, sql);
+        using var r = cmd.ExecuteReader();
+        var rows = new List<(string, string)>();
+        while (r.Read()) rows.Add((r.GetString(0), r.GetString(1)));
+        return rows;
+    }
+}
