@@ -263,7 +263,9 @@ public interface IProjectStore : IDisposable
     /// Records, as events of <see cref="StoreConstants.ExternalAgent"/>, every difference between the directory (or the
     /// subtree <paramref name="scope"/>) and the index's current tree; paths held by <see cref="BeginMutation"/> are left alone.
     /// </summary>
-    ReconcileReport Reconcile(IProgress<ReconcileProgress>? progress = null, string scope = "");
+    /// <param name="leaveAlone">Paths (and what is under them) the caller will record itself: a server's own changes,
+    /// which reach the directory before their records reach the store.</param>
+    ReconcileReport Reconcile(IProgress<ReconcileProgress>? progress = null, string scope = "", Func<string, bool>? leaveAlone = null);
 
     /// <summary>Starts a live watcher (inotify) that reconciles the parts of the tree that change, after <paramref name="debounce"/> (default 200 ms) of quiet.</summary>
     ProjectWatcher Watch(TimeSpan? debounce = null);

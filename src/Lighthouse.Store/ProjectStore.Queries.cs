@@ -125,11 +125,19 @@ public sealed partial class ProjectStore
         }
     }
 
+    private byte[]? ReadLiveLink(string absolutePath) => _root is not null
+        ? ProjectTree.ReadLink(RootFd, StorePath.Normalize(Path.GetRelativePath(ProjectDir, absolutePath)))
+        : new FileInfo(absolutePath).LinkTarget is { } target ? System.Text.Encoding.UTF8.GetBytes(target) : null; // read-only: no project descriptor
+
     /// <summary>Opens the bytes of a path as of a point, or throws <see cref="ContentUnavailableException"/> saying why not.</summary>
     public Stream OpenContent(string path, StorePoint point)
     {
         var c = Content(path, point);
         if (c.ObjectPath is not null) return Objects.OpenRead(c.Version.ContentHash!, $"'{c.Path}' version @{c.Version.VersionSeq}");
+        // A symlink's bytes are its target: read the link, never open what it points to.
+        if (c.LivePath is not null && c.Version.Kind == FileKind.Symlink)
+            return new MemoryStream(ReadLiveLink(c.LivePath)
+                ?? throw new ContentUnavailableException(c.Path, point.ToString(), "the symlink is gone from the project directory and its target was not recorded"));
         if (c.LivePath is not null) return new FileStream(c.LivePath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
         throw new ContentUnavailableException(c.Path, point.ToString(), c.Unavailable!);
     }

@@ -258,7 +258,7 @@ public sealed partial class ProjectStore : IProjectStore
         {
             ctx.Append(new EventDraft(SystemAgent, EventOp.Init, "", NewVersion: true, Attributes: rootAttrs));
             var first = ctx.Appended.Count;
-            new Reconciler(ctx, StoreConstants.ExternalAgent, baseline: true, InitialContent).Run("", scan.Nodes, null);
+            new Reconciler(ctx, StoreConstants.ExternalAgent, baseline: true, InitialContentOnDisk).Run("", scan.Nodes, null);
             return ctx.Appended.GetRange(first, ctx.Appended.Count - first);
         });
         return new ReconcileReport(events, scan.Skipped, scan.Nodes.Count, sw.Elapsed);
@@ -272,6 +272,15 @@ public sealed partial class ProjectStore : IProjectStore
         FileKind.File or FileKind.Symlink => (ContentState.NotCaptured, null),
         _ => (ContentState.None, null),
     };
+
+    /// <summary>As <see cref="InitialContent(NodeAttributes)"/> for a node found on disk at <paramref name="path"/>:
+    /// a symlink's target is read now (a few bytes), so history never has to ask the live tree for it.</summary>
+    private (ContentState, string?) InitialContentOnDisk(string path, NodeAttributes a)
+    {
+        if (a.Kind == FileKind.Symlink && ProjectTree.ReadLink(RootFd, path) is { } target)
+            return (ContentState.Captured, Objects.StoreBytes(target));
+        return InitialContent(a);
+    }
 
     internal string AbsolutePath(string storePath) => storePath.Length == 0 ? ProjectDir : Path.Combine(ProjectDir, storePath);
 
@@ -287,7 +296,7 @@ public sealed partial class ProjectStore : IProjectStore
     /// Records, as events of the identity <c>external</c>, every difference between the directory
     /// (or the subtree <paramref name="scope"/>) and the current tree of the index.
     /// </summary>
-    public ReconcileReport Reconcile(IProgress<ReconcileProgress>? progress = null, string scope = "")
+    public ReconcileReport Reconcile(IProgress<ReconcileProgress>? progress = null, string scope = "", Func<string, bool>? leaveAlone = null)
     {
         scope = StorePath.Normalize(scope);
         _ = _writer; // fail before scanning if read-only
@@ -297,7 +306,7 @@ public sealed partial class ProjectStore : IProjectStore
         var events = _writer.Submit(ctx =>
         {
             var first = ctx.Appended.Count;
-            new Reconciler(ctx, StoreConstants.ExternalAgent, baseline: false, InitialContent, IsBusy).Run(scope, scan.Nodes, progress);
+            new Reconciler(ctx, StoreConstants.ExternalAgent, baseline: false, InitialContentOnDisk, path => IsBusy(path) || leaveAlone?.Invoke(path) == true).Run(scope, scan.Nodes, progress);
             return ctx.Appended.GetRange(first, ctx.Appended.Count - first);
         });
         foreach (var skipped in scan.Skipped)

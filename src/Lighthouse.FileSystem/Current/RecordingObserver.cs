@@ -115,7 +115,12 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
 
     public void Released(in RequestContext ctx, Node node, object? openedBy)
     {
-        if (openedBy is WriterOpen w) recorder.ClosedForWriting(w.Path);
+        if (openedBy is not WriterOpen w) return;
+        // Under the name it has now: a rename while open moved the mark along (unlinked: the name it was opened by).
+        string path;
+        try { path = PathOf(node); }
+        catch (IOException) { path = w.Path; }
+        recorder.ClosedForWriting(path);
     }
 
     public void Created(in RequestContext ctx, Node parent, ReadOnlySpan<byte> name, Node node, in NodeStat st, ReadOnlySpan<byte> symlinkTarget)

@@ -81,7 +81,9 @@ public sealed class ExternalChangeFollower : IDisposable
         string scope = overflow ? "" : StorePath.CommonDirectory(paths);
         _recorder.EnqueueExternal(() =>
         {
-            var report = _store.Reconcile(scope: scope);
+            // The scope may hold changes of ours whose records are not queued yet (another process's
+            // create a microsecond ago): those are left to the recorder, which records them with their agent.
+            var report = _store.Reconcile(scope: scope, leaveAlone: _recorder.TouchedRecently);
             Interlocked.Add(ref _externalEvents, report.Events.Count);
         });
     }

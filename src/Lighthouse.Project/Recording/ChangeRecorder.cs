@@ -150,6 +150,7 @@ public sealed class ChangeRecorder : IDisposable
     {
         Touched(from);
         Touched(to);
+        MoveOpenForWriting(from, to);
         Record(() => Submitted(_store.RecordRenameAsync(agent.Name, from, to)), from, to);
     }
 
@@ -158,7 +159,26 @@ public sealed class ChangeRecorder : IDisposable
     {
         Touched(a);
         Touched(b);
+        string aside = "\0exchange"; // not a path: holds a's writers while b's move over
+        MoveOpenForWriting(a, aside);
+        MoveOpenForWriting(b, a);
+        MoveOpenForWriting(aside, b);
         Record(() => Submitted(_store.RecordExchangeAsync(agent.Name, a, b)), a, b);
+    }
+
+    /// <summary>Files open for writing keep being ours under their new name (and a directory's under its new
+    /// place): writes through a descriptor opened before a rename still reach the directory.</summary>
+    private void MoveOpenForWriting(string from, string to)
+    {
+        if (_openForWriting.IsEmpty) return;
+        string prefix = from + "/";
+        foreach (var (path, n) in _openForWriting)
+        {
+            string? moved = path == from ? to : path.StartsWith(prefix, StringComparison.Ordinal) ? to + path[from.Length..] : null;
+            if (moved is null || !_openForWriting.TryRemove(new KeyValuePair<string, int>(path, n))) continue;
+            _openForWriting.AddOrUpdate(moved, n, (_, m) => m + n);
+            Touched(moved);
+        }
     }
 
     public void Linked(Agent agent, string existing, string newPath)

@@ -25,13 +25,13 @@ internal sealed class Reconciler
     private readonly WriteContext _ctx;
     private readonly string _agent;
     private readonly EventOp _createOp;
-    private readonly Func<NodeAttributes, (ContentState, string?)> _initialContent;
+    private readonly Func<string, NodeAttributes, (ContentState, string?)> _initialContent;
     private readonly Dictionary<string, IdxNode> _index = new(StringComparer.Ordinal);
     private readonly Dictionary<long, IdxNode> _byInode = new();
 
     private readonly Func<string, bool> _busy;
 
-    public Reconciler(WriteContext ctx, string agent, bool baseline, Func<NodeAttributes, (ContentState, string?)> initialContent, Func<string, bool>? busy = null)
+    public Reconciler(WriteContext ctx, string agent, bool baseline, Func<string, NodeAttributes, (ContentState, string?)> initialContent, Func<string, bool>? busy = null)
     {
         _busy = busy ?? (_ => false);
         _ctx = ctx;
@@ -90,7 +90,7 @@ internal sealed class Reconciler
                 }
                 RemoveSubtree(other.Path);
             }
-            var (state, hash) = _initialContent(d);
+            var (state, hash) = _initialContent(path, d);
             var op = d.Kind switch
             {
                 FileKind.Directory when _createOp == EventOp.Create => EventOp.Mkdir,
@@ -133,7 +133,7 @@ internal sealed class Reconciler
         }
         var contentChanged = old.Size != d.Size || old.MtimeNs != d.MtimeNs || old.Inode != d.Inode;
         if (!contentChanged && old == d) return;
-        var (state, hash) = contentChanged ? _initialContent(d) : (node.State, node.Hash);
+        var (state, hash) = contentChanged ? _initialContent(node.Path, d) : (node.State, node.Hash);
         var e = _ctx.Append(new EventDraft(_agent, contentChanged ? EventOp.Write : EventOp.SetAttributes, node.Path,
             FileId: node.FileId, BeforeVersion: node.Version, NewVersion: true, Attributes: d, ContentState: state, ContentHash: hash));
         node.Attrs = d;
