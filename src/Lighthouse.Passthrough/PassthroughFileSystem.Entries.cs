@@ -104,9 +104,12 @@ public sealed unsafe partial class PassthroughFileSystem
             if (victim is not null && lastLink) Nodes.Remap(victim);
             return err;
         }
-        if (victim is not null) Nodes.Detach(victim, dir, name);
-        if (_observer is { } o2)
-            try { o2.Removed(ctx, dir, name, victim, lastLink, (flags & Libc.AT_REMOVEDIR) != 0); } catch (Exception e) { ObserverFailed(ctx, e); }
+        lock (NamespaceOrder)
+        {
+            if (victim is not null) Nodes.Detach(victim, dir, name);
+            if (_observer is { } o2)
+                try { o2.Removed(ctx, dir, name, victim, lastLink, (flags & Libc.AT_REMOVEDIR) != 0); } catch (Exception e) { ObserverFailed(ctx, e); }
+        }
         return 0;
     }
 
@@ -152,18 +155,21 @@ public sealed unsafe partial class PassthroughFileSystem
             if (unmapReplaced) Nodes.Remap(replaced!);
             return err;
         }
-        if ((flags & RenameExchange) != 0)
+        lock (NamespaceOrder)
         {
-            if (moved is not null) Nodes.Move(moved, from, name, to, newName);
-            if (replaced is not null) Nodes.Move(replaced, to, newName, from, name);
+            if ((flags & RenameExchange) != 0)
+            {
+                if (moved is not null) Nodes.Move(moved, from, name, to, newName);
+                if (replaced is not null) Nodes.Move(replaced, to, newName, from, name);
+            }
+            else
+            {
+                if (replaced is not null && replaced != moved) Nodes.Detach(replaced, to, newName);
+                if (moved is not null) Nodes.Move(moved, from, name, to, newName);
+            }
+            if (_observer is { } o2)
+                try { o2.Renamed(ctx, from, name, to, newName, flags); } catch (Exception e) { ObserverFailed(ctx, e); }
         }
-        else
-        {
-            if (replaced is not null && replaced != moved) Nodes.Detach(replaced, to, newName);
-            if (moved is not null) Nodes.Move(moved, from, name, to, newName);
-        }
-        if (_observer is { } o2)
-            try { o2.Renamed(ctx, from, name, to, newName, flags); } catch (Exception e) { ObserverFailed(ctx, e); }
         return 0;
     }
 

@@ -41,6 +41,12 @@ public sealed unsafe partial class PassthroughFileSystem : FuseFileSystem, IDisp
     private readonly byte[][] _hidden;
     private readonly IPassthroughObserver? _observer;
 
+    /// <summary>Held while the node table moves or drops a name and the observer hears of it. An observer that turns
+    /// nodes into paths and queues what it records under this lock sees names and records in one order: a create in a
+    /// directory racing with that directory's rename on another thread is recorded under the name the directory had
+    /// at that place in the record, never under one that the record does not know yet or any more.</summary>
+    public object NamespaceOrder { get; } = new();
+
     [ThreadStatic] private static byte* t_path1;
     [ThreadStatic] private static byte* t_path2;
     // For paths longer than a path buffer: a directory descriptor the path in that buffer is relative to

@@ -113,7 +113,7 @@ public interface IProjectStore : IDisposable
     /// <inheritdoc cref="RecordCreate"/>
     /// <param name="symlinkTarget">A symlink's target as the request that made it carried it: kept as given, without
     /// reading the link back (it may be gone by the time the record is made). Null: read from disk.</param>
-    Task<StoreEvent> RecordCreateAsync(string agent, string path, NodeAttributes? attributes = null, byte[]? symlinkTarget = null);
+    Task<StoreEvent> RecordCreateAsync(string agent, string path, NodeAttributes? attributes = null, byte[]? symlinkTarget = null, SafeFileHandle? content = null);
 
     /// <summary>
     /// Records a metadata change (chmod, utimens, truncate). With <paramref name="attributes"/> null the node is

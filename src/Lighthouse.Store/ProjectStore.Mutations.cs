@@ -38,7 +38,7 @@ public sealed partial class ProjectStore
         return recorded.GetAwaiter().GetResult();
     }
 
-    public Task<StoreEvent> RecordCreateAsync(string agent, string path, NodeAttributes? attributes = null, byte[]? symlinkTarget = null)
+    public Task<StoreEvent> RecordCreateAsync(string agent, string path, NodeAttributes? attributes = null, byte[]? symlinkTarget = null, SafeFileHandle? content = null)
     {
         CheckAgent(agent);
         path = StorePath.Normalize(path);
@@ -46,6 +46,7 @@ public sealed partial class ProjectStore
         var attrs = attributes ?? StatOrThrow(path);
         var (state, hash) = attrs.Kind == FileKind.File && attrs.Size == 0 ? (ContentState.Captured, EmptyHash)
             : attrs.Kind == FileKind.Symlink && symlinkTarget is not null ? (ContentState.Captured, Objects.StoreBytes(symlinkTarget))
+            : attrs.Kind == FileKind.File && content is not null ? _capture.Capture(content, attrs, path)
             : attrs.Kind is FileKind.File or FileKind.Symlink ? _capture.CaptureAt(path, attrs)
             : (ContentState.None, null);
         var op = attrs.Kind switch { FileKind.Directory => EventOp.Mkdir, FileKind.Symlink => EventOp.Symlink, _ => EventOp.Create };

@@ -80,13 +80,23 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
     /// <paramref name="fd"/> when given), under its name now.</summary>
     private void Capture(Agent agent, Node node, int fd)
     {
-        string path;
-        try { path = PathOf(node); }
-        catch (IOException) { return; } // unlinked while open: its last content has no name to record under
         int content = _fs!.OpenToRead(node, fd);
-        if (content < 0) throw new IOException($"cannot open '{path}' to capture it: {Marshal.GetPInvokeErrorMessage(-content)}");
-        Remember(node, ContentKnowledge.WritePending);
-        recorder.Written(agent, path, KeyOf(node), new SafeFileHandle(content, ownsHandle: true));
+        if (content < 0)
+        {
+            string name;
+            try { name = PathOf(node); }
+            catch (IOException) { return; } // unlinked while open: its last content has no name to record under
+            throw new IOException($"cannot open '{name}' to capture it: {Marshal.GetPInvokeErrorMessage(-content)}");
+        }
+        var handle = new SafeFileHandle(content, ownsHandle: true);
+        lock (_fs.NamespaceOrder)
+        {
+            string path;
+            try { path = PathOf(node); }
+            catch (IOException) { handle.Dispose(); return; } // unlinked while open: no name to record under
+            Remember(node, ContentKnowledge.WritePending);
+            recorder.Written(agent, path, KeyOf(node), handle);
+        }
     }
 
     /// <summary>What an open for writing remembers: who opened it (identity is bound to the handle, so what the
@@ -105,9 +115,12 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
         // Writes through the mount reach the project directory too (kernel passthrough: without us seeing
         // them): while it is open, changes the watcher sees at this path are ours, not external.
         string path;
-        try { path = PathOf(node); }
-        catch (IOException) { return agent; } // no name (O_TMPFILE): nothing the watcher could see
-        recorder.OpenedForWriting(path);
+        lock (_fs!.NamespaceOrder)
+        {
+            try { path = PathOf(node); }
+            catch (IOException) { return agent; } // no name (O_TMPFILE): nothing the watcher could see
+            recorder.OpenedForWriting(path);
+        }
         var open = new WriterOpen(agent, path);
         _writers.AddOrUpdate(node, open);
         return open;
@@ -117,19 +130,31 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
     {
         if (openedBy is not WriterOpen w) return;
         // Under the name it has now: a rename while open moved the mark along (unlinked: the name it was opened by).
-        string path;
-        try { path = PathOf(node); }
-        catch (IOException) { path = w.Path; }
-        recorder.ClosedForWriting(path);
+        lock (_fs!.NamespaceOrder)
+        {
+            string path;
+            try { path = PathOf(node); }
+            catch (IOException) { path = w.Path; }
+            recorder.ClosedForWriting(path);
+        }
     }
 
     public void Created(in RequestContext ctx, Node parent, ReadOnlySpan<byte> name, Node node, in NodeStat st, ReadOnlySpan<byte> symlinkTarget)
     {
         var facts = Facts(st);
         Volatile.Write(ref node.UserStamp, facts.MtimeNs);
-        Remember(node, recorder.Created(AgentOf(ctx), PathOf(parent, name), KeyOf(node), facts, symlinkTarget));
+        // A file born with bytes (an O_TMPFILE linked in): read them through a descriptor of its own, as the name
+        // may be renamed or removed before the record is made.
+        SafeFileHandle? content = null;
+        if ((facts.Mode & 0xF000) == 0x8000 && facts.Size > 0 && _fs!.OpenToRead(node) is var fd and >= 0)
+            content = new SafeFileHandle(fd, ownsHandle: true);
+        var agent = AgentOf(ctx);
+        // Paths are taken and records queued in one order with the node table's renames (see NamespaceOrder).
+        lock (_fs!.NamespaceOrder)
+            Remember(node, recorder.Created(agent, PathOf(parent, name), KeyOf(node), facts, symlinkTarget, content));
     }
 
+    // The passthrough calls this (and Renamed) holding NamespaceOrder, with the node table already changed.
     public void Removed(in RequestContext ctx, Node parent, ReadOnlySpan<byte> name, Node? node, bool lastLink, bool directory) =>
         recorder.Removed(AgentOf(ctx), PathOf(parent, name), node is null ? null : KeyOf(node), lastLink);
 
@@ -145,15 +170,19 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
             recorder.Created(agent, from, new FileKey(whiteout.Dev, whiteout.Ino), Facts(whiteout));
     }
 
-    public void Linked(in RequestContext ctx, Node node, Node newParent, ReadOnlySpan<byte> newName) =>
-        recorder.Linked(AgentOf(ctx), PathOf(node), PathOf(newParent, newName));
+    public void Linked(in RequestContext ctx, Node node, Node newParent, ReadOnlySpan<byte> newName)
+    {
+        var agent = AgentOf(ctx);
+        lock (_fs!.NamespaceOrder) recorder.Linked(agent, PathOf(node), PathOf(newParent, newName));
+    }
 
     public void AttributesChanged(in RequestContext ctx, Node node, in NodeStat st)
     {
         var facts = Facts(st);
         if ((facts.Mode & 0xF000) == 0x8000) Remember(node, ContentKnowledge.Unknown);
         Volatile.Write(ref node.UserStamp, facts.MtimeNs);
-        recorder.AttributesChanged(AgentOf(ctx), PathOf(node), KeyOf(node), facts);
+        var agent = AgentOf(ctx);
+        lock (_fs!.NamespaceOrder) recorder.AttributesChanged(agent, PathOf(node), KeyOf(node), facts);
     }
 
     public void Written(in RequestContext ctx, Node node, object? openedBy, int fd, bool closing)

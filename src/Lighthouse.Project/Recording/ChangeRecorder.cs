@@ -122,14 +122,20 @@ public sealed class ChangeRecorder : IDisposable
     /// Returns what is known of its content afterwards (an empty regular file is safe as it is).</summary>
     /// <param name="symlinkTarget">A symlink's target as the request carried it: recorded as given, so a link
     /// removed before its record is made still has its target (empty: not a symlink, or read it from disk).</param>
-    public ContentKnowledge Created(Agent agent, string path, FileKey file, in FileFacts facts, ReadOnlySpan<byte> symlinkTarget = default)
+    /// <param name="content">For a file born with bytes (an O_TMPFILE given a name): a descriptor to read them from, which
+    /// the recorder closes; the name may be gone or another file's by the time the record is made.</param>
+    public ContentKnowledge Created(Agent agent, string path, FileKey file, in FileFacts facts, ReadOnlySpan<byte> symlinkTarget = default,
+        SafeFileHandle? content = null)
     {
         var attributes = facts.ToStoreAttributes();
         var known = ContentKnowledge.Unknown;
         if (attributes.Kind == FileKind.File && attributes.Size == 0) _known[file] = known = ContentKnowledge.Safe;
         byte[]? target = attributes.Kind == FileKind.Symlink && !symlinkTarget.IsEmpty ? symlinkTarget.ToArray() : null;
         Touched(path);
-        Record(() => Submitted(_store.RecordCreateAsync(agent.Name, path, attributes, target)), path);
+        Record(() =>
+        {
+            using (content) Submitted(_store.RecordCreateAsync(agent.Name, path, attributes, target, content));
+        }, path);
         return known;
     }
 
