@@ -31,6 +31,10 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
     private static FileFacts Facts(in NodeStat st) =>
         new(st.Mode, st.Size, st.MtimeNs, st.Ino, st.Uid, st.Gid, Libc.MakeDev(st.Rdev >> 32, st.Rdev & 0xffffffff));
 
+    /// <summary>A directory's modification time right after a change of its entries, which history shows: the kernel keeps the
+    /// directory locked until we reply, so no other change through the mount comes between. Null if it cannot be stat'ed.</summary>
+    private long? MtimeOf(Node dir) => _fs!.TryStat(dir, out var st) ? st.MtimeNs : null;
+
     private static void Remember(Node node, ContentKnowledge known) =>
         Volatile.Write(ref node.UserState, known == ContentKnowledge.Safe ? ContentSafe : 0);
 
@@ -127,26 +131,27 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
     {
         var facts = Facts(st);
         Volatile.Write(ref node.UserStamp, facts.MtimeNs);
-        Remember(node, recorder.Created(AgentOf(ctx), PathOf(parent, name), KeyOf(node), facts, symlinkTarget));
+        Remember(node, recorder.Created(AgentOf(ctx), PathOf(parent, name), KeyOf(node), facts, symlinkTarget, MtimeOf(parent)));
     }
 
     public void Removed(in RequestContext ctx, Node parent, ReadOnlySpan<byte> name, Node? node, bool lastLink, bool directory) =>
-        recorder.Removed(AgentOf(ctx), PathOf(parent, name), node is null ? null : KeyOf(node), lastLink);
+        recorder.Removed(AgentOf(ctx), PathOf(parent, name), node is null ? null : KeyOf(node), lastLink, MtimeOf(parent));
 
     public void Renamed(in RequestContext ctx, Node fromParent, ReadOnlySpan<byte> fromName, Node toParent, ReadOnlySpan<byte> toName, uint flags)
     {
         const uint RenameExchange = 2, RenameWhiteout = 4;
         string from = PathOf(fromParent, fromName), to = PathOf(toParent, toName);
         var agent = AgentOf(ctx);
-        if ((flags & RenameExchange) != 0) recorder.Exchanged(agent, from, to);
-        else recorder.Renamed(agent, from, to);
+        long? fromDir = MtimeOf(fromParent), toDir = toParent == fromParent ? fromDir : MtimeOf(toParent);
+        if ((flags & RenameExchange) != 0) recorder.Exchanged(agent, from, to, fromDir, toDir);
+        else recorder.Renamed(agent, from, to, fromDir, toDir);
         // RENAME_WHITEOUT left a whiteout (a character device 0:0) at the source name: a new node, recorded as the disk has it.
         if ((flags & RenameWhiteout) != 0 && _fs!.TryStat(fromParent, fromName, out var whiteout))
-            recorder.Created(agent, from, new FileKey(whiteout.Dev, whiteout.Ino), Facts(whiteout));
+            recorder.Created(agent, from, new FileKey(whiteout.Dev, whiteout.Ino), Facts(whiteout), dirMtimeNs: fromDir);
     }
 
     public void Linked(in RequestContext ctx, Node node, Node newParent, ReadOnlySpan<byte> newName) =>
-        recorder.Linked(AgentOf(ctx), PathOf(node), PathOf(newParent, newName));
+        recorder.Linked(AgentOf(ctx), PathOf(node), PathOf(newParent, newName), MtimeOf(newParent));
 
     public void AttributesChanged(in RequestContext ctx, Node node, in NodeStat st)
     {

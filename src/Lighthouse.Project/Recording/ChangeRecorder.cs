@@ -77,6 +77,9 @@ public sealed class ChangeRecorder : IDisposable
     private static readonly long IntervalTicks = (long)(OpenCaptureInterval.TotalSeconds * Stopwatch.Frequency);
 
     // ------------------------------------------------------------------ changes
+    // A change of a directory's entries takes the directory's modification time right after it (dirMtimeNs…: from a stat
+    // the caller made while the change was still its own), which history shows; null: the store stats the directory when
+    // the record is made, which may be after later changes.
 
     /// <summary>What is known of <paramref name="file"/>'s current content.</summary>
     public ContentKnowledge Known(FileKey file) => _known.TryGetValue(file, out var k) ? k : ContentKnowledge.Unknown;
@@ -122,19 +125,19 @@ public sealed class ChangeRecorder : IDisposable
     /// Returns what is known of its content afterwards (an empty regular file is safe as it is).</summary>
     /// <param name="symlinkTarget">A symlink's target as the request carried it: recorded as given, so a link
     /// removed before its record is made still has its target (empty: not a symlink, or read it from disk).</param>
-    public ContentKnowledge Created(Agent agent, string path, FileKey file, in FileFacts facts, ReadOnlySpan<byte> symlinkTarget = default)
+    public ContentKnowledge Created(Agent agent, string path, FileKey file, in FileFacts facts, ReadOnlySpan<byte> symlinkTarget = default, long? dirMtimeNs = null)
     {
         var attributes = facts.ToStoreAttributes();
         var known = ContentKnowledge.Unknown;
         if (attributes.Kind == FileKind.File && attributes.Size == 0) _known[file] = known = ContentKnowledge.Safe;
         byte[]? target = attributes.Kind == FileKind.Symlink && !symlinkTarget.IsEmpty ? symlinkTarget.ToArray() : null;
         Touched(path);
-        Record(() => Submitted(_store.RecordCreateAsync(agent.Name, path, attributes, target)), path);
+        Record(() => Submitted(_store.RecordCreateAsync(agent.Name, path, attributes, target, dirMtimeNs)), path);
         return known;
     }
 
     /// <param name="file">The inode the name led to, if known; <paramref name="lastLink"/>: it is gone.</param>
-    public void Removed(Agent agent, string path, FileKey? file, bool lastLink)
+    public void Removed(Agent agent, string path, FileKey? file, bool lastLink, long? dirMtimeNs = null)
     {
         // The inode number may come back for another file: what we knew of this one must not carry over.
         if (file is { } f && lastLink)
@@ -143,19 +146,19 @@ public sealed class ChangeRecorder : IDisposable
             _capturedAt.TryRemove(f, out _);
         }
         Touched(path);
-        Record(() => Submitted(_store.RecordUnlinkAsync(agent.Name, path)), path);
+        Record(() => Submitted(_store.RecordUnlinkAsync(agent.Name, path, dirMtimeNs)), path);
     }
 
-    public void Renamed(Agent agent, string from, string to)
+    public void Renamed(Agent agent, string from, string to, long? fromDirMtimeNs = null, long? toDirMtimeNs = null)
     {
         Touched(from);
         Touched(to);
         MoveOpenForWriting(from, to);
-        Record(() => Submitted(_store.RecordRenameAsync(agent.Name, from, to)), from, to);
+        Record(() => Submitted(_store.RecordRenameAsync(agent.Name, from, to, fromDirMtimeNs, toDirMtimeNs)), from, to);
     }
 
     /// <summary>RENAME_EXCHANGE: the two names swapped their files.</summary>
-    public void Exchanged(Agent agent, string a, string b)
+    public void Exchanged(Agent agent, string a, string b, long? aDirMtimeNs = null, long? bDirMtimeNs = null)
     {
         Touched(a);
         Touched(b);
@@ -163,7 +166,7 @@ public sealed class ChangeRecorder : IDisposable
         MoveOpenForWriting(a, aside);
         MoveOpenForWriting(b, a);
         MoveOpenForWriting(aside, b);
-        Record(() => Submitted(_store.RecordExchangeAsync(agent.Name, a, b)), a, b);
+        Record(() => Submitted(_store.RecordExchangeAsync(agent.Name, a, b, aDirMtimeNs, bDirMtimeNs)), a, b);
     }
 
     /// <summary>Files open for writing keep being ours under their new name (and a directory's under its new
@@ -181,10 +184,10 @@ public sealed class ChangeRecorder : IDisposable
         }
     }
 
-    public void Linked(Agent agent, string existing, string newPath)
+    public void Linked(Agent agent, string existing, string newPath, long? dirMtimeNs = null)
     {
         Touched(newPath);
-        Record(() => Submitted(_store.RecordLinkAsync(agent.Name, existing, newPath)), existing, newPath);
+        Record(() => Submitted(_store.RecordLinkAsync(agent.Name, existing, newPath, dirMtimeNs)), existing, newPath);
     }
 
     /// <summary>chmod, chown, utimens or truncate: <paramref name="facts"/> is the file's stat after the change.</summary>
