@@ -22,29 +22,14 @@ public sealed class SchemaUpgradeTests : IDisposable
     {
         _p.Write("a.txt", "baseline bytes");
         Assert.Equal(0, Libc.Mknod(_p.Abs("pipe"), 0x1000 | 0x1a4, 0));
-        long last;
-        List<string> before;
-        using (var store = _p.Open())
+        var (last, before) = RecordThenWriteAsOlderSchema(1, store =>
         {
-            _p.Write("b.txt", "created");
-            store.RecordCreate("builder", "b.txt");
             store.CaptureBeforeModify("builder", "a.txt");
             File.WriteAllText(_p.Abs("a.txt"), "rewritten");
             store.CaptureOnClose("builder", "a.txt");
-            Directory.CreateDirectory(_p.Abs("d"));
-            store.RecordCreate("builder", "d");
-            File.Move(_p.Abs("b.txt"), _p.Abs("d/b.txt"));
-            store.RecordRename("builder", "b.txt", "d/b.txt");
             File.SetUnixFileMode(_p.Abs("a.txt"), UnixFileMode.UserRead | UnixFileMode.UserWrite);
             store.RecordSetAttributes("builder", "a.txt");
-            store.CreateSnapshot("builder", "before-upgrade");
-            last = store.LastSeq;
-            before = Views(store, last);
-        }
-        WriteAsOlderSchema(_p.Dir, 1);
-
-        var refused = Assert.Throws<StoreException>(() => ProjectStore.OpenReadOnly(_p.Dir, NoReconcile));
-        Assert.Contains("schema version 1", refused.Message);
+        });
 
         var owner = NodeAttributes.Of(_p.Dir)!;
         using (var store = ProjectStore.Open(_p.Dir, NoReconcile))
@@ -92,25 +77,8 @@ public sealed class SchemaUpgradeTests : IDisposable
     [Fact]
     public void A_schema_2_store_is_upgraded_in_place_and_its_directories_show_their_own_times_until_their_entries_change()
     {
-        _p.Write("d/a.txt", "baseline bytes");
-        long last;
-        List<string> before;
-        using (var store = _p.Open())
-        {
-            _p.Write("d/b.txt", "created");
-            store.RecordCreate("builder", "d/b.txt");
-            File.Move(_p.Abs("d/b.txt"), _p.Abs("b.txt"));
-            store.RecordRename("builder", "d/b.txt", "b.txt");
-            Directory.CreateDirectory(_p.Abs("e"));
-            store.RecordCreate("builder", "e");
-            store.CreateSnapshot("builder", "before-upgrade");
-            last = store.LastSeq;
-            before = Views(store, last);
-        }
-        WriteAsOlderSchema(_p.Dir, 2);
-
-        var refused = Assert.Throws<StoreException>(() => ProjectStore.OpenReadOnly(_p.Dir, NoReconcile));
-        Assert.Contains("schema version 2", refused.Message);
+        _p.Write("a.txt", "baseline bytes");
+        var (last, before) = RecordThenWriteAsOlderSchema(2, _ => { });
 
         long d;
         StoreEvent created;
@@ -155,6 +123,34 @@ public sealed class SchemaUpgradeTests : IDisposable
         Assert.Contains("newer Lighthouse", writing.Message);
         Assert.Contains("newer Lighthouse", reading.Message);
         Assert.Equal(bytes, File.ReadAllBytes(file));
+    }
+
+    /// <summary>
+    /// Records a little history (b.txt created and moved into a new directory d, then <paramref name="more"/>, then a snapshot),
+    /// rewrites the store as schema <paramref name="schema"/> stored it, and checks that a read-only open refuses it.
+    /// Returns the last event and every point's tree as the store showed them before.
+    /// </summary>
+    private (long Last, List<string> Before) RecordThenWriteAsOlderSchema(int schema, Action<ProjectStore> more)
+    {
+        long last;
+        List<string> before;
+        using (var store = _p.Open())
+        {
+            _p.Write("b.txt", "created");
+            store.RecordCreate("builder", "b.txt");
+            Directory.CreateDirectory(_p.Abs("d"));
+            store.RecordCreate("builder", "d");
+            File.Move(_p.Abs("b.txt"), _p.Abs("d/b.txt"));
+            store.RecordRename("builder", "b.txt", "d/b.txt");
+            more(store);
+            store.CreateSnapshot("builder", "before-upgrade");
+            last = store.LastSeq;
+            before = Views(store, last);
+        }
+        WriteAsOlderSchema(_p.Dir, schema);
+        var refused = Assert.Throws<StoreException>(() => ProjectStore.OpenReadOnly(_p.Dir, NoReconcile));
+        Assert.Contains($"schema version {schema}", refused.Message);
+        return (last, before);
     }
 
     /// <summary>Every point's tree as text: path, file id, kind (exact special kinds read as "other", as schema 1 had
