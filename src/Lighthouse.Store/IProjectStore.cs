@@ -55,6 +55,9 @@ public interface IProjectStore : IDisposable
     // removing one that does not) throws IndexConflictException and records nothing. The *Async variants return once
     // the change is queued; their task completes at its commit (or faults with the same exceptions), so one thread
     // can keep many in flight; they are committed in the order they were queued.
+    // A change of a directory's entries (create, link, unlink, rename, exchange) records the directory's modification time
+    // after it, which history shows: the caller passes it (dirMtimeNs…, from a stat right after its syscall), or the
+    // directory is lstat'ed when the call is made.
 
     /// <summary>
     /// Marks paths as being changed by the caller until the handle is disposed: take it before the syscall and
@@ -113,7 +116,9 @@ public interface IProjectStore : IDisposable
     /// <inheritdoc cref="RecordCreate"/>
     /// <param name="symlinkTarget">A symlink's target as the request that made it carried it: kept as given, without
     /// reading the link back (it may be gone by the time the record is made). Null: read from disk.</param>
-    Task<StoreEvent> RecordCreateAsync(string agent, string path, NodeAttributes? attributes = null, byte[]? symlinkTarget = null, SafeFileHandle? content = null);
+    /// <param name="dirMtimeNs">The modification time of the directory holding <paramref name="path"/> right after the creation.</param>
+    /// <param name="content">A descriptor to read a new file's bytes from (an O_TMPFILE given a name), instead of its path.</param>
+    Task<StoreEvent> RecordCreateAsync(string agent, string path, NodeAttributes? attributes = null, byte[]? symlinkTarget = null, long? dirMtimeNs = null, SafeFileHandle? content = null);
 
     /// <summary>
     /// Records a metadata change (chmod, utimens, truncate). With <paramref name="attributes"/> null the node is
@@ -131,7 +136,8 @@ public interface IProjectStore : IDisposable
     StoreEvent RecordUnlink(string agent, string path);
 
     /// <inheritdoc cref="RecordUnlink"/>
-    Task<StoreEvent> RecordUnlinkAsync(string agent, string path);
+    /// <param name="dirMtimeNs">The modification time of the directory that held <paramref name="path"/> right after the removal.</param>
+    Task<StoreEvent> RecordUnlinkAsync(string agent, string path, long? dirMtimeNs = null);
 
     /// <summary>
     /// Records a rename, also over an existing target (which stays reachable in history; a directory target must be
@@ -140,7 +146,9 @@ public interface IProjectStore : IDisposable
     StoreEvent? RecordRename(string agent, string from, string to);
 
     /// <inheritdoc cref="RecordRename"/>
-    Task<StoreEvent?> RecordRenameAsync(string agent, string from, string to);
+    /// <param name="fromDirMtimeNs">The modification time of the directory that held <paramref name="from"/> right after the rename.</param>
+    /// <param name="toDirMtimeNs">The same of the directory holding <paramref name="to"/>.</param>
+    Task<StoreEvent?> RecordRenameAsync(string agent, string from, string to, long? fromDirMtimeNs = null, long? toDirMtimeNs = null);
 
     /// <summary>
     /// Records renameat2(RENAME_EXCHANGE) as one <c>exchange</c> event: the names <paramref name="a"/> and <paramref name="b"/>
@@ -150,13 +158,16 @@ public interface IProjectStore : IDisposable
     StoreEvent? RecordExchange(string agent, string a, string b);
 
     /// <inheritdoc cref="RecordExchange"/>
-    Task<StoreEvent?> RecordExchangeAsync(string agent, string a, string b);
+    /// <param name="aDirMtimeNs">The modification time of the directory holding <paramref name="a"/> right after the exchange.</param>
+    /// <param name="bDirMtimeNs">The same of the directory holding <paramref name="b"/>.</param>
+    Task<StoreEvent?> RecordExchangeAsync(string agent, string a, string b, long? aDirMtimeNs = null, long? bDirMtimeNs = null);
 
     /// <summary>Records a hard link: <paramref name="newPath"/> names the same file (same file id) as <paramref name="existing"/>.</summary>
     StoreEvent RecordLink(string agent, string existing, string newPath);
 
     /// <inheritdoc cref="RecordLink"/>
-    Task<StoreEvent> RecordLinkAsync(string agent, string existing, string newPath);
+    /// <param name="dirMtimeNs">The modification time of the directory holding <paramref name="newPath"/> right after the link.</param>
+    Task<StoreEvent> RecordLinkAsync(string agent, string existing, string newPath, long? dirMtimeNs = null);
 
     /// <summary>
     /// Asks the writer to commit what is queued now rather than at the end of its batch window
@@ -191,6 +202,14 @@ public interface IProjectStore : IDisposable
     /// directory 2 plus its subdirectories then; 0 if it did not exist then.
     /// </summary>
     long LinkCount(long fileId, StorePoint point);
+
+    /// <summary>
+    /// The modification time a directory (by stable id) had as of a point, as stat showed it: the time recorded by the last
+    /// change of its entries up to then (a name created, removed or renamed in it), unless its own last version (mkdir,
+    /// chmod, utimensat…) came later; that version's mtime when its entries' changes carry none (recorded before schema 3).
+    /// Null if it was no directory then.
+    /// </summary>
+    long? DirectoryMtime(long fileId, StorePoint point);
 
     /// <summary>Where the bytes of a path as of a point can be read (an object or the live file), or why they cannot; <see cref="ObjectMissingException"/> if a captured object is gone.</summary>
     FileContent Content(string path, StorePoint point);

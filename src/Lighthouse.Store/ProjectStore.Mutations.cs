@@ -20,6 +20,10 @@ public sealed partial class ProjectStore
     private NodeAttributes StatOrThrow(string path) =>
         ProjectTree.Lstat(RootFd, path) ?? throw new StorePathNotFoundException(path, "now (not on disk)");
 
+    /// <summary>The modification time of the directory holding <paramref name="path"/> after a change of its entries: as the
+    /// caller gave it, else as lstat gives it now (the caller records right after its change); null if it is gone.</summary>
+    private long? DirMtime(string path, long? given) => given ?? ProjectTree.Lstat(RootFd, StorePath.Parent(path))?.MtimeNs;
+
     /// <summary>Records a new file, directory or symlink (kind from its attributes) after it was created.</summary>
     public StoreEvent RecordCreate(string agent, string path, NodeAttributes? attributes = null) =>
         Wait(RecordCreateAsync(agent, path, attributes));
@@ -38,7 +42,7 @@ public sealed partial class ProjectStore
         return recorded.GetAwaiter().GetResult();
     }
 
-    public Task<StoreEvent> RecordCreateAsync(string agent, string path, NodeAttributes? attributes = null, byte[]? symlinkTarget = null, SafeFileHandle? content = null)
+    public Task<StoreEvent> RecordCreateAsync(string agent, string path, NodeAttributes? attributes = null, byte[]? symlinkTarget = null, long? dirMtimeNs = null, SafeFileHandle? content = null)
     {
         CheckAgent(agent);
         path = StorePath.Normalize(path);
@@ -50,12 +54,14 @@ public sealed partial class ProjectStore
             : attrs.Kind is FileKind.File or FileKind.Symlink ? _capture.CaptureAt(path, attrs)
             : (ContentState.None, null);
         var op = attrs.Kind switch { FileKind.Directory => EventOp.Mkdir, FileKind.Symlink => EventOp.Symlink, _ => EventOp.Create };
+        var dirMtime = DirMtime(path, dirMtimeNs);
         return _writer.SubmitAsync(ctx =>
         {
             var parent = ctx.Index.ResolveDirCurrent(StorePath.Parent(path))!.Value;
             if (ctx.Index.LiveEntry(parent, StorePath.Name(path)) is not null)
                 throw new IndexConflictException($"cannot record the creation of '{path}': it already exists in the index");
-            return ctx.Append(new EventDraft(agent, op, path, NewVersion: true, Attributes: attrs, ContentState: state, ContentHash: hash));
+            return ctx.Append(new EventDraft(agent, op, path, NewVersion: true, Attributes: attrs, ContentState: state, ContentHash: hash,
+                DirMtimeNs: dirMtime));
         });
     }
 
@@ -215,11 +221,12 @@ public sealed partial class ProjectStore
     public StoreEvent RecordUnlink(string agent, string path) => Wait(RecordUnlinkAsync(agent, path));
 
     /// <summary>As <see cref="RecordUnlink"/>, returning once the event is queued; the task completes at commit.</summary>
-    public Task<StoreEvent> RecordUnlinkAsync(string agent, string path)
+    public Task<StoreEvent> RecordUnlinkAsync(string agent, string path, long? dirMtimeNs = null)
     {
         CheckAgent(agent);
         path = StorePath.Normalize(path);
         if (path.Length == 0) throw new InvalidStorePathException(path, "the project root cannot be removed");
+        var dirMtime = DirMtime(path, dirMtimeNs);
         return _writer.SubmitAsync(ctx =>
         {
             var (fileId, kind) = ctx.Index.ResolveCurrent(path)
@@ -228,7 +235,7 @@ public sealed partial class ProjectStore
                 throw new IndexConflictException($"cannot record the removal of directory '{path}': it is not empty in the index");
             var v = ctx.Index.CurrentVersion(fileId);
             return ctx.Append(new EventDraft(agent, kind == FileKind.Directory ? EventOp.Rmdir : EventOp.Unlink, path,
-                FileId: fileId, BeforeVersion: v?.VersionSeq));
+                FileId: fileId, BeforeVersion: v?.VersionSeq, DirMtimeNs: dirMtime));
         });
     }
 
@@ -246,11 +253,12 @@ public sealed partial class ProjectStore
     public StoreEvent? RecordRename(string agent, string from, string to) => Wait(RecordRenameAsync(agent, from, to));
 
     /// <summary>As <see cref="RecordRename"/>, returning once the event is queued; the task completes at commit.</summary>
-    public Task<StoreEvent?> RecordRenameAsync(string agent, string from, string to)
+    public Task<StoreEvent?> RecordRenameAsync(string agent, string from, string to, long? fromDirMtimeNs = null, long? toDirMtimeNs = null)
     {
         if (!TwoPaths(agent, ref from, ref to, "renamed")) return Task.FromResult<StoreEvent?>(null);
         if (StorePath.IsSelfOrUnder(to, from))
             throw new IndexConflictException($"cannot record moving '{from}' into itself ('{to}')");
+        var (dirMtime, dir2Mtime) = DirMtimes(from, to, fromDirMtimeNs, toDirMtimeNs);
         return _writer.SubmitAsync<StoreEvent?>(ctx =>
         {
             var (fileId, kind) = ctx.Index.ResolveCurrent(from)
@@ -266,19 +274,25 @@ public sealed partial class ProjectStore
             }
             var v = ctx.Index.CurrentVersion(fileId);
             return ctx.Append(new EventDraft(agent, EventOp.Rename, from, to, FileId: fileId, BeforeVersion: v?.VersionSeq,
-                AfterVersion: v?.VersionSeq, OtherFileId: replaced));
+                AfterVersion: v?.VersionSeq, OtherFileId: replaced, DirMtimeNs: dirMtime, Dir2MtimeNs: dir2Mtime));
         });
     }
+
+    /// <summary>The directory times a rename or exchange between <paramref name="a"/> and <paramref name="b"/> carries: the
+    /// second only when the two names are in different directories (one directory has one mtime).</summary>
+    private (long? Dir, long? Dir2) DirMtimes(string a, string b, long? aDirMtimeNs, long? bDirMtimeNs) =>
+        (DirMtime(a, aDirMtimeNs), StorePath.Parent(a) == StorePath.Parent(b) ? null : DirMtime(b, bDirMtimeNs));
 
     /// <summary>Records renameat2(RENAME_EXCHANGE): the names <paramref name="a"/> and <paramref name="b"/> swap their files. Null for a no-op.</summary>
     public StoreEvent? RecordExchange(string agent, string a, string b) => Wait(RecordExchangeAsync(agent, a, b));
 
     /// <summary>As <see cref="RecordExchange"/>, returning once the event is queued; the task completes at commit.</summary>
-    public Task<StoreEvent?> RecordExchangeAsync(string agent, string a, string b)
+    public Task<StoreEvent?> RecordExchangeAsync(string agent, string a, string b, long? aDirMtimeNs = null, long? bDirMtimeNs = null)
     {
         if (!TwoPaths(agent, ref a, ref b, "exchanged")) return Task.FromResult<StoreEvent?>(null);
         if (StorePath.IsSelfOrUnder(a, b) || StorePath.IsSelfOrUnder(b, a))
             throw new IndexConflictException($"cannot record exchanging '{a}' with '{b}': one is inside the other");
+        var (dirMtime, dir2Mtime) = DirMtimes(a, b, aDirMtimeNs, bDirMtimeNs);
         return _writer.SubmitAsync<StoreEvent?>(ctx =>
         {
             var (fileA, _) = ctx.Index.ResolveCurrent(a)
@@ -288,7 +302,7 @@ public sealed partial class ProjectStore
             if (fileA == fileB) return null; // two names of one file: nothing moves
             var v = ctx.Index.CurrentVersion(fileA);
             return ctx.Append(new EventDraft(agent, EventOp.Exchange, a, b, FileId: fileA, BeforeVersion: v?.VersionSeq,
-                AfterVersion: v?.VersionSeq, OtherFileId: fileB));
+                AfterVersion: v?.VersionSeq, OtherFileId: fileB, DirMtimeNs: dirMtime, Dir2MtimeNs: dir2Mtime));
         });
     }
 
@@ -296,11 +310,12 @@ public sealed partial class ProjectStore
     public StoreEvent RecordLink(string agent, string existing, string newPath) => Wait(RecordLinkAsync(agent, existing, newPath));
 
     /// <summary>As <see cref="RecordLink"/>, returning once the event is queued; the task completes at commit.</summary>
-    public Task<StoreEvent> RecordLinkAsync(string agent, string existing, string newPath)
+    public Task<StoreEvent> RecordLinkAsync(string agent, string existing, string newPath, long? dirMtimeNs = null)
     {
         CheckAgent(agent);
         existing = StorePath.Normalize(existing);
         newPath = StorePath.Normalize(newPath);
+        var dirMtime = DirMtime(newPath, dirMtimeNs); // only the new name's directory changed
         return _writer.SubmitAsync(ctx =>
         {
             var (fileId, kind) = ctx.Index.ResolveCurrent(existing)
@@ -311,7 +326,7 @@ public sealed partial class ProjectStore
                 throw new IndexConflictException($"cannot record the link '{newPath}': it already exists in the index");
             var v = ctx.Index.CurrentVersion(fileId)!;
             return ctx.Append(new EventDraft(agent, EventOp.Link, existing, newPath, FileId: fileId, BeforeVersion: v.VersionSeq,
-                AfterVersion: v.VersionSeq, Attributes: v.Attributes));
+                AfterVersion: v.VersionSeq, Attributes: v.Attributes, DirMtimeNs: dirMtime));
         });
     }
 

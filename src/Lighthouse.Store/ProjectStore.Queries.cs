@@ -69,6 +69,13 @@ public sealed partial class ProjectStore
         return s.VersionAt(fileId, seq) is { } v ? s.LinkCount(fileId, v.Kind, seq) : 0;
     }
 
+    /// <summary>A directory's modification time as of a point (see <see cref="IProjectStore.DirectoryMtime"/>).</summary>
+    public long? DirectoryMtime(long fileId, StorePoint point)
+    {
+        using var s = Read();
+        return s.DirectoryMtime(fileId, s.ResolvePoint(point));
+    }
+
     /// <summary>Where the bytes of a path as of a point can be read, or why they cannot.</summary>
     public FileContent Content(string path, StorePoint point)
     {

@@ -258,7 +258,7 @@ public sealed partial class ProjectStore : IProjectStore
         {
             ctx.Append(new EventDraft(SystemAgent, EventOp.Init, "", NewVersion: true, Attributes: rootAttrs));
             var first = ctx.Appended.Count;
-            new Reconciler(ctx, StoreConstants.ExternalAgent, baseline: true, InitialContentOnDisk).Run("", scan.Nodes, null);
+            new Reconciler(ctx, StoreConstants.ExternalAgent, baseline: true, InitialContentOnDisk).Run("", scan.Scope, scan.Nodes, null);
             return ctx.Appended.GetRange(first, ctx.Appended.Count - first);
         });
         return new ReconcileReport(events, scan.Skipped, scan.Nodes.Count, sw.Elapsed);
@@ -306,7 +306,7 @@ public sealed partial class ProjectStore : IProjectStore
         var events = _writer.Submit(ctx =>
         {
             var first = ctx.Appended.Count;
-            new Reconciler(ctx, StoreConstants.ExternalAgent, baseline: false, InitialContentOnDisk, path => IsBusy(path) || leaveAlone?.Invoke(path) == true).Run(scope, scan.Nodes, progress);
+            new Reconciler(ctx, StoreConstants.ExternalAgent, baseline: false, InitialContentOnDisk, path => IsBusy(path) || leaveAlone?.Invoke(path) == true).Run(scope, scan.Scope, scan.Nodes, progress);
             return ctx.Appended.GetRange(first, ctx.Appended.Count - first);
         });
         foreach (var skipped in scan.Skipped)

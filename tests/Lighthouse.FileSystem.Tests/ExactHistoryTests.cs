@@ -5,9 +5,9 @@ using Lighthouse.Store;
 namespace Lighthouse.FileSystem.Tests;
 
 /// <summary>
-/// history/ reproduces the tree as current/ showed it: type, permissions, owner, group, device number, link count, and
-/// (for all but directories) size and modification time. A directory's size and mtime change with every entry made in
-/// it; they are not history (the record keeps size 0 and the mtime of its creation or last attribute change).
+/// history/ reproduces the tree as current/ showed it: type, permissions, owner, group, device number, link count,
+/// modification time, and (for all but directories) size. A directory's size is the backing filesystem's business (the
+/// record keeps 0); its mtime moves with every entry made or removed in it, and history shows it as it was at each point.
 /// </summary>
 public sealed unsafe class ExactHistoryTests(LighthouseMountFixture mount) : IClassFixture<LighthouseMountFixture>
 {
@@ -70,7 +70,8 @@ public sealed unsafe class ExactHistoryTests(LighthouseMountFixture mount) : ICl
             Assert.True(Libc.Statx(Libc.AT_FDCWD, path, Libc.AT_SYMLINK_NOFOLLOW, Libc.STATX_BASIC_STATS, &st) == 0, $"statx {path}: {Libc.ErrorText(Libc.Errno)}");
             var line = $"{Path.GetRelativePath(root, path)}: type {st.Mode >> 12:x} mode {Convert.ToString(st.Mode & 0xfff, 8)} owner {st.Uid}:{st.Gid} " +
                 $"rdev {st.RdevMajor}:{st.RdevMinor} nlink {st.Nlink}";
-            if (!st.IsDirectory) line += $" size {st.Size} mtime {st.MtimeSec}.{st.MtimeNsec:D9}";
+            if (!st.IsDirectory) line += $" size {st.Size}";
+            line += $" mtime {st.MtimeSec}.{st.MtimeNsec:D9}";
             lines.Add(line);
         }
         return lines;
@@ -89,7 +90,7 @@ public sealed unsafe class ExactHistoryTests(LighthouseMountFixture mount) : ICl
             Assert.Contains(now, l => l.StartsWith("socket: type c ", StringComparison.Ordinal));
             Assert.Contains(now, l => l.StartsWith("null: type 2 ", StringComparison.Ordinal) && l.Contains(" owner 0:0 rdev 1:3 ", StringComparison.Ordinal));
             Assert.Contains(now, l => l.StartsWith("moved-away: type 2 mode 0 owner 0:0 rdev 0:0 ", StringComparison.Ordinal)); // the whiteout
-            Assert.Contains(now, l => l.StartsWith("swap-file: type 4 ", StringComparison.Ordinal) && l.EndsWith(" nlink 3", StringComparison.Ordinal));
+            Assert.Contains(now, l => l.StartsWith("swap-file: type 4 ", StringComparison.Ordinal) && l.Contains(" nlink 3 mtime ", StringComparison.Ordinal));
             Assert.Contains(now, l => l.StartsWith("swap-file/inside: type 4 ", StringComparison.Ordinal));
             Assert.Contains(now, l => l.StartsWith("owned: type 8 mode 644 owner 1234:5678 ", StringComparison.Ordinal));
             Assert.Contains(now, l => l.StartsWith("second-name: type 8 mode 644 owner 0:0 rdev 0:0 nlink 2 ", StringComparison.Ordinal));
@@ -107,6 +108,54 @@ public sealed unsafe class ExactHistoryTests(LighthouseMountFixture mount) : ICl
         {
             foreach (var k in keep) k.Dispose();
         }
+    }
+
+    /// <summary>Every directory under <paramref name="root"/> (itself included) and its mtime, one line each, by name.</summary>
+    private static List<string> DirectoryTimes(string root)
+    {
+        var lines = new List<string>();
+        foreach (var path in Directory.EnumerateDirectories(root, "*", SearchOption.AllDirectories).Prepend(root).Order(StringComparer.Ordinal))
+        {
+            StatxBuf st;
+            Assert.True(Libc.Statx(Libc.AT_FDCWD, path, Libc.AT_SYMLINK_NOFOLLOW, Libc.STATX_BASIC_STATS, &st) == 0, $"statx {path}: {Libc.ErrorText(Libc.Errno)}");
+            lines.Add($"'{Path.GetRelativePath(root, path)}' mtime {st.MtimeSec}.{st.MtimeNsec:D9}");
+        }
+        return lines;
+    }
+
+    [Fact]
+    public void History_shows_each_directory_s_modification_time_as_of_every_point()
+    {
+        Directory.CreateDirectory(Cur("a"));
+        Directory.CreateDirectory(Cur("b"));
+        var points = new List<(long Seq, List<string> Times)>();
+        void Step(string op, string path, Action change)
+        {
+            Thread.Sleep(15); // past the coarse clock's tick, so each change gives its directories a new mtime
+            long start = mount.LastSeq;
+            change();
+            long seq = mount.WaitForEvent(e => e.Op == op && (e.Path == $"{_dir}/{path}" || e.Path2 == $"{_dir}/{path}"), start).Seq;
+            points.Add((seq, DirectoryTimes(Path.Combine(mount.Project, _dir)))); // the disk itself, beside the mount
+        }
+        static void Ok(int rc) => Assert.True(rc == 0, Libc.ErrorText(Libc.Errno));
+
+        Step("create", "a/f", () => File.Create(Cur("a/f")).Dispose());
+        Step("link", "b/h", () => Ok(Libc.Link(Cur("a/f"), Cur("b/h")))); // into another directory: b's entries alone change
+        Step("rename", "b/f", () => File.Move(Cur("a/f"), Cur("b/f")));
+        Step("mkdir", "a/sub", () => Directory.CreateDirectory(Cur("a/sub")));
+        Step("exchange", "a/sub", () => Ok(Libc.RenameAt2(Libc.AT_FDCWD, Cur("a/sub"), Libc.AT_FDCWD, Cur("b/h"), Libc.RENAME_EXCHANGE)));
+        Step("unlink", "b/f", () => File.Delete(Cur("b/f")));
+        Step("rmdir", "b/h", () => Directory.Delete(Cur("b/h")));
+        Step("setattr", "a", () => File.SetUnixFileMode(Cur("a"), (UnixFileMode)0x1c0)); // chmod: its own version, same mtime
+        Step("setattr", "b", () => Directory.SetLastWriteTimeUtc(Cur("b"), new DateTime(2001, 2, 3, 4, 5, 6, DateTimeKind.Utc)));
+        Step("symlink", "b/l", () => File.CreateSymbolicLink(Cur("b/l"), "a/sub"));
+        Step("create", "a/p", () => Ok(Libc.Mknod(Cur("a/p"), Fifo | 0x1a4, 0)));
+        Step("rename", "a/l2", () => File.Move(Cur("b/l"), Cur("a/l2")));
+
+        Assert.True(points.Select(p => p.Times.Single(t => t.StartsWith("'b' ", StringComparison.Ordinal))).Distinct().Count() >= 8,
+            "the changes did not move b's mtime");
+        foreach (var (seq, times) in points)
+            Assert.Equal(times, DirectoryTimes(Past(seq, "")));
     }
 
     [Fact]

@@ -8,7 +8,7 @@ using Microsoft.Data.Sqlite;
 
 namespace Lighthouse.Store.Tests;
 
-/// <summary>A store written by an older Lighthouse (schema 1) is upgraded in place and keeps its history and its hash
+/// <summary>A store written by an older Lighthouse (schema 1 or 2) is upgraded in place and keeps its history and its hash
 /// chain; a store of a newer schema is refused and left as it is.</summary>
 public sealed class SchemaUpgradeTests : IDisposable
 {
@@ -22,29 +22,14 @@ public sealed class SchemaUpgradeTests : IDisposable
     {
         _p.Write("a.txt", "baseline bytes");
         Assert.Equal(0, Libc.Mknod(_p.Abs("pipe"), 0x1000 | 0x1a4, 0));
-        long last;
-        List<string> before;
-        using (var store = _p.Open())
+        var (last, before) = RecordThenWriteAsOlderSchema(1, store =>
         {
-            _p.Write("b.txt", "created");
-            store.RecordCreate("builder", "b.txt");
             store.CaptureBeforeModify("builder", "a.txt");
             File.WriteAllText(_p.Abs("a.txt"), "rewritten");
             store.CaptureOnClose("builder", "a.txt");
-            Directory.CreateDirectory(_p.Abs("d"));
-            store.RecordCreate("builder", "d");
-            File.Move(_p.Abs("b.txt"), _p.Abs("d/b.txt"));
-            store.RecordRename("builder", "b.txt", "d/b.txt");
             File.SetUnixFileMode(_p.Abs("a.txt"), UnixFileMode.UserRead | UnixFileMode.UserWrite);
             store.RecordSetAttributes("builder", "a.txt");
-            store.CreateSnapshot("builder", "before-upgrade");
-            last = store.LastSeq;
-            before = Views(store, last);
-        }
-        WriteAsSchema1(_p.Dir);
-
-        var refused = Assert.Throws<StoreException>(() => ProjectStore.OpenReadOnly(_p.Dir, NoReconcile));
-        Assert.Contains("schema version 1", refused.Message);
+        });
 
         var owner = NodeAttributes.Of(_p.Dir)!;
         using (var store = ProjectStore.Open(_p.Dir, NoReconcile))
@@ -66,7 +51,7 @@ public sealed class SchemaUpgradeTests : IDisposable
             Assert.Equal((owner.Uid, owner.Gid), (chmod.Attributes!.Uid, chmod.Attributes.Gid));
             Assert.True(store.Verify().Ok);
         }
-        Assert.Equal([("schema_version", "2"), ("legacy_uid", owner.Uid.ToString()), ("legacy_gid", owner.Gid.ToString())],
+        Assert.Equal([("schema_version", "3"), ("legacy_uid", owner.Uid.ToString()), ("legacy_gid", owner.Gid.ToString())],
             Query(_p.Dir, "SELECT key, value FROM meta WHERE key IN ('schema_version', 'legacy_uid', 'legacy_gid') ORDER BY key DESC"));
 
         using (var store = ProjectStore.Open(_p.Dir, TempProject.Fast))
@@ -90,21 +75,82 @@ public sealed class SchemaUpgradeTests : IDisposable
     }
 
     [Fact]
+    public void A_schema_2_store_is_upgraded_in_place_and_its_directories_show_their_own_times_until_their_entries_change()
+    {
+        _p.Write("a.txt", "baseline bytes");
+        var (last, before) = RecordThenWriteAsOlderSchema(2, _ => { });
+
+        long d;
+        StoreEvent created;
+        using (var store = ProjectStore.Open(_p.Dir, NoReconcile))
+        {
+            var verified = store.Verify();
+            Assert.True(verified.Ok, verified.ToString());
+            Assert.Equal(before, Views(store, last));
+            Assert.All(store.EventsAfter(0), e => Assert.Equal((null, null), (e.DirMtimeNs, e.Dir2MtimeNs)));
+            // Recorded without directory times: a directory shows its own version's mtime, as before the upgrade.
+            d = store.LookupPath("d", last)!.FileId;
+            Assert.Equal(store.AttributesOf(d, last)!.Attributes.MtimeNs, store.DirectoryMtime(d, last));
+            Assert.True(store.RebuildIndex().AgreedWithPrevious);
+
+            Thread.Sleep(15);
+            _p.Write("d/c.txt", "after the upgrade");
+            created = store.RecordCreate("builder", "d/c.txt");
+            Assert.Equal(NodeAttributes.Of(_p.Abs("d"))!.MtimeNs, created.DirMtimeNs);
+            Assert.Equal(created.DirMtimeNs, store.DirectoryMtime(d, StorePoint.Latest));
+            Assert.True(store.Verify().Ok);
+        }
+        Assert.Equal([("schema_version", "3")], Query(_p.Dir, "SELECT key, value FROM meta WHERE key = 'schema_version'"));
+        using var reader = ProjectStore.OpenReadOnly(_p.Dir, NoReconcile);
+        Assert.True(reader.Verify().Ok);
+        Assert.Equal(before, Views(reader, last));
+        Assert.Equal(created.DirMtimeNs, reader.DirectoryMtime(d, StorePoint.Latest));
+    }
+
+    [Fact]
     public void A_store_of_a_newer_schema_is_refused_and_left_untouched()
     {
         _p.Write("a.txt", "x");
         _p.Open().Dispose();
-        Query(_p.Dir, "UPDATE meta SET value = '3' WHERE key = 'schema_version'");
+        Query(_p.Dir, "UPDATE meta SET value = '4' WHERE key = 'schema_version'");
         var file = ProjectStore.DatabaseFile(_p.Dir);
         var bytes = File.ReadAllBytes(file);
 
         var writing = Assert.Throws<StoreException>(() => ProjectStore.Open(_p.Dir, TempProject.Fast));
         var reading = Assert.Throws<StoreException>(() => ProjectStore.OpenReadOnly(_p.Dir, TempProject.Fast));
 
-        Assert.Contains("schema version 3", writing.Message);
+        Assert.Contains("schema version 4", writing.Message);
         Assert.Contains("newer Lighthouse", writing.Message);
         Assert.Contains("newer Lighthouse", reading.Message);
         Assert.Equal(bytes, File.ReadAllBytes(file));
+    }
+
+    /// <summary>
+    /// Records a little history (b.txt created and moved into a new directory d, then <paramref name="more"/>, then a snapshot),
+    /// rewrites the store as schema <paramref name="schema"/> stored it, and checks that a read-only open refuses it.
+    /// Returns the last event and every point's tree as the store showed them before.
+    /// </summary>
+    private (long Last, List<string> Before) RecordThenWriteAsOlderSchema(int schema, Action<ProjectStore> more)
+    {
+        long last;
+        List<string> before;
+        using (var store = _p.Open())
+        {
+            _p.Write("b.txt", "created");
+            store.RecordCreate("builder", "b.txt");
+            Directory.CreateDirectory(_p.Abs("d"));
+            store.RecordCreate("builder", "d");
+            File.Move(_p.Abs("b.txt"), _p.Abs("d/b.txt"));
+            store.RecordRename("builder", "b.txt", "d/b.txt");
+            more(store);
+            store.CreateSnapshot("builder", "before-upgrade");
+            last = store.LastSeq;
+            before = Views(store, last);
+        }
+        WriteAsOlderSchema(_p.Dir, schema);
+        var refused = Assert.Throws<StoreException>(() => ProjectStore.OpenReadOnly(_p.Dir, NoReconcile));
+        Assert.Contains($"schema version {schema}", refused.Message);
+        return (last, before);
     }
 
     /// <summary>Every point's tree as text: path, file id, kind (exact special kinds read as "other", as schema 1 had
@@ -120,37 +166,43 @@ public sealed class SchemaUpgradeTests : IDisposable
         }))).ToList();
 
     /// <summary>
-    /// Rewrites a store as schema 1 stored it: no uid/gid/rdev columns, special files of kind 4 ("other"), and each hash
-    /// computed as schema 1 computed it — written out here again, so a change of that encoding in the store shows.
+    /// Rewrites a store as an older schema stored it, each hash computed as that schema computed it — written out here
+    /// again, so a change of that encoding in the store shows. Schema 2: no directory times. Schema 1: no uid/gid/rdev
+    /// columns either, and special files of kind 4 ("other").
     /// </summary>
-    private static void WriteAsSchema1(string projectDir)
+    private static void WriteAsOlderSchema(string projectDir, int schema)
     {
         using var c = Connect(projectDir);
         using var t = c.BeginTransaction();
-        Exec(c, t, "UPDATE events SET kind = 4 WHERE kind > 4; UPDATE versions SET kind = 4 WHERE kind > 4; UPDATE entries SET kind = 4 WHERE kind > 4");
+        if (schema == 1)
+            Exec(c, t, "UPDATE events SET kind = 4 WHERE kind > 4; UPDATE versions SET kind = 4 WHERE kind > 4; UPDATE entries SET kind = 4 WHERE kind > 4");
         var rows = new List<object?[]>();
         using (var select = Command(c, t, "SELECT seq, time_ticks, agent, op, path, path2, file_id, before_version, after_version, other_file_id, " +
-                   "kind, size, mode, mtime_ns, inode, content_state, content_hash, point FROM events ORDER BY seq"))
+                   "kind, size, mode, mtime_ns, inode, content_state, content_hash, point" + (schema == 2 ? ", uid, gid, rdev" : "") + " FROM events ORDER BY seq"))
         using (var r = select.ExecuteReader())
             while (r.Read())
                 rows.Add(Enumerable.Range(0, r.FieldCount).Select(i => r.IsDBNull(i) ? null : r.GetValue(i)).ToArray());
         var prev = new byte[32];
         foreach (var row in rows)
         {
-            var hash = Schema1Hash(row, prev);
+            var hash = OlderSchemaHash(row, prev);
             Exec(c, t, "UPDATE events SET prev_hash = $a, hash = $b WHERE seq = $c", prev, hash, row[0]!);
             prev = hash;
         }
-        foreach (var table in new[] { "events", "versions" })
-            foreach (var column in new[] { "uid", "gid", "rdev" })
-                Exec(c, t, $"ALTER TABLE {table} DROP COLUMN {column}");
-        Exec(c, t, "UPDATE meta SET value = '1' WHERE key = 'schema_version'");
+        if (schema == 1)
+            foreach (var table in new[] { "events", "versions" })
+                foreach (var column in new[] { "uid", "gid", "rdev" })
+                    Exec(c, t, $"ALTER TABLE {table} DROP COLUMN {column}");
+        foreach (var column in new[] { "dir_mtime_ns", "dir2_mtime_ns" })
+            Exec(c, t, $"ALTER TABLE events DROP COLUMN {column}");
+        Exec(c, t, $"UPDATE meta SET value = '{schema}' WHERE key = 'schema_version'");
         t.Commit();
     }
 
-    /// <summary>Schema 1's hash: SHA-256 of the columns in order (a null as 0; a number as 1 and 8 bytes little-endian; text
-    /// as its UTF-8 length then bytes), then prev_hash (length, bytes).</summary>
-    private static byte[] Schema1Hash(object?[] row, byte[] prev)
+    /// <summary>Schema 1's hash: SHA-256 of the columns up to point in order (a null as 0; a number as 1 and 8 bytes
+    /// little-endian; text as its UTF-8 length then bytes), then prev_hash (length, bytes). Schema 2's (a row with uid, gid,
+    /// rdev after point): for an event with attributes, then 2, uid, gid, rdev.</summary>
+    private static byte[] OlderSchemaHash(object?[] row, byte[] prev)
     {
         var buffer = new List<byte>();
         void Long(long? value)
@@ -166,12 +218,16 @@ public sealed class SchemaUpgradeTests : IDisposable
             Long(bytes.Length);
             buffer.AddRange(bytes);
         }
-        for (var i = 0; i < row.Length; i++)
+        const int Point = 17, Kind = 10;
+        for (var i = 0; i <= Point; i++)
         {
             if (row[i] is string text) Bytes(Encoding.UTF8.GetBytes(text));
             else Long(row[i] is null ? null : Convert.ToInt64(row[i]));
         }
         Bytes(prev);
+        if (row.Length > Point + 1 && row[Kind] is not null)
+            foreach (var value in new[] { 2, row[Point + 1], row[Point + 2], row[Point + 3] })
+                Long(Convert.ToInt64(value));
         return SHA256.HashData(buffer.ToArray());
     }
 

@@ -31,6 +31,10 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
     private static FileFacts Facts(in NodeStat st) =>
         new(st.Mode, st.Size, st.MtimeNs, st.Ino, st.Uid, st.Gid, Libc.MakeDev(st.Rdev >> 32, st.Rdev & 0xffffffff));
 
+    /// <summary>A directory's modification time right after a change of its entries, which history shows: the kernel keeps the
+    /// directory locked until we reply, so no other change through the mount comes between. Null if it cannot be stat'ed.</summary>
+    private long? MtimeOf(Node dir) => _fs!.TryStat(dir, out var st) ? st.MtimeNs : null;
+
     private static void Remember(Node node, ContentKnowledge known) =>
         Volatile.Write(ref node.UserState, known == ContentKnowledge.Safe ? ContentSafe : 0);
 
@@ -149,31 +153,34 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
         if ((facts.Mode & 0xF000) == 0x8000 && facts.Size > 0 && _fs!.OpenToRead(node) is var fd and >= 0)
             content = new SafeFileHandle(fd, ownsHandle: true);
         var agent = AgentOf(ctx);
+        long? dirMtime = MtimeOf(parent);
         // Paths are taken and records queued in one order with the node table's renames (see NamespaceOrder).
         lock (_fs!.NamespaceOrder)
-            Remember(node, recorder.Created(agent, PathOf(parent, name), KeyOf(node), facts, symlinkTarget, content));
+            Remember(node, recorder.Created(agent, PathOf(parent, name), KeyOf(node), facts, symlinkTarget, dirMtime, content));
     }
 
     // The passthrough calls this (and Renamed) holding NamespaceOrder, with the node table already changed.
     public void Removed(in RequestContext ctx, Node parent, ReadOnlySpan<byte> name, Node? node, bool lastLink, bool directory) =>
-        recorder.Removed(AgentOf(ctx), PathOf(parent, name), node is null ? null : KeyOf(node), lastLink);
+        recorder.Removed(AgentOf(ctx), PathOf(parent, name), node is null ? null : KeyOf(node), lastLink, MtimeOf(parent));
 
     public void Renamed(in RequestContext ctx, Node fromParent, ReadOnlySpan<byte> fromName, Node toParent, ReadOnlySpan<byte> toName, uint flags)
     {
         const uint RenameExchange = 2, RenameWhiteout = 4;
         string from = PathOf(fromParent, fromName), to = PathOf(toParent, toName);
         var agent = AgentOf(ctx);
-        if ((flags & RenameExchange) != 0) recorder.Exchanged(agent, from, to);
-        else recorder.Renamed(agent, from, to);
+        long? fromDir = MtimeOf(fromParent), toDir = toParent == fromParent ? fromDir : MtimeOf(toParent);
+        if ((flags & RenameExchange) != 0) recorder.Exchanged(agent, from, to, fromDir, toDir);
+        else recorder.Renamed(agent, from, to, fromDir, toDir);
         // RENAME_WHITEOUT left a whiteout (a character device 0:0) at the source name: a new node, recorded as the disk has it.
         if ((flags & RenameWhiteout) != 0 && _fs!.TryStat(fromParent, fromName, out var whiteout))
-            recorder.Created(agent, from, new FileKey(whiteout.Dev, whiteout.Ino), Facts(whiteout));
+            recorder.Created(agent, from, new FileKey(whiteout.Dev, whiteout.Ino), Facts(whiteout), dirMtimeNs: fromDir);
     }
 
     public void Linked(in RequestContext ctx, Node node, Node newParent, ReadOnlySpan<byte> newName)
     {
         var agent = AgentOf(ctx);
-        lock (_fs!.NamespaceOrder) recorder.Linked(agent, PathOf(node), PathOf(newParent, newName));
+        long? dirMtime = MtimeOf(newParent);
+        lock (_fs!.NamespaceOrder) recorder.Linked(agent, PathOf(node), PathOf(newParent, newName), dirMtime);
     }
 
     public void AttributesChanged(in RequestContext ctx, Node node, in NodeStat st)

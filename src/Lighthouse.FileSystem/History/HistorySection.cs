@@ -118,7 +118,8 @@ public sealed unsafe class HistorySection : FuseFileSystem, IMountSection
             return true;
         }
         if (_history.Attributes(node.Seq, node.Path) is not { } v) return false;
-        long mtime = v.Attributes.MtimeNs;
+        // A directory's mtime moves with its entries, which are not versions of it.
+        long mtime = v.Kind == FileKind.Directory ? _history.DirectoryMtime(node.Seq, v.FileId) ?? v.Attributes.MtimeNs : v.Attributes.MtimeNs;
         ulong sec = (ulong)(mtime / 1_000_000_000), nsec = (ulong)(mtime % 1_000_000_000);
         ulong size = (ulong)v.Size;
         var a = v.Attributes;

@@ -70,6 +70,14 @@ public sealed class ProjectHistory(IProjectStore store)
         catch (StoreException) { return 0; }
     }
 
+    /// <summary>The modification time directory <paramref name="fileId"/> had as of <paramref name="seq"/>, its entries' changes
+    /// included (see <see cref="IProjectStore.DirectoryMtime"/>); null if it was no directory then.</summary>
+    public long? DirectoryMtime(long seq, long fileId)
+    {
+        try { return Store.DirectoryMtime(fileId, seq); }
+        catch (StoreException) { return null; }
+    }
+
     /// <summary>Where the bytes of <paramref name="path"/> as of <paramref name="seq"/> are (a stored object or the
     /// live file, when it has not changed since), or why they are not kept; null if it did not exist.</summary>
     public FileContent? Content(long seq, string path)

@@ -77,6 +77,9 @@ public sealed class ChangeRecorder : IDisposable
     private static readonly long IntervalTicks = (long)(OpenCaptureInterval.TotalSeconds * Stopwatch.Frequency);
 
     // ------------------------------------------------------------------ changes
+    // A change of a directory's entries takes the directory's modification time right after it (dirMtimeNs…: from a stat
+    // the caller made while the change was still its own), which history shows; null: the store stats the directory when
+    // the record is made, which may be after later changes.
 
     /// <summary>What is known of <paramref name="file"/>'s current content.</summary>
     public ContentKnowledge Known(FileKey file) => _known.TryGetValue(file, out var k) ? k : ContentKnowledge.Unknown;
@@ -125,7 +128,7 @@ public sealed class ChangeRecorder : IDisposable
     /// <param name="content">For a file born with bytes (an O_TMPFILE given a name): a descriptor to read them from, which
     /// the recorder closes; the name may be gone or another file's by the time the record is made.</param>
     public ContentKnowledge Created(Agent agent, string path, FileKey file, in FileFacts facts, ReadOnlySpan<byte> symlinkTarget = default,
-        SafeFileHandle? content = null)
+        long? dirMtimeNs = null, SafeFileHandle? content = null)
     {
         var attributes = facts.ToStoreAttributes();
         var known = ContentKnowledge.Unknown;
@@ -134,13 +137,13 @@ public sealed class ChangeRecorder : IDisposable
         Touched(path);
         Record(() =>
         {
-            using (content) Submitted(_store.RecordCreateAsync(agent.Name, path, attributes, target, content));
+            using (content) Submitted(_store.RecordCreateAsync(agent.Name, path, attributes, target, dirMtimeNs, content));
         }, path);
         return known;
     }
 
     /// <param name="file">The inode the name led to, if known; <paramref name="lastLink"/>: it is gone.</param>
-    public void Removed(Agent agent, string path, FileKey? file, bool lastLink)
+    public void Removed(Agent agent, string path, FileKey? file, bool lastLink, long? dirMtimeNs = null)
     {
         // The inode number may come back for another file: what we knew of this one must not carry over.
         if (file is { } f && lastLink)
@@ -149,19 +152,19 @@ public sealed class ChangeRecorder : IDisposable
             _capturedAt.TryRemove(f, out _);
         }
         Touched(path);
-        Record(() => Submitted(_store.RecordUnlinkAsync(agent.Name, path)), path);
+        Record(() => Submitted(_store.RecordUnlinkAsync(agent.Name, path, dirMtimeNs)), path);
     }
 
-    public void Renamed(Agent agent, string from, string to)
+    public void Renamed(Agent agent, string from, string to, long? fromDirMtimeNs = null, long? toDirMtimeNs = null)
     {
         Touched(from);
         Touched(to);
         MoveOpenForWriting(from, to);
-        Record(() => Submitted(_store.RecordRenameAsync(agent.Name, from, to)), from, to);
+        Record(() => Submitted(_store.RecordRenameAsync(agent.Name, from, to, fromDirMtimeNs, toDirMtimeNs)), from, to);
     }
 
     /// <summary>RENAME_EXCHANGE: the two names swapped their files.</summary>
-    public void Exchanged(Agent agent, string a, string b)
+    public void Exchanged(Agent agent, string a, string b, long? aDirMtimeNs = null, long? bDirMtimeNs = null)
     {
         Touched(a);
         Touched(b);
@@ -169,7 +172,7 @@ public sealed class ChangeRecorder : IDisposable
         MoveOpenForWriting(a, aside);
         MoveOpenForWriting(b, a);
         MoveOpenForWriting(aside, b);
-        Record(() => Submitted(_store.RecordExchangeAsync(agent.Name, a, b)), a, b);
+        Record(() => Submitted(_store.RecordExchangeAsync(agent.Name, a, b, aDirMtimeNs, bDirMtimeNs)), a, b);
     }
 
     /// <summary>Files open for writing keep being ours under their new name (and a directory's under its new
@@ -187,10 +190,10 @@ public sealed class ChangeRecorder : IDisposable
         }
     }
 
-    public void Linked(Agent agent, string existing, string newPath)
+    public void Linked(Agent agent, string existing, string newPath, long? dirMtimeNs = null)
     {
         Touched(newPath);
-        Record(() => Submitted(_store.RecordLinkAsync(agent.Name, existing, newPath)), existing, newPath);
+        Record(() => Submitted(_store.RecordLinkAsync(agent.Name, existing, newPath, dirMtimeNs)), existing, newPath);
     }
 
     /// <summary>chmod, chown, utimens or truncate: <paramref name="facts"/> is the file's stat after the change.</summary>

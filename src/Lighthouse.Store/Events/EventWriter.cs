@@ -20,7 +20,9 @@ internal sealed record EventDraft(
     NodeAttributes? Attributes = null,
     ContentState ContentState = ContentState.None,
     string? ContentHash = null,
-    long? Point = null);
+    long? Point = null,
+    long? DirMtimeNs = null,       // see StoreEvent: the changed directories' mtimes
+    long? Dir2MtimeNs = null);
 
 internal sealed class WriteContext
 {
@@ -48,7 +50,7 @@ internal sealed class WriteContext
         var ticks = Math.Max(DateTime.UtcNow.Ticks, LastTicks);
         var e = new StoreEvent(seq, new DateTime(ticks, DateTimeKind.Utc), d.Agent, d.Op, d.Path, d.Path2,
             d.FileId ?? seq, d.BeforeVersion, d.NewVersion ? seq : d.AfterVersion, d.OtherFileId, d.Attributes,
-            d.ContentState, d.ContentHash, d.Point, LastHash, []);
+            d.ContentState, d.ContentHash, d.Point, LastHash, [], DirMtimeNs: d.DirMtimeNs, Dir2MtimeNs: d.Dir2MtimeNs);
         e = e with { Hash = EventCodec.ComputeHash(e) };
         EventCodec.Insert(_insert, e);
         Index.Apply(e);

@@ -66,6 +66,12 @@ public sealed record DirEntry(string Name, long FileId, FileKind Kind);
 
 /// <param name="Format">The encoding its hash covers: 1 for an event with attributes recorded before schema 2 (no owner,
 /// group or device kept), <see cref="CurrentFormat"/> otherwise.</param>
+/// <param name="DirMtimeNs">For an event that changed the entries of a directory (create, mkdir, symlink, link, unlink,
+/// rmdir, rename, exchange): that directory's modification time right after it — of the directory holding
+/// <paramref name="Path"/>, for a link the one holding <paramref name="Path2"/>. Null when not known (events recorded
+/// before schema 3).</param>
+/// <param name="Dir2MtimeNs">For a rename or exchange between two directories: the modification time of the one holding
+/// <paramref name="Path2"/> right after it; null otherwise.</param>
 public sealed record StoreEvent(
     long Seq,
     DateTime TimeUtc,
@@ -83,10 +89,13 @@ public sealed record StoreEvent(
     long? Point,
     byte[] PrevHash,
     byte[] Hash,
-    int Format = StoreEvent.CurrentFormat)
+    int Format = StoreEvent.CurrentFormat,
+    long? DirMtimeNs = null,
+    long? Dir2MtimeNs = null)
 {
-    /// <summary>The encoding of events since schema 2: their attributes' owner, group and device are hashed too.</summary>
-    public const int CurrentFormat = 2;
+    /// <summary>The encoding of events since schema 3: their attributes' owner, group and device are hashed (format 2), and
+    /// the directory modification times they carry (format 3; an event without them is encoded as in format 2).</summary>
+    public const int CurrentFormat = 3;
 }
 
 /// <summary>A version of one file as listed by <see cref="IProjectStore.Versions(string, StorePoint?)"/>.</summary>

@@ -136,6 +136,33 @@ internal sealed class ReadSession : IDisposable
         return (long)cmd.ExecuteScalar()!;
     }
 
+    /// <summary>A directory's modification time as of <paramref name="asOf"/> (see <see cref="IProjectStore.DirectoryMtime"/>): the
+    /// last event up to then that added or removed one of its entries is the later of the last entry born and the last one
+    /// ended — one seek each on (parent, from_seq) and (parent, to_seq).</summary>
+    public long? DirectoryMtime(long dirId, long asOf)
+    {
+        var v = VersionAt(dirId, asOf);
+        if (v is null || v.Kind != FileKind.Directory) return null;
+        using var cmd = Command("""
+            SELECT seq, file_id, path2, dir_mtime_ns, dir2_mtime_ns FROM events WHERE seq = max(
+                coalesce((SELECT from_seq FROM entries INDEXED BY entries_by_start WHERE parent_id=$a AND from_seq <= $b ORDER BY from_seq DESC LIMIT 1), 0),
+                coalesce((SELECT to_seq FROM entries INDEXED BY entries_by_end WHERE parent_id=$a AND to_seq <= $b ORDER BY to_seq DESC LIMIT 1), 0))
+            """, dirId, asOf);
+        using var r = cmd.ExecuteReader();
+        // Its own version (mkdir, chmod, utimensat) came after the last change of its entries: its mtime is that version's.
+        if (!r.Read() || r.GetInt64(0) < v.VersionSeq) return v.Attributes.MtimeNs;
+        if (!r.IsDBNull(4) && IsSecondDirectory(dirId, r.GetInt64(0), r.GetInt64(1), r.GetString(2))) return r.GetInt64(4);
+        return r.IsDBNull(3) ? v.Attributes.MtimeNs : r.GetInt64(3); // recorded before schema 3: as the version has it
+    }
+
+    /// <summary>Whether a rename or exchange between two directories changed <paramref name="dirId"/> as the directory of its
+    /// second path: the file that was at the first path got the second path's name in it then.</summary>
+    private bool IsSecondDirectory(long dirId, long seq, long fileId, string path2)
+    {
+        using var cmd = Command("SELECT 1 FROM entries WHERE parent_id=$a AND name=$b AND from_seq=$c AND file_id=$d", dirId, StorePath.Name(path2), seq, fileId);
+        return cmd.ExecuteScalar() is not null;
+    }
+
     public IEnumerable<StoreEvent> Events(string whereAndOrder, params object?[] args)
     {
         using var cmd = Command($"SELECT {EventCodec.Columns} FROM events {whereAndOrder}", args);

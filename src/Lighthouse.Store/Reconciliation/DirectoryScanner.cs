@@ -9,6 +9,8 @@ namespace Lighthouse.Store.Reconciliation;
 internal sealed class ScanResult
 {
     public Dictionary<string, NodeAttributes> Nodes { get; } = new(StringComparer.Ordinal);
+    /// <summary>The directory walked itself (not in <see cref="Nodes"/>); null if it is not there.</summary>
+    public NodeAttributes? Scope { get; set; }
     public List<string> Skipped { get; } = [];
 }
 
@@ -43,6 +45,7 @@ internal static unsafe class DirectoryScanner
         var levels = new Stack<Level>();
         try
         {
+            result.Scope = FileStat.Of(new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: false));
             levels.Push(new Level(fd));
             levels.Peek().Subdirs = ReadDirectory(fd, scope, scope.Length == 0, result, progress);
             while (levels.TryPeek(out var level))

@@ -30,6 +30,10 @@ internal sealed class Reconciler
     private readonly Dictionary<long, IdxNode> _byInode = new();
 
     private readonly Func<string, bool> _busy;
+    // What the scan found: the scope directory itself and everything under it (for the directories' mtimes).
+    private string _scope = "";
+    private NodeAttributes? _scopeDir;
+    private IReadOnlyDictionary<string, NodeAttributes> _disk = new Dictionary<string, NodeAttributes>();
 
     public Reconciler(WriteContext ctx, string agent, bool baseline, Func<string, NodeAttributes, (ContentState, string?)> initialContent, Func<string, bool>? busy = null)
     {
@@ -40,8 +44,10 @@ internal sealed class Reconciler
         _initialContent = initialContent;
     }
 
-    public void Run(string scope, IReadOnlyDictionary<string, NodeAttributes> disk, IProgress<ReconcileProgress>? progress)
+    /// <param name="scopeDir">The attributes of the directory <paramref name="scope"/> itself, as the scan found it.</param>
+    public void Run(string scope, NodeAttributes? scopeDir, IReadOnlyDictionary<string, NodeAttributes> disk, IProgress<ReconcileProgress>? progress)
     {
+        (_scope, _scopeDir, _disk) = (scope, scopeDir, disk);
         LoadIndex(scope);
         var diskPaths = disk.Keys.OrderBy(StorePath.Depth).ThenBy(p => p, StringComparer.Ordinal).ToList();
         var done = 0;
@@ -73,7 +79,8 @@ internal sealed class Reconciler
                     if (occupant.Kind == FileKind.Directory) RemoveSubtree(occupant.Path);
                     else { replaced = occupant.FileId; Forget(occupant); }
                 }
-                _ctx.Append(new EventDraft(_agent, EventOp.Rename, moved.Path, path, FileId: moved.FileId, OtherFileId: replaced));
+                _ctx.Append(new EventDraft(_agent, EventOp.Rename, moved.Path, path, FileId: moved.FileId, OtherFileId: replaced,
+                    DirMtimeNs: DirMtime(moved.Path), Dir2MtimeNs: StorePath.Parent(moved.Path) == StorePath.Parent(path) ? null : DirMtime(path)));
                 MoveSubtree(moved.Path, path);
                 UpdateIfChanged(moved, d);
                 continue;
@@ -97,7 +104,8 @@ internal sealed class Reconciler
                 FileKind.Symlink when _createOp == EventOp.Create => EventOp.Symlink,
                 _ => _createOp,
             };
-            var e = _ctx.Append(new EventDraft(_agent, op, path, NewVersion: true, Attributes: d, ContentState: state, ContentHash: hash));
+            var e = _ctx.Append(new EventDraft(_agent, op, path, NewVersion: true, Attributes: d, ContentState: state, ContentHash: hash,
+                DirMtimeNs: DirMtime(path)));
             var node = new IdxNode(path, e.FileId, d, e.Seq, state, hash);
             _index[path] = node;
             _byInode[d.Inode] = node;
@@ -114,8 +122,7 @@ internal sealed class Reconciler
                 for (var up = StorePath.Parent(path); up.Length > 0; up = StorePath.Parent(up)) kept.Add(up);
                 continue;
             }
-            _ctx.Append(new EventDraft(_agent, gone.Kind == FileKind.Directory ? EventOp.Rmdir : EventOp.Unlink, path, FileId: gone.FileId, BeforeVersion: gone.Version));
-            Forget(gone);
+            Remove(gone);
         }
     }
 
@@ -125,13 +132,15 @@ internal sealed class Reconciler
     private void UpdateIfChanged(IdxNode node, NodeAttributes d)
     {
         var old = node.Attrs;
-        if (node.Kind == FileKind.Directory)
+        var directory = node.Kind == FileKind.Directory;
+        if (directory)
         {
-            // A directory's size and mtime change with every entry; only its mode and owner are history.
-            d = d with { Size = old.Size, MtimeNs = old.MtimeNs };
-            if (old == d) return;
+            // A directory's size and mtime change with every entry (the events changing its entries carry its mtime): only its
+            // mode and owner make a new version, which keeps the mtime it has now.
+            if (old == d with { Size = old.Size, MtimeNs = old.MtimeNs }) return;
+            d = d with { Size = old.Size };
         }
-        var contentChanged = old.Size != d.Size || old.MtimeNs != d.MtimeNs || old.Inode != d.Inode;
+        var contentChanged = !directory && (old.Size != d.Size || old.MtimeNs != d.MtimeNs || old.Inode != d.Inode);
         if (!contentChanged && old == d) return;
         var (state, hash) = contentChanged ? _initialContent(node.Path, d) : (node.State, node.Hash);
         var e = _ctx.Append(new EventDraft(_agent, contentChanged ? EventOp.Write : EventOp.SetAttributes, node.Path,
@@ -145,11 +154,23 @@ internal sealed class Reconciler
     private void RemoveSubtree(string root)
     {
         foreach (var path in _index.Keys.Where(p => StorePath.IsSelfOrUnder(p, root)).OrderByDescending(StorePath.Depth).ToList())
-        {
-            var n = _index[path];
-            _ctx.Append(new EventDraft(_agent, n.Kind == FileKind.Directory ? EventOp.Rmdir : EventOp.Unlink, path, FileId: n.FileId, BeforeVersion: n.Version));
-            Forget(n);
-        }
+            Remove(_index[path]);
+    }
+
+    private void Remove(IdxNode n)
+    {
+        _ctx.Append(new EventDraft(_agent, n.Kind == FileKind.Directory ? EventOp.Rmdir : EventOp.Unlink, n.Path, FileId: n.FileId,
+            BeforeVersion: n.Version, DirMtimeNs: DirMtime(n.Path)));
+        Forget(n);
+    }
+
+    /// <summary>The modification time the scan found for the directory holding <paramref name="path"/>: what an event
+    /// changing its entries carries (null when that directory is gone from the disk).</summary>
+    private long? DirMtime(string path)
+    {
+        var dir = StorePath.Parent(path);
+        if (dir == _scope) return _scopeDir?.MtimeNs;
+        return _disk.TryGetValue(dir, out var d) && d.Kind == FileKind.Directory ? d.MtimeNs : null;
     }
 
     private void Forget(IdxNode n)

@@ -9,8 +9,9 @@ namespace Lighthouse.Store.Sqlite;
 /// </summary>
 internal static class Schema
 {
-    /// <summary>2: owner, group and device number (uid, gid, rdev) on events and versions; the exact node kinds.</summary>
-    public const int Version = 2;
+    /// <summary>2: owner, group and device number (uid, gid, rdev) on events and versions; the exact node kinds.
+    /// 3: the modification times of the directories whose entries an event changed (dir_mtime_ns, dir2_mtime_ns).</summary>
+    public const int Version = 3;
 
     public const string Create = """
         CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -38,7 +39,9 @@ internal static class Schema
             hash           BLOB    NOT NULL,
             uid            INTEGER,
             gid            INTEGER,
-            rdev           INTEGER);
+            rdev           INTEGER,
+            dir_mtime_ns   INTEGER,
+            dir2_mtime_ns  INTEGER);
         CREATE INDEX IF NOT EXISTS events_agent ON events(agent, seq);
         CREATE INDEX IF NOT EXISTS events_path  ON events(path, seq);
         CREATE INDEX IF NOT EXISTS events_path2 ON events(path2, seq) WHERE path2 IS NOT NULL;
@@ -99,24 +102,31 @@ internal static class Schema
     }
 
     /// <summary>
-    /// Creates the layout in a new database, or brings one of schema 1 to <see cref="Version"/> in place, in one transaction:
-    /// events and versions gain uid, gid and rdev. The old events keep NULL there (their hashes cover no owner), and read as
-    /// the owner of the project directory at the upgrade (kept in meta as legacy_uid, legacy_gid); the versions built from
-    /// them get those values, as a rebuild of the index gives them. A database of a newer schema is refused, untouched.
+    /// Creates the layout in a new database, or brings one of schema 1 or 2 to <see cref="Version"/> in place, in one
+    /// transaction. From 1: events and versions gain uid, gid and rdev. The old events keep NULL there (their hashes cover
+    /// no owner), and read as the owner of the project directory at the upgrade (kept in meta as legacy_uid, legacy_gid);
+    /// the versions built from them get those values, as a rebuild of the index gives them. From 1 or 2: events gain
+    /// dir_mtime_ns and dir2_mtime_ns, NULL for the old ones (history then shows a directory's mtime from its own versions,
+    /// as before). A database of a newer schema is refused, untouched.
     /// </summary>
     public static void CreateOrUpgrade(SqliteConnection c, string path, string projectDir)
     {
         var version = StoredVersion(c);
-        if (version is not (null or 1 or Version)) throw new StoreException(Unreadable(path, version.Value));
-        if (version == 1)
+        if (version is not (null or 1 or 2 or Version)) throw new StoreException(Unreadable(path, version.Value));
+        if (version is 1 or 2)
         {
-            var owner = Native.FileStat.Lstat(projectDir) ?? throw new StoreException($"project directory {projectDir} does not exist");
             using var t = c.BeginTransaction();
-            foreach (var table in new[] { "events", "versions" })
-                foreach (var column in new[] { "uid", "gid", "rdev" })
-                    Exec(c, t, $"ALTER TABLE {table} ADD COLUMN {column} INTEGER");
-            Exec(c, t, "INSERT INTO meta(key, value) VALUES('legacy_uid', $a), ('legacy_gid', $b)", owner.Uid, owner.Gid);
-            Exec(c, t, "UPDATE versions SET uid = $a, gid = $b, rdev = 0", owner.Uid, owner.Gid);
+            if (version == 1)
+            {
+                var owner = Native.FileStat.Lstat(projectDir) ?? throw new StoreException($"project directory {projectDir} does not exist");
+                foreach (var table in new[] { "events", "versions" })
+                    foreach (var column in new[] { "uid", "gid", "rdev" })
+                        Exec(c, t, $"ALTER TABLE {table} ADD COLUMN {column} INTEGER");
+                Exec(c, t, "INSERT INTO meta(key, value) VALUES('legacy_uid', $a), ('legacy_gid', $b)", owner.Uid, owner.Gid);
+                Exec(c, t, "UPDATE versions SET uid = $a, gid = $b, rdev = 0", owner.Uid, owner.Gid);
+            }
+            foreach (var column in new[] { "dir_mtime_ns", "dir2_mtime_ns" })
+                Exec(c, t, $"ALTER TABLE events ADD COLUMN {column} INTEGER");
             Exec(c, t, "UPDATE meta SET value = $a WHERE key = 'schema_version'", Version.ToString(CultureInfo.InvariantCulture));
             t.Commit();
         }
@@ -132,7 +142,7 @@ internal static class Schema
         throw new StoreException(version switch
         {
             null => $"database {path} has no schema version; it is not a Lighthouse store",
-            1 => $"database {path} has schema version 1, older than this Lighthouse's {Version}: open the project for writing once (lighthouse mount) to upgrade it in place",
+            1 or 2 => $"database {path} has schema version {version}, older than this Lighthouse's {Version}: open the project for writing once (lighthouse mount) to upgrade it in place",
             _ => Unreadable(path, version.Value),
         });
     }
