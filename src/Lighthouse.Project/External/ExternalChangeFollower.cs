@@ -52,7 +52,7 @@ public sealed class ExternalChangeFollower : IDisposable
             _overflow |= batch.Overflowed; // events were lost: reconcile everything
             foreach (var rel in batch.Paths)
             {
-                if (_recorder.TouchedRecently(rel)) continue; // our own change, seen from below
+                if (_recorder.MayBeOurs(rel)) continue; // our own change, seen from below
                 _dirty.Add(rel);
                 external = true;
             }
@@ -74,7 +74,7 @@ public sealed class ExternalChangeFollower : IDisposable
         }
         // Our own changes are marked just after their system call, so an inotify event can beat the
         // mark: look again now that the quiet period has passed.
-        paths.RemoveAll(_recorder.TouchedRecently);
+        paths.RemoveAll(_recorder.MayBeOurs);
         if (paths.Count == 0 && !overflow) return;
         try { ChangedBeside?.Invoke(paths); }
         catch (Exception e) { Console.Error.WriteLine($"lighthouse: passing on changes made beside the mount: {e.Message}"); }
@@ -83,7 +83,7 @@ public sealed class ExternalChangeFollower : IDisposable
         {
             // The scope may hold changes of ours whose records are not queued yet (another process's
             // create a microsecond ago): those are left to the recorder, which records them with their agent.
-            var report = _store.Reconcile(scope: scope, leaveAlone: _recorder.TouchedRecently);
+            var report = _store.Reconcile(scope: scope, leaveAlone: _recorder.MayBeOurs);
             Interlocked.Add(ref _externalEvents, report.Events.Count);
         });
     }

@@ -239,6 +239,19 @@ public sealed class ChangeRecorder : IDisposable
 
     /// <summary>True if a change seen at <paramref name="path"/> is ours: it is open for writing through us, or we
     /// changed (created, removed, renamed, wrote) it in the last few seconds.</summary>
+    /// <summary>True if a change seen at <paramref name="path"/> may be ours, so reconciling it would credit it to
+    /// <c>external</c>: it or a directory above it has a record still queued (however long the queue: under load it
+    /// can hold seconds of changes made after a reconciliation was queued, which its scan then sees on disk), is open
+    /// for writing through us, or was changed by us in the last few seconds (a directory renamed takes its subtree along).</summary>
+    public bool MayBeOurs(string path)
+    {
+        for (var p = path; ; p = StorePath.Parent(p))
+        {
+            if (_pending.ContainsKey(p) || TouchedRecently(p)) return true;
+            if (p.Length == 0) return false;
+        }
+    }
+
     public bool TouchedRecently(string path) =>
         _openForWriting.ContainsKey(path) || _recent.TryGetValue(path, out long at) && Stopwatch.GetTimestamp() - at < RecentTicks;
 
