@@ -136,6 +136,26 @@ public class ReconcileTests
     }
 
     [Fact]
+    public void A_hard_linked_file_changed_outside_is_one_write_seen_through_both_names()
+    {
+        using var project = new TempProject();
+        using var store = project.Open();
+        project.Write("a.txt", "one");
+        store.RecordCreate("agent", "a.txt");
+        Assert.Equal(0, Lighthouse.Interop.Libc.Link(project.Abs("a.txt"), project.Abs("b.txt")));
+        store.RecordLink("agent", "a.txt", "b.txt");
+        File.AppendAllText(project.Abs("b.txt"), " and two");
+
+        var report = store.Reconcile();
+
+        var write = Assert.Single(report.Events);
+        Assert.Equal(EventOp.Write, write.Op);
+        Assert.Equal(write.FileId, store.LookupPath("a.txt", StorePoint.Latest)!.FileId);
+        Assert.Equal(write.FileId, store.LookupPath("b.txt", StorePoint.Latest)!.FileId);
+        Assert.Empty(store.Reconcile().Events);
+    }
+
+    [Fact]
     public void An_editor_save_that_replaces_the_inode_is_a_write_to_the_same_file()
     {
         using var project = new TempProject();

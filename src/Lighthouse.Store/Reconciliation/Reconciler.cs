@@ -28,6 +28,14 @@ internal sealed class Reconciler
     private readonly Func<string, NodeAttributes, (ContentState, string?)> _initialContent;
     private readonly Dictionary<string, IdxNode> _index = new(StringComparer.Ordinal);
     private readonly Dictionary<long, IdxNode> _byInode = new();
+    // Every name of a file (hard links): a new version made through one name is the version of all of them.
+    private readonly Dictionary<long, List<IdxNode>> _byFile = new();
+
+    private void Track(IdxNode node)
+    {
+        if (!_byFile.TryGetValue(node.FileId, out var names)) _byFile[node.FileId] = names = [];
+        names.Add(node);
+    }
 
     private readonly Func<string, bool> _busy;
     // What the scan found: the scope directory itself and everything under it (for the directories' mtimes).
@@ -108,6 +116,7 @@ internal sealed class Reconciler
                 DirMtimeNs: DirMtime(path)));
             var node = new IdxNode(path, e.FileId, d, e.Seq, state, hash);
             _index[path] = node;
+            Track(node);
             _byInode[d.Inode] = node;
         }
 
@@ -145,10 +154,16 @@ internal sealed class Reconciler
         var (state, hash) = contentChanged ? _initialContent(node.Path, d) : (node.State, node.Hash);
         var e = _ctx.Append(new EventDraft(_agent, contentChanged ? EventOp.Write : EventOp.SetAttributes, node.Path,
             FileId: node.FileId, BeforeVersion: node.Version, NewVersion: true, Attributes: d, ContentState: state, ContentHash: hash));
-        node.Attrs = d;
-        node.Version = e.Seq;
-        node.State = state;
-        node.Hash = hash;
+        // All names of the file see the new version (the next one changed through another name starts from it,
+        // and one found unchanged makes none: a hard-linked file changed beside the mount made two writes, the
+        // second closing a version the first had closed, and the whole reconciliation failed).
+        foreach (var name in _byFile.TryGetValue(node.FileId, out var names) ? names : [node])
+        {
+            name.Attrs = d;
+            name.Version = e.Seq;
+            name.State = state;
+            name.Hash = hash;
+        }
     }
 
     private void RemoveSubtree(string root)
@@ -229,6 +244,7 @@ internal sealed class Reconciler
                 var (attrs, version, state, hash) = nodes[fileId];
                 var node = new IdxNode(childPath, fileId, attrs, version, state, hash);
                 _index[childPath] = node;
+                Track(node);
                 _byInode.TryAdd(attrs.Inode, node);
                 if (attrs.Kind == FileKind.Directory) stack.Push((fileId, childPath));
             }
