@@ -71,9 +71,10 @@ public interface IProjectStore : IDisposable
     /// now, before a syscall destroys them, reading them from <paramref name="file"/> (an open regular file: read from
     /// offset 0 by positional calls, never through its file position; the caller keeps it). Null when there was nothing
     /// to do (already captured, not a file, gone). If the file no longer matches its recorded metadata, records a
-    /// <c>write</c> by <c>external</c> instead.
+    /// <c>write</c> by <paramref name="changedBy"/> instead (default <c>external</c>: a caller that knows who wrote to the
+    /// file since, e.g. through a descriptor whose writes it does not see, names them).
     /// </summary>
-    StoreEvent? CaptureBeforeModify(string agent, string path, SafeFileHandle file);
+    StoreEvent? CaptureBeforeModify(string agent, string path, SafeFileHandle file, string? changedBy = null);
 
     /// <summary>
     /// As <see cref="CaptureBeforeModify(string, string, SafeFileHandle)"/> for a caller that holds no descriptor (a
@@ -284,7 +285,9 @@ public interface IProjectStore : IDisposable
     /// </summary>
     /// <param name="leaveAlone">Paths (and what is under them) the caller will record itself: a server's own changes,
     /// which reach the directory before their records reach the store.</param>
-    ReconcileReport Reconcile(IProgress<ReconcileProgress>? progress = null, string scope = "", Func<string, bool>? leaveAlone = null);
+    /// <param name="leaveAloneInode">The same by inode: files the caller is changing under any of their names (hard links).</param>
+    ReconcileReport Reconcile(IProgress<ReconcileProgress>? progress = null, string scope = "", Func<string, bool>? leaveAlone = null,
+        Func<long, bool>? leaveAloneInode = null);
 
     /// <summary>Starts a live watcher (inotify) that reconciles the parts of the tree that change, after <paramref name="debounce"/> (default 200 ms) of quiet.</summary>
     ProjectWatcher Watch(TimeSpan? debounce = null);

@@ -83,14 +83,14 @@ public sealed partial class ProjectStore
 
     /// <summary>As <see cref="CaptureBeforeModify(string, string)"/>, reading the bytes from <paramref name="file"/>
     /// (an open regular file, read from offset 0; the caller keeps it).</summary>
-    public StoreEvent? CaptureBeforeModify(string agent, string path, SafeFileHandle file)
+    public StoreEvent? CaptureBeforeModify(string agent, string path, SafeFileHandle file, string? changedBy = null)
     {
         CheckAgent(agent);
         path = StorePath.Normalize(path);
         if (!NotCapturedNow(path)) return null;
         var attrs = FileStat.Of(file);
         if (attrs.Kind != FileKind.File) return null;
-        return RecordCaptureBeforeModify(agent, path, attrs, _capture.Capture(file, attrs, path));
+        return RecordCaptureBeforeModify(agent, path, attrs, _capture.Capture(file, attrs, path), changedBy);
     }
 
     /// <summary>Whether the current version at <paramref name="path"/> is recorded by metadata only (as committed so far).</summary>
@@ -103,7 +103,8 @@ public sealed partial class ProjectStore
         return v is { ContentState: ContentState.NotCaptured };
     }
 
-    private StoreEvent? RecordCaptureBeforeModify(string agent, string path, NodeAttributes attrs, (ContentState State, string? Hash) content)
+    private StoreEvent? RecordCaptureBeforeModify(string agent, string path, NodeAttributes attrs, (ContentState State, string? Hash) content,
+        string? changedBy = null)
     {
         var (state, hash) = content;
         return _writer.Submit(ctx =>
@@ -116,7 +117,7 @@ public sealed partial class ProjectStore
             if (a.Kind == attrs.Kind && a.Size == attrs.Size && a.MtimeNs == attrs.MtimeNs && a.Inode == attrs.Inode)
                 return ctx.Append(new EventDraft(agent, EventOp.Capture, path, FileId: v.FileId, BeforeVersion: v.VersionSeq,
                     AfterVersion: v.VersionSeq, Attributes: a, ContentState: state, ContentHash: hash));
-            return ctx.Append(new EventDraft(StoreConstants.ExternalAgent, EventOp.Write, path, FileId: v.FileId, BeforeVersion: v.VersionSeq,
+            return ctx.Append(new EventDraft(changedBy ?? StoreConstants.ExternalAgent, EventOp.Write, path, FileId: v.FileId, BeforeVersion: v.VersionSeq,
                 NewVersion: true, Attributes: attrs, ContentState: state, ContentHash: hash));
         });
     }

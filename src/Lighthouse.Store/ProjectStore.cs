@@ -296,7 +296,8 @@ public sealed partial class ProjectStore : IProjectStore
     /// Records, as events of the identity <c>external</c>, every difference between the directory
     /// (or the subtree <paramref name="scope"/>) and the current tree of the index.
     /// </summary>
-    public ReconcileReport Reconcile(IProgress<ReconcileProgress>? progress = null, string scope = "", Func<string, bool>? leaveAlone = null)
+    public ReconcileReport Reconcile(IProgress<ReconcileProgress>? progress = null, string scope = "", Func<string, bool>? leaveAlone = null,
+        Func<long, bool>? leaveAloneInode = null)
     {
         scope = StorePath.Normalize(scope);
         _ = _writer; // fail before scanning if read-only
@@ -306,7 +307,7 @@ public sealed partial class ProjectStore : IProjectStore
         var events = _writer.Submit(ctx =>
         {
             var first = ctx.Appended.Count;
-            new Reconciler(ctx, StoreConstants.ExternalAgent, baseline: false, InitialContentOnDisk, path => IsBusy(path) || leaveAlone?.Invoke(path) == true).Run(scope, scan.Scope, scan.Nodes, progress);
+            new Reconciler(ctx, StoreConstants.ExternalAgent, baseline: false, InitialContentOnDisk, path => IsBusy(path) || leaveAlone?.Invoke(path) == true, leaveAloneInode).Run(scope, scan.Scope, scan.Nodes, progress);
             return ctx.Appended.GetRange(first, ctx.Appended.Count - first);
         });
         foreach (var skipped in scan.Skipped)

@@ -58,11 +58,16 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
                 int fd = _fs!.OpenToRead(node);
                 if (fd < 0) throw new IOException($"cannot open '{PathOf(node)}' to keep its content: {Marshal.GetPInvokeErrorMessage(-fd)}");
                 using (var content = new SafeFileHandle(fd, ownsHandle: true))
-                    recorder.CaptureBeforeModify(AgentOf(ctx), KeyOf(node), PathOf(node), content);
+                    recorder.CaptureBeforeModify(AgentOf(ctx), KeyOf(node), PathOf(node), content, WriterNow(node));
                 Remember(node, ContentKnowledge.Safe);
                 return;
         }
     }
+
+    /// <summary>Whoever writes to <paramref name="node"/> through us now or did a moment ago (open for writing, or changed
+    /// in the last seconds): bytes that moved since the record without reaching us (kernel passthrough, mmap) are theirs.</summary>
+    private Agent? WriterNow(Node node) =>
+        (node.OpenForWriting || recorder.InodeMayBeOurs((long)node.Ino)) && _writers.TryGetValue(node, out var w) ? w.Agent : null;
 
     public void BeforeRename(in RequestContext ctx, Node node) => CaptureUnrecordedWrites(ctx, node);
 
@@ -123,7 +128,7 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
         {
             try { path = PathOf(node); }
             catch (IOException) { return agent; } // no name (O_TMPFILE): nothing the watcher could see
-            recorder.OpenedForWriting(path);
+            recorder.OpenedForWriting(path, KeyOf(node));
         }
         var open = new WriterOpen(agent, path);
         _writers.AddOrUpdate(node, open);
@@ -139,7 +144,7 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
             string path;
             try { path = PathOf(node); }
             catch (IOException) { path = w.Path; }
-            recorder.ClosedForWriting(path);
+            recorder.ClosedForWriting(path, KeyOf(node));
         }
     }
 

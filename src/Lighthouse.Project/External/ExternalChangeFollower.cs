@@ -83,7 +83,7 @@ public sealed class ExternalChangeFollower : IDisposable
         {
             // The scope may hold changes of ours whose records are not queued yet (another process's
             // create a microsecond ago): those are left to the recorder, which records them with their agent.
-            var report = _store.Reconcile(scope: scope, leaveAlone: _recorder.MayBeOurs);
+            var report = _store.Reconcile(scope: scope, leaveAlone: _recorder.MayBeOurs, leaveAloneInode: _recorder.InodeMayBeOurs);
             Interlocked.Add(ref _externalEvents, report.Events.Count);
         });
     }

@@ -51,6 +51,10 @@ public sealed class ChangeRecorder : IDisposable
     // Paths open for writing through us, with how many opens: their bytes may change on disk at any time
     // without passing through us (kernel passthrough), however long they stay open.
     private readonly ConcurrentDictionary<string, int> _openForWriting = new(StringComparer.Ordinal);
+    // The same by inode, for a change the watcher sees under another name of the file: inodes open for writing or with
+    // a record queued (count), and when we last changed each.
+    private readonly ConcurrentDictionary<long, int> _heldInodes = new();
+    private readonly ConcurrentDictionary<long, long> _recentInodes = new();
     private static readonly long RecentTicks = 3 * Stopwatch.Frequency;
     // When each file's last capture was queued (Stopwatch ticks), for the capture rule of files kept open.
     private readonly ConcurrentDictionary<FileKey, long> _capturedAt = new();
@@ -87,12 +91,14 @@ public sealed class ChangeRecorder : IDisposable
     /// <summary>Before the bytes of <paramref name="path"/> are changed or destroyed, when they may not be in the
     /// store yet (<see cref="Known"/> said Unknown): saves them from <paramref name="content"/> (a descriptor of the
     /// file open for reading; the caller keeps it), and returns once they are safe.</summary>
-    public void CaptureBeforeModify(Agent agent, FileKey file, string path, SafeFileHandle content)
+    /// <param name="lastWriter">Who last opened the file for writing through us, if anyone: bytes that moved since the
+    /// record (writes by kernel passthrough or mmap, which we never see) are theirs, not <c>external</c>.</param>
+    public void CaptureBeforeModify(Agent agent, FileKey file, string path, SafeFileHandle content, Agent? lastWriter = null)
     {
         // Queued events about this file must reach the index first, or the disk would look changed behind our back.
         if (_pending.ContainsKey(path)) Flush();
         else WaitForLastCommit(); // handed over, not yet committed
-        _store.CaptureBeforeModify(agent.Name, path, content);
+        _store.CaptureBeforeModify(agent.Name, path, content, lastWriter?.Name);
         _known[file] = ContentKnowledge.Safe;
     }
 
@@ -107,16 +113,18 @@ public sealed class ChangeRecorder : IDisposable
 
     /// <summary>A file was opened for writing: until <see cref="ClosedForWriting"/>, changes seen at that path are ours
     /// (a log written for minutes, a clone's pack file), whatever the watcher sees meanwhile.</summary>
-    public void OpenedForWriting(string path)
+    public void OpenedForWriting(string path, FileKey? file = null)
     {
         _openForWriting.AddOrUpdate(path, 1, (_, n) => n + 1);
         Touched(path);
+        if (file is { } f) Hold(f);
     }
 
     /// <summary>An open of <see cref="OpenedForWriting"/> ended.</summary>
-    public void ClosedForWriting(string path)
+    public void ClosedForWriting(string path, FileKey? file = null)
     {
         Touched(path); // the close's own inotify events come just after
+        if (file is { } f) { Unhold(f); TouchedFile(f); }
         if (_openForWriting.AddOrUpdate(path, 0, (_, n) => n - 1) <= 0)
             _openForWriting.TryRemove(new KeyValuePair<string, int>(path, 0));
     }
@@ -134,6 +142,7 @@ public sealed class ChangeRecorder : IDisposable
         var known = ContentKnowledge.Unknown;
         if (attributes.Kind == FileKind.File && attributes.Size == 0) _known[file] = known = ContentKnowledge.Safe;
         byte[]? target = attributes.Kind == FileKind.Symlink && !symlinkTarget.IsEmpty ? symlinkTarget.ToArray() : null;
+        TouchedFile(file);
         Touched(path);
         Record(() =>
         {
@@ -145,6 +154,7 @@ public sealed class ChangeRecorder : IDisposable
     /// <param name="file">The inode the name led to, if known; <paramref name="lastLink"/>: it is gone.</param>
     public void Removed(Agent agent, string path, FileKey? file, bool lastLink, long? dirMtimeNs = null)
     {
+        if (file is { } removed) TouchedFile(removed); // its other names change too (link count, time of change)
         // The inode number may come back for another file: what we knew of this one must not carry over.
         if (file is { } f && lastLink)
         {
@@ -202,7 +212,12 @@ public sealed class ChangeRecorder : IDisposable
         var attributes = facts.ToStoreAttributes();
         if (attributes.Kind == FileKind.File) _known.TryRemove(file, out _);
         Touched(path);
-        Record(() => Submitted(_store.RecordSetAttributesAsync(agent.Name, path, attributes)), path);
+        Hold(file);
+        Record(() =>
+        {
+            try { Submitted(_store.RecordSetAttributesAsync(agent.Name, path, attributes)); }
+            finally { Unhold(file); }
+        }, path);
     }
 
     /// <summary>A file that was written reached a capture point and its modification time moved: its content is a new
@@ -219,11 +234,13 @@ public sealed class ChangeRecorder : IDisposable
         if (_capturedAt.Count > 10_000)
             foreach (var (f, at) in _capturedAt) if (now - at >= IntervalTicks) _capturedAt.TryRemove(f, out _);
         Touched(path);
+        Hold(file);
         Record(() =>
         {
             try { Submitted(_store.CaptureOnCloseAsync(agent.Name, path, content)); }
             finally
             {
+                Unhold(file);
                 content.Dispose();
                 _captureSlots.Release();
                 _known.TryUpdate(file, ContentKnowledge.Safe, ContentKnowledge.WritePending);
@@ -252,6 +269,26 @@ public sealed class ChangeRecorder : IDisposable
         }
     }
 
+    /// <summary>True if a change seen on the file with inode <paramref name="inode"/> may be ours, whichever of its
+    /// names it is seen under (a hard link's other name): it is open for writing through us, has a record queued, or was
+    /// changed by us in the last few seconds.</summary>
+    public bool InodeMayBeOurs(long inode) =>
+        _heldInodes.ContainsKey(inode) || _recentInodes.TryGetValue(inode, out long at) && Stopwatch.GetTimestamp() - at < RecentTicks;
+
+    private void Hold(FileKey file)
+    {
+        _heldInodes.AddOrUpdate((long)file.Inode, 1, (_, n) => n + 1);
+        TouchedFile(file);
+    }
+
+    private void Unhold(FileKey file)
+    {
+        if (_heldInodes.AddOrUpdate((long)file.Inode, 0, (_, n) => n - 1) <= 0)
+            _heldInodes.TryRemove(new KeyValuePair<long, int>((long)file.Inode, 0));
+    }
+
+    private void TouchedFile(FileKey file) => _recentInodes[(long)file.Inode] = Stopwatch.GetTimestamp();
+
     public bool TouchedRecently(string path) =>
         _openForWriting.ContainsKey(path) || _recent.TryGetValue(path, out long at) && Stopwatch.GetTimestamp() - at < RecentTicks;
 
@@ -263,6 +300,7 @@ public sealed class ChangeRecorder : IDisposable
         {
             Interlocked.Exchange(ref _lastPrune, now);
             foreach (var (p, at) in _recent) if (now - at > RecentTicks) _recent.TryRemove(p, out _);
+            foreach (var (i, at) in _recentInodes) if (now - at > RecentTicks) _recentInodes.TryRemove(i, out _);
         }
     }
 
@@ -274,6 +312,7 @@ public sealed class ChangeRecorder : IDisposable
         _capturedAt.Clear();
         long now = Stopwatch.GetTimestamp();
         foreach (var (p, at) in _recent) if (now - at > RecentTicks) _recent.TryRemove(p, out _);
+        foreach (var (i, at) in _recentInodes) if (now - at > RecentTicks) _recentInodes.TryRemove(i, out _);
     }
 
     // ------------------------------------------------------------------ the queue

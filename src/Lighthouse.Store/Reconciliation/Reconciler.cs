@@ -38,14 +38,17 @@ internal sealed class Reconciler
     }
 
     private readonly Func<string, bool> _busy;
+    private readonly Func<long, bool> _busyInode;
     // What the scan found: the scope directory itself and everything under it (for the directories' mtimes).
     private string _scope = "";
     private NodeAttributes? _scopeDir;
     private IReadOnlyDictionary<string, NodeAttributes> _disk = new Dictionary<string, NodeAttributes>();
 
-    public Reconciler(WriteContext ctx, string agent, bool baseline, Func<string, NodeAttributes, (ContentState, string?)> initialContent, Func<string, bool>? busy = null)
+    public Reconciler(WriteContext ctx, string agent, bool baseline, Func<string, NodeAttributes, (ContentState, string?)> initialContent, Func<string, bool>? busy = null,
+        Func<long, bool>? busyInode = null)
     {
         _busy = busy ?? (_ => false);
+        _busyInode = busyInode ?? (_ => false);
         _ctx = ctx;
         _agent = agent;
         _createOp = baseline ? EventOp.Baseline : EventOp.Create;
@@ -65,7 +68,7 @@ internal sealed class Reconciler
         foreach (var path in diskPaths)
         {
             if (++done % 4096 == 0) progress?.Report(new ReconcileProgress("compare", done, diskPaths.Count));
-            if (_busy(path) || skipped.Contains(StorePath.Parent(path)))
+            if (_busy(path) || _busyInode(disk[path].Inode) || skipped.Contains(StorePath.Parent(path)))
             {
                 skipped.Add(path);
                 continue;
@@ -125,7 +128,7 @@ internal sealed class Reconciler
         foreach (var path in _index.Keys.Where(p => !disk.ContainsKey(p)).OrderByDescending(StorePath.Depth).ThenBy(p => p, StringComparer.Ordinal).ToList())
         {
             if (!_index.TryGetValue(path, out var gone)) continue;
-            if (_busy(path) || kept.Contains(path))
+            if (_busy(path) || _busyInode(gone.Attrs.Inode) || kept.Contains(path))
             {
                 // Keep its directories too, so no live entry is left under a removed one.
                 for (var up = StorePath.Parent(path); up.Length > 0; up = StorePath.Parent(up)) kept.Add(up);
