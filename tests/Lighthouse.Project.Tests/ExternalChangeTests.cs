@@ -58,13 +58,13 @@ public sealed class LongWriterTests : IDisposable
         // Kernel passthrough: the writer's bytes go to the project directory without passing through us.
         File.AppendAllText(_p.Abs("build.log"), "line 2, written four seconds later\n");
         Thread.Sleep(1000); // the watcher's debounce and reconciliation
-        Assert.True(host.Recorder.TouchedRecently("build.log"));
+        Assert.True(host.Recorder.MayBeOurs("build.log"));
         Assert.DoesNotContain(_p.EventsAfter(start), e => e.Agent == StoreConstants.ExternalAgent);
 
         host.Recorder.ClosedForWriting("build.log");
         _p.Written(Alice, "build.log");
         var events = _p.EventsAfter(start);
         Assert.Equal([(EventOp.Write, "alice/editor")], events.Select(e => (e.Op, e.Agent)));
-        Assert.False(host.Recorder.TouchedRecently("never-opened.txt"));
+        Assert.False(host.Recorder.MayBeOurs("never-opened.txt"));
     }
 }

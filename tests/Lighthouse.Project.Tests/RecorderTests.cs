@@ -167,11 +167,11 @@ public sealed class RecorderTests : IDisposable
     public void Own_changes_are_marked_so_the_watcher_does_not_take_them_for_external_ones()
     {
         var host = _p.Open();
-        Assert.False(host.Recorder.TouchedRecently("x.txt"));
+        Assert.False(host.Recorder.MayBeOurs("x.txt"));
         _p.Create(Alice, "x.txt", "x");
-        Assert.True(host.Recorder.TouchedRecently("x.txt"));
+        Assert.True(host.Recorder.MayBeOurs("x.txt"));
         host.Recorder.OpenedForWriting("y.txt");
-        Assert.True(host.Recorder.TouchedRecently("y.txt"));
+        Assert.True(host.Recorder.MayBeOurs("y.txt"));
     }
 
     [Fact]

@@ -289,7 +289,7 @@ public sealed class ChangeRecorder : IDisposable
 
     private void TouchedFile(FileKey file) => _recentInodes[(long)file.Inode] = Stopwatch.GetTimestamp();
 
-    public bool TouchedRecently(string path) =>
+    private bool TouchedRecently(string path) =>
         _openForWriting.ContainsKey(path) || _recent.TryGetValue(path, out long at) && Stopwatch.GetTimestamp() - at < RecentTicks;
 
     private void Touched(string path)
