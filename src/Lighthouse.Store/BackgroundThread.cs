@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Lighthouse.Interop;
 using System.Diagnostics.CodeAnalysis;
 
@@ -30,13 +29,12 @@ public static class BackgroundThread
         public Activity() => Busy();
 
         /// <summary>Waits for the next item, counted as idle meanwhile; false once the queue is completed.</summary>
-        public bool Take<T>(BlockingCollection<T> queue, [MaybeNullWhen(false)] out T item)
+        public bool Take<T>(BackgroundQueue<T> queue, [MaybeNullWhen(false)] out T item)
         {
             Idle();
-            try { item = queue.Take(); }
-            catch (InvalidOperationException) { item = default; return false; } // completed while waiting
+            bool taken = queue.TryTake(out item, Timeout.InfiniteTimeSpan);
             Busy();
-            return true;
+            return taken;
         }
 
         public void Dispose() => Idle();
@@ -53,6 +51,66 @@ public static class BackgroundThread
             if (!_busyNow) return;
             _busyNow = false;
             Interlocked.Decrement(ref _busy);
+        }
+    }
+}
+
+/// <summary>
+/// The work queue of a background thread: many producers, one consumer. Unlike <see cref="System.Collections.Concurrent.BlockingCollection{T}"/>
+/// (whose SemaphoreSlim spins with sched_yield before it blocks), a consumer that finds it empty blocks at once:
+/// on 2 cores the spinning of an idle writer or recorder took CPU from the threads answering FUSE requests.
+/// </summary>
+public sealed class BackgroundQueue<T>
+{
+    private readonly Queue<T> _items = new();
+    private bool _completed, _waiting;
+
+    public int Count { get { lock (_items) return _items.Count; } }
+    public bool IsAddingCompleted { get { lock (_items) return _completed; } }
+    /// <summary>Completed and drained.</summary>
+    public bool IsCompleted { get { lock (_items) return _completed && _items.Count == 0; } }
+
+    /// <exception cref="InvalidOperationException">after <see cref="CompleteAdding"/>.</exception>
+    public void Add(T item)
+    {
+        lock (_items)
+        {
+            if (_completed) throw new InvalidOperationException("the queue takes no more items");
+            _items.Enqueue(item);
+            if (_waiting) Monitor.Pulse(_items);
+        }
+    }
+
+    public bool TryTake([MaybeNullWhen(false)] out T item)
+    {
+        lock (_items) return _items.TryDequeue(out item);
+    }
+
+    /// <summary>Waits up to <paramref name="timeout"/> (infinite: until an item comes or the queue is completed).</summary>
+    public bool TryTake([MaybeNullWhen(false)] out T item, TimeSpan timeout)
+    {
+        long deadline = timeout == Timeout.InfiniteTimeSpan ? long.MaxValue : Environment.TickCount64 + (long)Math.Ceiling(timeout.TotalMilliseconds);
+        lock (_items)
+        {
+            while (!_items.TryDequeue(out item))
+            {
+                long left = deadline == long.MaxValue ? Timeout.Infinite : deadline - Environment.TickCount64;
+                if (_completed || left <= 0 && deadline != long.MaxValue) return false;
+                _waiting = true; // one consumer: it is the only one who waits
+                try { Monitor.Wait(_items, (int)Math.Min(left, int.MaxValue)); }
+                finally { _waiting = false; }
+            }
+            return true;
+        }
+    }
+
+    /// <summary>No more items: a waiting consumer wakes up and gets false once the queue is drained.</summary>
+    public void CompleteAdding()
+    {
+        lock (_items)
+        {
+            _completed = true;
+            Monitor.PulseAll(_items);
         }
     }
 }

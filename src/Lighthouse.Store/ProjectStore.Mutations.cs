@@ -50,7 +50,7 @@ public sealed partial class ProjectStore
             if (ctx.Index.LiveEntry(parent, StorePath.Name(path)) is not null)
                 throw new IndexConflictException($"cannot record the creation of '{path}': it already exists in the index");
             return ctx.Append(new EventDraft(agent, op, path, NewVersion: true, Attributes: attrs, ContentState: state, ContentHash: hash));
-        });
+        }, savepoint: false);
     }
 
     /// <summary>
@@ -85,7 +85,7 @@ public sealed partial class ProjectStore
                     AfterVersion: v.VersionSeq, Attributes: a, ContentState: state, ContentHash: hash));
             return ctx.Append(new EventDraft(StoreConstants.ExternalAgent, EventOp.Write, path, FileId: v.FileId, BeforeVersion: v.VersionSeq,
                 NewVersion: true, Attributes: attrs, ContentState: state, ContentHash: hash));
-        });
+        }, savepoint: false);
     }
 
     /// <summary>
@@ -107,7 +107,7 @@ public sealed partial class ProjectStore
             if (v.Attributes == attrs && v.ContentState == state && v.ContentHash == hash) return null;
             return ctx.Append(new EventDraft(agent, EventOp.Write, path, FileId: v.FileId, BeforeVersion: v.VersionSeq,
                 NewVersion: true, Attributes: attrs, ContentState: state, ContentHash: hash));
-        });
+        }, savepoint: false);
     }
 
     /// <summary>Same as <see cref="CaptureOnClose"/>: a write is recorded when its bytes are captured.</summary>
@@ -160,7 +160,7 @@ public sealed partial class ProjectStore
             var (state, hash) = contentSame ? (v.ContentState, v.ContentHash) : InitialContent(attrs);
             return ctx.Append(new EventDraft(agent, EventOp.SetAttributes, path, FileId: v.FileId, BeforeVersion: v.VersionSeq,
                 NewVersion: true, Attributes: attrs, ContentState: state, ContentHash: hash));
-        });
+        }, savepoint: false);
     }
 
     /// <summary>Records an unlink or rmdir (by the kind the index knows). Earlier versions stay reachable.</summary>
@@ -181,7 +181,7 @@ public sealed partial class ProjectStore
             var v = ctx.Index.CurrentVersion(fileId);
             return ctx.Append(new EventDraft(agent, kind == FileKind.Directory ? EventOp.Rmdir : EventOp.Unlink, path,
                 FileId: fileId, BeforeVersion: v?.VersionSeq));
-        });
+        }, savepoint: false);
     }
 
     /// <summary>Records a rename (over an existing target, which then stays reachable in history). Null for a POSIX no-op.</summary>
@@ -213,7 +213,7 @@ public sealed partial class ProjectStore
             var v = ctx.Index.CurrentVersion(fileId);
             return ctx.Append(new EventDraft(agent, EventOp.Rename, from, to, FileId: fileId, BeforeVersion: v?.VersionSeq,
                 AfterVersion: v?.VersionSeq, OtherFileId: replaced));
-        });
+        }, savepoint: false);
     }
 
     /// <summary>Records a hard link: <paramref name="newPath"/> names the same file as <paramref name="existing"/>.</summary>
@@ -236,7 +236,7 @@ public sealed partial class ProjectStore
             var v = ctx.Index.CurrentVersion(fileId)!;
             return ctx.Append(new EventDraft(agent, EventOp.Link, existing, newPath, FileId: fileId, BeforeVersion: v.VersionSeq,
                 AfterVersion: v.VersionSeq, Attributes: v.Attributes));
-        });
+        }, savepoint: false);
     }
 
     // ---------------------------------------------------------------- snapshots

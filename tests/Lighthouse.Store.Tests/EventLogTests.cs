@@ -124,6 +124,34 @@ public class EventLogTests
     }
 
     [Fact]
+    public async Task A_mutation_failing_after_it_wrote_is_undone_alone_even_without_a_savepoint()
+    {
+        using var project = new TempProject();
+        using var store = project.Open(TempProject.Fast with { BatchWindow = TimeSpan.FromMilliseconds(200) });
+        var attrs = new NodeAttributes(FileKind.File, 0, 0x1a4, 0, 1);
+        // One batch (the window holds it open): a good record, one that appends and then fails (the batch must be
+        // run again with savepoints), one that fails before writing, and another good one.
+        var before = store.RecordCreateAsync("builder", "a.txt", attrs);
+        var dirty = store.Writer.SubmitAsync<StoreEvent>(ctx =>
+        {
+            ctx.Append(new Events.EventDraft("builder", EventOp.Create, "half.txt", NewVersion: true, Attributes: attrs,
+                ContentState: ContentState.Captured, ContentHash: store.EmptyHash));
+            throw new IndexConflictException("failed halfway");
+        }, savepoint: false);
+        var clean = store.RecordUnlinkAsync("builder", "missing.txt");
+        var after = store.RecordCreateAsync("builder", "b.txt", attrs);
+        store.CommitSoon();
+
+        Assert.Contains("failed halfway", (await Assert.ThrowsAnyAsync<IndexConflictException>(() => dirty)).Message);
+        await Assert.ThrowsAnyAsync<IndexConflictException>(() => clean);
+        Assert.Equal((await before).Seq + 1, (await after).Seq);
+        Assert.Equal(2, store.CommitStats.Events - 1); // the init event, then a.txt and b.txt
+        Assert.Equal(["a.txt", "b.txt"], store.List("", StorePoint.Latest).Select(e => e.Name));
+        Assert.True(store.Verify().Ok);
+        Assert.True(store.RebuildIndex().AgreedWithPrevious);
+    }
+
+    [Fact]
     public void Unlink_and_rename_over_keep_the_old_versions_readable()
     {
         using var project = new TempProject();

@@ -26,7 +26,7 @@ namespace Lighthouse.Project.Recording;
 public sealed class ChangeRecorder : IDisposable
 {
     private readonly IProjectStore _store;
-    private readonly BlockingCollection<Action> _queue = new(new ConcurrentQueue<Action>());
+    private readonly BackgroundQueue<Action> _queue = new();
     private readonly Thread _thread;
     private long _done, _failed;
     // Paths with records still queued, and those whose queued capture reads the file at that path.

@@ -19,9 +19,13 @@ internal static class EventCodec
     public static EventOp ParseOp(string name) =>
         EventOpNames.TryParse(name, out var op) ? op : throw new StoreException($"unknown operation '{name}' in the event log");
 
+    // The encoding buffer of each thread (the writer hashes every event it appends): no allocation per event.
+    [ThreadStatic] private static ArrayBufferWriterLite? t_buffer;
+
     public static byte[] ComputeHash(StoreEvent e)
     {
-        var buffer = new ArrayBufferWriterLite(256);
+        var buffer = t_buffer ??= new ArrayBufferWriterLite(256);
+        buffer.Clear();
         buffer.Long(e.Seq);
         buffer.Long(e.TimeUtc.Ticks);
         buffer.Text(e.Agent);
@@ -89,6 +93,8 @@ internal static class EventCodec
         private int _length;
 
         public ReadOnlySpan<byte> Written => _data.AsSpan(0, _length);
+
+        public void Clear() => _length = 0;
 
         private Span<byte> Take(int n)
         {
