@@ -29,10 +29,14 @@ public static class BackgroundThread
         public Activity() => Busy();
 
         /// <summary>Waits for the next item, counted as idle meanwhile; false once the queue is completed.</summary>
-        public bool Take<T>(BackgroundQueue<T> queue, [MaybeNullWhen(false)] out T item)
+        public bool Take<T>(BackgroundQueue<T> queue, [MaybeNullWhen(false)] out T item) =>
+            Take(queue, Timeout.InfiniteTimeSpan, out item);
+
+        /// <summary>As <see cref="Take{T}(BackgroundQueue{T}, out T)"/>, also false after <paramref name="timeout"/>.</summary>
+        public bool Take<T>(BackgroundQueue<T> queue, TimeSpan timeout, [MaybeNullWhen(false)] out T item)
         {
             Idle();
-            bool taken = queue.TryTake(out item, Timeout.InfiniteTimeSpan);
+            bool taken = queue.TryTake(out item, timeout);
             Busy();
             return taken;
         }

@@ -8,6 +8,8 @@ namespace Lighthouse.Store;
 //    call CaptureBeforeModify(path) so a version never captured yet is saved first (copy-on-write);
 //  - after the syscall succeeded, call the matching Record* method;
 //  - when a file that was written is closed or fsync'ed, call CaptureOnClose(path).
+// The work items of these calls check the index before they append (and append one event), so they run without a
+// savepoint of their own (savepoint: false, see EventWriter.RunItems).
 public sealed partial class ProjectStore
 {
     private static void CheckAgent(string agent) => ArgumentException.ThrowIfNullOrWhiteSpace(agent);
@@ -92,14 +94,18 @@ public sealed partial class ProjectStore
     /// A file that was written has been closed or fsync'ed: captures its bytes as a new version by
     /// <paramref name="agent"/>. Returns null if nothing changed (same bytes and metadata) or the file is gone.
     /// </summary>
-    public StoreEvent? CaptureOnClose(string agent, string path)
+    public StoreEvent? CaptureOnClose(string agent, string path) => Wait(CaptureOnCloseAsync(agent, path));
+
+    /// <summary>As <see cref="CaptureOnClose"/>: the bytes are captured before it returns; the task completes at the
+    /// event's commit, so captures in a row share commits.</summary>
+    public Task<StoreEvent?> CaptureOnCloseAsync(string agent, string path)
     {
         CheckAgent(agent);
         path = StorePath.Normalize(path);
         var attrs = FileStat.Lstat(AbsolutePath(path));
-        if (attrs is null || attrs.Kind is not (FileKind.File or FileKind.Symlink)) return null;
+        if (attrs is null || attrs.Kind is not (FileKind.File or FileKind.Symlink)) return Task.FromResult<StoreEvent?>(null);
         var (state, hash) = _capture.Capture(path, attrs);
-        return _writer.Submit(ctx =>
+        return _writer.SubmitAsync(ctx =>
         {
             var found = ctx.Index.ResolveCurrent(path)
                 ?? throw new IndexConflictException($"cannot record a write to '{path}': it is not in the index (record its creation first)");
@@ -109,6 +115,13 @@ public sealed partial class ProjectStore
                 NewVersion: true, Attributes: attrs, ContentState: state, ContentHash: hash));
         }, savepoint: false);
     }
+
+    /// <summary>
+    /// Whether a current version of a file with this inode was recorded by metadata only, so that
+    /// <see cref="CaptureBeforeModify"/> of it would save bytes. An in-memory lookup, for callers that must decide
+    /// before every change; it reflects the events the writer has applied (not a change still queued behind them).
+    /// </summary>
+    public bool HasUncapturedContent(long inode) => _writer.Uncaptured.Contains(inode);
 
     /// <summary>Same as <see cref="CaptureOnClose"/>: a write is recorded when its bytes are captured.</summary>
     public StoreEvent? RecordWrite(string agent, string path) => CaptureOnClose(agent, path);

@@ -152,6 +152,36 @@ public class EventLogTests
     }
 
     [Fact]
+    public void A_sparse_file_is_captured_with_its_holes_and_the_hash_of_its_bytes()
+    {
+        using var project = new TempProject();
+        using var store = project.Open();
+        project.Write("sparse.bin", "");
+        store.RecordCreate("builder", "sparse.bin");
+        // Data, a hole of 3 MiB, data, and a hole at the end (made by the size alone).
+        using (var f = new FileStream(project.Abs("sparse.bin"), FileMode.Open, FileAccess.Write))
+        {
+            f.Write("head"u8);
+            f.Position = 3 << 20;
+            f.Write("middle"u8);
+            f.SetLength(5 << 20);
+        }
+        var bytes = File.ReadAllBytes(project.Abs("sparse.bin"));
+        var w = store.CaptureOnClose("builder", "sparse.bin")!;
+
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)), w.ContentHash);
+        Assert.Equal(bytes, store.ReadAllBytes("sparse.bin", w.Seq));
+        Assert.True(AllocatedBytes(store.Content("sparse.bin", w.Seq).ObjectPath!) < 1 << 20, "the holes were written out as zeros");
+    }
+
+    private static unsafe long AllocatedBytes(string path)
+    {
+        StatxBuf st;
+        Assert.Equal(0, Libc.Statx(Libc.AT_FDCWD, path, 0, Libc.STATX_BASIC_STATS, &st));
+        return (long)st.Blocks * 512;
+    }
+
+    [Fact]
     public void Unlink_and_rename_over_keep_the_old_versions_readable()
     {
         using var project = new TempProject();

@@ -43,7 +43,7 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
                 Remember(node, ContentKnowledge.Safe);
                 return;
             case ContentKnowledge.WritePending:
-                recorder.WaitForCaptures(); // the queued capture of the last write runs first
+                recorder.WaitForCapture(KeyOf(node)); // the queued capture of the last write runs and commits first
                 Remember(node, ContentKnowledge.Safe);
                 return;
             default:
@@ -107,17 +107,21 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
     {
         var facts = Facts(st);
         if ((facts.Mode & 0xF000) == 0x8000) Remember(node, ContentKnowledge.Unknown);
-        Volatile.Write(ref node.UserStamp, facts.MtimeNs);
-        recorder.AttributesChanged(AgentOf(ctx), PathOf(node), KeyOf(node), facts);
+        // The modification time moved from that of the last version recorded (0: none recorded through this node).
+        long recorded = Interlocked.Exchange(ref node.UserStamp, facts.MtimeNs);
+        bool bytesChanged = recorded != 0 && recorded != facts.MtimeNs;
+        recorder.AttributesChanged(AgentOf(ctx), PathOf(node), KeyOf(node), facts, bytesChanged);
     }
 
     public void Written(in RequestContext ctx, Node node, object? openedBy, int fd)
     {
-        // Opened for writing but not written (the modification time did not move): no new version.
+        // Opened for writing but not written (the modification time did not move): no new version, unless a change of
+        // its bytes was recorded without them meanwhile (tar sets the time before the kernel's RELEASE reaches us).
         // Checked first, on the descriptor: most files opened for writing by tools are closed unchanged or just created.
         if (_fs!.TryStat(node, fd, out var st))
         {
-            if (Interlocked.Exchange(ref node.UserStamp, st.MtimeNs) == st.MtimeNs) return;
+            if (Interlocked.Exchange(ref node.UserStamp, st.MtimeNs) == st.MtimeNs
+                && recorder.Known(KeyOf(node)) != ContentKnowledge.Changed) return;
         }
         // RELEASE comes from the kernel (pid 0): the write belongs to whoever opened the file.
         var agent = ctx.Pid != 0 ? AgentOf(ctx) : OpenerOf(openedBy) ?? Agent.Kernel;

@@ -16,10 +16,12 @@ namespace Lighthouse.Project.Recording;
 /// and callers record before replying) and one recorder thread hands them to the store, whose group
 /// commit batches them. What must not wait is protected synchronously instead:
 /// - before bytes of a file are changed or destroyed, its current content is made safe
-///   (<see cref="CaptureBeforeModify"/>, or <see cref="WaitForCaptures"/> for the queued capture of the
-///   last write);
-/// - before a rename or removal, queued captures (which read files by path) are finished first
-///   (<see cref="BeforeNamespaceChange"/>).
+///   (<see cref="CaptureBeforeModify"/>, or <see cref="WaitForCapture"/> for the queued capture of the
+///   last write: until its event is committed);
+/// - before a rename or removal, queued captures at or under that path (they read files by path) have read
+///   their bytes (<see cref="BeforeNamespaceChange"/>).
+/// Each waits for what it needs only, never for the whole queue: on a busy mount the queue holds seconds of
+/// captures.
 /// A crash can lose the queue's tail; the next start's reconciliation records what the directory
 /// holds beyond the log (as `external`).
 /// </summary>
@@ -32,6 +34,12 @@ public sealed class ChangeRecorder : IDisposable
     // Paths with records still queued, and those whose queued capture reads the file at that path.
     private readonly ConcurrentDictionary<string, int> _pending = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, int> _pendingCaptures = new(StringComparer.Ordinal);
+    private readonly object _capturesRead = new(); // pulsed when a queued capture has read its file
+    // The last capture queued for each file written, until its commit is seen (Known, WaitForCapture, or the
+    // recorder when idle); and those handed to the store, in order, for the recorder to settle.
+    private readonly ConcurrentDictionary<FileKey, PendingCapture> _captures = new();
+    private readonly ConcurrentQueue<PendingCapture> _handedCaptures = new();
+    private long _coalesced;
     // What we know of a file's content by inode (Safe or WritePending), so the knowledge outlives the
     // server's own objects: the kernel forgets inodes (drop_caches, memory pressure) and looks them up again.
     private readonly ConcurrentDictionary<FileKey, ContentKnowledge> _known = new();
@@ -54,6 +62,8 @@ public sealed class ChangeRecorder : IDisposable
     }
 
     public long Recorded => Interlocked.Read(ref _done);
+    /// <summary>Writes whose capture was already queued and not started: that capture reads their bytes too.</summary>
+    public long CapturesCoalesced => Interlocked.Read(ref _coalesced);
     public long Failed => Interlocked.Read(ref _failed);
     public int Backlog => _queue.Count;
     public string? LastError { get; private set; }
@@ -63,28 +73,49 @@ public sealed class ChangeRecorder : IDisposable
     // ------------------------------------------------------------------ changes
 
     /// <summary>What is known of <paramref name="file"/>'s current content.</summary>
-    public ContentKnowledge Known(FileKey file) => _known.TryGetValue(file, out var k) ? k : ContentKnowledge.Unknown;
+    public ContentKnowledge Known(FileKey file)
+    {
+        if (!_known.TryGetValue(file, out var k)) return ContentKnowledge.Unknown;
+        if (k == ContentKnowledge.WritePending && _captures.TryGetValue(file, out var capture) && capture.IsCommitted)
+        {
+            Settle(capture);
+            return Known(file);
+        }
+        return k;
+    }
 
     /// <summary>Before the bytes of <paramref name="path"/> are changed or destroyed, when they may not be in the
-    /// store yet (<see cref="Known"/> said Unknown): saves them, and returns once they are safe.</summary>
+    /// store yet (<see cref="Known"/> said Unknown or Changed): saves them, and returns once they are safe.</summary>
     public void CaptureBeforeModify(Agent agent, FileKey file, string path)
     {
-        // Queued events about this file must reach the index first, or the disk would look changed behind our back.
-        if (_pending.ContainsKey(path) || _pendingCaptures.ContainsKey(path)) Flush();
+        // A file we know nothing of (the kernel forgot it, or it is older than this mount) has nothing to save
+        // unless the store holds a version of it recorded by metadata only: no query and no wait in the common case.
+        // (What we queued ourselves that records bytes without them, a truncate, left it Changed, not Unknown.)
+        if (Known(file) == ContentKnowledge.Unknown && !_store.HasUncapturedContent((long)file.Inode)) return;
+        // Queued events about this file or a directory above it must reach the index first, or the disk would look
+        // changed behind our back; the store reads committed events.
+        if (PendingAtOrAbove(path)) Flush();
         else WaitForLastCommit(); // handed over, not yet committed
         _store.CaptureBeforeModify(agent.Name, path);
         _known[file] = ContentKnowledge.Safe;
     }
 
     /// <summary>Before a file whose last write is still being captured (<see cref="Known"/> said WritePending) is
-    /// changed again: returns once that capture is done.</summary>
-    public void WaitForCaptures() => Flush();
+    /// changed again: returns once that capture is committed.</summary>
+    public void WaitForCapture(FileKey file)
+    {
+        if (!_captures.TryGetValue(file, out var capture)) return;
+        capture.WaitCommitted(_store);
+        Settle(capture);
+    }
 
     /// <summary>Before <paramref name="path"/> is renamed or removed: queued captures at or under it (they read
-    /// files by path) finish first.</summary>
+    /// files by path) have read their bytes first. Their events need not be committed: they come first in the log.</summary>
     public void BeforeNamespaceChange(string path)
     {
-        if (PendingAtOrUnder(_pendingCaptures, path)) Flush();
+        if (_pendingCaptures.IsEmpty) return;
+        lock (_capturesRead)
+            while (PendingAtOrUnder(_pendingCaptures, path)) Monitor.Wait(_capturesRead);
     }
 
     /// <summary>A file was opened for writing: until <see cref="ClosedForWriting"/>, changes seen at that path are ours
@@ -155,26 +186,65 @@ public sealed class ChangeRecorder : IDisposable
         Record(() => Submitted(_store.RecordLinkAsync(agent.Name, existing, newPath)), existing, newPath);
     }
 
-    /// <summary>chmod, chown, utimens or truncate: <paramref name="facts"/> is the file's stat after the change.</summary>
-    public void AttributesChanged(Agent agent, string path, FileKey file, in FileFacts facts)
+    /// <summary>chmod, chown, utimens or truncate: <paramref name="facts"/> is the file's stat after the change.
+    /// <paramref name="bytesChanged"/>: its modification time moved (a truncate, a new time after writes): the store
+    /// records new bytes without them, so they are captured now, like a write's.</summary>
+    public void AttributesChanged(Agent agent, string path, FileKey file, in FileFacts facts, bool bytesChanged = true)
     {
         var attributes = facts.ToStoreAttributes();
-        if (attributes.Kind == FileKind.File) _known.TryRemove(file, out _);
         Touched(path);
         Record(() => Submitted(_store.RecordSetAttributesAsync(agent.Name, path, attributes)), path);
+        if (attributes.Kind != FileKind.File) return;
+        if (bytesChanged) QueueCapture(agent, path, file);
+        // Bytes unchanged (chmod, chown): a queued capture still reads them; else the store may yet record them as
+        // changed (a truncate within one tick of the clock): captured at the next close or before the next change.
+        else if (Known(file) != ContentKnowledge.WritePending) _known[file] = ContentKnowledge.Changed;
     }
 
-    /// <summary>A file that was written is closed or fsync'ed and its modification time moved: its content is a
-    /// new version of <paramref name="agent"/> (the one who opened it, for the kernel's own requests).</summary>
+    /// <summary>A file that was written is closed or fsync'ed and its modification time moved (or a change of its
+    /// bytes was recorded without them): its content is a new version of <paramref name="agent"/> (the one who opened
+    /// it, for the kernel's own requests). The capture is queued; the event commits with the next group.</summary>
     public void Written(Agent agent, string path, FileKey file)
     {
-        _known[file] = ContentKnowledge.WritePending;
         Touched(path);
+        QueueCapture(agent, path, file);
+    }
+
+    private void QueueCapture(Agent agent, string path, FileKey file)
+    {
+        _known[file] = ContentKnowledge.WritePending;
+        // A capture of this file that waits in the queue with nothing queued after it at this path has not read the
+        // file yet: it will read these bytes too (fsync after fsync, close after fsync, one capture).
+        if (_captures.TryGetValue(file, out var queued) && queued.Path == path && queued.Agent == agent.Name
+            && !_pending.ContainsKey(path) && queued.TryJoin())
+        {
+            Interlocked.Increment(ref _coalesced);
+            return;
+        }
+        var capture = new PendingCapture(path, file, agent.Name);
+        _captures[file] = capture;
         Enqueue(() =>
         {
-            try { _store.CaptureOnClose(agent.Name, path); }
-            finally { _known.TryUpdate(file, ContentKnowledge.Safe, ContentKnowledge.WritePending); }
+            capture.Start();
+            Task commit = Task.CompletedTask; // a capture that failed is reported by Run; nobody waits for it
+            try
+            {
+                commit = _store.CaptureOnCloseAsync(agent.Name, path);
+                Submitted(commit);
+            }
+            finally
+            {
+                capture.Handed(commit, _store);
+                _handedCaptures.Enqueue(capture);
+            }
         }, _pendingCaptures, path);
+    }
+
+    /// <summary>A capture's commit is done: what we know of its file is safe, unless it was written again since.</summary>
+    private void Settle(PendingCapture capture)
+    {
+        if (_captures.TryRemove(new KeyValuePair<FileKey, PendingCapture>(capture.File, capture)))
+            _known.TryUpdate(capture.File, ContentKnowledge.Safe, ContentKnowledge.WritePending);
     }
 
     /// <summary>Queues work that is not a change of ours (reconciling changes made beside the mount), in order
@@ -203,7 +273,12 @@ public sealed class ChangeRecorder : IDisposable
     /// called when the kernel forgot many inodes, to keep memory bounded.</summary>
     public void Trim()
     {
-        _known.Clear();
+        // Captures queued and changes recorded without their bytes stay known: the store cannot tell of them
+        // before it has applied them (a truncate still queued), and there are only as many as the queue holds.
+        bool settled = _queue.Count == 0 && _lastAsync.IsCompleted;
+        foreach (var (file, known) in _known)
+            if (known == ContentKnowledge.Safe || known == ContentKnowledge.Changed && settled)
+                _known.TryRemove(new KeyValuePair<FileKey, ContentKnowledge>(file, known));
         long now = Stopwatch.GetTimestamp();
         foreach (var (p, at) in _recent) if (now - at > RecentTicks) _recent.TryRemove(p, out _);
     }
@@ -226,11 +301,22 @@ public sealed class ChangeRecorder : IDisposable
             {
                 foreach (var p in paths)
                     if (tracker.AddOrUpdate(p, 0, (_, n) => n - 1) <= 0) tracker.TryRemove(new KeyValuePair<string, int>(p, 0));
+                if (tracker == _pendingCaptures)
+                    lock (_capturesRead) Monitor.PulseAll(_capturesRead);
             }
         });
     }
 
     private void Record(Action record, params string[] paths) => Enqueue(record, _pending, paths);
+
+    private bool PendingAtOrAbove(string path)
+    {
+        for (var p = path; ; p = p[..p.LastIndexOf('/')])
+        {
+            if (_pending.ContainsKey(p) || _pendingCaptures.ContainsKey(p)) return true;
+            if (!p.Contains('/')) return false;
+        }
+    }
 
     private static bool PendingAtOrUnder(ConcurrentDictionary<string, int> tracker, string path)
     {
@@ -259,7 +345,9 @@ public sealed class ChangeRecorder : IDisposable
 
     /// <summary>The queue's records in order. When it runs dry during a burst of changes, the thread naps
     /// a millisecond before blocking: records queued meanwhile then cost no wake-up each (on 2 cores a
-    /// wake-up per create was a tenth of the mount's cost).</summary>
+    /// wake-up per create was a tenth of the mount's cost). Then it waits a little for more before it asks
+    /// for the commit of what it handed over: asking at every pause (tar x pauses between files) cut the
+    /// store's group commits to a few events each, and a commit costs as much CPU as dozens of events.</summary>
     private IEnumerable<Action> Records()
     {
         using var activity = new BackgroundThread.Activity(); // counted busy except while blocked below
@@ -270,13 +358,18 @@ public sealed class ChangeRecorder : IDisposable
             ReportCommitted();
             Thread.Sleep(1);
             if (_queue.TryTake(out record)) { yield return record; continue; }
-            // Idle: see the last records committed (or failed) before blocking, so errors are reported now.
+            if (activity.Take(_queue, QuietBeforeReport, out record)) { yield return record; continue; }
+            // Quiet: see the last records committed (or failed) before blocking, so errors are reported now.
             WaitForLastCommit();
             ReportCommitted();
-            if (!activity.Take(_queue, out record)) yield break;
+            if (!activity.Take(_queue, Timeout.InfiniteTimeSpan, out record)) yield break;
             yield return record;
         }
     }
+
+    /// <summary>How long the queue must stay empty before the recorder asks for the last commit (well past the
+    /// store's batch window, which commits it anyway).</summary>
+    private static readonly TimeSpan QuietBeforeReport = TimeSpan.FromMilliseconds(20);
 
     /// <summary>Waits until everything queued so far is in the store.</summary>
     public void Flush()
@@ -310,9 +403,15 @@ public sealed class ChangeRecorder : IDisposable
         try { _lastAsync.Wait(); } catch (AggregateException) { }
     }
 
-    /// <summary>Reports the records whose commit failed, oldest first (the store commits in order).</summary>
+    /// <summary>Reports the records whose commit failed, oldest first (the store commits in order), and settles
+    /// the captures committed.</summary>
     private void ReportCommitted()
     {
+        while (_handedCaptures.TryPeek(out var capture) && capture.IsCommitted)
+        {
+            _handedCaptures.TryDequeue(out _);
+            Settle(capture);
+        }
         while (_inFlight.TryPeek(out var commit) && commit.IsCompleted)
         {
             _inFlight.TryDequeue(out _);
@@ -330,5 +429,55 @@ public sealed class ChangeRecorder : IDisposable
         Flush();
         _queue.CompleteAdding();
         _thread.Join();
+    }
+
+    /// <summary>A capture queued by <see cref="Written"/>: later writes may join it until it starts reading the file;
+    /// whoever must wait for it waits for its commit.</summary>
+    private sealed class PendingCapture(string path, FileKey file, string agent)
+    {
+        public readonly string Path = path;
+        public readonly FileKey File = file;
+        public readonly string Agent = agent;
+        private readonly object _gate = new();
+        private bool _started;
+        private Task? _commit; // set once the bytes are read and the event handed to the store (or the capture failed)
+        private int _waiters;
+
+        public bool IsCommitted => Volatile.Read(ref _commit) is { IsCompleted: true };
+
+        /// <summary>True if it has not started reading the file: it will read what a joining write wrote.</summary>
+        public bool TryJoin()
+        {
+            lock (_gate) return !_started;
+        }
+
+        public void Start()
+        {
+            lock (_gate) _started = true;
+        }
+
+        public void Handed(Task commit, IProjectStore store)
+        {
+            lock (_gate)
+            {
+                _commit = commit;
+                Monitor.PulseAll(_gate);
+                if (_waiters > 0) store.CommitSoon(); // someone waits: do not let the commit wait out the batch window
+            }
+        }
+
+        public void WaitCommitted(IProjectStore store)
+        {
+            Task commit;
+            lock (_gate)
+            {
+                _waiters++;
+                while (_commit is null) Monitor.Wait(_gate);
+                commit = _commit;
+            }
+            if (commit.IsCompleted) return;
+            store.CommitSoon();
+            try { commit.Wait(); } catch (AggregateException) { } // reported by the recorder
+        }
     }
 }

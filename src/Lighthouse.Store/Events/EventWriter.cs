@@ -150,6 +150,9 @@ internal sealed class EventWriter : IDisposable
     public long LastSeq => Volatile.Read(ref _lastCommittedSeq);
     private long _lastCommittedSeq;
 
+    /// <summary>Inodes of current versions not captured, as the writer has applied the events so far.</summary>
+    public UncapturedInodes Uncaptured => _index.Uncaptured;
+
     public (long Batches, long Events) Stats => (Interlocked.Read(ref _batches), Interlocked.Read(ref _events));
 
     /// <summary>Queues work; the task completes at its commit, which may wait for the batch window
@@ -281,7 +284,7 @@ internal sealed class EventWriter : IDisposable
                 }
                 (_ctx.LastSeq, _ctx.LastHash, _ctx.LastTicks) = (seq, hash, ticks);
                 _ctx.Appended.RemoveRange(appended, _ctx.Appended.Count - appended);
-                _index.ClearCaches();
+                if (savepoint) _index.ClearCaches(); // else nothing was written: what the index remembers holds
             }
         }
         return true;

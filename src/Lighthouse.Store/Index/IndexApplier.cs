@@ -25,27 +25,36 @@ internal sealed class IndexApplier : IDisposable
     // at ClearCaches.
     private (long Parent, string? Name, (long FileId, FileKind Kind)? Entry) _lastEntry, _entryBefore;
     private (long FileId, NodeVersion? Version) _lastVersion = (-1, null);
+    private readonly SqliteConnection _connection;
 
     public IndexApplier(SqliteConnection c)
     {
+        _connection = c;
         _liveEntry = new(c, "SELECT file_id, kind, to_seq FROM entries WHERE parent_id=?1 AND name=?2 ORDER BY from_seq DESC LIMIT 1");
         _insertEntry = new(c, "INSERT INTO entries(parent_id, name, from_seq, to_seq, file_id, kind) VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
         _closeEntry = new(c, "UPDATE entries SET to_seq=?3 WHERE parent_id=?1 AND name=?2 AND to_seq=?4");
         _liveEntryCount = new(c, "SELECT count(*) FROM entries WHERE file_id=?1 AND to_seq=?2");
         _liveChild = new(c, "SELECT 1 FROM entries WHERE parent_id=?1 AND to_seq=?2 LIMIT 1");
         _insertVersion = new(c, "INSERT INTO versions(file_id, from_seq, to_seq, kind, size, mode, mtime_ns, inode, content_state, content_hash, captured_seq) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
-        _closeVersion = new(c, "UPDATE versions SET to_seq=?2 WHERE file_id=?1 AND from_seq=?3 AND to_seq=?4");
+        _closeVersion = new(c, "UPDATE versions SET to_seq=?2 WHERE file_id=?1 AND from_seq=?3 AND to_seq=?4 RETURNING inode, content_state");
         _currentVersion = new(c, "SELECT from_seq, to_seq, kind, size, mode, mtime_ns, inode, content_state, content_hash FROM versions WHERE file_id=?1 ORDER BY from_seq DESC LIMIT 1");
         _captureVersion = new(c, "UPDATE versions SET content_state=?3, content_hash=?4, captured_seq=?5 WHERE file_id=?1 AND from_seq=?2");
         _insertSnapshot = new(c, "INSERT INTO snapshots(name, seq, created_seq) VALUES(?1, ?2, ?3)");
         _deleteSnapshot = new(c, "DELETE FROM snapshots WHERE name=?1");
+        Uncaptured.Load(c);
     }
 
-    public void ClearCaches()
+    /// <summary>Inodes of current versions not captured, as the events applied so far leave them.</summary>
+    public UncapturedInodes Uncaptured { get; } = new();
+
+    /// <summary>Forgets what is remembered of the index: after a rollback (<paramref name="reload"/>: reads
+    /// again what is derived from it) or a rebuild.</summary>
+    public void ClearCaches(bool reload = true)
     {
         _dirCache.Clear();
         EntriesChanged();
         VersionsChanged();
+        if (reload) Uncaptured.Load(_connection);
     }
 
     private void EntriesChanged() => _lastEntry = _entryBefore = default;
@@ -150,6 +159,9 @@ internal sealed class IndexApplier : IDisposable
                 InsertVersion(e);
                 break;
             case EventOp.Capture:
+                if (CurrentVersion(e.FileId) is { ContentState: ContentState.NotCaptured } captured && captured.VersionSeq == e.AfterVersion
+                    && e.ContentState != ContentState.NotCaptured)
+                    Uncaptured.Remove(captured.Attributes.Inode);
                 VersionsChanged();
                 if (_captureVersion.Bind(1, e.FileId).Bind(2, e.AfterVersion).Bind(3, (long)e.ContentState).Bind(4, e.ContentHash).Bind(5, e.Seq).Execute() != 1)
                     throw new IndexConflictException($"version @{e.AfterVersion} of file #{e.FileId} is not in the index (event @{e.Seq})");
@@ -209,7 +221,14 @@ internal sealed class IndexApplier : IDisposable
     private int CloseVersion(long fileId, long? versionSeq, long seq)
     {
         VersionsChanged();
-        return _closeVersion.Bind(1, fileId).Bind(2, seq).Bind(3, versionSeq).Bind(4, Open).Execute();
+        var r = _closeVersion.Bind(1, fileId).Bind(2, seq).Bind(3, versionSeq).Bind(4, Open);
+        try
+        {
+            if (!r.Read()) return 0;
+            if (r.Int64(1) == (long)ContentState.NotCaptured) Uncaptured.Remove(r.Int64(0));
+            return 1;
+        }
+        finally { r.Reset(); }
     }
 
     private void EndIfUnreferenced(long fileId, long seq)
@@ -222,6 +241,7 @@ internal sealed class IndexApplier : IDisposable
     {
         var a = e.Attributes!;
         VersionsChanged();
+        if (e.ContentState == ContentState.NotCaptured) Uncaptured.Add(a.Inode);
         _insertVersion.Bind(1, e.FileId).Bind(2, e.Seq).Bind(3, Open).Bind(4, (long)a.Kind).Bind(5, a.Size).Bind(6, a.Mode).Bind(7, a.MtimeNs).Bind(8, a.Inode)
             .Bind(9, (long)e.ContentState).Bind(10, e.ContentHash).Bind(11, e.ContentState == ContentState.Captured ? e.Seq : null).Execute();
     }
