@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Lighthouse.Interop;
 using System.Diagnostics.CodeAnalysis;
 
@@ -41,6 +42,14 @@ public static class BackgroundThread
             return taken;
         }
 
+        /// <summary>Sleeps or waits for something other than CPU (a nap, a batch window), counted as idle meanwhile.</summary>
+        public void Pause(Action wait)
+        {
+            Idle();
+            try { wait(); }
+            finally { Busy(); }
+        }
+
         public void Dispose() => Idle();
 
         private void Busy()
@@ -62,59 +71,61 @@ public static class BackgroundThread
 /// <summary>
 /// The work queue of a background thread: many producers, one consumer. Unlike <see cref="System.Collections.Concurrent.BlockingCollection{T}"/>
 /// (whose SemaphoreSlim spins with sched_yield before it blocks), a consumer that finds it empty blocks at once:
-/// on 2 cores the spinning of an idle writer or recorder took CPU from the threads answering FUSE requests.
+/// on 2 cores the spinning of an idle writer or recorder took CPU from the threads answering FUSE requests. A
+/// producer takes no lock unless the consumer sleeps (a FUSE thread queues a record per change).
 /// </summary>
 public sealed class BackgroundQueue<T>
 {
-    private readonly Queue<T> _items = new();
-    private bool _completed, _waiting;
+    private readonly ConcurrentQueue<T> _items = new();
+    private readonly object _gate = new();
+    private volatile bool _completed;
+    private int _sleeping;
 
-    public int Count { get { lock (_items) return _items.Count; } }
-    public bool IsAddingCompleted { get { lock (_items) return _completed; } }
+    public int Count => _items.Count;
+    public bool IsAddingCompleted => _completed;
     /// <summary>Completed and drained.</summary>
-    public bool IsCompleted { get { lock (_items) return _completed && _items.Count == 0; } }
+    public bool IsCompleted => _completed && _items.IsEmpty;
 
     /// <exception cref="InvalidOperationException">after <see cref="CompleteAdding"/>.</exception>
     public void Add(T item)
     {
-        lock (_items)
-        {
-            if (_completed) throw new InvalidOperationException("the queue takes no more items");
-            _items.Enqueue(item);
-            if (_waiting) Monitor.Pulse(_items);
-        }
+        if (_completed) throw new InvalidOperationException("the queue takes no more items");
+        _items.Enqueue(item); // a full fence, as the consumer's Exchange: it sees the item, or we see it asleep
+        if (Volatile.Read(ref _sleeping) != 0)
+            lock (_gate) Monitor.Pulse(_gate);
     }
 
-    public bool TryTake([MaybeNullWhen(false)] out T item)
-    {
-        lock (_items) return _items.TryDequeue(out item);
-    }
+    public bool TryTake([MaybeNullWhen(false)] out T item) => _items.TryDequeue(out item);
 
     /// <summary>Waits up to <paramref name="timeout"/> (infinite: until an item comes or the queue is completed).</summary>
     public bool TryTake([MaybeNullWhen(false)] out T item, TimeSpan timeout)
     {
+        if (_items.TryDequeue(out item)) return true;
         long deadline = timeout == Timeout.InfiniteTimeSpan ? long.MaxValue : Environment.TickCount64 + (long)Math.Ceiling(timeout.TotalMilliseconds);
-        lock (_items)
+        lock (_gate)
         {
-            while (!_items.TryDequeue(out item))
+            Interlocked.Exchange(ref _sleeping, 1); // one consumer: it is the only one who sleeps
+            try
             {
-                long left = deadline == long.MaxValue ? Timeout.Infinite : deadline - Environment.TickCount64;
-                if (_completed || left <= 0 && deadline != long.MaxValue) return false;
-                _waiting = true; // one consumer: it is the only one who waits
-                try { Monitor.Wait(_items, (int)Math.Min(left, int.MaxValue)); }
-                finally { _waiting = false; }
+                while (!_items.TryDequeue(out item))
+                {
+                    long left = deadline == long.MaxValue ? Timeout.Infinite : deadline - Environment.TickCount64;
+                    if (_completed || deadline != long.MaxValue && left <= 0) return false;
+                    Monitor.Wait(_gate, (int)Math.Min(left, int.MaxValue));
+                }
+                return true;
             }
-            return true;
+            finally { Volatile.Write(ref _sleeping, 0); }
         }
     }
 
     /// <summary>No more items: a waiting consumer wakes up and gets false once the queue is drained.</summary>
     public void CompleteAdding()
     {
-        lock (_items)
+        lock (_gate)
         {
             _completed = true;
-            Monitor.PulseAll(_items);
+            Monitor.PulseAll(_gate);
         }
     }
 }

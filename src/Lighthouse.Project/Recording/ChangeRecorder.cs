@@ -52,7 +52,7 @@ public sealed class ChangeRecorder : IDisposable
     // without passing through us (kernel passthrough), however long they stay open.
     private readonly ConcurrentDictionary<string, int> _openForWriting = new(StringComparer.Ordinal);
     private static readonly long RecentTicks = 3 * Stopwatch.Frequency;
-    private long _lastPrune;
+    private long _lastPrune, _marks;
 
     public ChangeRecorder(IProjectStore store)
     {
@@ -262,7 +262,8 @@ public sealed class ChangeRecorder : IDisposable
     {
         long now = Stopwatch.GetTimestamp();
         _recent[path] = now;
-        if (now - Interlocked.Read(ref _lastPrune) > RecentTicks && _recent.Count > 10_000)
+        // The dictionary's Count takes all its locks: look at it once in a thousand marks, not at every change.
+        if ((Interlocked.Increment(ref _marks) & 1023) == 0 && now - Interlocked.Read(ref _lastPrune) > RecentTicks && _recent.Count > 10_000)
         {
             Interlocked.Exchange(ref _lastPrune, now);
             foreach (var (p, at) in _recent) if (now - at > RecentTicks) _recent.TryRemove(p, out _);
@@ -356,7 +357,7 @@ public sealed class ChangeRecorder : IDisposable
             if (_queue.TryTake(out var record)) { yield return record; continue; }
             if (_queue.IsCompleted) yield break;
             ReportCommitted();
-            Thread.Sleep(1);
+            activity.Pause(() => Thread.Sleep(1));
             if (_queue.TryTake(out record)) { yield return record; continue; }
             if (activity.Take(_queue, QuietBeforeReport, out record)) { yield return record; continue; }
             // Quiet: see the last records committed (or failed) before blocking, so errors are reported now.

@@ -192,7 +192,7 @@ internal sealed class EventWriter : IDisposable
         {
             batch.Clear();
             batch.Add(first);
-            if (_batchWindow > TimeSpan.Zero) _expedite.Wait(_batchWindow); // returns at once when someone waits
+            if (_batchWindow > TimeSpan.Zero) activity.Pause(() => _expedite.Wait(_batchWindow)); // returns at once when someone waits
             _expedite.Reset();
             while (batch.Count < _maxBatch && _queue.TryTake(out var next))
                 batch.Add(next);
