@@ -182,6 +182,28 @@ public class EventLogTests
     }
 
     [Fact]
+    public async Task Captured_objects_are_made_durable_together_before_the_commit_of_their_events()
+    {
+        using var project = new TempProject();
+        using var store = project.Open(TempProject.Fast with { FsyncObjects = true, BatchWindow = TimeSpan.FromSeconds(5) });
+        for (var i = 0; i < 3; i++)
+        {
+            project.Write($"f{i}.txt", "");
+            store.RecordCreate("builder", $"f{i}.txt");
+        }
+        var writes = new List<Task<StoreEvent?>>();
+        for (var i = 0; i < 3; i++)
+        {
+            project.Write($"f{i}.txt", $"version {i}");
+            writes.Add(store.CaptureOnCloseAsync("builder", $"f{i}.txt"));
+        }
+        Assert.Equal(3, store.Objects.UnsyncedCount); // captured, their events waiting in the batch window
+        store.CommitSoon();
+        foreach (var w in writes) Assert.Equal(ContentState.Captured, (await w)!.ContentState);
+        Assert.Equal(0, store.Objects.UnsyncedCount);
+    }
+
+    [Fact]
     public void Unlink_and_rename_over_keep_the_old_versions_readable()
     {
         using var project = new TempProject();

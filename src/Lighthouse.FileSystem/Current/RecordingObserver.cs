@@ -1,3 +1,4 @@
+using Lighthouse.Fuse.Protocol;
 using Lighthouse.Fuse.Session;
 using Lighthouse.Passthrough;
 using Lighthouse.Project.Agents;
@@ -103,13 +104,14 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
     public void Linked(in RequestContext ctx, Node node, Node newParent, ReadOnlySpan<byte> newName) =>
         recorder.Linked(AgentOf(ctx), PathOf(node), PathOf(newParent, newName));
 
-    public void AttributesChanged(in RequestContext ctx, Node node, in NodeStat st)
+    public void AttributesChanged(in RequestContext ctx, Node node, in NodeStat st, SetAttrValid changed)
     {
         var facts = Facts(st);
-        if ((facts.Mode & 0xF000) == 0x8000) Remember(node, ContentKnowledge.Unknown);
-        // The modification time moved from that of the last version recorded (0: none recorded through this node).
-        long recorded = Interlocked.Exchange(ref node.UserStamp, facts.MtimeNs);
-        bool bytesChanged = recorded != 0 && recorded != facts.MtimeNs;
+        // A new size or modification time: the store records new bytes, without them (they are captured now).
+        // Mode, owner, access time: the bytes, and what we know of them, are as they were.
+        bool bytesChanged = (changed & (SetAttrValid.Size | SetAttrValid.Mtime | SetAttrValid.MtimeNow)) != 0;
+        if (bytesChanged && (facts.Mode & 0xF000) == 0x8000) Remember(node, ContentKnowledge.Unknown);
+        Volatile.Write(ref node.UserStamp, facts.MtimeNs);
         recorder.AttributesChanged(AgentOf(ctx), PathOf(node), KeyOf(node), facts, bytesChanged);
     }
 

@@ -35,6 +35,8 @@ public sealed class ChangeRecorder : IDisposable
     private readonly ConcurrentDictionary<string, int> _pending = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, int> _pendingCaptures = new(StringComparer.Ordinal);
     private readonly object _capturesRead = new(); // pulsed when a queued capture has read its file
+    // Set by a caller about to wait for queued work: the recorder stops napping (see Records).
+    private readonly ManualResetEventSlim _hurry = new(false, 0);
     // The last capture queued for each file written, until its commit is seen (Known, WaitForCapture, or the
     // recorder when idle); and those handed to the store, in order, for the recorder to settle.
     private readonly ConcurrentDictionary<FileKey, PendingCapture> _captures = new();
@@ -105,6 +107,7 @@ public sealed class ChangeRecorder : IDisposable
     public void WaitForCapture(FileKey file)
     {
         if (!_captures.TryGetValue(file, out var capture)) return;
+        _hurry.Set();
         capture.WaitCommitted(_store);
         Settle(capture);
     }
@@ -114,6 +117,7 @@ public sealed class ChangeRecorder : IDisposable
     public void BeforeNamespaceChange(string path)
     {
         if (_pendingCaptures.IsEmpty) return;
+        _hurry.Set();
         lock (_capturesRead)
             while (PendingAtOrUnder(_pendingCaptures, path)) Monitor.Wait(_capturesRead);
     }
@@ -187,7 +191,7 @@ public sealed class ChangeRecorder : IDisposable
     }
 
     /// <summary>chmod, chown, utimens or truncate: <paramref name="facts"/> is the file's stat after the change.
-    /// <paramref name="bytesChanged"/>: its modification time moved (a truncate, a new time after writes): the store
+    /// <paramref name="bytesChanged"/>: it set the size or the modification time (truncate, utimens): the store
     /// records new bytes without them, so they are captured now, like a write's.</summary>
     public void AttributesChanged(Agent agent, string path, FileKey file, in FileFacts facts, bool bytesChanged = true)
     {
@@ -196,9 +200,9 @@ public sealed class ChangeRecorder : IDisposable
         Record(() => Submitted(_store.RecordSetAttributesAsync(agent.Name, path, attributes)), path);
         if (attributes.Kind != FileKind.File) return;
         if (bytesChanged) QueueCapture(agent, path, file);
-        // Bytes unchanged (chmod, chown): a queued capture still reads them; else the store may yet record them as
-        // changed (a truncate within one tick of the clock): captured at the next close or before the next change.
-        else if (Known(file) != ContentKnowledge.WritePending) _known[file] = ContentKnowledge.Changed;
+        // chmod, chown: the bytes are as they were, unless it is open for writing through the kernel (writes we do not
+        // see): the store then records them as changed, to be captured at the next close or before the next change.
+        else if (_openForWriting.ContainsKey(path) && Known(file) != ContentKnowledge.WritePending) _known[file] = ContentKnowledge.Changed;
     }
 
     /// <summary>A file that was written is closed or fsync'ed and its modification time moved (or a change of its
@@ -357,7 +361,8 @@ public sealed class ChangeRecorder : IDisposable
             if (_queue.TryTake(out var record)) { yield return record; continue; }
             if (_queue.IsCompleted) yield break;
             ReportCommitted();
-            activity.Pause(() => Thread.Sleep(1));
+            activity.Pause(() => _hurry.Wait(1)); // a caller about to wait for the queue cuts the nap short
+            _hurry.Reset();
             if (_queue.TryTake(out record)) { yield return record; continue; }
             if (activity.Take(_queue, QuietBeforeReport, out record)) { yield return record; continue; }
             // Quiet: see the last records committed (or failed) before blocking, so errors are reported now.
@@ -382,6 +387,7 @@ public sealed class ChangeRecorder : IDisposable
             WaitForLastCommit();
             done.Set();
         });
+        _hurry.Set();
         done.Wait();
     }
 
@@ -430,6 +436,7 @@ public sealed class ChangeRecorder : IDisposable
         Flush();
         _queue.CompleteAdding();
         _thread.Join();
+        _hurry.Dispose();
     }
 
     /// <summary>A capture queued by <see cref="Written"/>: later writes may join it until it starts reading the file;

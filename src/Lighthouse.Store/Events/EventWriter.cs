@@ -127,8 +127,11 @@ internal sealed class EventWriter : IDisposable
     private readonly Dictionary<int, long> _recentSubmitters = [];
     private static readonly long RecentWindow = System.Diagnostics.Stopwatch.Frequency / 50; // 20 ms
 
-    public EventWriter(Database database, SqliteConnection connection, long lastSeq, byte[] lastHash, long lastTicks, int maxBatch, ILogger logger, TimeSpan commitDelay, TimeSpan batchWindow)
+    private readonly Action? _beforeCommit;
+
+    public EventWriter(Database database, SqliteConnection connection, long lastSeq, byte[] lastHash, long lastTicks, int maxBatch, ILogger logger, TimeSpan commitDelay, TimeSpan batchWindow, Action? beforeCommit = null)
     {
+        _beforeCommit = beforeCommit;
         _batchWindow = batchWindow;
         _logger = logger;
         _commitDelay = commitDelay;
@@ -319,6 +322,7 @@ internal sealed class EventWriter : IDisposable
         try
         {
             var commitStart = System.Diagnostics.Stopwatch.GetTimestamp();
+            _beforeCommit?.Invoke(); // the objects the batch's events name are durable before the events are
             Control("COMMIT");
             _lastCommitTicks = System.Diagnostics.Stopwatch.GetTimestamp() - commitStart;
         }
