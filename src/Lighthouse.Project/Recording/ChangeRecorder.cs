@@ -377,7 +377,7 @@ public sealed class ChangeRecorder : IDisposable
     /// store's batch window, which commits it anyway).</summary>
     private static readonly TimeSpan QuietBeforeReport = TimeSpan.FromMilliseconds(20);
 
-    /// <summary>Waits until everything queued so far is in the store.</summary>
+    /// <summary>Waits until everything queued so far is in the store (or counted in <see cref="Failed"/>).</summary>
     public void Flush()
     {
         if (Thread.CurrentThread == _thread) return;
@@ -385,6 +385,7 @@ public sealed class ChangeRecorder : IDisposable
         Enqueue(() =>
         {
             WaitForLastCommit();
+            ReportCommitted(); // failures of what was handed over are counted by the time Flush returns
             done.Set();
         });
         _hurry.Set();
