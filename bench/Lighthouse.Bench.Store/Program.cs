@@ -152,6 +152,18 @@ static long ProcessCpuNs()
     return (long.Parse(fields[11]) + long.Parse(fields[12])) * 10_000_000;
 }
 
+// Records dir0..dir{dirs-1}, each with file0.cs..file{filesPerDir-1}.cs (empty; inode d * 1000 + f).
+static void RecordTree(ProjectStore store, int dirs, int filesPerDir, string agent)
+{
+    var pending = new List<Task>();
+    for (var d = 0; d < dirs; d++)
+        store.RecordCreate("bench", $"dir{d}", new NodeAttributes(FileKind.Directory, 0, 0x1ed, 0, 0));
+    for (var d = 0; d < dirs; d++)
+        for (var f = 0; f < filesPerDir; f++)
+            pending.Add(store.RecordCreateAsync(agent, $"dir{d}/file{f}.cs", new NodeAttributes(FileKind.File, 0, 0x1a4, 0, d * 1000 + f)));
+    Task.WaitAll(pending);
+}
+
 // Log queries (by agent, path, time) on a log of `total` events: what the log's indexes are for. 10 agents take
 // turns; "rare" made one event in 10,000. Each query asks for a page of 100, newest first (lighthouse log).
 void LogQueryLatency(int total)
@@ -160,13 +172,8 @@ void LogQueryLatency(int total)
     using var store = ProjectStore.Open(dir, new StoreOptions { Durability = Durability.Normal });
     const int dirs = 100, filesPerDir = 100;
     var sw = Stopwatch.StartNew();
+    RecordTree(store, dirs, filesPerDir, "agent0");
     var pending = new List<Task>();
-    for (var d = 0; d < dirs; d++)
-        store.RecordCreate("bench", $"dir{d}", new NodeAttributes(FileKind.Directory, 0, 0x1ed, 0, 0));
-    for (var d = 0; d < dirs; d++)
-        for (var f = 0; f < filesPerDir; f++)
-            pending.Add(store.RecordCreateAsync("agent0", $"dir{d}/file{f}.cs", new NodeAttributes(FileKind.File, 0, 0x1a4, 0, d * 1000 + f)));
-    Task.WaitAll(pending);
     var rng = new Random(1);
     long mtime = 1;
     DateTime middle = default;
@@ -257,14 +264,8 @@ void AsOfLatency(int total)
     var sw = Stopwatch.StartNew();
     using var store = ProjectStore.Open(dir, new StoreOptions { Durability = Durability.Normal });
     const int dirs = 10, filesPerDir = 100;
+    RecordTree(store, dirs, filesPerDir, "bench");
     var pending = new List<Task>();
-    for (var d = 0; d < dirs; d++)
-        store.RecordCreate("bench", $"dir{d}", new NodeAttributes(FileKind.Directory, 0, 0x1ed, 0, 0));
-    for (var d = 0; d < dirs; d++)
-        for (var f = 0; f < filesPerDir; f++)
-            pending.Add(store.RecordCreateAsync("bench", $"dir{d}/file{f}.cs", new NodeAttributes(FileKind.File, 0, 0x1a4, 0, d * 1000 + f)));
-    Task.WaitAll(pending);
-    pending.Clear();
     var early = store.LastSeq;
     var rng = new Random(1);
     long mtime = 1;
