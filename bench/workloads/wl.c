@@ -22,6 +22,12 @@
  *   wl statloop  FILE N                stat() FILE N times (after one untimed warm-up stat)
  *   wl mktree    DIR NDIRS PERDIR      mkdir DIR/dNNN, create PERDIR empty files in each
  *   wl stattree  DIR                   walk DIR (nftw, no symlink following), lstat every entry
+ *   wl mixed     DIR NOPS NPROCS SEED  fsstress-like mixed work: NPROCS processes, each NOPS operations
+ *                                      drawn by a fixed-seed xorshift in its own subtree DIR/pN: create and
+ *                                      write, overwrite, append, truncate, rename, unlink, mkdir, rmdir,
+ *                                      chmod, hard link, symlink, fsync, read, stat (source-sized files,
+ *                                      up to 32 KiB); ops that fail (ENOTEMPTY, ...) count, errors are fatal
+ *                                      only for the setup
  *   wl run [--lines] -- CMD ARG...     fork/exec CMD and wait; with --lines its stdout goes to a
  *                                      pipe whose newlines are counted (a built-in `| wc -l`),
  *                                      otherwise to /dev/null. Fails if CMD exits non-zero
@@ -59,7 +65,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: wl seqwrite FILE BYTES BLOCK | seqread FILE BLOCK | "
 			"randread FILE COUNT BLOCK SEED | create|stat|unlink DIR N | statloop FILE N | "
-			"mktree DIR NDIRS PERDIR | stattree DIR | run [--lines] -- CMD ARG...\n");
+			"mktree DIR NDIRS PERDIR | stattree DIR | mixed DIR NOPS NPROCS SEED | run [--lines] -- CMD ARG...\n");
 	exit(2);
 }
 
@@ -298,6 +304,176 @@ static int cmd_stattree(const char *dir)
 	return 0;
 }
 
+/* One process of `wl mixed`: its files and directories by name, chosen at random. */
+struct mixed {
+	char base[4096];
+	char **files, **dirs;
+	long long nfiles, ndirs, cap_files, cap_dirs, serial;
+	uint64_t rng;
+	char *buf;
+};
+
+static char *mixed_name(struct mixed *m, const char *prefix)
+{
+	const char *dir = m->dirs[xorshift64(&m->rng) % (uint64_t)m->ndirs];
+	char *p = malloc(strlen(dir) + 32);
+	sprintf(p, "%s/%s%lld", dir, prefix, m->serial++);
+	return p;
+}
+
+static void mixed_add(char ***list, long long *n, long long *cap, char *name)
+{
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 64;
+		*list = realloc(*list, (size_t)*cap * sizeof **list);
+	}
+	(*list)[(*n)++] = name;
+}
+
+static void mixed_write(const char *path, int flags, off_t off, size_t len, char *buf)
+{
+	int fd = open(path, flags, 0644);
+	if (fd < 0)
+		return;
+	if (pwrite(fd, buf, len, off) < 0 && errno != EBADF)
+		(void)0;
+	close(fd);
+}
+
+static void mixed_run(struct mixed *m, long long nops)
+{
+	struct stat st;
+	for (long long i = 0; i < nops; i++) {
+		unsigned op = (unsigned)(xorshift64(&m->rng) % 16);
+		uint64_t r = xorshift64(&m->rng);
+		char *f = m->nfiles ? m->files[r % (uint64_t)m->nfiles] : NULL;
+		size_t len = (size_t)(xorshift64(&m->rng) % 32768);
+		if (!f && op != 6)
+			op = 0;
+		switch (op) {
+		case 0: case 1: { /* create and write */
+			char *name = mixed_name(m, "f");
+			mixed_write(name, O_WRONLY | O_CREAT | O_EXCL, 0, len, m->buf);
+			mixed_add(&m->files, &m->nfiles, &m->cap_files, name);
+			break;
+		}
+		case 2: /* overwrite in place */
+			mixed_write(f, O_WRONLY, (off_t)(r % 16384), len / 4, m->buf);
+			break;
+		case 3: /* append */
+			mixed_write(f, O_WRONLY | O_APPEND, 0, len / 8, m->buf);
+			break;
+		case 4: /* truncate */
+			(void)truncate(f, (off_t)(r % 16384));
+			break;
+		case 5: { /* rename, maybe to another directory */
+			char *name = mixed_name(m, "f");
+			if (rename(f, name) == 0) {
+				m->files[r % (uint64_t)m->nfiles] = name;
+				free(f);
+			} else
+				free(name);
+			break;
+		}
+		case 6: /* mkdir */
+			if (m->ndirs < 64) {
+				char *name = mixed_name(m, "d");
+				if (mkdir(name, 0755) == 0)
+					mixed_add(&m->dirs, &m->ndirs, &m->cap_dirs, name);
+				else
+					free(name);
+			}
+			break;
+		case 7: /* unlink */
+			if (unlink(f) == 0) {
+				long long k = (long long)(r % (uint64_t)m->nfiles);
+				m->nfiles--;
+				m->files[k] = m->files[m->nfiles];
+				free(f);
+			}
+			break;
+		case 8: /* rmdir of a directory that may not be empty */
+			if (m->ndirs > 1) {
+				long long k = 1 + (long long)(r % (uint64_t)(m->ndirs - 1));
+				if (rmdir(m->dirs[k]) == 0) {
+					free(m->dirs[k]);
+					m->ndirs--;
+					m->dirs[k] = m->dirs[m->ndirs];
+				}
+			}
+			break;
+		case 9: /* chmod */
+			(void)chmod(f, (r & 1) ? 0600 : 0644);
+			break;
+		case 10: { /* hard link */
+			char *name = mixed_name(m, "l");
+			if (link(f, name) == 0)
+				mixed_add(&m->files, &m->nfiles, &m->cap_files, name);
+			else
+				free(name);
+			break;
+		}
+		case 11: { /* symlink */
+			char *name = mixed_name(m, "s");
+			(void)symlink(f, name);
+			free(name);
+			break;
+		}
+		case 12: { /* write and fsync */
+			int fd = open(f, O_WRONLY);
+			if (fd >= 0) {
+				if (pwrite(fd, m->buf, len / 4, (off_t)(r % 8192)) >= 0)
+					(void)fsync(fd);
+				close(fd);
+			}
+			break;
+		}
+		case 13: { /* read it whole */
+			int fd = open(f, O_RDONLY);
+			if (fd >= 0) {
+				while (read(fd, m->buf, 65536) > 0)
+					;
+				close(fd);
+			}
+			break;
+		}
+		default: /* stat */
+			(void)stat(f, &st);
+			break;
+		}
+	}
+}
+
+static int cmd_mixed(const char *dir, long long nops, long long nprocs, long long seed)
+{
+	double t0 = now();
+	for (long long p = 0; p < nprocs; p++) {
+		pid_t pid = fork();
+		if (pid < 0)
+			die("fork", NULL);
+		if (pid == 0) {
+			struct mixed m = {0};
+			snprintf(m.base, sizeof m.base, "%s/p%lld", dir, p);
+			if (mkdir(m.base, 0755) != 0)
+				die("mkdir", m.base);
+			mixed_add(&m.dirs, &m.ndirs, &m.cap_dirs, strdup(m.base));
+			m.rng = (uint64_t)(seed + p) * 0x9E3779B97F4A7C15ull + 1;
+			m.buf = alloc_block(65536);
+			mixed_run(&m, nops);
+			_exit(0);
+		}
+	}
+	int status, failed = 0;
+	while (wait(&status) > 0)
+		failed |= !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+	if (failed) {
+		fprintf(stderr, "wl: a mixed-work process failed\n");
+		return 1;
+	}
+	report(now() - t0, nops * nprocs, 0);
+	return 0;
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	int count_lines = 0, i = 0;
@@ -378,6 +554,8 @@ int main(int argc, char **argv)
 		return cmd_mktree(argv[2], num(argv[3]), num(argv[4]));
 	if (!strcmp(c, "stattree") && argc == 3)
 		return cmd_stattree(argv[2]);
+	if (!strcmp(c, "mixed") && argc == 6)
+		return cmd_mixed(argv[2], num(argv[3]), num(argv[4]), num(argv[5]));
 	if (!strcmp(c, "run"))
 		return cmd_run(argc - 2, argv + 2);
 	usage();

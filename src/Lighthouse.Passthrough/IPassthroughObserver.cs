@@ -1,3 +1,4 @@
+using Lighthouse.Fuse.Protocol;
 using Lighthouse.Fuse.Session;
 
 namespace Lighthouse.Passthrough;
@@ -29,7 +30,8 @@ public interface IPassthroughObserver
     void Removed(in RequestContext ctx, Node parent, ReadOnlySpan<byte> name, Node? node, bool lastLink, bool directory);
     void Renamed(in RequestContext ctx, Node fromParent, ReadOnlySpan<byte> fromName, Node toParent, ReadOnlySpan<byte> toName, uint flags);
     void Linked(in RequestContext ctx, Node node, Node newParent, ReadOnlySpan<byte> newName);
-    void AttributesChanged(in RequestContext ctx, Node node, in NodeStat st);
+    /// <param name="changed">What the request set (a new size or modification time is a change of the bytes).</param>
+    void AttributesChanged(in RequestContext ctx, Node node, in NodeStat st, SetAttrValid changed);
     /// <summary>A file opened for writing was closed (<paramref name="closing"/>: RELEASE) or fsync'ed: its content may be a new version.</summary>
     /// <param name="fd">The open descriptor (valid during the call): stat it rather than the path, which costs a walk; read
     /// the content through <see cref="PassthroughFileSystem.OpenToRead"/> of it, which works whatever the name is now.</param>

@@ -292,7 +292,7 @@ public sealed unsafe partial class PassthroughFileSystem
             if (StatNode(n, fd, &st) is var again && again != 0) return again;
         FillAttrOut(st, out attr);
         if (_observer is { } o2)
-            try { o2.AttributesChanged(ctx, n, new NodeStat(st)); } catch (Exception e) { ObserverFailed(ctx, e); }
+            try { o2.AttributesChanged(ctx, n, new NodeStat(st), valid); } catch (Exception e) { ObserverFailed(ctx, e); }
         return 0;
     }
 

@@ -30,13 +30,24 @@ public static class BackgroundThread
         public Activity() => Busy();
 
         /// <summary>Waits for the next item, counted as idle meanwhile; false once the queue is completed.</summary>
-        public bool Take<T>(BlockingCollection<T> queue, [MaybeNullWhen(false)] out T item)
+        public bool Take<T>(BackgroundQueue<T> queue, [MaybeNullWhen(false)] out T item) =>
+            Take(queue, Timeout.InfiniteTimeSpan, out item);
+
+        /// <summary>As <see cref="Take{T}(BackgroundQueue{T}, out T)"/>, also false after <paramref name="timeout"/>.</summary>
+        public bool Take<T>(BackgroundQueue<T> queue, TimeSpan timeout, [MaybeNullWhen(false)] out T item)
         {
             Idle();
-            try { item = queue.Take(); }
-            catch (InvalidOperationException) { item = default; return false; } // completed while waiting
+            bool taken = queue.TryTake(out item, timeout);
             Busy();
-            return true;
+            return taken;
+        }
+
+        /// <summary>Sleeps or waits for something other than CPU (a nap, a batch window), counted as idle meanwhile.</summary>
+        public void Pause(Action wait)
+        {
+            Idle();
+            try { wait(); }
+            finally { Busy(); }
         }
 
         public void Dispose() => Idle();
@@ -53,6 +64,68 @@ public static class BackgroundThread
             if (!_busyNow) return;
             _busyNow = false;
             Interlocked.Decrement(ref _busy);
+        }
+    }
+}
+
+/// <summary>
+/// The work queue of a background thread: many producers, one consumer. Unlike <see cref="System.Collections.Concurrent.BlockingCollection{T}"/>
+/// (whose SemaphoreSlim spins with sched_yield before it blocks), a consumer that finds it empty blocks at once:
+/// on 2 cores the spinning of an idle writer or recorder took CPU from the threads answering FUSE requests. A
+/// producer takes no lock unless the consumer sleeps (a FUSE thread queues a record per change).
+/// </summary>
+public sealed class BackgroundQueue<T>
+{
+    private readonly ConcurrentQueue<T> _items = new();
+    private readonly object _gate = new();
+    private volatile bool _completed;
+    private int _sleeping;
+
+    public int Count => _items.Count;
+    public bool IsAddingCompleted => _completed;
+    /// <summary>Completed and drained.</summary>
+    public bool IsCompleted => _completed && _items.IsEmpty;
+
+    /// <exception cref="InvalidOperationException">after <see cref="CompleteAdding"/>.</exception>
+    public void Add(T item)
+    {
+        if (_completed) throw new InvalidOperationException("the queue takes no more items");
+        _items.Enqueue(item); // a full fence, as the consumer's Exchange: it sees the item, or we see it asleep
+        if (Volatile.Read(ref _sleeping) != 0)
+            lock (_gate) Monitor.Pulse(_gate);
+    }
+
+    public bool TryTake([MaybeNullWhen(false)] out T item) => _items.TryDequeue(out item);
+
+    /// <summary>Waits up to <paramref name="timeout"/> (infinite: until an item comes or the queue is completed).</summary>
+    public bool TryTake([MaybeNullWhen(false)] out T item, TimeSpan timeout)
+    {
+        if (_items.TryDequeue(out item)) return true;
+        long deadline = timeout == Timeout.InfiniteTimeSpan ? long.MaxValue : Environment.TickCount64 + (long)Math.Ceiling(timeout.TotalMilliseconds);
+        lock (_gate)
+        {
+            Interlocked.Exchange(ref _sleeping, 1); // one consumer: it is the only one who sleeps
+            try
+            {
+                while (!_items.TryDequeue(out item))
+                {
+                    long left = deadline == long.MaxValue ? Timeout.Infinite : deadline - Environment.TickCount64;
+                    if (_completed || deadline != long.MaxValue && left <= 0) return false;
+                    Monitor.Wait(_gate, (int)Math.Min(left, int.MaxValue));
+                }
+                return true;
+            }
+            finally { Volatile.Write(ref _sleeping, 0); }
+        }
+    }
+
+    /// <summary>No more items: a waiting consumer wakes up and gets false once the queue is drained.</summary>
+    public void CompleteAdding()
+    {
+        lock (_gate)
+        {
+            _completed = true;
+            Monitor.PulseAll(_gate);
         }
     }
 }

@@ -104,6 +104,14 @@ public interface IProjectStore : IDisposable
     /// </summary>
     StoreEvent? CaptureOnClose(string agent, string path);
 
+    /// <summary>
+    /// Whether the current version of a file with this inode was recorded by metadata only (a baseline, a change
+    /// made outside), so that <see cref="CaptureBeforeModify"/> would have bytes to save. Answered from memory, for
+    /// a caller deciding before every change: false means there is nothing to save, as of the changes the store has
+    /// applied (a change still queued in the store is not seen: the caller knows its own).
+    /// </summary>
+    bool HasUncapturedContent(long inode);
+
     /// <summary>Same as <see cref="CaptureOnClose(string, string)"/>.</summary>
     StoreEvent? RecordWrite(string agent, string path);
 

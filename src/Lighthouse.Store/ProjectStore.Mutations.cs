@@ -13,6 +13,8 @@ namespace Lighthouse.Store;
 // file by then, or be longer than PATH_MAX); the path says where the version is recorded, resolved in order with the
 // records queued before it. The overloads without a descriptor, for callers that have none, reach the file from the
 // project directory's descriptor.
+// The work items of these calls check the index before they append (and append one event), so they run without a
+// savepoint of their own (savepoint: false, see EventWriter.RunItems).
 public sealed partial class ProjectStore
 {
     private static void CheckAgent(string agent) => ArgumentException.ThrowIfNullOrWhiteSpace(agent);
@@ -62,7 +64,7 @@ public sealed partial class ProjectStore
                 throw new IndexConflictException($"cannot record the creation of '{path}': it already exists in the index");
             return ctx.Append(new EventDraft(agent, op, path, NewVersion: true, Attributes: attrs, ContentState: state, ContentHash: hash,
                 DirMtimeNs: dirMtime));
-        });
+        }, savepoint: false);
     }
 
     /// <summary>
@@ -119,20 +121,24 @@ public sealed partial class ProjectStore
                     AfterVersion: v.VersionSeq, Attributes: a, ContentState: state, ContentHash: hash));
             return ctx.Append(new EventDraft(changedBy ?? StoreConstants.ExternalAgent, EventOp.Write, path, FileId: v.FileId, BeforeVersion: v.VersionSeq,
                 NewVersion: true, Attributes: attrs, ContentState: state, ContentHash: hash));
-        });
+        }, savepoint: false);
     }
 
     /// <summary>
     /// A file that was written has been closed or fsync'ed: captures its bytes as a new version by
     /// <paramref name="agent"/>. Returns null if nothing changed (same bytes and metadata) or the file is gone.
     /// </summary>
-    public StoreEvent? CaptureOnClose(string agent, string path)
+    public StoreEvent? CaptureOnClose(string agent, string path) => Wait(CaptureOnCloseAsync(agent, path));
+
+    /// <summary>As <see cref="CaptureOnClose"/>: the bytes are captured before it returns; the task completes at the
+    /// event's commit, so captures in a row share commits.</summary>
+    public Task<StoreEvent?> CaptureOnCloseAsync(string agent, string path)
     {
         CheckAgent(agent);
         path = StorePath.Normalize(path);
         var attrs = ProjectTree.Lstat(RootFd, path);
-        if (attrs is null || attrs.Kind is not (FileKind.File or FileKind.Symlink)) return null;
-        return Wait(RecordWriteAsync(agent, path, attrs, _capture.CaptureAt(path, attrs)));
+        if (attrs is null || attrs.Kind is not (FileKind.File or FileKind.Symlink)) return Task.FromResult<StoreEvent?>(null);
+        return RecordWriteAsync(agent, path, attrs, _capture.CaptureAt(path, attrs));
     }
 
     /// <summary>As <see cref="CaptureOnClose(string, string)"/>, reading the bytes from <paramref name="file"/>.</summary>
@@ -162,8 +168,15 @@ public sealed partial class ProjectStore
             if (v.Attributes == attrs && v.ContentState == state && v.ContentHash == hash) return null;
             return ctx.Append(new EventDraft(agent, EventOp.Write, path, FileId: v.FileId, BeforeVersion: v.VersionSeq,
                 NewVersion: true, Attributes: attrs, ContentState: state, ContentHash: hash));
-        });
+        }, savepoint: false);
     }
+
+    /// <summary>
+    /// Whether a current version of a file with this inode was recorded by metadata only, so that
+    /// <see cref="CaptureBeforeModify"/> of it would save bytes. An in-memory lookup, for callers that must decide
+    /// before every change; it reflects the events the writer has applied (not a change still queued behind them).
+    /// </summary>
+    public bool HasUncapturedContent(long inode) => _writer.Uncaptured.Contains(inode);
 
     /// <summary>Same as <see cref="CaptureOnClose"/>: a write is recorded when its bytes are captured.</summary>
     public StoreEvent? RecordWrite(string agent, string path) => CaptureOnClose(agent, path);
@@ -215,7 +228,7 @@ public sealed partial class ProjectStore
             var (state, hash) = contentSame ? (v.ContentState, v.ContentHash) : InitialContent(attrs);
             return ctx.Append(new EventDraft(agent, EventOp.SetAttributes, path, FileId: v.FileId, BeforeVersion: v.VersionSeq,
                 NewVersion: true, Attributes: attrs, ContentState: state, ContentHash: hash));
-        });
+        }, savepoint: false);
     }
 
     /// <summary>Records an unlink or rmdir (by the kind the index knows). Earlier versions stay reachable.</summary>
@@ -237,7 +250,7 @@ public sealed partial class ProjectStore
             var v = ctx.Index.CurrentVersion(fileId);
             return ctx.Append(new EventDraft(agent, kind == FileKind.Directory ? EventOp.Rmdir : EventOp.Unlink, path,
                 FileId: fileId, BeforeVersion: v?.VersionSeq, DirMtimeNs: dirMtime));
-        });
+        }, savepoint: false);
     }
 
     /// <summary>Checks the agent and the two paths of a rename or exchange (normalized in place); false when they are one path.</summary>
@@ -276,7 +289,7 @@ public sealed partial class ProjectStore
             var v = ctx.Index.CurrentVersion(fileId);
             return ctx.Append(new EventDraft(agent, EventOp.Rename, from, to, FileId: fileId, BeforeVersion: v?.VersionSeq,
                 AfterVersion: v?.VersionSeq, OtherFileId: replaced, DirMtimeNs: dirMtime, Dir2MtimeNs: dir2Mtime));
-        });
+        }, savepoint: false);
     }
 
     /// <summary>The directory times a rename or exchange between <paramref name="a"/> and <paramref name="b"/> carries: the
@@ -304,7 +317,7 @@ public sealed partial class ProjectStore
             var v = ctx.Index.CurrentVersion(fileA);
             return ctx.Append(new EventDraft(agent, EventOp.Exchange, a, b, FileId: fileA, BeforeVersion: v?.VersionSeq,
                 AfterVersion: v?.VersionSeq, OtherFileId: fileB, DirMtimeNs: dirMtime, Dir2MtimeNs: dir2Mtime));
-        });
+        }, savepoint: false);
     }
 
     /// <summary>Records a hard link: <paramref name="newPath"/> names the same file as <paramref name="existing"/>.</summary>
@@ -328,7 +341,7 @@ public sealed partial class ProjectStore
             var v = ctx.Index.CurrentVersion(fileId)!;
             return ctx.Append(new EventDraft(agent, EventOp.Link, existing, newPath, FileId: fileId, BeforeVersion: v.VersionSeq,
                 AfterVersion: v.VersionSeq, Attributes: v.Attributes, DirMtimeNs: dirMtime));
-        });
+        }, savepoint: false);
     }
 
     // ---------------------------------------------------------------- snapshots

@@ -162,7 +162,7 @@ public sealed partial class ProjectStore : IProjectStore
             {
                 var objects = new ObjectStore(Path.Combine(stateDir, "objects"), options.FsyncObjects);
                 writer = new EventWriter(db, writerConnection, lastSeq, lastHash, lastTicks, options.MaxBatch, options.Logger,
-                    options.Durability == Durability.Full ? options.CommitDelay : TimeSpan.Zero, options.BatchWindow);
+                    options.Durability == Durability.Full ? options.CommitDelay : TimeSpan.Zero, options.BatchWindow, objects.SyncPending);
                 store = new ProjectStore(projectDir, options, db, writer, lockFile, objects);
             }
             catch (Exception e)

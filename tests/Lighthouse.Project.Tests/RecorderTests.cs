@@ -97,6 +97,79 @@ public sealed class RecorderTests : IDisposable
     }
 
     [Fact]
+    public void A_file_known_nothing_of_is_saved_only_if_the_store_holds_it_by_metadata_only()
+    {
+        File.WriteAllText(_p.Abs("old.c"), "int old;\n"); // a baseline: metadata only
+        var host = _p.Open();
+        _p.Create(Alice, "new.c", "int new;\n"); // captured at close
+        host.Recorder.Flush();
+        host.Recorder.Trim(); // as after the kernel forgot the inodes: nothing known of either
+        long before = host.Store.LastSeq;
+        var (oldKey, _) = _p.Stat("old.c");
+        var (newKey, _) = _p.Stat("new.c");
+        Assert.Equal(ContentKnowledge.Unknown, host.Recorder.Known(newKey));
+
+        using (var content = File.OpenHandle(_p.Abs("new.c"))) host.Recorder.CaptureBeforeModify(Alice, newKey, "new.c", content);
+        Assert.Equal(before, host.Store.LastSeq); // already in the store: nothing to save, nothing asked of it
+        using (var content = File.OpenHandle(_p.Abs("old.c"))) host.Recorder.CaptureBeforeModify(Alice, oldKey, "old.c", content);
+        var capture = Assert.Single(_p.EventsAfter(before));
+        Assert.Equal((EventOp.Capture, "old.c"), (capture.Op, capture.Path));
+        Assert.Equal("int old;\n", File.ReadAllText(HistoryFile(host, "old.c", capture.Seq)));
+    }
+
+    [Fact]
+    public void A_truncate_is_captured_at_once_and_a_chmod_keeps_what_is_known()
+    {
+        var host = _p.Open();
+        _p.Create(Alice, "data.txt", "0123456789");
+        host.Recorder.Flush();
+        var (key, _) = _p.Stat("data.txt");
+        Assert.Equal(ContentKnowledge.Safe, host.Recorder.Known(key));
+
+        File.SetUnixFileMode(_p.Abs("data.txt"), UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        host.Recorder.AttributesChanged(Bob, "data.txt", key, _p.Stat("data.txt").Facts, bytesChanged: false);
+        Assert.Equal(ContentKnowledge.Safe, host.Recorder.Known(key));
+
+        host.Recorder.Flush();
+        long before = host.Store.LastSeq;
+        using (var f = File.OpenWrite(_p.Abs("data.txt"))) f.SetLength(4);
+        host.Recorder.AttributesChanged(Bob, "data.txt", key, _p.Stat("data.txt").Facts, bytesChanged: true, File.OpenHandle(_p.Abs("data.txt")));
+        Assert.NotEqual(ContentKnowledge.Safe, host.Recorder.Known(key)); // its capture is queued
+        var events = _p.EventsAfter(before);
+        Assert.Equal([EventOp.SetAttributes, EventOp.Write], events.Select(e => e.Op));
+        Assert.Equal("0123", File.ReadAllText(HistoryFile(host, "data.txt", events[^1].Seq)));
+        Assert.Equal(ContentKnowledge.Safe, host.Recorder.Known(key));
+    }
+
+    [Fact]
+    public async Task A_write_joins_the_queued_capture_of_its_file_and_a_wait_is_for_that_capture_only()
+    {
+        var host = _p.Open();
+        _p.Create(Alice, "log.txt", "");
+        var (key, _) = _p.Stat("log.txt");
+        host.Recorder.Flush();
+        long before = host.Store.LastSeq;
+        using var first = new ManualResetEventSlim();
+        using var gate = new ManualResetEventSlim();
+        host.Recorder.EnqueueExternal(() => { first.Set(); gate.Wait(); }); // holds the queue behind it
+        Assert.True(first.Wait(TimeSpan.FromSeconds(10)));
+        File.WriteAllText(_p.Abs("log.txt"), "one\n");
+        host.Recorder.Written(Alice, "log.txt", key, File.OpenHandle(_p.Abs("log.txt")));
+        File.AppendAllText(_p.Abs("log.txt"), "two\n");
+        host.Recorder.Written(Alice, "log.txt", key, File.OpenHandle(_p.Abs("log.txt"))); // the capture has not started: it will read both
+        Assert.Equal(1, host.Recorder.CapturesCoalesced);
+
+        using var later = new ManualResetEventSlim();
+        host.Recorder.EnqueueExternal(() => later.Wait()); // queued behind the capture: no reason to wait for it
+        gate.Set();
+        await Task.Run(() => host.Recorder.WaitForCapture(key)).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(ContentKnowledge.Safe, host.Recorder.Known(key));
+        later.Set();
+        var write = Assert.Single(_p.EventsAfter(before));
+        Assert.Equal("one\ntwo\n", File.ReadAllText(HistoryFile(host, "log.txt", write.Seq)));
+    }
+
+    [Fact]
     public void An_exchange_is_one_event_that_swaps_the_two_files_in_the_record()
     {
         var host = _p.Open();

@@ -156,6 +156,86 @@ public class EventLogTests
     }
 
     [Fact]
+    public async Task A_mutation_failing_after_it_wrote_is_undone_alone_even_without_a_savepoint()
+    {
+        using var project = new TempProject();
+        using var store = project.Open(TempProject.Fast with { BatchWindow = TimeSpan.FromMilliseconds(200) });
+        var attrs = new NodeAttributes(FileKind.File, 0, 0x1a4, 0, 1, 0, 0, 0);
+        // One batch (the window holds it open): a good record, one that appends and then fails (the batch must be
+        // run again with savepoints), one that fails before writing, and another good one.
+        var before = store.RecordCreateAsync("builder", "a.txt", attrs);
+        var dirty = store.Writer.SubmitAsync<StoreEvent>(ctx =>
+        {
+            ctx.Append(new Events.EventDraft("builder", EventOp.Create, "half.txt", NewVersion: true, Attributes: attrs,
+                ContentState: ContentState.Captured, ContentHash: store.EmptyHash));
+            throw new IndexConflictException("failed halfway");
+        }, savepoint: false);
+        var clean = store.RecordUnlinkAsync("builder", "missing.txt");
+        var after = store.RecordCreateAsync("builder", "b.txt", attrs);
+        store.CommitSoon();
+
+        Assert.Contains("failed halfway", (await Assert.ThrowsAnyAsync<IndexConflictException>(() => dirty)).Message);
+        await Assert.ThrowsAnyAsync<IndexConflictException>(() => clean);
+        Assert.Equal((await before).Seq + 1, (await after).Seq);
+        Assert.Equal(2, store.CommitStats.Events - 1); // the init event, then a.txt and b.txt
+        Assert.Equal(["a.txt", "b.txt"], store.List("", StorePoint.Latest).Select(e => e.Name));
+        Assert.True(store.Verify().Ok);
+        Assert.True(store.RebuildIndex().AgreedWithPrevious);
+    }
+
+    [Fact]
+    public void A_sparse_file_is_captured_with_its_holes_and_the_hash_of_its_bytes()
+    {
+        using var project = new TempProject();
+        using var store = project.Open();
+        project.Write("sparse.bin", "");
+        store.RecordCreate("builder", "sparse.bin");
+        // Data, a hole of 3 MiB, data, and a hole at the end (made by the size alone).
+        using (var f = new FileStream(project.Abs("sparse.bin"), FileMode.Open, FileAccess.Write))
+        {
+            f.Write("head"u8);
+            f.Position = 3 << 20;
+            f.Write("middle"u8);
+            f.SetLength(5 << 20);
+        }
+        var bytes = File.ReadAllBytes(project.Abs("sparse.bin"));
+        var w = store.CaptureOnClose("builder", "sparse.bin")!;
+
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)), w.ContentHash);
+        Assert.Equal(bytes, store.ReadAllBytes("sparse.bin", w.Seq));
+        Assert.True(AllocatedBytes(store.Content("sparse.bin", w.Seq).ObjectPath!) < 1 << 20, "the holes were written out as zeros");
+    }
+
+    private static unsafe long AllocatedBytes(string path)
+    {
+        StatxBuf st;
+        Assert.Equal(0, Libc.Statx(Libc.AT_FDCWD, path, 0, Libc.STATX_BASIC_STATS, &st));
+        return (long)st.Blocks * 512;
+    }
+
+    [Fact]
+    public async Task Captured_objects_are_made_durable_together_before_the_commit_of_their_events()
+    {
+        using var project = new TempProject();
+        using var store = project.Open(TempProject.Fast with { FsyncObjects = true, BatchWindow = TimeSpan.FromSeconds(5) });
+        for (var i = 0; i < 3; i++)
+        {
+            project.Write($"f{i}.txt", "");
+            store.RecordCreate("builder", $"f{i}.txt");
+        }
+        var writes = new List<Task<StoreEvent?>>();
+        for (var i = 0; i < 3; i++)
+        {
+            project.Write($"f{i}.txt", $"version {i}");
+            writes.Add(store.CaptureOnCloseAsync("builder", $"f{i}.txt"));
+        }
+        Assert.Equal(3, store.Objects.UnsyncedCount); // captured, their events waiting in the batch window
+        store.CommitSoon();
+        foreach (var w in writes) Assert.Equal(ContentState.Captured, (await w)!.ContentState);
+        Assert.Equal(0, store.Objects.UnsyncedCount);
+    }
+
+    [Fact]
     public void Unlink_and_rename_over_keep_the_old_versions_readable()
     {
         using var project = new TempProject();

@@ -109,7 +109,10 @@ public static class MountCommand
             Console.Error.WriteLine($"lighthouse: recording the last {lighthouse.Project.Recorder.Backlog} queued changes...");
             lighthouse.Dispose();
             var (commits, events) = lighthouse.Project.Store.CommitStats;
-            if (events > 0) Console.Error.WriteLine($"lighthouse: recorded {events:N0} events in {commits:N0} commits this session");
+            var coalesced = lighthouse.Project.Recorder.CapturesCoalesced;
+            if (events > 0)
+                Console.Error.WriteLine($"lighthouse: recorded {events:N0} events in {commits:N0} commits this session" +
+                    (coalesced > 0 ? $" ({coalesced:N0} writes captured with the one before)" : ""));
         }
     }
 

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Lighthouse.Fuse.Protocol;
 using Lighthouse.Fuse.Session;
 using Lighthouse.Interop;
 using Lighthouse.Passthrough;
@@ -51,7 +52,7 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
                 // The queued capture of the last write reads the file through a descriptor of its own: only a change
                 // in place destroys what it is to read.
                 if (!inPlace) return;
-                recorder.WaitForCaptures();
+                recorder.WaitForCapture(KeyOf(node)); // it runs and commits first
                 Remember(node, ContentKnowledge.Safe);
                 return;
             default:
@@ -188,26 +189,41 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
         lock (_fs!.NamespaceOrder) recorder.Linked(agent, PathOf(node), PathOf(newParent, newName), dirMtime);
     }
 
-    public void AttributesChanged(in RequestContext ctx, Node node, in NodeStat st)
+    public void AttributesChanged(in RequestContext ctx, Node node, in NodeStat st, SetAttrValid changed)
     {
         var facts = Facts(st);
-        if ((facts.Mode & 0xF000) == 0x8000) Remember(node, ContentKnowledge.Unknown);
+        // A new size or modification time: the store records new bytes, without them (they are captured now).
+        // Mode, owner, access time: the bytes, and what we know of them, are as they were.
+        bool bytesChanged = (changed & (SetAttrValid.Size | SetAttrValid.Mtime | SetAttrValid.MtimeNow)) != 0;
+        if (bytesChanged && (facts.Mode & 0xF000) == 0x8000) Remember(node, ContentKnowledge.Unknown);
         Volatile.Write(ref node.UserStamp, facts.MtimeNs);
+        // New bytes are captured now (tar sets the time after the last write, maybe before the kernel's RELEASE reaches us),
+        // through a descriptor of their own like a write's.
+        SafeFileHandle? content = null;
+        if (bytesChanged && (facts.Mode & 0xF000) == 0x8000 && _fs!.OpenToRead(node) is var fd and >= 0)
+            content = new SafeFileHandle(fd, ownsHandle: true);
         var agent = AgentOf(ctx);
-        lock (_fs!.NamespaceOrder) recorder.AttributesChanged(agent, PathOf(node), KeyOf(node), facts);
+        lock (_fs!.NamespaceOrder)
+        {
+            if (content is not null) Remember(node, ContentKnowledge.WritePending);
+            recorder.AttributesChanged(agent, PathOf(node), KeyOf(node), facts, bytesChanged, content);
+        }
     }
 
     public void Written(in RequestContext ctx, Node node, object? openedBy, int fd, bool closing)
     {
-        // Opened for writing but not written (the modification time did not move): no new version.
+        // Opened for writing but not written (the modification time did not move): no new version, unless a change of
+        // its bytes was recorded without them meanwhile (tar sets the time before the kernel's RELEASE reaches us).
         // Checked first, on the descriptor: most files opened for writing by tools are closed unchanged or just created.
         if (_fs!.TryStat(node, fd, out var st))
         {
-            if (Volatile.Read(ref node.UserStamp) == st.MtimeNs) return;
+            // A change of its bytes recorded without them (tar sets the time before RELEASE): captured whatever the stamp.
+            bool unrecorded = recorder.Known(KeyOf(node)) == ContentKnowledge.Changed;
+            if (!unrecorded && Volatile.Read(ref node.UserStamp) == st.MtimeNs) return;
             // An fsync soon after this file's last capture: its change stays unrecorded (the stamp is left behind), so
             // the next capture point takes it — an fsync after the interval, a rename, or the close.
             if (!closing && !recorder.CaptureDue(KeyOf(node))) return;
-            if (!Claim(node, st.MtimeNs)) return;
+            if (!Claim(node, st.MtimeNs) && !unrecorded) return;
         }
         // RELEASE comes from the kernel (pid 0): the write belongs to whoever opened the file.
         Capture(ctx.Pid != 0 ? AgentOf(ctx) : OpenerOf(openedBy) ?? Agent.Kernel, node, fd);

@@ -18,8 +18,9 @@ namespace Lighthouse.Project.Recording;
 /// commit batches them. Captures read the file through a descriptor handed over with the change,
 /// never by path, so renames and removals need not wait for them; what must not wait is protected
 /// synchronously instead: before bytes of a file are changed in place, its current content is made
-/// safe (<see cref="CaptureBeforeModify"/>, or <see cref="WaitForCaptures"/> for the queued capture of
-/// the last write, which reads the same bytes).
+/// safe (<see cref="CaptureBeforeModify"/>, or <see cref="WaitForCapture"/> for the queued capture of
+/// the last write: until its event is committed). Each waits for what it needs only, never for the whole
+/// queue: on a busy mount the queue holds seconds of captures.
 /// A crash can lose the queue's tail; the next start's reconciliation records what the directory
 /// holds beyond the log (as `external`).
 ///
@@ -35,11 +36,19 @@ namespace Lighthouse.Project.Recording;
 public sealed class ChangeRecorder : IDisposable
 {
     private readonly IProjectStore _store;
-    private readonly BlockingCollection<Action> _queue = new(new ConcurrentQueue<Action>());
+    private readonly BackgroundQueue<Action> _queue = new();
     private readonly Thread _thread;
     private long _done, _failed;
-    // Paths with records (captures included) still queued.
+    // Paths with records still queued: captures, and every other change.
     private readonly ConcurrentDictionary<string, int> _pending = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, int> _pendingCaptures = new(StringComparer.Ordinal);
+    // Set by a caller about to wait for queued work: the recorder stops napping (see Records).
+    private readonly ManualResetEventSlim _hurry = new(false, 0);
+    // The last capture queued for each file written, until its commit is seen (Known, WaitForCapture, or the
+    // recorder when idle); and those handed to the store, in order, for the recorder to settle.
+    private readonly ConcurrentDictionary<FileKey, PendingCapture> _captures = new();
+    private readonly ConcurrentQueue<PendingCapture> _handedCaptures = new();
+    private long _coalesced;
     // What we know of a file's content by inode (Safe or WritePending), so the knowledge outlives the
     // server's own objects: the kernel forgets inodes (drop_caches, memory pressure) and looks them up again.
     private readonly ConcurrentDictionary<FileKey, ContentKnowledge> _known = new();
@@ -62,7 +71,7 @@ public sealed class ChangeRecorder : IDisposable
     // take the process's descriptors (the limit here is 20,000) from the files being served.
     private const int MaxQueuedCaptures = 1000;
     private readonly SemaphoreSlim _captureSlots = new(MaxQueuedCaptures);
-    private long _lastPrune;
+    private long _lastPrune, _marks;
 
     public ChangeRecorder(IProjectStore store)
     {
@@ -72,6 +81,8 @@ public sealed class ChangeRecorder : IDisposable
     }
 
     public long Recorded => Interlocked.Read(ref _done);
+    /// <summary>Writes whose capture was already queued and not started: that capture reads their bytes too.</summary>
+    public long CapturesCoalesced => Interlocked.Read(ref _coalesced);
     public long Failed => Interlocked.Read(ref _failed);
     public int Backlog => _queue.Count;
     public string? LastError { get; private set; }
@@ -86,25 +97,46 @@ public sealed class ChangeRecorder : IDisposable
     // the record is made, which may be after later changes.
 
     /// <summary>What is known of <paramref name="file"/>'s current content.</summary>
-    public ContentKnowledge Known(FileKey file) => _known.TryGetValue(file, out var k) ? k : ContentKnowledge.Unknown;
+    public ContentKnowledge Known(FileKey file)
+    {
+        if (!_known.TryGetValue(file, out var k)) return ContentKnowledge.Unknown;
+        if (k == ContentKnowledge.WritePending && _captures.TryGetValue(file, out var capture) && capture.IsCommitted)
+        {
+            Settle(capture);
+            return Known(file);
+        }
+        return k;
+    }
+
 
     /// <summary>Before the bytes of <paramref name="path"/> are changed or destroyed, when they may not be in the
-    /// store yet (<see cref="Known"/> said Unknown): saves them from <paramref name="content"/> (a descriptor of the
+    /// store yet (<see cref="Known"/> said Unknown or Changed): saves them from <paramref name="content"/> (a descriptor of the
     /// file open for reading; the caller keeps it), and returns once they are safe.</summary>
     /// <param name="lastWriter">Who last opened the file for writing through us, if anyone: bytes that moved since the
     /// record (writes by kernel passthrough or mmap, which we never see) are theirs, not <c>external</c>.</param>
     public void CaptureBeforeModify(Agent agent, FileKey file, string path, SafeFileHandle content, Agent? lastWriter = null)
     {
-        // Queued events about this file must reach the index first, or the disk would look changed behind our back.
-        if (_pending.ContainsKey(path)) Flush();
+        // A file we know nothing of (the kernel forgot it, or it is older than this mount) has nothing to save
+        // unless the store holds a version of it recorded by metadata only: no query and no wait in the common case.
+        // (What we queued ourselves that records bytes without them, a truncate, left it Changed, not Unknown.)
+        if (Known(file) == ContentKnowledge.Unknown && !_store.HasUncapturedContent((long)file.Inode)) return;
+        // Queued events about this file or a directory above it must reach the index first, or the disk would look
+        // changed behind our back; the store reads committed events.
+        if (PendingAtOrAbove(path)) Flush();
         else WaitForLastCommit(); // handed over, not yet committed
         _store.CaptureBeforeModify(agent.Name, path, content, lastWriter?.Name);
         _known[file] = ContentKnowledge.Safe;
     }
 
     /// <summary>Before a file whose last write is still being captured (<see cref="Known"/> said WritePending) is
-    /// changed in place: returns once that capture is done (it reads the file's bytes, which are about to change).</summary>
-    public void WaitForCaptures() => Flush();
+    /// changed in place: returns once that capture is committed (it reads the file's bytes, which are about to change).</summary>
+    public void WaitForCapture(FileKey file)
+    {
+        if (!_captures.TryGetValue(file, out var capture)) return;
+        _hurry.Set();
+        capture.WaitCommitted(_store);
+        Settle(capture);
+    }
 
     /// <summary>Whether an fsync of <paramref name="file"/> is a capture point now: its last capture was queued at least
     /// <see cref="OpenCaptureInterval"/> ago (or never). When not, the caller leaves the change for the next point.</summary>
@@ -160,6 +192,7 @@ public sealed class ChangeRecorder : IDisposable
         {
             _known.TryRemove(f, out _);
             _capturedAt.TryRemove(f, out _);
+            _captures.TryRemove(f, out _); // its queued capture, if any, settles nothing of a new file with this number
         }
         Touched(path);
         Record(() => Submitted(_store.RecordUnlinkAsync(agent.Name, path, dirMtimeNs)), path);
@@ -206,11 +239,15 @@ public sealed class ChangeRecorder : IDisposable
         Record(() => Submitted(_store.RecordLinkAsync(agent.Name, existing, newPath, dirMtimeNs)), existing, newPath);
     }
 
-    /// <summary>chmod, chown, utimens or truncate: <paramref name="facts"/> is the file's stat after the change.</summary>
-    public void AttributesChanged(Agent agent, string path, FileKey file, in FileFacts facts)
+    /// <summary>chmod, chown, utimens or truncate: <paramref name="facts"/> is the file's stat after the change.
+    /// <paramref name="bytesChanged"/>: it set the size or the modification time (truncate, utimens): the store records
+    /// new bytes without them, so they are captured now, like a write's, from <paramref name="content"/> (a descriptor
+    /// of the file open for reading, which the recorder closes; without one they are captured at the next capture point,
+    /// or before the next change).</summary>
+    public void AttributesChanged(Agent agent, string path, FileKey file, in FileFacts facts, bool bytesChanged = true,
+        SafeFileHandle? content = null)
     {
         var attributes = facts.ToStoreAttributes();
-        if (attributes.Kind == FileKind.File) _known.TryRemove(file, out _);
         Touched(path);
         Hold(file);
         Record(() =>
@@ -218,34 +255,71 @@ public sealed class ChangeRecorder : IDisposable
             try { Submitted(_store.RecordSetAttributesAsync(agent.Name, path, attributes)); }
             finally { Unhold(file); }
         }, path);
+        if (attributes.Kind != FileKind.File) { content?.Dispose(); return; }
+        if (bytesChanged && content is not null) QueueCapture(agent, path, file, content);
+        else if (bytesChanged) _known[file] = ContentKnowledge.Changed;
+        // chmod, chown: the bytes are as they were, unless it is open for writing through the kernel (writes we do not
+        // see): the store then records them as changed, to be captured at the next close or before the next change.
+        else if (_openForWriting.ContainsKey(path) && Known(file) != ContentKnowledge.WritePending) _known[file] = ContentKnowledge.Changed;
     }
 
-    /// <summary>A file that was written reached a capture point and its modification time moved: its content is a new
-    /// version of <paramref name="agent"/> (the one who opened it, for the kernel's own requests), recorded under
-    /// <paramref name="path"/>, its name now (in order with the changes recorded before and after). The bytes are read
-    /// from <paramref name="content"/> (a descriptor of the file open for reading, which the recorder closes), whatever
-    /// the file is called or whether it still has a name by the time the capture runs.</summary>
+    /// <summary>A file that was written reached a capture point and its modification time moved (or a change of its
+    /// bytes was recorded without them): its content is a new version of <paramref name="agent"/> (the one who opened
+    /// it, for the kernel's own requests), recorded under <paramref name="path"/>, its name now (in order with the
+    /// changes recorded before and after). The bytes are read from <paramref name="content"/> (a descriptor of the file
+    /// open for reading, which the recorder closes), whatever the file is called or whether it still has a name by the
+    /// time the capture runs. The capture is queued; the event commits with the next group.</summary>
     public void Written(Agent agent, string path, FileKey file, SafeFileHandle content)
     {
-        _captureSlots.Wait(); // only when MaxQueuedCaptures are queued already
-        _known[file] = ContentKnowledge.WritePending;
         long now = Stopwatch.GetTimestamp();
         _capturedAt[file] = now;
-        if (_capturedAt.Count > 10_000)
+        if ((Interlocked.Increment(ref _marks) & 1023) == 0 && _capturedAt.Count > 10_000)
             foreach (var (f, at) in _capturedAt) if (now - at >= IntervalTicks) _capturedAt.TryRemove(f, out _);
         Touched(path);
-        Hold(file);
-        Record(() =>
+        QueueCapture(agent, path, file, content);
+    }
+
+    private void QueueCapture(Agent agent, string path, FileKey file, SafeFileHandle content)
+    {
+        _known[file] = ContentKnowledge.WritePending;
+        // A capture of this file that waits in the queue with nothing queued after it at this path has not read the
+        // file yet: it reads these bytes too, through its own descriptor (fsync after fsync, close after fsync, one capture).
+        if (_captures.TryGetValue(file, out var queued) && queued.Path == path && queued.Agent == agent.Name
+            && !_pending.ContainsKey(path) && queued.TryJoin())
         {
-            try { Submitted(_store.CaptureOnCloseAsync(agent.Name, path, content)); }
+            content.Dispose();
+            Interlocked.Increment(ref _coalesced);
+            return;
+        }
+        _captureSlots.Wait(); // only when MaxQueuedCaptures are queued already
+        var capture = new PendingCapture(path, file, agent.Name);
+        _captures[file] = capture;
+        Hold(file);
+        Enqueue(() =>
+        {
+            capture.Start();
+            Task commit = Task.CompletedTask; // a capture that failed is reported by Run; nobody waits for it
+            try
+            {
+                commit = _store.CaptureOnCloseAsync(agent.Name, path, content);
+                Submitted(commit);
+            }
             finally
             {
+                capture.Handed(commit, _store);
+                _handedCaptures.Enqueue(capture);
                 Unhold(file);
                 content.Dispose();
                 _captureSlots.Release();
-                _known.TryUpdate(file, ContentKnowledge.Safe, ContentKnowledge.WritePending);
             }
-        }, path);
+        }, _pendingCaptures, path);
+    }
+
+    /// <summary>A capture's commit is done: what we know of its file is safe, unless it was written again since.</summary>
+    private void Settle(PendingCapture capture)
+    {
+        if (_captures.TryRemove(new KeyValuePair<FileKey, PendingCapture>(capture.File, capture)))
+            _known.TryUpdate(capture.File, ContentKnowledge.Safe, ContentKnowledge.WritePending);
     }
 
     /// <summary>Queues work that is not a change of ours (reconciling changes made beside the mount), in order
@@ -254,8 +328,6 @@ public sealed class ChangeRecorder : IDisposable
 
     // ------------------------------------------------------------------ own changes, seen from below
 
-    /// <summary>True if a change seen at <paramref name="path"/> is ours: it is open for writing through us, or we
-    /// changed (created, removed, renamed, wrote) it in the last few seconds.</summary>
     /// <summary>True if a change seen at <paramref name="path"/> may be ours, so reconciling it would credit it to
     /// <c>external</c>: it or a directory above it has a record still queued (however long the queue: under load it
     /// can hold seconds of changes made after a reconciliation was queued, which its scan then sees on disk), is open
@@ -264,7 +336,7 @@ public sealed class ChangeRecorder : IDisposable
     {
         for (var p = path; ; p = StorePath.Parent(p))
         {
-            if (_pending.ContainsKey(p) || TouchedRecently(p)) return true;
+            if (_pending.ContainsKey(p) || _pendingCaptures.ContainsKey(p) || TouchedRecently(p)) return true;
             if (p.Length == 0) return false;
         }
     }
@@ -296,7 +368,8 @@ public sealed class ChangeRecorder : IDisposable
     {
         long now = Stopwatch.GetTimestamp();
         _recent[path] = now;
-        if (now - Interlocked.Read(ref _lastPrune) > RecentTicks && _recent.Count > 10_000)
+        // The dictionary's Count takes all its locks: look at it once in a thousand marks, not at every change.
+        if ((Interlocked.Increment(ref _marks) & 1023) == 0 && now - Interlocked.Read(ref _lastPrune) > RecentTicks && _recent.Count > 10_000)
         {
             Interlocked.Exchange(ref _lastPrune, now);
             foreach (var (p, at) in _recent) if (now - at > RecentTicks) _recent.TryRemove(p, out _);
@@ -308,7 +381,12 @@ public sealed class ChangeRecorder : IDisposable
     /// called when the kernel forgot many inodes, to keep memory bounded.</summary>
     public void Trim()
     {
-        _known.Clear();
+        // Captures queued and changes recorded without their bytes stay known: the store cannot tell of them
+        // before it has applied them (a truncate still queued), and there are only as many as the queue holds.
+        bool settled = _queue.Count == 0 && _lastAsync.IsCompleted;
+        foreach (var (file, known) in _known)
+            if (known == ContentKnowledge.Safe || known == ContentKnowledge.Changed && settled)
+                _known.TryRemove(new KeyValuePair<FileKey, ContentKnowledge>(file, known));
         _capturedAt.Clear();
         long now = Stopwatch.GetTimestamp();
         foreach (var (p, at) in _recent) if (now - at > RecentTicks) _recent.TryRemove(p, out _);
@@ -339,6 +417,15 @@ public sealed class ChangeRecorder : IDisposable
 
     private void Record(Action record, params string[] paths) => Enqueue(record, _pending, paths);
 
+    private bool PendingAtOrAbove(string path)
+    {
+        for (var p = path; ; p = StorePath.Parent(p))
+        {
+            if (_pending.ContainsKey(p) || _pendingCaptures.ContainsKey(p)) return true;
+            if (p.Length == 0) return false;
+        }
+    }
+
     private void Run()
     {
         BackgroundThread.LowerPriority();
@@ -357,7 +444,9 @@ public sealed class ChangeRecorder : IDisposable
 
     /// <summary>The queue's records in order. When it runs dry during a burst of changes, the thread naps
     /// a millisecond before blocking: records queued meanwhile then cost no wake-up each (on 2 cores a
-    /// wake-up per create was a tenth of the mount's cost).</summary>
+    /// wake-up per create was a tenth of the mount's cost). Then it waits a little for more before it asks
+    /// for the commit of what it handed over: asking at every pause (tar x pauses between files) cut the
+    /// store's group commits to a few events each, and a commit costs as much CPU as dozens of events.</summary>
     private IEnumerable<Action> Records()
     {
         using var activity = new BackgroundThread.Activity(); // counted busy except while blocked below
@@ -366,17 +455,23 @@ public sealed class ChangeRecorder : IDisposable
             if (_queue.TryTake(out var record)) { yield return record; continue; }
             if (_queue.IsCompleted) yield break;
             ReportCommitted();
-            Thread.Sleep(1);
+            activity.Pause(() => _hurry.Wait(1)); // a caller about to wait for the queue cuts the nap short
+            _hurry.Reset();
             if (_queue.TryTake(out record)) { yield return record; continue; }
-            // Idle: see the last records committed (or failed) before blocking, so errors are reported now.
+            if (activity.Take(_queue, QuietBeforeReport, out record)) { yield return record; continue; }
+            // Quiet: see the last records committed (or failed) before blocking, so errors are reported now.
             WaitForLastCommit();
             ReportCommitted();
-            if (!activity.Take(_queue, out record)) yield break;
+            if (!activity.Take(_queue, Timeout.InfiniteTimeSpan, out record)) yield break;
             yield return record;
         }
     }
 
-    /// <summary>Waits until everything queued so far is in the store.</summary>
+    /// <summary>How long the queue must stay empty before the recorder asks for the last commit (well past the
+    /// store's batch window, which commits it anyway).</summary>
+    private static readonly TimeSpan QuietBeforeReport = TimeSpan.FromMilliseconds(20);
+
+    /// <summary>Waits until everything queued so far is in the store (or counted in <see cref="Failed"/>).</summary>
     public void Flush()
     {
         if (Thread.CurrentThread == _thread) return;
@@ -384,9 +479,10 @@ public sealed class ChangeRecorder : IDisposable
         Enqueue(() =>
         {
             WaitForLastCommit();
-            ReportCommitted(); // failures are counted by the time Flush returns
+            ReportCommitted(); // failures of what was handed over are counted by the time Flush returns
             done.Set();
         });
+        _hurry.Set();
         done.Wait();
     }
 
@@ -409,9 +505,15 @@ public sealed class ChangeRecorder : IDisposable
         try { _lastAsync.Wait(); } catch (AggregateException) { }
     }
 
-    /// <summary>Reports the records whose commit failed, oldest first (the store commits in order).</summary>
+    /// <summary>Reports the records whose commit failed, oldest first (the store commits in order), and settles
+    /// the captures committed.</summary>
     private void ReportCommitted()
     {
+        while (_handedCaptures.TryPeek(out var capture) && capture.IsCommitted)
+        {
+            _handedCaptures.TryDequeue(out _);
+            Settle(capture);
+        }
         while (_inFlight.TryPeek(out var commit) && commit.IsCompleted)
         {
             _inFlight.TryDequeue(out _);
@@ -429,5 +531,56 @@ public sealed class ChangeRecorder : IDisposable
         Flush();
         _queue.CompleteAdding();
         _thread.Join();
+        _hurry.Dispose();
+    }
+
+    /// <summary>A capture queued by <see cref="Written"/>: later writes may join it until it starts reading the file;
+    /// whoever must wait for it waits for its commit.</summary>
+    private sealed class PendingCapture(string path, FileKey file, string agent)
+    {
+        public readonly string Path = path;
+        public readonly FileKey File = file;
+        public readonly string Agent = agent;
+        private readonly object _gate = new();
+        private bool _started;
+        private Task? _commit; // set once the bytes are read and the event handed to the store (or the capture failed)
+        private int _waiters;
+
+        public bool IsCommitted => Volatile.Read(ref _commit) is { IsCompleted: true };
+
+        /// <summary>True if it has not started reading the file: it will read what a joining write wrote.</summary>
+        public bool TryJoin()
+        {
+            lock (_gate) return !_started;
+        }
+
+        public void Start()
+        {
+            lock (_gate) _started = true;
+        }
+
+        public void Handed(Task commit, IProjectStore store)
+        {
+            lock (_gate)
+            {
+                _commit = commit;
+                Monitor.PulseAll(_gate);
+                if (_waiters > 0) store.CommitSoon(); // someone waits: do not let the commit wait out the batch window
+            }
+        }
+
+        public void WaitCommitted(IProjectStore store)
+        {
+            Task commit;
+            lock (_gate)
+            {
+                _waiters++;
+                while (_commit is null) Monitor.Wait(_gate);
+                commit = _commit;
+            }
+            if (commit.IsCompleted) return;
+            store.CommitSoon();
+            try { commit.Wait(); } catch (AggregateException) { } // reported by the recorder
+        }
     }
 }

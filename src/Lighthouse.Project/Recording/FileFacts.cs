@@ -33,4 +33,7 @@ public enum ContentKnowledge
     Safe,
     /// <summary>Written; the capture of the new content is queued.</summary>
     WritePending,
+    /// <summary>A change of its bytes was recorded without them (truncate, a new modification time): they are captured
+    /// at its next close, and before it changes again if that comes first.</summary>
+    Changed,
 }

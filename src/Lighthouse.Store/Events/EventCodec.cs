@@ -19,12 +19,16 @@ internal static class EventCodec
     public static EventOp ParseOp(string name) =>
         EventOpNames.TryParse(name, out var op) ? op : throw new StoreException($"unknown operation '{name}' in the event log");
 
+    // The encoding buffer of each thread (the writer hashes every event it appends): no allocation per event.
+    [ThreadStatic] private static ArrayBufferWriterLite? t_buffer;
+
     /// <summary>Format 1 (schema 1) encodes the fields up to prev_hash; format 2 appends, for an event with attributes,
     /// a format marker and uid, gid, rdev; format 3 then appends, for an event that carries directory modification times,
     /// its own marker and the two times — so events written before an upgrade still verify.</summary>
     public static byte[] ComputeHash(StoreEvent e)
     {
-        var buffer = new ArrayBufferWriterLite(256);
+        var buffer = t_buffer ??= new ArrayBufferWriterLite(256);
+        buffer.Clear();
         buffer.Long(e.Seq);
         buffer.Long(e.TimeUtc.Ticks);
         buffer.Text(e.Agent);
@@ -108,6 +112,8 @@ internal static class EventCodec
         private int _length;
 
         public ReadOnlySpan<byte> Written => _data.AsSpan(0, _length);
+
+        public void Clear() => _length = 0;
 
         private Span<byte> Take(int n)
         {

@@ -1,8 +1,8 @@
-using System.Collections.Concurrent;
 using Lighthouse.Store.Index;
 using Lighthouse.Store.Sqlite;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
+using SQLitePCL;
 
 namespace Lighthouse.Store.Events;
 
@@ -64,13 +64,16 @@ internal sealed class WriteContext
 
 /// <summary>
 /// The single writer: callers enqueue work, one thread drains the queue and runs everything
-/// queued so far in one transaction (group commit), each item under its own savepoint so a
-/// failing item does not undo the others. Callers are released only after the commit.
+/// queued so far in one transaction (group commit); a failing item does not undo the others.
+/// Callers are released only after the commit.
 /// </summary>
 internal sealed class EventWriter : IDisposable
 {
     private abstract class WorkItem
     {
+        /// <summary>Runs under a savepoint of its own. False for items that check before they write, so that
+        /// they fail before changing anything (see <see cref="RunItems"/>).</summary>
+        public bool Savepoint = true;
         public abstract int SubmitterThread { get; }
         public abstract void Run(WriteContext ctx);
         public abstract void Succeed();
@@ -90,8 +93,9 @@ internal sealed class EventWriter : IDisposable
         public override void Fail(Exception e) => _done.TrySetException(e);
     }
 
-    private readonly BlockingCollection<WorkItem> _queue = new();
+    private readonly BackgroundQueue<WorkItem> _queue = new();
     private readonly SqliteConnection _connection;
+    private readonly sqlite3 _db;
     private readonly Database _database;
     private readonly IndexApplier _index;
     private readonly RawStatement _insert;
@@ -125,13 +129,17 @@ internal sealed class EventWriter : IDisposable
     private readonly Dictionary<int, long> _recentSubmitters = [];
     private static readonly long RecentWindow = System.Diagnostics.Stopwatch.Frequency / 50; // 20 ms
 
-    public EventWriter(Database database, SqliteConnection connection, long lastSeq, byte[] lastHash, long lastTicks, int maxBatch, ILogger logger, TimeSpan commitDelay, TimeSpan batchWindow)
+    private readonly Action? _beforeCommit;
+
+    public EventWriter(Database database, SqliteConnection connection, long lastSeq, byte[] lastHash, long lastTicks, int maxBatch, ILogger logger, TimeSpan commitDelay, TimeSpan batchWindow, Action? beforeCommit = null)
     {
+        _beforeCommit = beforeCommit;
         _batchWindow = batchWindow;
         _logger = logger;
         _commitDelay = commitDelay;
         _database = database;
         _connection = connection;
+        _db = connection.Handle!;
         _maxBatch = maxBatch;
         _index = new IndexApplier(connection);
         _insert = EventCodec.PrepareInsert(connection);
@@ -147,13 +155,18 @@ internal sealed class EventWriter : IDisposable
     public long LastSeq => Volatile.Read(ref _lastCommittedSeq);
     private long _lastCommittedSeq;
 
+    /// <summary>Inodes of current versions not captured, as the writer has applied the events so far.</summary>
+    public UncapturedInodes Uncaptured => _index.Uncaptured;
+
     public (long Batches, long Events) Stats => (Interlocked.Read(ref _batches), Interlocked.Read(ref _events));
 
     /// <summary>Queues work; the task completes at its commit, which may wait for the batch window
-    /// (see <see cref="Expedite"/>).</summary>
-    public Task<T> SubmitAsync<T>(Func<WriteContext, T> work)
+    /// (see <see cref="Expedite"/>). <paramref name="savepoint"/> false: the work checks everything it may throw
+    /// for before it changes the database (a failure after a change still works, at the cost of running the
+    /// batch again), so it needs no savepoint of its own.</summary>
+    public Task<T> SubmitAsync<T>(Func<WriteContext, T> work, bool savepoint = true)
     {
-        var item = new WorkItem<T>(work);
+        var item = new WorkItem<T>(work) { Savepoint = savepoint };
         try
         {
             _queue.Add(item);
@@ -165,9 +178,9 @@ internal sealed class EventWriter : IDisposable
         return item.Task;
     }
 
-    public T Submit<T>(Func<WriteContext, T> work)
+    public T Submit<T>(Func<WriteContext, T> work, bool savepoint = true)
     {
-        var done = SubmitAsync(work);
+        var done = SubmitAsync(work, savepoint);
         Expedite();
         return done.GetAwaiter().GetResult();
     }
@@ -184,7 +197,7 @@ internal sealed class EventWriter : IDisposable
         {
             batch.Clear();
             batch.Add(first);
-            if (_batchWindow > TimeSpan.Zero) _expedite.Wait(_batchWindow); // returns at once when someone waits
+            if (_batchWindow > TimeSpan.Zero) activity.Pause(() => _expedite.Wait(_batchWindow)); // returns at once when someone waits
             _expedite.Reset();
             while (batch.Count < _maxBatch && _queue.TryTake(out var next))
                 batch.Add(next);
@@ -219,52 +232,99 @@ internal sealed class EventWriter : IDisposable
 
     private long _lastCommitTicks;
 
-    private void RunBatch(List<WorkItem> batch)
+    private bool Begin(List<WorkItem> batch)
     {
-        var (seq0, hash0, ticks0) = (_ctx.LastSeq, _ctx.LastHash, _ctx.LastTicks);
-        _ctx.Appended.Clear();
         try
         {
             Control("BEGIN IMMEDIATE");
+            return true;
         }
         catch (Exception e)
         {
             var error = _database.Translate(e, "starting a transaction");
             foreach (var item in batch) item.Fail(error);
-            return;
+            return false;
         }
+    }
 
+    /// <summary>
+    /// Runs the items in the open transaction. An item under a savepoint that fails is rolled back alone. One
+    /// without (SAVEPOINT and RELEASE are a third of the statements of a simple event) that fails before it
+    /// changed a row needs no rollback; false if one failed after changing rows (only the batch can be undone)
+    /// or SQLite ended the transaction itself (it does on a full disk or an I/O error).
+    /// </summary>
+    private bool RunItems(List<WorkItem> batch, bool savepointEach)
+    {
         foreach (var item in batch)
         {
             var (seq, hash, ticks, appended) = (_ctx.LastSeq, _ctx.LastHash, _ctx.LastTicks, _ctx.Appended.Count);
+            bool savepoint = savepointEach || item.Savepoint;
+            int changes = savepoint ? 0 : raw.sqlite3_total_changes(_db);
             item.Error = null;
             try
             {
-                Control("SAVEPOINT item");
+                if (savepoint) Control("SAVEPOINT item");
                 item.Run(_ctx);
-                Control("RELEASE item");
+                if (savepoint) Control("RELEASE item");
             }
             catch (Exception e)
             {
-                item.Error = _database.Translate(e, "recording a change");
-                try
+                if (!savepoint && raw.sqlite3_total_changes(_db) != changes || raw.sqlite3_get_autocommit(_db) != 0)
                 {
-                    Control("ROLLBACK TO item");
-                    Control("RELEASE item");
+                    item.Error = _database.Translate(e, "recording a change");
+                    return false;
                 }
-                catch (SqliteException rollbackError)
+                item.Error = _database.Translate(e, "recording a change");
+                if (savepoint)
                 {
-                    item.Error.Data["rollback"] = rollbackError.Message;
+                    try
+                    {
+                        Control("ROLLBACK TO item");
+                        Control("RELEASE item");
+                    }
+                    catch (SqliteException rollbackError)
+                    {
+                        item.Error.Data["rollback"] = rollbackError.Message;
+                    }
                 }
                 (_ctx.LastSeq, _ctx.LastHash, _ctx.LastTicks) = (seq, hash, ticks);
                 _ctx.Appended.RemoveRange(appended, _ctx.Appended.Count - appended);
+                if (savepoint) _index.ClearCaches(); // else nothing was written: what the index remembers holds
+            }
+        }
+        return true;
+    }
+
+    private void RunBatch(List<WorkItem> batch)
+    {
+        var (seq0, hash0, ticks0) = (_ctx.LastSeq, _ctx.LastHash, _ctx.LastTicks);
+        _ctx.Appended.Clear();
+        if (!Begin(batch)) return;
+        if (!RunItems(batch, savepointEach: false))
+        {
+            // An item without a savepoint failed after changing the database: start the batch over, each item
+            // under its own savepoint (the work items are functions of the index, so they do the same again).
+            try { Control("ROLLBACK"); } catch (SqliteException) { } // SQLite may have rolled back already
+            (_ctx.LastSeq, _ctx.LastHash, _ctx.LastTicks) = (seq0, hash0, ticks0);
+            _ctx.Appended.Clear();
+            _index.ClearCaches();
+            if (!Begin(batch)) return;
+            if (!RunItems(batch, savepointEach: true))
+            {
+                // The transaction itself failed: nothing of the batch is kept.
+                try { Control("ROLLBACK"); } catch (SqliteException) { }
+                (_ctx.LastSeq, _ctx.LastHash, _ctx.LastTicks) = (seq0, hash0, ticks0);
                 _index.ClearCaches();
+                var error = batch.First(i => i.Error is not null).Error!;
+                foreach (var item in batch) item.Fail(item.Error ?? error);
+                return;
             }
         }
 
         try
         {
             var commitStart = System.Diagnostics.Stopwatch.GetTimestamp();
+            _beforeCommit?.Invoke(); // the objects the batch's events name are durable before the events are
             Control("COMMIT");
             _lastCommitTicks = System.Diagnostics.Stopwatch.GetTimestamp() - commitStart;
         }
@@ -319,7 +379,6 @@ internal sealed class EventWriter : IDisposable
         foreach (var cmd in _control.Values) cmd.Dispose();
         _index.Dispose();
         _connection.Dispose();
-        _queue.Dispose();
         _expedite.Dispose();
     }
 }

@@ -90,7 +90,8 @@ public sealed class ObjectStore
             using (var f = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write))
             {
                 f.Write(data);
-                if (_fsync) f.Flush(true);
+                f.Flush();
+                StartWriteback(f.SafeFileHandle);
             }
             Publish(tmp, hash);
         }
@@ -129,9 +130,9 @@ public sealed class ObjectStore
                 else
                 {
                     method = CaptureMethod.Copy;
-                    (hash, size) = CopyInKernelAndHash(source, target.SafeFileHandle) ?? CopyAndHash(source, target);
+                    (hash, size) = CopyInKernelAndHash(source, target.SafeFileHandle, length) ?? CopyAndHash(source, target);
                 }
-                if (_fsync && method == CaptureMethod.Copy) target.Flush(true);
+                if (method == CaptureMethod.Copy) StartWriteback(target.SafeFileHandle);
             }
             if (Exists(hash))
             {
@@ -163,15 +164,63 @@ public sealed class ObjectStore
         if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(tmp, UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
         // rename(2) replaces atomically; a concurrent capture of the same bytes writes identical content.
         File.Move(tmp, final, overwrite: true);
-        if (_fsync) FsyncDirectory(dir);
+        if (_fsync) _unsynced.Enqueue(final);
     }
 
-    private static void FsyncDirectory(string dir)
+    // Objects published but not yet fsync'ed (with their directories): made durable together before the commit of
+    // the events that name them (SyncPending), not one by one as they are captured.
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _unsynced = new();
+
+    /// <summary>Objects published and not yet made durable (for tests).</summary>
+    internal int UnsyncedCount => _unsynced.Count;
+
+    /// <summary>Starts writing a new object's bytes to disk now, so that <see cref="SyncPending"/> finds them written.</summary>
+    private void StartWriteback(SafeFileHandle file)
     {
-        var fd = Libc.Open(dir, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0);
-        if (fd < 0) return;
-        Libc.Fsync(fd);
-        Libc.Close(fd);
+        if (_fsync) Libc.SyncFileRange((int)file.DangerousGetHandle(), 0, 0, Libc.SYNC_FILE_RANGE_WRITE);
+    }
+
+    /// <summary>
+    /// Makes every object published so far durable, with its name: called by the writer before it commits, so an
+    /// event never reaches the log before the bytes it names reach the disk. One fsync per object captured since the
+    /// last commit, and per directory they went to; a journaling filesystem commits them all in its first journal
+    /// commit (their writeback was started when they were written), where an fsync per capture, twice (file and
+    /// directory), made each capture wait for a journal commit of its own: the captures of a burst of small writes
+    /// (a build, mixed work) waited on each other's disk flushes.
+    /// </summary>
+    public void SyncPending()
+    {
+        if (_unsynced.IsEmpty) return;
+        var files = new List<string>();
+        while (_unsynced.TryDequeue(out var path)) files.Add(path);
+        try
+        {
+            // Side by side: concurrent fsyncs wait for one journal commit together; in a row, each waits for its own.
+            SyncAll(files, directory: false);
+            SyncAll(files.Select(Path.GetDirectoryName).Distinct(StringComparer.Ordinal).ToList()!, directory: true);
+        }
+        catch
+        {
+            foreach (var path in files) _unsynced.Enqueue(path); // tried again at the next commit
+            throw;
+        }
+    }
+
+    private static void SyncAll(List<string> paths, bool directory)
+    {
+        if (paths.Count == 1) Fsync(paths[0], directory);
+        else Parallel.ForEach(paths, new ParallelOptions { MaxDegreeOfParallelism = 8 }, path => Fsync(path, directory));
+    }
+
+    private static void Fsync(string path, bool directory)
+    {
+        var fd = Libc.Open(path, Libc.O_RDONLY | Libc.O_CLOEXEC | (directory ? Libc.O_DIRECTORY : 0), 0);
+        if (fd < 0) throw new IOException($"cannot open {path} to make it durable: {Libc.ErrorText(Libc.Errno)}", Libc.Errno);
+        try
+        {
+            if (Libc.Fsync(fd) != 0) throw new IOException($"cannot make {path} durable: {Libc.ErrorText(Libc.Errno)}", Libc.Errno);
+        }
+        finally { Libc.Close(fd); }
     }
 
     private unsafe bool TryReflink(SafeFileHandle target, SafeFileHandle source)
@@ -207,9 +256,13 @@ public sealed class ObjectStore
 
     /// <summary>
     /// Copies with copy_file_range (in the kernel, like cp) and hashes what was written, chunk by
-    /// chunk, on another core while the next chunk is copied. Null if the kernel cannot do it here.
+    /// chunk, on another core while the next chunk is copied. Holes stay holes: only the data extents
+    /// (SEEK_DATA/SEEK_HOLE) are copied, and a hole is hashed as the zeros it reads as, without reading it
+    /// (copy_file_range alone writes a sparse file's holes out as zeros: a workload that writes at random
+    /// offsets made gigabytes of objects out of files of a few hundred KiB of data). Null if the kernel
+    /// cannot do it here.
     /// </summary>
-    private static unsafe (string Hash, long Size)? CopyInKernelAndHash(SafeFileHandle source, SafeFileHandle target)
+    private static unsafe (string Hash, long Size)? CopyInKernelAndHash(SafeFileHandle source, SafeFileHandle target, long length)
     {
         const int Chunk = 8 << 20;
         using var hasher = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
@@ -217,30 +270,72 @@ public sealed class ObjectStore
         var dst = (int)target.DangerousGetHandle();
         long offset = 0;
         Task? hashing = null;
+        // SEEK_DATA/SEEK_HOLE move the file position, which the writer may share: they are asked of a description of
+        // our own, and only of a file with holes (fewer blocks than its size), which most are not.
+        int seeker = IsSparse(src, length) ? Libc.Open($"/proc/self/fd/{src}", Libc.O_RDONLY | Libc.O_CLOEXEC, 0) : -1;
         try
         {
-            while (true)
+            while (offset < length)
             {
+                // The next data extent; a filesystem without holes reports everything as data.
+                long data = seeker < 0 ? offset : Libc.Lseek(seeker, offset, Libc.SEEK_DATA);
+                if (data < 0 || data > length) data = length; // ENXIO: only a hole is left
+                if (data > offset)
+                {
+                    hashing?.GetAwaiter().GetResult();
+                    HashZeros(hasher, data - offset);
+                    offset = data;
+                    if (offset >= length) break;
+                }
+                long end = seeker < 0 ? length : Libc.Lseek(seeker, offset, Libc.SEEK_HOLE);
+                if (end < 0 || end > length) end = length;
                 long inOffset = offset, outOffset = offset;
-                var n = (long)Libc.CopyFileRange(src, &inOffset, dst, &outOffset, Chunk, 0);
+                var n = (long)Libc.CopyFileRange(src, &inOffset, dst, &outOffset, (nuint)Math.Min(Chunk, end - offset), 0);
                 if (n < 0)
                 {
                     var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
                     if (offset == 0 && errno is Libc.EXDEV or Libc.EINVAL or Libc.ENOSYS or Libc.EOPNOTSUPP) return null;
                     throw new IOException($"copy_file_range failed: {Libc.ErrorText(errno)}", errno);
                 }
-                if (n == 0) break;
+                if (n == 0) break; // the file shrank while we copied: the object is what was there
                 hashing?.GetAwaiter().GetResult();
                 var start = offset;
-                hashing = Task.Run(() => HashRange(hasher, target, start, n));
+                // A file of one chunk (most are) is hashed here: handing it to the thread pool costs more than it
+                // saves, for us and for a worker that spins after it, on a CPU the mount's callers need.
+                if (offset == 0 && offset + n >= length) HashRange(hasher, target, start, n);
+                else hashing = Task.Run(() => HashRange(hasher, target, start, n));
                 offset += n;
             }
         }
         finally
         {
             hashing?.Wait();
+            if (seeker >= 0) Libc.Close(seeker);
+        }
+        // A hole at the end has no extent to copy: the size makes it.
+        if (Libc.Ftruncate(dst, offset) != 0)
+        {
+            var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+            throw new IOException($"ftruncate failed: {Libc.ErrorText(errno)}", errno);
         }
         return (Convert.ToHexStringLower(hasher.GetHashAndReset()), offset);
+    }
+
+    /// <summary>Whether the file has fewer blocks allocated than its size needs: it may have holes.</summary>
+    private static unsafe bool IsSparse(int fd, long length)
+    {
+        StatxBuf st;
+        fixed (byte* empty = "\0"u8)
+            if (Libc.Statx(fd, empty, Libc.AT_EMPTY_PATH, Libc.STATX_BASIC_STATS, &st) != 0) return false;
+        return (long)st.Blocks * 512 < length;
+    }
+
+    private static readonly byte[] Zeros = new byte[1 << 16];
+
+    private static void HashZeros(IncrementalHash hasher, long length)
+    {
+        for (; length > 0; length -= Math.Min(length, Zeros.Length))
+            hasher.AppendData(Zeros, 0, (int)Math.Min(length, Zeros.Length));
     }
 
     private static void HashRange(IncrementalHash hasher, SafeFileHandle file, long offset, long length)

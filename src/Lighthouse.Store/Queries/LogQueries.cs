@@ -30,8 +30,17 @@ internal static class LogQueries
         }
         if (q.Operations is { Count: > 0 } ops)
             where.Append(" AND op IN (").Append(string.Join(", ", ops.Select(o => Arg(EventCodec.OpName(o))))).Append(')');
-        if (q.FromUtc is { } from) where.Append(" AND time_ticks >= ").Append(Arg(from.ToUniversalTime().Ticks));
-        if (q.ToUtc is { } to) where.Append(" AND time_ticks < ").Append(Arg(to.ToUniversalTime().Ticks));
+        // Times grow with seq (there is no time index): a time range is a range of seq.
+        if (q.FromUtc is { } from)
+        {
+            var ticks = from.ToUniversalTime().Ticks;
+            where.Append(" AND seq > ").Append(Arg(s.LastSeqAtOrBefore(ticks - 1))).Append(" AND time_ticks >= ").Append(Arg(ticks));
+        }
+        if (q.ToUtc is { } to)
+        {
+            var ticks = to.ToUniversalTime().Ticks;
+            where.Append(" AND seq <= ").Append(Arg(s.LastSeqAtOrBefore(ticks - 1))).Append(" AND time_ticks < ").Append(Arg(ticks));
+        }
         if (q.BeforeSeq is { } before) where.Append(" AND seq < ").Append(Arg(before));
         where.Append(" ORDER BY seq DESC LIMIT ").Append(Arg(q.Limit + 1));
         var events = s.Events(where.ToString(), args.ToArray()).ToList();

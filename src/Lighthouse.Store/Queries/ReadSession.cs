@@ -68,10 +68,8 @@ internal sealed class ReadSession : IDisposable
                 return point.Seq;
             case StorePoint.PointKind.Time:
             {
-                using var cmd = Command("SELECT seq FROM events WHERE time_ticks <= $a ORDER BY time_ticks DESC, seq DESC LIMIT 1", point.TimeUtc.Ticks);
-                return cmd.ExecuteScalar() is long seq
-                    ? seq
-                    : throw new PointNotFoundException($"{point} is before the first event of this project");
+                var seq = LastSeqAtOrBefore(point.TimeUtc.Ticks);
+                return seq > 0 ? seq : throw new PointNotFoundException($"{point} is before the first event of this project");
             }
             default:
             {
@@ -81,6 +79,31 @@ internal sealed class ReadSession : IDisposable
                     : throw new PointNotFoundException($"there is no snapshot named '{point.SnapshotName}'");
             }
         }
+    }
+
+    /// <summary>
+    /// The last event at or before a time (in ticks), 0 if none: times never go backwards along the log (the writer
+    /// clamps them), so it is a binary search over seq, about 20 seeks for a million events, with no time index.
+    /// </summary>
+    public long LastSeqAtOrBefore(long ticks)
+    {
+        // Each probe takes the first event at or after a seq, so gaps in the numbering (a damaged log) do no harm.
+        using var probe = Command("SELECT seq, time_ticks FROM events WHERE seq >= $a ORDER BY seq LIMIT 1", 0L);
+        long lo = 1, hi = MaxSeq, found = 0;
+        while (lo <= hi)
+        {
+            probe.Parameters[0].Value = lo + (hi - lo) / 2;
+            using var r = probe.ExecuteReader();
+            if (!r.Read()) break;
+            long seq = r.GetInt64(0);
+            if (r.GetInt64(1) <= ticks && seq <= hi)
+            {
+                found = seq;
+                lo = seq + 1;
+            }
+            else hi = lo + (hi - lo) / 2 - 1;
+        }
+        return found;
     }
 
     public DirEntry? LookupEntry(long parentId, string name, long asOf)

@@ -48,7 +48,9 @@ internal static class Schema
         -- The second file of an exchange (or the file a rename replaced): a name's history follows both.
         CREATE INDEX IF NOT EXISTS events_other ON events(other_file_id, seq) WHERE other_file_id IS NOT NULL;
         CREATE INDEX IF NOT EXISTS events_file  ON events(file_id, seq);
-        CREATE INDEX IF NOT EXISTS events_time  ON events(time_ticks, seq);
+        -- Times never go backwards along seq: "as of time T" is a binary search over seq (ReadSession), so a
+        -- time index would only cost every insert a B-tree update. Stores made before keep none either.
+        DROP INDEX IF EXISTS events_time;
 
         -- A name in a directory, valid for events in [from_seq, to_seq); to_seq = max int64 while it lives.
         CREATE TABLE IF NOT EXISTS entries(

@@ -86,6 +86,47 @@ public abstract partial class ProjectStoreSpecification
     }
 
     [Fact]
+    public async Task A_capture_on_close_queued_without_waiting_has_its_bytes_before_it_returns()
+    {
+        var store = OpenStore();
+        Write("notes.md", "");
+        store.RecordCreate(Builder, "notes.md");
+        Write("notes.md", "first");
+        using var file = File.OpenHandle(Project.Abs("notes.md"));
+        var first = store.CaptureOnCloseAsync(Builder, "notes.md", file);
+        Write("notes.md", "second"); // after the call: the bytes it captured are the first ones
+        var second = store.CaptureOnCloseAsync(Builder, "notes.md", file);
+        store.CommitSoon();
+        var (a, b) = ((await first)!, (await second)!);
+        Assert.Equal(a.Seq + 1, b.Seq);
+        Assert.Equal("first", Text(store.ReadAllBytes("notes.md", a.Seq)));
+        Assert.Equal("second", Text(store.ReadAllBytes("notes.md", b.Seq)));
+        Assert.Null(await store.CaptureOnCloseAsync(Builder, "notes.md", file)); // unchanged
+    }
+
+    [Fact]
+    public void Uncaptured_content_is_known_by_inode_until_it_is_captured_or_gone()
+    {
+        Write("old.txt", "there before");
+        var store = OpenStore(); // a baseline: metadata only
+        Write("new.txt", "");
+        store.RecordCreate(Builder, "new.txt");
+        long oldInode = NodeAttributes.Of(Project.Abs("old.txt"))!.Inode, newInode = NodeAttributes.Of(Project.Abs("new.txt"))!.Inode;
+        Assert.True(store.HasUncapturedContent(oldInode));
+        Assert.False(store.HasUncapturedContent(newInode));
+
+        store.CaptureBeforeModify(Builder, "old.txt");
+        Assert.False(store.HasUncapturedContent(oldInode));
+        // A new size recorded without the bytes (a truncate reported by the caller), then the file removed.
+        Write("new.txt", "grown");
+        store.RecordSetAttributes(Builder, "new.txt", NodeAttributes.Of(Project.Abs("new.txt")));
+        Assert.True(store.HasUncapturedContent(newInode));
+        File.Delete(Project.Abs("new.txt"));
+        store.RecordUnlink(Builder, "new.txt");
+        Assert.False(store.HasUncapturedContent(newInode));
+    }
+
+    [Fact]
     public async Task A_symlink_recorded_with_the_target_its_request_carried_needs_no_link_on_disk()
     {
         var store = OpenStore();
