@@ -204,6 +204,9 @@ public sealed class LighthouseMount : IDisposable
             EventsRecorded: project.RecordsDone,
             RecordingBacklog: project.Backlog,
             RecordingFailures: project.RecordingFailures,
+            LastRecordingError: project.LastRecordingError,
+            RecordRepairs: project.Repairs,
+            RepairEvents: project.RepairEvents,
             ExternalEvents: project.ExternalEvents,
             NodesKnown: Current.Passthrough.Nodes.Count,
             OpenFiles: Current.Passthrough.OpenHandles,
@@ -220,5 +223,6 @@ public sealed class LighthouseMount : IDisposable
 
 /// <summary>The state of a running mount (names as `lighthouse status --json` shows them).</summary>
 public sealed record MountStatus(string? Protocol, string[] Features, bool KernelPassthrough, int IoUringQueues, long RequestsThroughIoUring,
-    long RequestsServed, int Workers, long EventsRecorded, int RecordingBacklog, long RecordingFailures, long ExternalEvents, int NodesKnown,
+    long RequestsServed, int Workers, long EventsRecorded, int RecordingBacklog, long RecordingFailures, string? LastRecordingError,
+    long RecordRepairs, long RepairEvents, long ExternalEvents, int NodesKnown,
     int OpenFiles, long LastSeq);

@@ -86,7 +86,7 @@ public sealed class ProjectHost : IDisposable
     {
         var (commits, events) = Store.CommitStats;
         return new ProjectStatus(ProjectDir, Store.LastSeq, Recorder.Recorded, Recorder.Backlog, Recorder.Failed, Recorder.LastError,
-            External?.ExternalEvents ?? 0, commits, events);
+            Recorder.Repairs, Recorder.RepairEvents, External?.ExternalEvents ?? 0, commits, events);
     }
 
     /// <summary>Stops following, records everything queued, then closes the store.</summary>
@@ -102,4 +102,4 @@ public sealed class ProjectHost : IDisposable
 /// <param name="RecordsDone">Records the recorder handed to the store; <paramref name="Backlog"/> still queued.</param>
 /// <param name="Commits">Group commits of this session, holding <paramref name="CommittedEvents"/> events.</param>
 public sealed record ProjectStatus(string ProjectDir, long LastSeq, long RecordsDone, int Backlog, long RecordingFailures, string? LastRecordingError,
-    long ExternalEvents, long Commits, long CommittedEvents);
+    long Repairs, long RepairEvents, long ExternalEvents, long Commits, long CommittedEvents);

@@ -99,6 +99,18 @@ public interface IProjectStore : IDisposable
     Task<StoreEvent?> CaptureOnCloseAsync(string agent, string path, SafeFileHandle file);
 
     /// <summary>
+    /// The first half of <see cref="CaptureOnCloseAsync(string, string, SafeFileHandle)"/>: reads the bytes of
+    /// <paramref name="file"/> into the store now (the caller may close it then), for a record made later, in order with
+    /// other records, by <see cref="RecordWriteAsync"/>. For a caller that must read the bytes before it replies (a file
+    /// other processes keep writing to) but may not record before the changes queued ahead of it. Null if it is not a
+    /// regular file.
+    /// </summary>
+    CapturedContent? ReadContent(SafeFileHandle file, string path);
+
+    /// <summary>The second half: records <paramref name="content"/> as <see cref="CaptureOnCloseAsync(string, string, SafeFileHandle)"/> would.</summary>
+    Task<StoreEvent?> RecordWriteAsync(string agent, string path, CapturedContent? content);
+
+    /// <summary>
     /// As <see cref="CaptureOnClose(string, string, SafeFileHandle)"/> for a caller that holds no descriptor: the node now
     /// at <paramref name="path"/> (a file or a symlink), reached from the project directory. Null if it is gone.
     /// </summary>
@@ -288,14 +300,16 @@ public interface IProjectStore : IDisposable
     IndexRebuildResult RebuildIndex();
 
     /// <summary>
-    /// Records, as events of <see cref="StoreConstants.ExternalAgent"/>, every difference between the directory (or the
+    /// Records, as events of <paramref name="agent"/>, every difference between the directory (or the
     /// subtree <paramref name="scope"/>) and the index's current tree; paths held by <see cref="BeginMutation"/> are left alone.
     /// </summary>
     /// <param name="leaveAlone">Paths (and what is under them) the caller will record itself: a server's own changes,
     /// which reach the directory before their records reach the store.</param>
     /// <param name="leaveAloneInode">The same by inode: files the caller is changing under any of their names (hard links).</param>
+    /// <param name="agent">Whom the differences are credited to: <see cref="StoreConstants.ExternalAgent"/> (changes made
+    /// beside the servers), or <see cref="StoreConstants.RepairAgent"/> (a server's changes whose records were lost).</param>
     ReconcileReport Reconcile(IProgress<ReconcileProgress>? progress = null, string scope = "", Func<string, bool>? leaveAlone = null,
-        Func<long, bool>? leaveAloneInode = null);
+        Func<long, bool>? leaveAloneInode = null, string agent = StoreConstants.ExternalAgent);
 
     /// <summary>Starts a live watcher (inotify) that reconciles the parts of the tree that change, after <paramref name="debounce"/> (default 200 ms) of quiet.</summary>
     ProjectWatcher Watch(TimeSpan? debounce = null);

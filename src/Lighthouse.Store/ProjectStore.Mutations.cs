@@ -148,13 +148,26 @@ public sealed partial class ProjectStore
     /// As <see cref="CaptureOnClose(string, string, SafeFileHandle)"/>, returning once the bytes are captured and the
     /// event is queued (the caller may close <paramref name="file"/> then); the task completes at commit.
     /// </summary>
-    public Task<StoreEvent?> CaptureOnCloseAsync(string agent, string path, SafeFileHandle file)
+    public Task<StoreEvent?> CaptureOnCloseAsync(string agent, string path, SafeFileHandle file) =>
+        RecordWriteAsync(agent, path, ReadContent(file, path));
+
+    /// <summary>Reads the bytes of <paramref name="file"/> into the store now, for <see cref="RecordWriteAsync(string, string, CapturedContent)"/>
+    /// later; null if it is not a regular file.</summary>
+    public CapturedContent? ReadContent(SafeFileHandle file, string path)
     {
-        CheckAgent(agent);
         path = StorePath.Normalize(path);
         var attrs = FileStat.Of(file);
-        if (attrs.Kind != FileKind.File) return Task.FromResult<StoreEvent?>(null);
-        return RecordWriteAsync(agent, path, attrs, _capture.Capture(file, attrs, path));
+        if (attrs.Kind != FileKind.File) return null;
+        var (state, hash) = _capture.Capture(file, attrs, path);
+        return new CapturedContent(attrs, state, hash);
+    }
+
+    /// <summary>As <see cref="CaptureOnCloseAsync"/>, with bytes read before by <see cref="ReadContent"/>.</summary>
+    public Task<StoreEvent?> RecordWriteAsync(string agent, string path, CapturedContent? content)
+    {
+        CheckAgent(agent);
+        if (content is null) return Task.FromResult<StoreEvent?>(null);
+        return RecordWriteAsync(agent, StorePath.Normalize(path), content.Attributes, (content.State, content.Hash));
     }
 
     private Task<StoreEvent?> RecordWriteAsync(string agent, string path, NodeAttributes attrs, (ContentState State, string? Hash) content)

@@ -297,8 +297,9 @@ public sealed partial class ProjectStore : IProjectStore
     /// (or the subtree <paramref name="scope"/>) and the current tree of the index.
     /// </summary>
     public ReconcileReport Reconcile(IProgress<ReconcileProgress>? progress = null, string scope = "", Func<string, bool>? leaveAlone = null,
-        Func<long, bool>? leaveAloneInode = null)
+        Func<long, bool>? leaveAloneInode = null, string agent = StoreConstants.ExternalAgent)
     {
+        CheckAgent(agent);
         scope = StorePath.Normalize(scope);
         _ = _writer; // fail before scanning if read-only
         var sw = Stopwatch.StartNew();
@@ -307,7 +308,7 @@ public sealed partial class ProjectStore : IProjectStore
         var events = _writer.Submit(ctx =>
         {
             var first = ctx.Appended.Count;
-            new Reconciler(ctx, StoreConstants.ExternalAgent, baseline: false, InitialContentOnDisk, path => IsBusy(path) || leaveAlone?.Invoke(path) == true, leaveAloneInode).Run(scope, scan.Scope, scan.Nodes, progress);
+            new Reconciler(ctx, agent, baseline: false, InitialContentOnDisk, path => IsBusy(path) || leaveAlone?.Invoke(path) == true, leaveAloneInode).Run(scope, scan.Scope, scan.Nodes, progress);
             return ctx.Appended.GetRange(first, ctx.Appended.Count - first);
         });
         foreach (var skipped in scan.Skipped)

@@ -80,15 +80,16 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
     private void CaptureUnrecordedWrites(in RequestContext ctx, Node node)
     {
         if (!node.OpenForWriting || !_fs!.TryStat(node, out var st) || !Claim(node, st.MtimeNs)) return;
-        Capture(_writers.TryGetValue(node, out var w) ? w.Agent : AgentOf(ctx), node, -1);
+        Capture(_writers.TryGetValue(node, out var w) ? w.Agent : AgentOf(ctx), node, -1, readNow: true); // the writer goes on
     }
 
     /// <summary>Takes the change to modification time <paramref name="mtimeNs"/> for recording; false if it is recorded already.</summary>
     private static bool Claim(Node node, long mtimeNs) => Interlocked.Exchange(ref node.UserStamp, mtimeNs) != mtimeNs;
 
     /// <summary>Queues the capture of <paramref name="node"/>'s bytes, read through a descriptor of its own (through
-    /// <paramref name="fd"/> when given), under its name now.</summary>
-    private void Capture(Agent agent, Node node, int fd)
+    /// <paramref name="fd"/> when given), under its name now; <paramref name="readNow"/>: read before returning, as
+    /// other handles may go on writing (kernel passthrough writes never reach us) once we reply.</summary>
+    private void Capture(Agent agent, Node node, int fd, bool readNow = false)
     {
         int content = _fs!.OpenToRead(node, fd);
         if (content < 0)
@@ -105,7 +106,7 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
             try { path = PathOf(node); }
             catch (IOException) { handle.Dispose(); return; } // unlinked while open: no name to record under
             Remember(node, ContentKnowledge.WritePending);
-            recorder.Written(agent, path, KeyOf(node), handle);
+            recorder.Written(agent, path, KeyOf(node), handle, readNow);
         }
     }
 
@@ -122,6 +123,8 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
     {
         var agent = AgentOf(ctx);
         if (!forWriting) return agent;
+        // A capture still queued from its last close reads its bytes before this handle can change them.
+        recorder.BeforeOpenForWriting(KeyOf(node));
         // Writes through the mount reach the project directory too (kernel passthrough: without us seeing
         // them): while it is open, changes the watcher sees at this path are ours, not external.
         string path;
@@ -202,11 +205,12 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
         SafeFileHandle? content = null;
         if (bytesChanged && (facts.Mode & 0xF000) == 0x8000 && _fs!.OpenToRead(node) is var fd and >= 0)
             content = new SafeFileHandle(fd, ownsHandle: true);
+        bool readNow = node.OpenForWriting; // its writers go on once we reply
         var agent = AgentOf(ctx);
         lock (_fs!.NamespaceOrder)
         {
             if (content is not null) Remember(node, ContentKnowledge.WritePending);
-            recorder.AttributesChanged(agent, PathOf(node), KeyOf(node), facts, bytesChanged, content);
+            recorder.AttributesChanged(agent, PathOf(node), KeyOf(node), facts, bytesChanged, content, readNow);
         }
     }
 
@@ -223,9 +227,18 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
             // An fsync soon after this file's last capture: its change stays unrecorded (the stamp is left behind), so
             // the next capture point takes it — an fsync after the interval, a rename, or the close.
             if (!closing && !recorder.CaptureDue(KeyOf(node))) return;
+            // Closed while another handle writes on: the bytes may be past what this close saw (RELEASE comes after
+            // close() returned; the file may have been opened again and written since). Left for that handle's close.
+            if (closing && node.WritersBesides(1))
+            {
+                recorder.LeftForLater(KeyOf(node));
+                Remember(node, ContentKnowledge.Unknown);
+                return;
+            }
             if (!Claim(node, st.MtimeNs) && !unrecorded) return;
         }
-        // RELEASE comes from the kernel (pid 0): the write belongs to whoever opened the file.
-        Capture(ctx.Pid != 0 ? AgentOf(ctx) : OpenerOf(openedBy) ?? Agent.Kernel, node, fd);
+        // RELEASE comes from the kernel (pid 0): the write belongs to whoever opened the file. An fsync's caller goes on
+        // writing once we reply: its bytes are read before.
+        Capture(ctx.Pid != 0 ? AgentOf(ctx) : OpenerOf(openedBy) ?? Agent.Kernel, node, fd, readNow: !closing);
     }
 }

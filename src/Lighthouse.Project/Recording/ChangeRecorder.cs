@@ -54,7 +54,12 @@ public sealed class ChangeRecorder : IDisposable
     private readonly ConcurrentDictionary<FileKey, ContentKnowledge> _known = new();
     // The last record handed to the store without waiting for its commit: Flush waits for it.
     private Task _lastAsync = Task.CompletedTask;
-    private readonly ConcurrentQueue<Task> _inFlight = new(); // records handed to the store, commit not yet checked
+    // Records handed to the store, commit not yet checked, with the paths they were about (to repair if they fail).
+    private readonly ConcurrentQueue<(Task Commit, string[] Paths)> _inFlight = new();
+    private string[] _running = []; // the paths of the record the recorder thread is running
+    // Paths whose record failed, to reconcile once they are quiet (see Repair); when the next repair is due.
+    private readonly HashSet<string> _toRepair = new(StringComparer.Ordinal);
+    private long _repairDue = long.MaxValue, _repairs, _repairEvents;
     // Paths we changed recently, so the watcher of the project directory can tell our changes from others'.
     private readonly ConcurrentDictionary<string, long> _recent = new(StringComparer.Ordinal);
     // Paths open for writing through us, with how many opens: their bytes may change on disk at any time
@@ -84,6 +89,11 @@ public sealed class ChangeRecorder : IDisposable
     /// <summary>Writes whose capture was already queued and not started: that capture reads their bytes too.</summary>
     public long CapturesCoalesced => Interlocked.Read(ref _coalesced);
     public long Failed => Interlocked.Read(ref _failed);
+    /// <summary>Reconciliations run after failed records, and the events they recorded (see <see cref="Repair"/>).</summary>
+    public long Repairs => Interlocked.Read(ref _repairs);
+    public long RepairEvents => Interlocked.Read(ref _repairEvents);
+    /// <summary>How long the paths of a failed record must be left alone by us before they are repaired.</summary>
+    public static readonly TimeSpan RepairQuiet = TimeSpan.FromSeconds(1);
     public int Backlog => _queue.Count;
     public string? LastError { get; private set; }
 
@@ -245,7 +255,7 @@ public sealed class ChangeRecorder : IDisposable
     /// of the file open for reading, which the recorder closes; without one they are captured at the next capture point,
     /// or before the next change).</summary>
     public void AttributesChanged(Agent agent, string path, FileKey file, in FileFacts facts, bool bytesChanged = true,
-        SafeFileHandle? content = null)
+        SafeFileHandle? content = null, bool readNow = false)
     {
         var attributes = facts.ToStoreAttributes();
         Touched(path);
@@ -256,7 +266,7 @@ public sealed class ChangeRecorder : IDisposable
             finally { Unhold(file); }
         }, path);
         if (attributes.Kind != FileKind.File) { content?.Dispose(); return; }
-        if (bytesChanged && content is not null) QueueCapture(agent, path, file, content);
+        if (bytesChanged && content is not null) QueueCapture(agent, path, file, content, readNow);
         else if (bytesChanged) _known[file] = ContentKnowledge.Changed;
         // chmod, chown: the bytes are as they were, unless it is open for writing through the kernel (writes we do not
         // see): the store then records them as changed, to be captured at the next close or before the next change.
@@ -269,39 +279,42 @@ public sealed class ChangeRecorder : IDisposable
     /// changes recorded before and after). The bytes are read from <paramref name="content"/> (a descriptor of the file
     /// open for reading, which the recorder closes), whatever the file is called or whether it still has a name by the
     /// time the capture runs. The capture is queued; the event commits with the next group.</summary>
-    public void Written(Agent agent, string path, FileKey file, SafeFileHandle content)
+    public void Written(Agent agent, string path, FileKey file, SafeFileHandle content, bool readNow = false)
     {
         long now = Stopwatch.GetTimestamp();
         _capturedAt[file] = now;
         if ((Interlocked.Increment(ref _marks) & 1023) == 0 && _capturedAt.Count > 10_000)
             foreach (var (f, at) in _capturedAt) if (now - at >= IntervalTicks) _capturedAt.TryRemove(f, out _);
         Touched(path);
-        QueueCapture(agent, path, file, content);
+        QueueCapture(agent, path, file, content, readNow);
     }
 
-    private void QueueCapture(Agent agent, string path, FileKey file, SafeFileHandle content)
+    /// <param name="readNow">Read the bytes before returning (other processes may go on writing to the file once the
+    /// caller replies: an fsync, a file renamed or truncated while open); else the queued capture reads them when it runs,
+    /// and writes until then join it.</param>
+    private void QueueCapture(Agent agent, string path, FileKey file, SafeFileHandle content, bool readNow = false)
     {
         _known[file] = ContentKnowledge.WritePending;
         // A capture of this file that waits in the queue with nothing queued after it at this path has not read the
         // file yet: it reads these bytes too, through its own descriptor (fsync after fsync, close after fsync, one capture).
-        if (_captures.TryGetValue(file, out var queued) && queued.Path == path && queued.Agent == agent.Name
+        if (!readNow && _captures.TryGetValue(file, out var queued) && queued.Path == path && queued.Agent == agent.Name
             && !_pending.ContainsKey(path) && queued.TryJoin())
         {
             content.Dispose();
             Interlocked.Increment(ref _coalesced);
             return;
         }
-        _captureSlots.Wait(); // only when MaxQueuedCaptures are queued already
-        var capture = new PendingCapture(path, file, agent.Name);
+        _captureSlots.Wait(); // only when MaxQueuedCaptures hold descriptors already
+        var capture = new PendingCapture(path, file, agent.Name, content, _captureSlots);
         _captures[file] = capture;
         Hold(file);
+        if (readNow) capture.ReadEarly(_store); // a failure is reported when its record runs
         Enqueue(() =>
         {
-            capture.Start();
             Task commit = Task.CompletedTask; // a capture that failed is reported by Run; nobody waits for it
             try
             {
-                commit = _store.CaptureOnCloseAsync(agent.Name, path, content);
+                commit = _store.RecordWriteAsync(agent.Name, path, capture.Read(_store));
                 Submitted(commit);
             }
             finally
@@ -309,10 +322,22 @@ public sealed class ChangeRecorder : IDisposable
                 capture.Handed(commit, _store);
                 _handedCaptures.Enqueue(capture);
                 Unhold(file);
-                content.Dispose();
-                _captureSlots.Release();
             }
         }, _pendingCaptures, path);
+    }
+
+    /// <summary>Before <paramref name="file"/> is opened for writing: a queued capture of it that has not read its bytes
+    /// reads them now, before writes through the new handle (which may never reach us: kernel passthrough) change them.</summary>
+    public void BeforeOpenForWriting(FileKey file)
+    {
+        if (_captures.TryGetValue(file, out var capture)) capture.ReadEarly(_store);
+    }
+
+    /// <summary>A capture point of <paramref name="file"/> passed without a capture (closed while another handle still
+    /// writes to it: the bytes may be past the state this close saw): its change is captured at the next point.</summary>
+    public void LeftForLater(FileKey file)
+    {
+        if (Known(file) != ContentKnowledge.WritePending) _known[file] = ContentKnowledge.Changed;
     }
 
     /// <summary>A capture's commit is done: what we know of its file is safe, unless it was written again since.</summary>
@@ -406,9 +431,11 @@ public sealed class ChangeRecorder : IDisposable
         foreach (var p in paths) tracker.AddOrUpdate(p, 1, (_, n) => n + 1);
         Enqueue(() =>
         {
+            _running = paths;
             try { record(); }
             finally
             {
+                _running = [];
                 foreach (var p in paths)
                     if (tracker.AddOrUpdate(p, 0, (_, n) => n - 1) <= 0) tracker.TryRemove(new KeyValuePair<string, int>(p, 0));
             }
@@ -432,12 +459,7 @@ public sealed class ChangeRecorder : IDisposable
         foreach (var record in Records())
         {
             try { record(); }
-            catch (Exception e)
-            {
-                Interlocked.Increment(ref _failed);
-                LastError = e.Message;
-                Console.Error.WriteLine($"lighthouse: could not record a change: {e.Message}");
-            }
+            catch (Exception e) { RecordFailed(e.Message, _running); }
             Interlocked.Increment(ref _done);
         }
     }
@@ -452,6 +474,7 @@ public sealed class ChangeRecorder : IDisposable
         using var activity = new BackgroundThread.Activity(); // counted busy except while blocked below
         while (true)
         {
+            if (UntilRepair() == TimeSpan.Zero) Repair(); // between records, in order with them
             if (_queue.TryTake(out var record)) { yield return record; continue; }
             if (_queue.IsCompleted) yield break;
             ReportCommitted();
@@ -462,8 +485,8 @@ public sealed class ChangeRecorder : IDisposable
             // Quiet: see the last records committed (or failed) before blocking, so errors are reported now.
             WaitForLastCommit();
             ReportCommitted();
-            if (!activity.Take(_queue, Timeout.InfiniteTimeSpan, out record)) yield break;
-            yield return record;
+            if (activity.Take(_queue, UntilRepair(), out record)) { yield return record; continue; }
+            if (_queue.IsCompleted) yield break; // else a repair is due
         }
     }
 
@@ -493,7 +516,7 @@ public sealed class ChangeRecorder : IDisposable
     private void Submitted(Task commit)
     {
         _lastAsync = commit;
-        _inFlight.Enqueue(commit);
+        _inFlight.Enqueue((commit, _running));
     }
 
     /// <summary>Waits for the commit of the last record handed to the store (failures are reported by
@@ -514,15 +537,93 @@ public sealed class ChangeRecorder : IDisposable
             _handedCaptures.TryDequeue(out _);
             Settle(capture);
         }
-        while (_inFlight.TryPeek(out var commit) && commit.IsCompleted)
+        while (_inFlight.TryPeek(out var handed) && handed.Commit.IsCompleted)
         {
             _inFlight.TryDequeue(out _);
-            if (!commit.IsFaulted) continue;
-            Interlocked.Increment(ref _failed);
-            LastError = commit.Exception!.InnerException!.Message;
-            Console.Error.WriteLine($"lighthouse: could not record a change: {LastError}");
+            if (handed.Commit.IsFaulted) RecordFailed(handed.Commit.Exception!.InnerException!.Message, handed.Paths);
         }
     }
+
+    /// <summary>A record could not be made: said loudly (log line, <see cref="Failed"/>, <see cref="LastError"/>), and
+    /// its paths are reconciled from the tree once quiet (<see cref="Repair"/>), so one lost record does not start a chain
+    /// of failures (a directory whose creation was lost refuses every record inside it).</summary>
+    private void RecordFailed(string message, string[] paths)
+    {
+        Interlocked.Increment(ref _failed);
+        LastError = message;
+        Console.Error.WriteLine($"lighthouse: could not record a change{(paths.Length > 0 ? $" to '{string.Join("', '", paths)}'" : "")}: {message}");
+        if (paths.Length == 0) return;
+        lock (_toRepair)
+        {
+            foreach (var p in paths) _toRepair.Add(p);
+            if (_repairDue == long.MaxValue) _repairDue = Stopwatch.GetTimestamp() + RepairQuietTicks;
+        }
+    }
+
+    private static readonly long RepairQuietTicks = (long)(RepairQuiet.TotalSeconds * Stopwatch.Frequency);
+
+    /// <summary>Whether a repair is due now, and how long until it is (infinite when none is waiting).</summary>
+    private TimeSpan UntilRepair()
+    {
+        long due = Interlocked.Read(ref _repairDue);
+        if (due == long.MaxValue) return Timeout.InfiniteTimeSpan;
+        return TimeSpan.FromSeconds(Math.Max(0, due - Stopwatch.GetTimestamp()) / (double)Stopwatch.Frequency);
+    }
+
+    /// <summary>
+    /// Repairs the index after failed records: reconciles the smallest indexed directory holding their paths with the
+    /// tree, on the recorder thread (in order with the records around it), crediting what it finds to
+    /// <see cref="StoreConstants.RepairAgent"/> — the change was made through the mount, but its record (and so its
+    /// agent) was lost. Paths we are still changing (a record queued, open for writing, changed in the last
+    /// <see cref="RepairQuiet"/>) are left for later.
+    /// </summary>
+    private void Repair()
+    {
+        List<string> now = [], later = [];
+        lock (_toRepair)
+        {
+            foreach (var p in _toRepair) (Busy(p) ? later : now).Add(p);
+            _toRepair.Clear();
+            foreach (var p in later) _toRepair.Add(p);
+            _repairDue = later.Count > 0 ? Stopwatch.GetTimestamp() + RepairQuietTicks : long.MaxValue;
+        }
+        if (now.Count == 0) return;
+        WaitForLastCommit();
+        ReportCommitted();
+        string scope = StorePath.CommonDirectory(now.Select(StorePath.Parent).ToList());
+        // The scope must be a directory the index knows (a lost mkdir: its parent).
+        while (scope.Length > 0 && _store.LookupPath(scope, StorePoint.Latest) is not { Kind: FileKind.Directory })
+            scope = StorePath.Parent(scope);
+        try
+        {
+            var report = _store.Reconcile(scope: scope, leaveAlone: Busy, leaveAloneInode: InodeBusy, agent: StoreConstants.RepairAgent);
+            Interlocked.Increment(ref _repairs);
+            Interlocked.Add(ref _repairEvents, report.Events.Count);
+            Console.Error.WriteLine($"lighthouse: repaired the record of '{(scope.Length == 0 ? "." : scope)}' after failed records: " +
+                $"{report.Events.Count} events by {StoreConstants.RepairAgent}");
+        }
+        catch (Exception e)
+        {
+            LastError = $"repairing the record of '{scope}': {e.Message}";
+            Console.Error.WriteLine($"lighthouse: {LastError}");
+        }
+    }
+
+    /// <summary>Whether we may still be changing <paramref name="path"/> or a directory above it, as far as a repair is
+    /// concerned: a record queued, open for writing, or changed by us within <see cref="RepairQuiet"/>.</summary>
+    private bool Busy(string path)
+    {
+        long now = Stopwatch.GetTimestamp();
+        for (var p = path; ; p = StorePath.Parent(p))
+        {
+            if (_pending.ContainsKey(p) || _pendingCaptures.ContainsKey(p) || _openForWriting.ContainsKey(p)
+                || _recent.TryGetValue(p, out long at) && now - at < RepairQuietTicks) return true;
+            if (p.Length == 0) return false;
+        }
+    }
+
+    private bool InodeBusy(long inode) =>
+        _heldInodes.ContainsKey(inode) || _recentInodes.TryGetValue(inode, out long at) && Stopwatch.GetTimestamp() - at < RepairQuietTicks;
 
     /// <summary>Records what is still queued, then stops the recorder thread.</summary>
     public void Dispose()
@@ -534,16 +635,20 @@ public sealed class ChangeRecorder : IDisposable
         _hurry.Dispose();
     }
 
-    /// <summary>A capture queued by <see cref="Written"/>: later writes may join it until it starts reading the file;
-    /// whoever must wait for it waits for its commit.</summary>
-    private sealed class PendingCapture(string path, FileKey file, string agent)
+    /// <summary>A capture queued by <see cref="Written"/>: it holds a descriptor of the file until its bytes are read
+    /// (when its record runs, or earlier: <see cref="ReadEarly"/>); later writes may join it until then. Whoever must wait
+    /// for it waits for its commit.</summary>
+    private sealed class PendingCapture(string path, FileKey file, string agent, SafeFileHandle content, SemaphoreSlim slots)
     {
         public readonly string Path = path;
         public readonly FileKey File = file;
         public readonly string Agent = agent;
         private readonly object _gate = new();
-        private bool _started;
-        private Task? _commit; // set once the bytes are read and the event handed to the store (or the capture failed)
+        private SafeFileHandle? _content = content; // until read
+        private bool _reading, _read;
+        private CapturedContent? _bytes;
+        private Exception? _error;
+        private Task? _commit; // set once the event is handed to the store (or the capture failed)
         private int _waiters;
 
         public bool IsCommitted => Volatile.Read(ref _commit) is { IsCompleted: true };
@@ -551,12 +656,41 @@ public sealed class ChangeRecorder : IDisposable
         /// <summary>True if it has not started reading the file: it will read what a joining write wrote.</summary>
         public bool TryJoin()
         {
-            lock (_gate) return !_started;
+            lock (_gate) return !_reading && !_read;
         }
 
-        public void Start()
+        /// <summary>Reads the bytes now if nobody has; errors are kept for <see cref="Read"/>.</summary>
+        public void ReadEarly(IProjectStore store)
         {
-            lock (_gate) _started = true;
+            try { Read(store); } catch { /* reported by the record, which calls Read again */ }
+        }
+
+        /// <summary>The bytes, read on the first call (a later one waits for it); throws what reading threw.</summary>
+        public CapturedContent? Read(IProjectStore store)
+        {
+            SafeFileHandle content;
+            lock (_gate)
+            {
+                while (_reading) Monitor.Wait(_gate);
+                if (_read) return _error is null ? _bytes : throw _error;
+                _reading = true;
+                content = _content!;
+            }
+            CapturedContent? bytes = null;
+            Exception? error = null;
+            try { bytes = store.ReadContent(content, Path); }
+            catch (Exception e) { error = e; }
+            finally
+            {
+                content.Dispose();
+                slots.Release();
+                lock (_gate)
+                {
+                    (_bytes, _error, _read, _reading, _content) = (bytes, error, true, false, null);
+                    Monitor.PulseAll(_gate);
+                }
+            }
+            return error is null ? bytes : throw error;
         }
 
         public void Handed(Task commit, IProjectStore store)

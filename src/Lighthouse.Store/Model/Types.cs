@@ -64,6 +64,10 @@ public sealed record NodeVersion(
 
 public sealed record DirEntry(string Name, long FileId, FileKind Kind);
 
+/// <summary>Bytes of a file read into the store (<see cref="IProjectStore.ReadContent"/>), not recorded yet; <paramref name="Attributes"/>
+/// from the file's fstat at the time.</summary>
+public sealed record CapturedContent(NodeAttributes Attributes, ContentState State, string? Hash);
+
 /// <param name="Format">The encoding its hash covers: 1 for an event with attributes recorded before schema 2 (no owner,
 /// group or device kept), <see cref="CurrentFormat"/> otherwise.</param>
 /// <param name="DirMtimeNs">For an event that changed the entries of a directory (create, mkdir, symlink, link, unlink,
@@ -172,5 +176,8 @@ public static class StoreConstants
     public const long Open = long.MaxValue;
     public const long RootFileId = 1;
     public const string ExternalAgent = "external";
+    /// <summary>Credited with what a reconciliation after a failed record finds: changes made through a server whose
+    /// records (and so their agents) were lost. Like <see cref="ExternalAgent"/>, not a name an agent can take.</summary>
+    public const string RepairAgent = "repair";
     public const string StateDirName = ".lighthouse";
 }
