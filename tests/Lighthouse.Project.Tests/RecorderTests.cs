@@ -97,6 +97,37 @@ public sealed class RecorderTests : IDisposable
     }
 
     [Fact]
+    public void A_failed_record_is_repaired_from_the_tree_once_quiet_and_credited_to_repair_not_external()
+    {
+        var host = _p.Open();
+        long before = host.Store.LastSeq;
+        Directory.CreateDirectory(_p.Abs("lost")); // made through a server whose record of it was lost
+        File.WriteAllText(_p.Abs("lost/a.c"), "int a;\n");
+        var (key, facts) = _p.Stat("lost/a.c");
+        host.Recorder.Created(Alice, "lost/a.c", key, facts); // its directory is not in the index: refused
+        host.Recorder.Flush();
+        Assert.Equal(1, host.Recorder.Failed);
+        Assert.Contains("lost", host.Recorder.LastError);
+        Assert.Equal(0, host.Recorder.Repairs); // not at once: the path was changed a moment ago
+
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (host.Recorder.Repairs == 0 && DateTime.UtcNow < deadline) Thread.Sleep(50);
+        Assert.Equal(1, host.Recorder.Repairs);
+        var repaired = _p.EventsAfter(before);
+        Assert.Equal([(EventOp.Mkdir, "lost"), (EventOp.Create, "lost/a.c")], repaired.Select(e => (e.Op, e.Path)));
+        Assert.All(repaired, e => Assert.Equal(StoreConstants.RepairAgent, e.Agent));
+        Assert.Equal(2, host.Recorder.RepairEvents);
+        Assert.Equal(facts.Size, host.Store.Attributes("lost/a.c", StorePoint.Latest).Attributes.Size);
+
+        // The directory records again, without a chain of failures.
+        long afterRepair = host.Store.LastSeq;
+        _p.Create(Bob, "lost/b.c", "int b;\n");
+        Assert.Equal([(EventOp.Create, "bob/make"), (EventOp.Write, "bob/make")], _p.EventsAfter(afterRepair).Select(e => (e.Op, e.Agent)));
+        Assert.Equal(1, host.Recorder.Failed);
+        Assert.Equal(1, host.Status().Repairs);
+    }
+
+    [Fact]
     public void A_file_known_nothing_of_is_saved_only_if_the_store_holds_it_by_metadata_only()
     {
         File.WriteAllText(_p.Abs("old.c"), "int old;\n"); // a baseline: metadata only
