@@ -32,6 +32,11 @@ namespace Lighthouse.Project.Recording;
 /// and again is captured at most once per <see cref="OpenCaptureInterval"/>: an fsync sooner after its
 /// last capture (<see cref="CaptureDue"/> false) is left for the next point — an fsync after the
 /// interval, a rename, or the close, whose capture always holds the final content.</para>
+///
+/// <para><b>A version is a state the file had.</b> Writes by kernel passthrough never reach us, so bytes are read
+/// where nobody writes: at fsync, rename, removal or truncation of a file open for writing, before the reply
+/// (readNow); at close, later, unless the file is opened for writing again first (<see cref="BeforeOpenForWriting"/>
+/// reads them then); a close while another handle writes records nothing (<see cref="LeftForLater"/>).</para>
 /// </summary>
 public sealed class ChangeRecorder : IDisposable
 {
