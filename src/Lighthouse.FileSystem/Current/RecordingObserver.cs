@@ -200,17 +200,17 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
         bool bytesChanged = (changed & (SetAttrValid.Size | SetAttrValid.Mtime | SetAttrValid.MtimeNow)) != 0;
         if (bytesChanged && (facts.Mode & 0xF000) == 0x8000) Remember(node, ContentKnowledge.Unknown);
         Volatile.Write(ref node.UserStamp, facts.MtimeNs);
-        // New bytes are captured now (tar sets the time after the last write, maybe before the kernel's RELEASE reaches us),
-        // through a descriptor of their own like a write's.
+        // New bytes of a file nobody writes to are captured now, through a descriptor of their own like a write's (tar sets
+        // the time after the last write). A file still open for writing (its writer goes on once we reply, or tar's
+        // RELEASE has not reached us yet) is captured at its next capture point instead: its close, or an fsync.
         SafeFileHandle? content = null;
-        if (bytesChanged && (facts.Mode & 0xF000) == 0x8000 && _fs!.OpenToRead(node) is var fd and >= 0)
+        if (bytesChanged && (facts.Mode & 0xF000) == 0x8000 && !node.OpenForWriting && _fs!.OpenToRead(node) is var fd and >= 0)
             content = new SafeFileHandle(fd, ownsHandle: true);
-        bool readNow = node.OpenForWriting; // its writers go on once we reply
         var agent = AgentOf(ctx);
         lock (_fs!.NamespaceOrder)
         {
             if (content is not null) Remember(node, ContentKnowledge.WritePending);
-            recorder.AttributesChanged(agent, PathOf(node), KeyOf(node), facts, bytesChanged, content, readNow);
+            recorder.AttributesChanged(agent, PathOf(node), KeyOf(node), facts, bytesChanged, content);
         }
     }
 
