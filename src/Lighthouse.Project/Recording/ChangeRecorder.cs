@@ -337,6 +337,25 @@ public sealed class ChangeRecorder : IDisposable
         }, _pendingCaptures, path);
     }
 
+    /// <summary>A written file was closed again within <see cref="OpenCaptureInterval"/> of its last capture
+    /// (<see cref="CaptureDue"/> false): its new version is recorded by metadata only (<paramref name="facts"/>, from
+    /// the close's fstat), which bounds the versions kept of a file rewritten many times. The bytes stay in the file:
+    /// served from it while current, saved by copy-on-write before the file is removed or replaced (<see cref="Known"/>
+    /// says Unsaved), and overwritten by a change in place like any intermediate version of a file rewritten many times;
+    /// the next close after the interval captures again.</summary>
+    public void WrittenUnread(Agent agent, string path, FileKey file, in FileFacts facts)
+    {
+        var attributes = facts.ToStoreAttributes();
+        if (Known(file) != ContentKnowledge.WritePending) _known[file] = ContentKnowledge.Unsaved;
+        Touched(path);
+        Hold(file);
+        Record(() =>
+        {
+            try { Submitted(_store.RecordUncapturedWriteAsync(agent.Name, path, attributes)); }
+            finally { Unhold(file); }
+        }, path);
+    }
+
     /// <summary>Before <paramref name="file"/> is opened for writing: a queued capture of it that has not read its bytes
     /// reads them now, before writes through the new handle (which may never reach us: kernel passthrough) change them.</summary>
     public void BeforeOpenForWriting(FileKey file)
@@ -421,7 +440,7 @@ public sealed class ChangeRecorder : IDisposable
         // before it has applied them (a truncate still queued), and there are only as many as the queue holds.
         bool settled = _queue.Count == 0 && _lastAsync.IsCompleted;
         foreach (var (file, known) in _known)
-            if (known == ContentKnowledge.Safe || known == ContentKnowledge.Changed && settled)
+            if (known is ContentKnowledge.Safe or ContentKnowledge.Unsaved || known == ContentKnowledge.Changed && settled)
                 _known.TryRemove(new KeyValuePair<FileKey, ContentKnowledge>(file, known));
         _capturedAt.Clear();
         long now = Stopwatch.GetTimestamp();
