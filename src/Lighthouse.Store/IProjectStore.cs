@@ -111,6 +111,15 @@ public interface IProjectStore : IDisposable
     Task<StoreEvent?> RecordWriteAsync(string agent, string path, CapturedContent? content);
 
     /// <summary>
+    /// The second half of <see cref="CaptureBeforeModify(string, string, SafeFileHandle, string?)"/> for bytes read before
+    /// by <see cref="ReadContent"/>: in order with the records before it, gives them to the current version at
+    /// <paramref name="path"/> if that was recorded by metadata only (a <c>capture</c> event), or records them as a write of
+    /// <paramref name="changedBy"/> (else <c>external</c>) if the file no longer matches that version; null when the
+    /// current version has its bytes already.
+    /// </summary>
+    Task<StoreEvent?> RecordCaptureBeforeModifyAsync(string agent, string path, CapturedContent? content, string? changedBy = null);
+
+    /// <summary>
     /// As <see cref="CaptureOnClose(string, string, SafeFileHandle)"/> for a caller that holds no descriptor: the node now
     /// at <paramref name="path"/> (a file or a symlink), reached from the project directory. Null if it is gone.
     /// </summary>
@@ -152,15 +161,6 @@ public interface IProjectStore : IDisposable
     /// the new version's bytes are marked not captured. The task's result is null when nothing changed.
     /// </summary>
     Task<StoreEvent?> RecordSetAttributesAsync(string agent, string path, NodeAttributes attributes);
-
-    /// <summary>
-    /// Records a write whose bytes are not read now (a file closed again soon after its last capture: the number of
-    /// versions kept of a file rewritten many times is bounded): a <c>write</c> event with a new version by metadata only
-    /// (<paramref name="attributes"/>), its bytes served from the live file while it is current and saved by
-    /// <see cref="CaptureBeforeModify(string, string, SafeFileHandle, string?)"/> before a change through the mount.
-    /// Null when the attributes are those of the current version.
-    /// </summary>
-    Task<StoreEvent?> RecordUncapturedWriteAsync(string agent, string path, NodeAttributes attributes);
 
     /// <summary>Records an unlink or rmdir (by the kind the index knows; a directory must be empty in the index). Earlier versions stay reachable.</summary>
     StoreEvent RecordUnlink(string agent, string path);

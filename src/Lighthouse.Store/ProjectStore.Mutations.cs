@@ -105,11 +105,22 @@ public sealed partial class ProjectStore
         return v is { ContentState: ContentState.NotCaptured };
     }
 
+    /// <summary>As <see cref="IProjectStore.RecordCaptureBeforeModifyAsync"/>.</summary>
+    public Task<StoreEvent?> RecordCaptureBeforeModifyAsync(string agent, string path, CapturedContent? content, string? changedBy = null)
+    {
+        CheckAgent(agent);
+        if (content is null) return Task.FromResult<StoreEvent?>(null);
+        return CaptureBeforeModifyItem(agent, StorePath.Normalize(path), content.Attributes, (content.State, content.Hash), changedBy);
+    }
+
     private StoreEvent? RecordCaptureBeforeModify(string agent, string path, NodeAttributes attrs, (ContentState State, string? Hash) content,
-        string? changedBy = null)
+        string? changedBy = null) => Wait(CaptureBeforeModifyItem(agent, path, attrs, content, changedBy));
+
+    private Task<StoreEvent?> CaptureBeforeModifyItem(string agent, string path, NodeAttributes attrs, (ContentState State, string? Hash) content,
+        string? changedBy)
     {
         var (state, hash) = content;
-        return _writer.Submit(ctx =>
+        return _writer.SubmitAsync<StoreEvent?>(ctx =>
         {
             var found = ctx.Index.ResolveCurrent(path);
             if (found is null) return null;
@@ -241,23 +252,6 @@ public sealed partial class ProjectStore
             var (state, hash) = contentSame ? (v.ContentState, v.ContentHash) : InitialContent(attrs);
             return ctx.Append(new EventDraft(agent, EventOp.SetAttributes, path, FileId: v.FileId, BeforeVersion: v.VersionSeq,
                 NewVersion: true, Attributes: attrs, ContentState: state, ContentHash: hash));
-        }, savepoint: false);
-    }
-
-    /// <summary>As <see cref="IProjectStore.RecordUncapturedWriteAsync"/>.</summary>
-    public Task<StoreEvent?> RecordUncapturedWriteAsync(string agent, string path, NodeAttributes attributes)
-    {
-        CheckAgent(agent);
-        path = StorePath.Normalize(path);
-        return _writer.SubmitAsync<StoreEvent?>(ctx =>
-        {
-            var found = ctx.Index.ResolveCurrent(path)
-                ?? throw new IndexConflictException($"cannot record a write to '{path}': it is not in the index (record its creation first)");
-            var v = ctx.Index.CurrentVersion(found.FileId)!;
-            if (v.Attributes == attributes) return null;
-            var (state, hash) = InitialContent(attributes); // empty: captured; too large: says so; else not captured
-            return ctx.Append(new EventDraft(agent, EventOp.Write, path, FileId: v.FileId, BeforeVersion: v.VersionSeq,
-                NewVersion: true, Attributes: attributes, ContentState: state, ContentHash: hash));
         }, savepoint: false);
     }
 

@@ -48,13 +48,11 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
             case ContentKnowledge.Safe:
                 Remember(node, ContentKnowledge.Safe);
                 return;
-            case ContentKnowledge.Unsaved when inPlace:
-                return; // an intermediate version, recorded by metadata only on purpose: not kept unless it loses its name
             case ContentKnowledge.WritePending:
                 // The queued capture of the last write reads the file through a descriptor of its own: only a change
                 // in place destroys what it is to read.
                 if (!inPlace) return;
-                recorder.WaitForCapture(KeyOf(node)); // it runs and commits first
+                recorder.ReadQueuedCapture(KeyOf(node)); // it reads the bytes now if it has not yet
                 Remember(node, ContentKnowledge.Safe);
                 return;
             default:
@@ -238,21 +236,6 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
                 return;
             }
             if (!Claim(node, st.MtimeNs) && !unrecorded) return;
-            // Closed again soon after its last capture (a file rewritten again and again): the version is recorded by
-            // metadata only, its bytes left in the file (copy-on-write keeps them before a change through us).
-            if (closing && !recorder.CaptureDue(KeyOf(node)))
-            {
-                var writer = ctx.Pid != 0 ? AgentOf(ctx) : OpenerOf(openedBy) ?? Agent.Kernel;
-                Remember(node, ContentKnowledge.Unknown);
-                lock (_fs.NamespaceOrder)
-                {
-                    string path;
-                    try { path = PathOf(node); }
-                    catch (IOException) { return; } // unlinked while open: no name to record under
-                    recorder.WrittenUnread(writer, path, KeyOf(node), Facts(st));
-                }
-                return;
-            }
         }
         // RELEASE comes from the kernel (pid 0): the write belongs to whoever opened the file. An fsync's caller goes on
         // writing once we reply: its bytes are read before.

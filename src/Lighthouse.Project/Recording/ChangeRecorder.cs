@@ -137,16 +137,28 @@ public sealed class ChangeRecorder : IDisposable
         // unless the store holds a version of it recorded by metadata only: no query and no wait in the common case.
         // (What we queued ourselves that records bytes without them, a truncate, left it Changed, not Unknown.)
         if (Known(file) == ContentKnowledge.Unknown && !_store.HasUncapturedContent((long)file.Inode)) return;
-        // Queued events about this file or a directory above it must reach the index first, or the disk would look
-        // changed behind our back; the store reads committed events.
-        if (PendingAtOrAbove(path)) Flush();
-        else WaitForLastCommit(); // handed over, not yet committed
-        _store.CaptureBeforeModify(agent.Name, path, content, lastWriter?.Name);
+        // The bytes are read now, before the change; their record goes in the queue, in order after the records of this
+        // file still queued (its metadata-only version among them), so nothing waits for the queue.
+        var bytes = _store.ReadContent(content, path);
         _known[file] = ContentKnowledge.Safe;
+        Touched(path);
+        Hold(file);
+        Record(() =>
+        {
+            try { Submitted(_store.RecordCaptureBeforeModifyAsync(agent.Name, path, bytes, lastWriter?.Name)); }
+            finally { Unhold(file); }
+        }, path);
     }
 
     /// <summary>Before a file whose last write is still being captured (<see cref="Known"/> said WritePending) is
-    /// changed in place: returns once that capture is committed (it reads the file's bytes, which are about to change).</summary>
+    /// changed in place: returns once that capture has read the file's bytes (now, on the caller's thread, if it had not
+    /// started); its record stays in the queue.</summary>
+    public void ReadQueuedCapture(FileKey file)
+    {
+        if (_captures.TryGetValue(file, out var capture)) capture.ReadEarly(_store);
+    }
+
+    /// <summary>Waits until the queued capture of <paramref name="file"/>, if any, is committed.</summary>
     public void WaitForCapture(FileKey file)
     {
         if (!_captures.TryGetValue(file, out var capture)) return;
@@ -337,25 +349,6 @@ public sealed class ChangeRecorder : IDisposable
         }, _pendingCaptures, path);
     }
 
-    /// <summary>A written file was closed again within <see cref="OpenCaptureInterval"/> of its last capture
-    /// (<see cref="CaptureDue"/> false): its new version is recorded by metadata only (<paramref name="facts"/>, from
-    /// the close's fstat), which bounds the versions kept of a file rewritten many times. The bytes stay in the file:
-    /// served from it while current, saved by copy-on-write before the file is removed or replaced (<see cref="Known"/>
-    /// says Unsaved), and overwritten by a change in place like any intermediate version of a file rewritten many times;
-    /// the next close after the interval captures again.</summary>
-    public void WrittenUnread(Agent agent, string path, FileKey file, in FileFacts facts)
-    {
-        var attributes = facts.ToStoreAttributes();
-        if (Known(file) != ContentKnowledge.WritePending) _known[file] = ContentKnowledge.Unsaved;
-        Touched(path);
-        Hold(file);
-        Record(() =>
-        {
-            try { Submitted(_store.RecordUncapturedWriteAsync(agent.Name, path, attributes)); }
-            finally { Unhold(file); }
-        }, path);
-    }
-
     /// <summary>Before <paramref name="file"/> is opened for writing: a queued capture of it that has not read its bytes
     /// reads them now, before writes through the new handle (which may never reach us: kernel passthrough) change them.</summary>
     public void BeforeOpenForWriting(FileKey file)
@@ -440,7 +433,7 @@ public sealed class ChangeRecorder : IDisposable
         // before it has applied them (a truncate still queued), and there are only as many as the queue holds.
         bool settled = _queue.Count == 0 && _lastAsync.IsCompleted;
         foreach (var (file, known) in _known)
-            if (known is ContentKnowledge.Safe or ContentKnowledge.Unsaved || known == ContentKnowledge.Changed && settled)
+            if (known == ContentKnowledge.Safe || known == ContentKnowledge.Changed && settled)
                 _known.TryRemove(new KeyValuePair<FileKey, ContentKnowledge>(file, known));
         _capturedAt.Clear();
         long now = Stopwatch.GetTimestamp();
