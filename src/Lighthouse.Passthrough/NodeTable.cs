@@ -51,9 +51,6 @@ public sealed class Node
 
     /// <summary>Whether a file handle opened for writing is still open (not released yet).</summary>
     public bool OpenForWriting { get { lock (this) return WritableFiles > 0; } }
-
-    /// <summary>Whether more than <paramref name="handles"/> handles opened for writing are open (others than the caller's).</summary>
-    public bool WritersBesides(int handles) { lock (this) return WritableFiles > handles; }
 }
 
 /// <summary>Node ids ↔ nodes, and (device, inode) → node so hard links share one node id.</summary>

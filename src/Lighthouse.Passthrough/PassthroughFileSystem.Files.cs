@@ -128,6 +128,9 @@ public sealed unsafe partial class PassthroughFileSystem
         if (handle is null) return Errno.EBADF;
         var n = handle.Node!;
         int fd = handle.Fd;
+        // No longer counted as writing before the observer hears of it: of two handles released at once on two threads,
+        // the second to get here sees no other writer (each seeing the other would leave the bytes to nobody).
+        if (handle.Writable) lock (n) n.WritableFiles--;
         if (handle.Writable && _observer is { } o)
         {
             try { o.Written(ctx, n, handle.OpenedBy, fd, closing: true); } catch (Exception e) { ObserverFailed(ctx, e); }
@@ -136,7 +139,6 @@ public sealed unsafe partial class PassthroughFileSystem
         lock (n)
         {
             n.OpenFiles--;
-            if (handle.Writable) n.WritableFiles--;
             n.OpenFds?.Remove(fd);
             if (handle.Passthrough) n.Backing.Release(_backing!);
             // Closed under the node's lock: others use OpenFd under it.

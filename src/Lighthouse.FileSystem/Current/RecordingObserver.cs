@@ -15,7 +15,7 @@ namespace Lighthouse.FileSystem.Current;
 /// project's <see cref="ChangeRecorder"/> takes — paths relative to the project, the caller's agent,
 /// the stat the passthrough already made — and keeps per-node shortcuts so the common case costs
 /// no path walk: <see cref="Node.UserState"/> caches "content safe" (1), <see cref="Node.UserStamp"/>
-/// the modification time of the last recorded version.
+/// the stamp (<see cref="StampOf"/>) of the last recorded version.
 /// </summary>
 internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver agents) : IPassthroughObserver
 {
@@ -79,12 +79,30 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
     /// </summary>
     private void CaptureUnrecordedWrites(in RequestContext ctx, Node node)
     {
-        if (!node.OpenForWriting || !_fs!.TryStat(node, out var st) || !Claim(node, st.MtimeNs)) return;
+        if (!node.OpenForWriting || !_fs!.TryStat(node, out var st) || !Claim(node, StampOf(st.MtimeNs, st.Size))) return;
         Capture(_writers.TryGetValue(node, out var w) ? w.Agent : AgentOf(ctx), node, -1, readNow: true); // the writer goes on
     }
 
     /// <summary>Takes the change to modification time <paramref name="mtimeNs"/> for recording; false if it is recorded already.</summary>
-    private static bool Claim(Node node, long mtimeNs) => Interlocked.Exchange(ref node.UserStamp, mtimeNs) != mtimeNs;
+    private static bool Claim(Node node, long stamp) => Interlocked.Exchange(ref node.UserStamp, stamp) != stamp || stamp == Untrusted;
+
+    /// <summary>
+    /// What says a file's bytes may have changed since a record: its modification time and size. A write within the
+    /// clock's granularity of the stat the stamp came from (a few ms: timestamps are coarse) can leave both as they were,
+    /// so a stamp of a file with bytes modified that recently is <see cref="Untrusted"/>, which nothing equals: its next
+    /// capture point captures whatever it reads then (an unchanged file gives no new version). Writes by kernel
+    /// passthrough never reach us; this is how a close tells whether there were any.
+    /// </summary>
+    private static long StampOf(long mtimeNs, long size)
+    {
+        if (size > 0 && DateTime.UtcNow.Ticks * 100 - UnixEpochNs - mtimeNs < AmbiguousNs) return Untrusted;
+        return mtimeNs ^ (size * unchecked((long)0x9E3779B97F4A7C15));
+    }
+
+    private const long Untrusted = long.MinValue, AmbiguousNs = 50_000_000;
+    private static readonly long UnixEpochNs = DateTime.UnixEpoch.Ticks * 100;
+
+    private static bool StampSays(Node node, long stamp) => stamp != Untrusted && Volatile.Read(ref node.UserStamp) == stamp;
 
     /// <summary>Queues the capture of <paramref name="node"/>'s bytes, read through a descriptor of its own (through
     /// <paramref name="fd"/> when given), under its name now; <paramref name="readNow"/>: read before returning, as
@@ -155,7 +173,7 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
     public void Created(in RequestContext ctx, Node parent, ReadOnlySpan<byte> name, Node node, in NodeStat st, ReadOnlySpan<byte> symlinkTarget)
     {
         var facts = Facts(st);
-        Volatile.Write(ref node.UserStamp, facts.MtimeNs);
+        Volatile.Write(ref node.UserStamp, StampOf(facts.MtimeNs, facts.Size));
         // A file born with bytes (an O_TMPFILE linked in): read them through a descriptor of its own, as the name
         // may be renamed or removed before the record is made.
         SafeFileHandle? content = null;
@@ -199,7 +217,7 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
         // Mode, owner, access time: the bytes, and what we know of them, are as they were.
         bool bytesChanged = (changed & (SetAttrValid.Size | SetAttrValid.Mtime | SetAttrValid.MtimeNow)) != 0;
         if (bytesChanged && (facts.Mode & 0xF000) == 0x8000) Remember(node, ContentKnowledge.Unknown);
-        Volatile.Write(ref node.UserStamp, facts.MtimeNs);
+        Volatile.Write(ref node.UserStamp, StampOf(facts.MtimeNs, facts.Size));
         // New bytes of a file nobody writes to are captured now, through a descriptor of their own like a write's (tar sets
         // the time after the last write). A file still open for writing (its writer goes on once we reply, or tar's
         // RELEASE has not reached us yet) is captured at its next capture point instead: its close, or an fsync.
@@ -223,19 +241,20 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
         {
             // A change of its bytes recorded without them (tar sets the time before RELEASE): captured whatever the stamp.
             bool unrecorded = recorder.Known(KeyOf(node)) == ContentKnowledge.Changed;
-            if (!unrecorded && Volatile.Read(ref node.UserStamp) == st.MtimeNs) return;
+            long stamp = StampOf(st.MtimeNs, st.Size);
+            if (!unrecorded && StampSays(node, stamp)) return;
             // An fsync soon after this file's last capture: its change stays unrecorded (the stamp is left behind), so
             // the next capture point takes it — an fsync after the interval, a rename, or the close.
             if (!closing && !recorder.CaptureDue(KeyOf(node))) return;
             // Closed while another handle writes on: the bytes may be past what this close saw (RELEASE comes after
             // close() returned; the file may have been opened again and written since). Left for that handle's close.
-            if (closing && node.WritersBesides(1))
+            if (closing && node.OpenForWriting) // (the handle being released no longer counts)
             {
                 recorder.LeftForLater(KeyOf(node));
                 Remember(node, ContentKnowledge.Unknown);
                 return;
             }
-            if (!Claim(node, st.MtimeNs) && !unrecorded) return;
+            if (!Claim(node, stamp) && !unrecorded) return;
         }
         // RELEASE comes from the kernel (pid 0): the write belongs to whoever opened the file. An fsync's caller goes on
         // writing once we reply: its bytes are read before.
