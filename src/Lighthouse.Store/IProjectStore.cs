@@ -153,6 +153,15 @@ public interface IProjectStore : IDisposable
     /// </summary>
     Task<StoreEvent?> RecordSetAttributesAsync(string agent, string path, NodeAttributes attributes);
 
+    /// <summary>
+    /// Records a write whose bytes are not read now (a file closed again soon after its last capture: the number of
+    /// versions kept of a file rewritten many times is bounded): a <c>write</c> event with a new version by metadata only
+    /// (<paramref name="attributes"/>), its bytes served from the live file while it is current and saved by
+    /// <see cref="CaptureBeforeModify(string, string, SafeFileHandle, string?)"/> before a change through the mount.
+    /// Null when the attributes are those of the current version.
+    /// </summary>
+    Task<StoreEvent?> RecordUncapturedWriteAsync(string agent, string path, NodeAttributes attributes);
+
     /// <summary>Records an unlink or rmdir (by the kind the index knows; a directory must be empty in the index). Earlier versions stay reachable.</summary>
     StoreEvent RecordUnlink(string agent, string path);
 
@@ -234,6 +243,10 @@ public interface IProjectStore : IDisposable
 
     /// <summary>Where the bytes of a path as of a point can be read (an object or the live file), or why they cannot; <see cref="ObjectMissingException"/> if a captured object is gone.</summary>
     FileContent Content(string path, StorePoint point);
+
+    /// <summary>Opens the live file that holds a version's bytes (<see cref="FileContent.LivePath"/>: a current version recorded
+    /// by metadata only), reached from the project directory's descriptor (at any depth).</summary>
+    SafeFileHandle OpenLive(FileContent content);
 
     /// <summary>Opens the bytes of a path as of a point; <see cref="ContentUnavailableException"/> says why they are not kept.</summary>
     Stream OpenContent(string path, StorePoint point);

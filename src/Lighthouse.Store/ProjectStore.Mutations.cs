@@ -244,6 +244,23 @@ public sealed partial class ProjectStore
         }, savepoint: false);
     }
 
+    /// <summary>As <see cref="IProjectStore.RecordUncapturedWriteAsync"/>.</summary>
+    public Task<StoreEvent?> RecordUncapturedWriteAsync(string agent, string path, NodeAttributes attributes)
+    {
+        CheckAgent(agent);
+        path = StorePath.Normalize(path);
+        return _writer.SubmitAsync<StoreEvent?>(ctx =>
+        {
+            var found = ctx.Index.ResolveCurrent(path)
+                ?? throw new IndexConflictException($"cannot record a write to '{path}': it is not in the index (record its creation first)");
+            var v = ctx.Index.CurrentVersion(found.FileId)!;
+            if (v.Attributes == attributes) return null;
+            var (state, hash) = InitialContent(attributes); // empty: captured; too large: says so; else not captured
+            return ctx.Append(new EventDraft(agent, EventOp.Write, path, FileId: v.FileId, BeforeVersion: v.VersionSeq,
+                NewVersion: true, Attributes: attributes, ContentState: state, ContentHash: hash));
+        }, savepoint: false);
+    }
+
     /// <summary>Records an unlink or rmdir (by the kind the index knows). Earlier versions stay reachable.</summary>
     public StoreEvent RecordUnlink(string agent, string path) => Wait(RecordUnlinkAsync(agent, path));
 

@@ -1,3 +1,4 @@
+using Microsoft.Win32.SafeHandles;
 using Lighthouse.Store.Native;
 using Lighthouse.Store.Queries;
 
@@ -104,7 +105,7 @@ public sealed partial class ProjectStore
                     return new FileContent(path, v, v.ContentState, objectPath, null, null);
                 }
                 var livePath = CurrentPathOf(s, e.FileId);
-                var live = livePath is null ? null : FileStat.Lstat(AbsolutePath(livePath));
+                var live = livePath is null ? null : LiveStat(livePath);
                 if (live is not null && SameBytes(live, v.Attributes))
                     return new FileContent(path, v, v.ContentState, null, AbsolutePath(livePath!), null);
                 return new FileContent(path, v, v.ContentState, null, null,
@@ -114,7 +115,7 @@ public sealed partial class ProjectStore
             {
                 // Never modified through Lighthouse: the live file still holds these bytes, if it is unchanged.
                 var livePath = CurrentPathOf(s, e.FileId);
-                var live = livePath is null ? null : FileStat.Lstat(AbsolutePath(livePath));
+                var live = livePath is null ? null : LiveStat(livePath);
                 var a = v.Attributes;
                 if (live is not null && live.Inode == a.Inode && live.Size == a.Size && live.MtimeNs == a.MtimeNs)
                     return new FileContent(path, v, v.ContentState, null, AbsolutePath(livePath!), null);
@@ -132,6 +133,20 @@ public sealed partial class ProjectStore
         }
     }
 
+    /// <summary>lstat of a node of the project directory, descriptor-relative where the store has the project's descriptor
+    /// (at any depth), else by absolute path.</summary>
+    private NodeAttributes? LiveStat(string rel) => _root is not null ? ProjectTree.Lstat(RootFd, rel) : FileStat.Lstat(AbsolutePath(rel));
+
+    /// <summary>Opens the live file that holds a version's bytes (<see cref="FileContent.LivePath"/>), descriptor-relative
+    /// where the store has the project's descriptor (paths longer than PATH_MAX).</summary>
+    public SafeFileHandle OpenLive(FileContent content)
+    {
+        if (content.LivePath is null) throw new ContentUnavailableException(content.Path, $"@{content.Version.VersionSeq}", content.Unavailable ?? "its bytes are not in the live file");
+        if (_root is null) return File.OpenHandle(content.LivePath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        return ProjectTree.OpenToRead(RootFd, StorePath.Normalize(Path.GetRelativePath(ProjectDir, content.LivePath)))
+            ?? throw new ContentUnavailableException(content.Path, $"@{content.Version.VersionSeq}", "the file is gone from the project directory");
+    }
+
     private byte[]? ReadLiveLink(string absolutePath) => _root is not null
         ? ProjectTree.ReadLink(RootFd, StorePath.Normalize(Path.GetRelativePath(ProjectDir, absolutePath)))
         : new FileInfo(absolutePath).LinkTarget is { } target ? System.Text.Encoding.UTF8.GetBytes(target) : null; // read-only: no project descriptor
@@ -145,7 +160,7 @@ public sealed partial class ProjectStore
         if (c.LivePath is not null && c.Version.Kind == FileKind.Symlink)
             return new MemoryStream(ReadLiveLink(c.LivePath)
                 ?? throw new ContentUnavailableException(c.Path, point.ToString(), "the symlink is gone from the project directory and its target was not recorded"));
-        if (c.LivePath is not null) return new FileStream(c.LivePath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        if (c.LivePath is not null) return new FileStream(OpenLive(c), FileAccess.Read);
         throw new ContentUnavailableException(c.Path, point.ToString(), c.Unavailable!);
     }
 

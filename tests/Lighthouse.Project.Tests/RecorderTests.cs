@@ -279,6 +279,22 @@ public sealed class RecorderTests : IDisposable
     }
 
     [Fact]
+    public void The_mark_of_a_file_open_for_writing_goes_when_it_is_renamed_then_removed_while_open()
+    {
+        var host = _p.Open();
+        _p.Create(Alice, "a.log", "");
+        var (key, _) = _p.Stat("a.log");
+        host.Recorder.OpenedForWriting("a.log", key);
+        _p.Rename(Alice, "a.log", "b.log"); // the mark follows the name
+        _p.Remove(Alice, "b.log"); // and goes with it
+        host.Recorder.ClosedForWriting("a.log", key); // released without a name: the name it was opened by
+        Thread.Sleep(ChangeRecorder.RecentWindow + TimeSpan.FromMilliseconds(200));
+        Assert.False(host.Recorder.MayBeOurs("a.log")); // a mark left behind would keep changes here "ours" for good
+        Assert.False(host.Recorder.MayBeOurs("b.log"));
+        Assert.False(host.Recorder.InodeMayBeOurs((long)key.Inode));
+    }
+
+    [Fact]
     public void A_failed_record_is_counted_and_reported_not_thrown_at_the_caller()
     {
         var host = _p.Open();

@@ -26,7 +26,9 @@ public static class HistoryCommand
             "When a version is captured: when a handle opened for writing is closed and the file changed; at fsync/fdatasync; " +
             "when a file still open for writing is renamed, replaced or removed; and before the first change of content recorded " +
             "without its bytes (copy-on-write). A file kept open and fsync'ed again and again is captured at most once a second: " +
-            "the versions in between are left for the next capture point, and the close always captures the final content.\n\n" +
+            "the versions in between are left for the next capture point, and the close always captures the final content. " +
+            "Every version is a state the file really had: a close while another process still writes to the file records none " +
+            "(its change is captured at that process's close).\n\n" +
             "Content column: 'captured' (bytes kept, restorable), 'metadata only' (recorded without bytes) or 'too large'.\n\n" +
             "Examples:\n  lighthouse history src/main.c\n  lighthouse history src/main.c --no-follow\n  lighthouse history old/name.txt --at v1\n" +
             "  lighthouse history README.md --json")

@@ -48,6 +48,8 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
             case ContentKnowledge.Safe:
                 Remember(node, ContentKnowledge.Safe);
                 return;
+            case ContentKnowledge.Unsaved when inPlace:
+                return; // an intermediate version, recorded by metadata only on purpose: not kept unless it loses its name
             case ContentKnowledge.WritePending:
                 // The queued capture of the last write reads the file through a descriptor of its own: only a change
                 // in place destroys what it is to read.
@@ -200,17 +202,17 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
         bool bytesChanged = (changed & (SetAttrValid.Size | SetAttrValid.Mtime | SetAttrValid.MtimeNow)) != 0;
         if (bytesChanged && (facts.Mode & 0xF000) == 0x8000) Remember(node, ContentKnowledge.Unknown);
         Volatile.Write(ref node.UserStamp, facts.MtimeNs);
-        // New bytes are captured now (tar sets the time after the last write, maybe before the kernel's RELEASE reaches us),
-        // through a descriptor of their own like a write's.
+        // New bytes of a file nobody writes to are captured now, through a descriptor of their own like a write's (tar sets
+        // the time after the last write). A file still open for writing (its writer goes on once we reply, or tar's
+        // RELEASE has not reached us yet) is captured at its next capture point instead: its close, or an fsync.
         SafeFileHandle? content = null;
-        if (bytesChanged && (facts.Mode & 0xF000) == 0x8000 && _fs!.OpenToRead(node) is var fd and >= 0)
+        if (bytesChanged && (facts.Mode & 0xF000) == 0x8000 && !node.OpenForWriting && _fs!.OpenToRead(node) is var fd and >= 0)
             content = new SafeFileHandle(fd, ownsHandle: true);
-        bool readNow = node.OpenForWriting; // its writers go on once we reply
         var agent = AgentOf(ctx);
         lock (_fs!.NamespaceOrder)
         {
             if (content is not null) Remember(node, ContentKnowledge.WritePending);
-            recorder.AttributesChanged(agent, PathOf(node), KeyOf(node), facts, bytesChanged, content, readNow);
+            recorder.AttributesChanged(agent, PathOf(node), KeyOf(node), facts, bytesChanged, content);
         }
     }
 
@@ -236,6 +238,21 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
                 return;
             }
             if (!Claim(node, st.MtimeNs) && !unrecorded) return;
+            // Closed again soon after its last capture (a file rewritten again and again): the version is recorded by
+            // metadata only, its bytes left in the file (copy-on-write keeps them before a change through us).
+            if (closing && !recorder.CaptureDue(KeyOf(node)))
+            {
+                var writer = ctx.Pid != 0 ? AgentOf(ctx) : OpenerOf(openedBy) ?? Agent.Kernel;
+                Remember(node, ContentKnowledge.Unknown);
+                lock (_fs.NamespaceOrder)
+                {
+                    string path;
+                    try { path = PathOf(node); }
+                    catch (IOException) { return; } // unlinked while open: no name to record under
+                    recorder.WrittenUnread(writer, path, KeyOf(node), Facts(st));
+                }
+                return;
+            }
         }
         // RELEASE comes from the kernel (pid 0): the write belongs to whoever opened the file. An fsync's caller goes on
         // writing once we reply: its bytes are read before.

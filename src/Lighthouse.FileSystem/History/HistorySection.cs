@@ -191,17 +191,31 @@ public sealed unsafe class HistorySection : FuseFileSystem, IMountSection
         // The kernel opens special files itself; should one reach us, it has no bytes to give.
         if (n.Kind is FileKind.Fifo or FileKind.Socket or FileKind.CharDevice or FileKind.BlockDevice) return Libc.ENXIO;
         if (_history.Content(n.Seq, n.Path) is not { } content) return Errno.ENOENT;
-        string? source = content.ObjectPath ?? content.LivePath;
-        if (source is null)
+        if (content.ObjectPath is null && content.LivePath is null)
         {
             // Metadata-only history (too large, or never captured): say so rather than invent bytes.
             Console.Error.WriteLine($"lighthouse: history/@{n.Seq}/{n.Path}: {content.Unavailable ?? "content not kept"}");
             return Errno.ENODATA;
         }
-        var pathBytes = Encoding.UTF8.GetBytes(source + "\0");
         int fd;
-        fixed (byte* p = pathBytes) fd = Libc.Open(p, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
-        if (fd < 0) return Libc.Errno;
+        if (content.ObjectPath is { } source)
+        {
+            var pathBytes = Encoding.UTF8.GetBytes(source + "\0");
+            fixed (byte* p = pathBytes) fd = Libc.Open(p, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
+            if (fd < 0) return Libc.Errno;
+        }
+        else
+        {
+            // The live file, reached from the project directory's descriptor (deeper than PATH_MAX too).
+            try
+            {
+                var live = _history.Store.OpenLive(content);
+                fd = (int)live.DangerousGetHandle();
+                live.SetHandleAsInvalid(); // the handle table owns the descriptor now
+            }
+            catch (ContentUnavailableException) { return Errno.ENOENT; }
+            catch (StoreException) { return Errno.EIO; }
+        }
         ulong fh = (ulong)Interlocked.Increment(ref _nextFh);
         var handle = new HistoryHandle { Fd = fd, Node = n };
         _handles[fh] = handle;

@@ -32,6 +32,11 @@ namespace Lighthouse.Project.Recording;
 /// and again is captured at most once per <see cref="OpenCaptureInterval"/>: an fsync sooner after its
 /// last capture (<see cref="CaptureDue"/> false) is left for the next point — an fsync after the
 /// interval, a rename, or the close, whose capture always holds the final content.</para>
+///
+/// <para><b>A version is a state the file had.</b> Writes by kernel passthrough never reach us, so bytes are read
+/// where nobody writes: at fsync, rename, removal or truncation of a file open for writing, before the reply
+/// (readNow); at close, later, unless the file is opened for writing again first (<see cref="BeforeOpenForWriting"/>
+/// reads them then); a close while another handle writes records nothing (<see cref="LeftForLater"/>).</para>
 /// </summary>
 public sealed class ChangeRecorder : IDisposable
 {
@@ -69,7 +74,9 @@ public sealed class ChangeRecorder : IDisposable
     // a record queued (count), and when we last changed each.
     private readonly ConcurrentDictionary<long, int> _heldInodes = new();
     private readonly ConcurrentDictionary<long, long> _recentInodes = new();
-    private static readonly long RecentTicks = 3 * Stopwatch.Frequency;
+    /// <summary>How long a change of ours marks its path and inode as ours (for the watcher, see <see cref="MayBeOurs"/>).</summary>
+    public static readonly TimeSpan RecentWindow = TimeSpan.FromSeconds(3);
+    private static readonly long RecentTicks = (long)(RecentWindow.TotalSeconds * Stopwatch.Frequency);
     // When each file's last capture was queued (Stopwatch ticks), for the capture rule of files kept open.
     private readonly ConcurrentDictionary<FileKey, long> _capturedAt = new();
     // Queued captures each hold a descriptor: bounded, so a backlog (a burst of closes while the store is slow) cannot
@@ -167,8 +174,10 @@ public sealed class ChangeRecorder : IDisposable
     {
         Touched(path); // the close's own inotify events come just after
         if (file is { } f) { Unhold(f); TouchedFile(f); }
-        if (_openForWriting.AddOrUpdate(path, 0, (_, n) => n - 1) <= 0)
-            _openForWriting.TryRemove(new KeyValuePair<string, int>(path, 0));
+        // Only a mark that is there is taken down (the name may have been removed, and its mark with it, meanwhile):
+        // a count never goes below zero, which would keep the path "ours" for good.
+        while (_openForWriting.TryGetValue(path, out int n)
+               && !(n <= 1 ? _openForWriting.TryRemove(new KeyValuePair<string, int>(path, n)) : _openForWriting.TryUpdate(path, n - 1, n))) { }
     }
 
     /// <summary>A file, directory, symlink or node was created (also a name given to an O_TMPFILE file).
@@ -204,6 +213,8 @@ public sealed class ChangeRecorder : IDisposable
             _capturedAt.TryRemove(f, out _);
             _captures.TryRemove(f, out _); // its queued capture, if any, settles nothing of a new file with this number
         }
+        // A file removed while open for writing writes on without this name: the mark of the name goes (the inode's stays).
+        _openForWriting.TryRemove(path, out _);
         Touched(path);
         Record(() => Submitted(_store.RecordUnlinkAsync(agent.Name, path, dirMtimeNs)), path);
     }
@@ -255,7 +266,7 @@ public sealed class ChangeRecorder : IDisposable
     /// of the file open for reading, which the recorder closes; without one they are captured at the next capture point,
     /// or before the next change).</summary>
     public void AttributesChanged(Agent agent, string path, FileKey file, in FileFacts facts, bool bytesChanged = true,
-        SafeFileHandle? content = null, bool readNow = false)
+        SafeFileHandle? content = null)
     {
         var attributes = facts.ToStoreAttributes();
         Touched(path);
@@ -266,7 +277,7 @@ public sealed class ChangeRecorder : IDisposable
             finally { Unhold(file); }
         }, path);
         if (attributes.Kind != FileKind.File) { content?.Dispose(); return; }
-        if (bytesChanged && content is not null) QueueCapture(agent, path, file, content, readNow);
+        if (bytesChanged && content is not null) QueueCapture(agent, path, file, content);
         else if (bytesChanged) _known[file] = ContentKnowledge.Changed;
         // chmod, chown: the bytes are as they were, unless it is open for writing through the kernel (writes we do not
         // see): the store then records them as changed, to be captured at the next close or before the next change.
@@ -324,6 +335,25 @@ public sealed class ChangeRecorder : IDisposable
                 Unhold(file);
             }
         }, _pendingCaptures, path);
+    }
+
+    /// <summary>A written file was closed again within <see cref="OpenCaptureInterval"/> of its last capture
+    /// (<see cref="CaptureDue"/> false): its new version is recorded by metadata only (<paramref name="facts"/>, from
+    /// the close's fstat), which bounds the versions kept of a file rewritten many times. The bytes stay in the file:
+    /// served from it while current, saved by copy-on-write before the file is removed or replaced (<see cref="Known"/>
+    /// says Unsaved), and overwritten by a change in place like any intermediate version of a file rewritten many times;
+    /// the next close after the interval captures again.</summary>
+    public void WrittenUnread(Agent agent, string path, FileKey file, in FileFacts facts)
+    {
+        var attributes = facts.ToStoreAttributes();
+        if (Known(file) != ContentKnowledge.WritePending) _known[file] = ContentKnowledge.Unsaved;
+        Touched(path);
+        Hold(file);
+        Record(() =>
+        {
+            try { Submitted(_store.RecordUncapturedWriteAsync(agent.Name, path, attributes)); }
+            finally { Unhold(file); }
+        }, path);
     }
 
     /// <summary>Before <paramref name="file"/> is opened for writing: a queued capture of it that has not read its bytes
@@ -410,7 +440,7 @@ public sealed class ChangeRecorder : IDisposable
         // before it has applied them (a truncate still queued), and there are only as many as the queue holds.
         bool settled = _queue.Count == 0 && _lastAsync.IsCompleted;
         foreach (var (file, known) in _known)
-            if (known == ContentKnowledge.Safe || known == ContentKnowledge.Changed && settled)
+            if (known is ContentKnowledge.Safe or ContentKnowledge.Unsaved || known == ContentKnowledge.Changed && settled)
                 _known.TryRemove(new KeyValuePair<FileKey, ContentKnowledge>(file, known));
         _capturedAt.Clear();
         long now = Stopwatch.GetTimestamp();

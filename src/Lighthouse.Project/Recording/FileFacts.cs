@@ -36,4 +36,8 @@ public enum ContentKnowledge
     /// <summary>A change of its bytes was recorded without them (truncate, a new modification time): they are captured
     /// at its next close, and before it changes again if that comes first.</summary>
     Changed,
+    /// <summary>Written and recorded by metadata only on purpose (closed again soon after its last capture, see
+    /// <see cref="ChangeRecorder.WrittenUnread"/>): the bytes are kept if the file is removed or replaced, and may be
+    /// overwritten in place (an intermediate version of a file rewritten many times).</summary>
+    Unsaved,
 }
