@@ -28,10 +28,13 @@
  *                                      chmod, hard link, symlink, fsync, read, stat (source-sized files,
  *                                      up to 32 KiB); ops that fail (ENOTEMPTY, ...) count, errors are fatal
  *                                      only for the setup
- *   wl run [--lines] -- CMD ARG...     fork/exec CMD and wait; with --lines its stdout goes to a
- *                                      pipe whose newlines are counted (a built-in `| wc -l`),
- *                                      otherwise to /dev/null. Fails if CMD exits non-zero
- *                                      (grep's "no match" status 1 counts as success).
+ *   wl run [--lines|--log] -- CMD ARG...
+ *                                      fork/exec CMD and wait; with --lines its stdout goes to a
+ *                                      pipe whose newlines are counted (a built-in `| wc -l`), with
+ *                                      --log to wl's stderr (bench/run's log: what a build or an
+ *                                      installer prints, its errors included), otherwise to
+ *                                      /dev/null. Fails if CMD exits non-zero (grep's "no match"
+ *                                      status 1 counts as success).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -65,7 +68,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: wl seqwrite FILE BYTES BLOCK | seqread FILE BLOCK | "
 			"randread FILE COUNT BLOCK SEED | create|stat|unlink DIR N | statloop FILE N | "
-			"mktree DIR NDIRS PERDIR | stattree DIR | mixed DIR NOPS NPROCS SEED | run [--lines] -- CMD ARG...\n");
+			"mktree DIR NDIRS PERDIR | stattree DIR | mixed DIR NOPS NPROCS SEED | run [--lines|--log] -- CMD ARG...\n");
 	exit(2);
 }
 
@@ -476,9 +479,12 @@ static int cmd_mixed(const char *dir, long long nops, long long nprocs, long lon
 
 static int cmd_run(int argc, char **argv)
 {
-	int count_lines = 0, i = 0;
+	int count_lines = 0, log_output = 0, i = 0;
 	if (i < argc && !strcmp(argv[i], "--lines")) {
 		count_lines = 1;
+		i++;
+	} else if (i < argc && !strcmp(argv[i], "--log")) {
+		log_output = 1;
 		i++;
 	}
 	if (i >= argc || strcmp(argv[i], "--"))
@@ -496,7 +502,7 @@ static int cmd_run(int argc, char **argv)
 	if (pid < 0)
 		die("fork", NULL);
 	if (pid == 0) {
-		int out = count_lines ? pfd[1] : open("/dev/null", O_WRONLY);
+		int out = count_lines ? pfd[1] : log_output ? 2 : open("/dev/null", O_WRONLY);
 		if (out < 0 || dup2(out, 1) < 0)
 			_exit(126);
 		execvp(cmd[0], cmd);
