@@ -13,6 +13,9 @@ public sealed record CapturedObject(string? Hash, long Size, ContentState State,
 /// Content-addressed, immutable objects under <c>objects/ab/cdef…</c> (SHA-256 of the bytes).
 /// A capture clones the file (FICLONE) when the filesystem can, otherwise copies it, and always
 /// hashes the private copy, so an object's name matches its bytes even if the source changes meanwhile.
+/// Objects hold the bytes of files other users may not be allowed to read: the object directories are the store
+/// owner's alone (0700, whatever the umask; older stores are tightened at open) and objects are 0400. Other users
+/// read history through the mount's history/, which checks each old entry's own owner and mode.
 /// </summary>
 public sealed class ObjectStore
 {
@@ -28,7 +31,10 @@ public sealed class ObjectStore
         _tmp = Path.Combine(root, "tmp");
         // A reader must not touch the writer's captures in progress.
         if (readOnly) return;
-        Directory.CreateDirectory(_tmp);
+        MakePrivateDirectory(root);
+        MakePrivateDirectory(_tmp);
+        // Stores made before objects were private had 0755 directories (and 0444 objects): close them.
+        foreach (var fanOut in Directory.EnumerateDirectories(root)) MakePrivateDirectory(fanOut);
         // Leftovers of captures interrupted by a crash are never referenced: remove them.
         foreach (var stale in Directory.EnumerateFiles(_tmp)) File.Delete(stale);
     }
@@ -69,6 +75,11 @@ public sealed class ObjectStore
         try
         {
             return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new StoreException($"the bytes of {context} are readable only by the owner of the project's store " +
+                $"({Root}); other users read history through the mount's history/, which checks each file's own permissions", e);
         }
         catch (FileNotFoundException)
         {
@@ -156,12 +167,21 @@ public sealed class ObjectStore
 
     private string NewTempPath() => Path.Combine(_tmp, Guid.NewGuid().ToString("N"));
 
+    private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+
+    /// <summary>Creates (or tightens) a directory of the store as 0700: mkdir's mode is cut by the umask, so it is set after.</summary>
+    private static void MakePrivateDirectory(string path)
+    {
+        Directory.CreateDirectory(path, OwnerOnly); // a concurrent capture may create it too: both end 0700
+        if (File.GetUnixFileMode(path) != OwnerOnly) File.SetUnixFileMode(path, OwnerOnly);
+    }
+
     private void Publish(string tmp, string hash)
     {
         var final = PathOf(hash);
         var dir = Path.GetDirectoryName(final)!;
-        Directory.CreateDirectory(dir);
-        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(tmp, UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        if (!Directory.Exists(dir)) MakePrivateDirectory(dir);
+        File.SetUnixFileMode(tmp, UnixFileMode.UserRead);
         // rename(2) replaces atomically; a concurrent capture of the same bytes writes identical content.
         File.Move(tmp, final, overwrite: true);
         if (_fsync) _unsynced.Enqueue(final);
