@@ -64,7 +64,7 @@ public sealed class ChangeRecorder : IDisposable
     private string[] _running = []; // the paths of the record the recorder thread is running
     // Paths whose record failed, to reconcile once they are quiet (see Repair); when the next repair is due.
     private readonly HashSet<string> _toRepair = new(StringComparer.Ordinal);
-    private long _repairDue = long.MaxValue, _repairs, _repairEvents;
+    private long _repairDue = long.MaxValue, _repairs, _repairEvents, _repairRetryTicks;
     // Paths we changed recently, so the watcher of the project directory can tell our changes from others'.
     private readonly ConcurrentDictionary<string, long> _recent = new(StringComparer.Ordinal);
     // Paths open for writing through us, with how many opens: their bytes may change on disk at any time
@@ -622,12 +622,20 @@ public sealed class ChangeRecorder : IDisposable
             var report = _store.Reconcile(scope: scope, leaveAlone: Busy, leaveAloneInode: InodeBusy, agent: StoreConstants.RepairAgent);
             Interlocked.Increment(ref _repairs);
             Interlocked.Add(ref _repairEvents, report.Events.Count);
+            _repairRetryTicks = 0;
             Console.Error.WriteLine($"lighthouse: repaired the record of '{(scope.Length == 0 ? "." : scope)}' after failed records: " +
                 $"{report.Events.Count} events by {StoreConstants.RepairAgent}");
         }
         catch (Exception e)
         {
-            LastError = $"repairing the record of '{scope}': {e.Message}";
+            // Tried again later (the disk may be full): 2 s, then twice as long each time, at most a minute apart.
+            _repairRetryTicks = Math.Min(Math.Max(2 * _repairRetryTicks, 2 * Stopwatch.Frequency), 60 * Stopwatch.Frequency);
+            lock (_toRepair)
+            {
+                foreach (var p in now) _toRepair.Add(p);
+                _repairDue = Math.Min(_repairDue, Stopwatch.GetTimestamp() + _repairRetryTicks);
+            }
+            LastError = $"repairing the record of '{(scope.Length == 0 ? "." : scope)}' (tried again in {_repairRetryTicks / Stopwatch.Frequency} s): {e.Message}";
             Console.Error.WriteLine($"lighthouse: {LastError}");
         }
     }
