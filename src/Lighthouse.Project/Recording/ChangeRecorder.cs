@@ -18,9 +18,9 @@ namespace Lighthouse.Project.Recording;
 /// commit batches them. Captures read the file through a descriptor handed over with the change,
 /// never by path, so renames and removals need not wait for them; what must not wait is protected
 /// synchronously instead: before bytes of a file are changed in place, its current content is made
-/// safe (<see cref="CaptureBeforeModify"/>, or <see cref="WaitForCapture"/> for the queued capture of
-/// the last write: until its event is committed). Each waits for what it needs only, never for the whole
-/// queue: on a busy mount the queue holds seconds of captures.
+/// safe (<see cref="CaptureBeforeModify"/> reads them now; <see cref="ReadQueuedCapture"/> has the queued
+/// capture of the last write read them now). Neither waits for the queue: on a busy mount it holds seconds
+/// of captures.
 /// A crash can lose the queue's tail; the next start's reconciliation records what the directory
 /// holds beyond the log (as `external`).
 ///
@@ -49,8 +49,8 @@ public sealed class ChangeRecorder : IDisposable
     private readonly ConcurrentDictionary<string, int> _pendingCaptures = new(StringComparer.Ordinal);
     // Set by a caller about to wait for queued work: the recorder stops napping (see Records).
     private readonly ManualResetEventSlim _hurry = new(false, 0);
-    // The last capture queued for each file written, until its commit is seen (Known, WaitForCapture, or the
-    // recorder when idle); and those handed to the store, in order, for the recorder to settle.
+    // The last capture queued for each file written, until its commit is seen (Known, or the recorder when idle);
+    // and those handed to the store, in order, for the recorder to settle.
     private readonly ConcurrentDictionary<FileKey, PendingCapture> _captures = new();
     private readonly ConcurrentQueue<PendingCapture> _handedCaptures = new();
     private long _coalesced;
@@ -158,15 +158,6 @@ public sealed class ChangeRecorder : IDisposable
         if (_captures.TryGetValue(file, out var capture)) capture.ReadEarly(_store);
     }
 
-    /// <summary>Waits until the queued capture of <paramref name="file"/>, if any, is committed.</summary>
-    public void WaitForCapture(FileKey file)
-    {
-        if (!_captures.TryGetValue(file, out var capture)) return;
-        _hurry.Set();
-        capture.WaitCommitted(_store);
-        Settle(capture);
-    }
-
     /// <summary>Whether an fsync of <paramref name="file"/> is a capture point now: its last capture was queued at least
     /// <see cref="OpenCaptureInterval"/> ago (or never). When not, the caller leaves the change for the next point.</summary>
     public bool CaptureDue(FileKey file) =>
@@ -235,7 +226,7 @@ public sealed class ChangeRecorder : IDisposable
     {
         Touched(from);
         Touched(to);
-        MoveOpenForWriting(from, to);
+        MoveOpenForWriting(p => Moved(p, from, to));
         Record(() => Submitted(_store.RecordRenameAsync(agent.Name, from, to, fromDirMtimeNs, toDirMtimeNs)), from, to);
     }
 
@@ -244,27 +235,31 @@ public sealed class ChangeRecorder : IDisposable
     {
         Touched(a);
         Touched(b);
-        string aside = "\0exchange"; // not a path: holds a's writers while b's move over
-        MoveOpenForWriting(a, aside);
-        MoveOpenForWriting(b, a);
-        MoveOpenForWriting(aside, b);
+        MoveOpenForWriting(p => Moved(p, a, b) ?? Moved(p, b, a));
         Record(() => Submitted(_store.RecordExchangeAsync(agent.Name, a, b, aDirMtimeNs, bDirMtimeNs)), a, b);
     }
 
     /// <summary>Files open for writing keep being ours under their new name (and a directory's under its new
     /// place): writes through a descriptor opened before a rename still reach the directory.</summary>
-    private void MoveOpenForWriting(string from, string to)
+    /// <param name="newName">The name a path has after the change; null if the change leaves it alone.</param>
+    private void MoveOpenForWriting(Func<string, string?> newName)
     {
         if (_openForWriting.IsEmpty) return;
-        string prefix = from + "/";
+        // All taken out first, then put back: an exchange moves marks onto names whose own marks move away.
+        var moved = new List<(string Path, int Opens)>();
         foreach (var (path, n) in _openForWriting)
+            if (newName(path) is { } to && _openForWriting.TryRemove(new KeyValuePair<string, int>(path, n))) moved.Add((to, n));
+        foreach (var (to, n) in moved)
         {
-            string? moved = path == from ? to : path.StartsWith(prefix, StringComparison.Ordinal) ? to + path[from.Length..] : null;
-            if (moved is null || !_openForWriting.TryRemove(new KeyValuePair<string, int>(path, n))) continue;
-            _openForWriting.AddOrUpdate(moved, n, (_, m) => m + n);
-            Touched(moved);
+            _openForWriting.AddOrUpdate(to, n, (_, m) => m + n);
+            Touched(to);
         }
     }
+
+    /// <summary><paramref name="path"/> after <paramref name="from"/> became <paramref name="to"/> (itself, or under it
+    /// when it is a directory); null if it is neither.</summary>
+    private static string? Moved(string path, string from, string to) =>
+        path == from ? to : path.StartsWith(from + "/", StringComparison.Ordinal) ? to + path[from.Length..] : null;
 
     public void Linked(Agent agent, string existing, string newPath, long? dirMtimeNs = null)
     {
@@ -342,7 +337,7 @@ public sealed class ChangeRecorder : IDisposable
             }
             finally
             {
-                capture.Handed(commit, _store);
+                capture.Handed(commit);
                 _handedCaptures.Enqueue(capture);
                 Unhold(file);
             }
@@ -380,11 +375,16 @@ public sealed class ChangeRecorder : IDisposable
     /// <c>external</c>: it or a directory above it has a record still queued (however long the queue: under load it
     /// can hold seconds of changes made after a reconciliation was queued, which its scan then sees on disk), is open
     /// for writing through us, or was changed by us in the last few seconds (a directory renamed takes its subtree along).</summary>
-    public bool MayBeOurs(string path)
+    public bool MayBeOurs(string path) => MayBeOurs(path, RecentTicks);
+
+    /// <summary>As <see cref="MayBeOurs(string)"/>, counting changes of ours within <paramref name="windowTicks"/>.</summary>
+    private bool MayBeOurs(string path, long windowTicks)
     {
+        long now = Stopwatch.GetTimestamp();
         for (var p = path; ; p = StorePath.Parent(p))
         {
-            if (_pending.ContainsKey(p) || _pendingCaptures.ContainsKey(p) || TouchedRecently(p)) return true;
+            if (_pending.ContainsKey(p) || _pendingCaptures.ContainsKey(p) || _openForWriting.ContainsKey(p)
+                || _recent.TryGetValue(p, out long at) && now - at < windowTicks) return true;
             if (p.Length == 0) return false;
         }
     }
@@ -392,8 +392,10 @@ public sealed class ChangeRecorder : IDisposable
     /// <summary>True if a change seen on the file with inode <paramref name="inode"/> may be ours, whichever of its
     /// names it is seen under (a hard link's other name): it is open for writing through us, has a record queued, or was
     /// changed by us in the last few seconds.</summary>
-    public bool InodeMayBeOurs(long inode) =>
-        _heldInodes.ContainsKey(inode) || _recentInodes.TryGetValue(inode, out long at) && Stopwatch.GetTimestamp() - at < RecentTicks;
+    public bool InodeMayBeOurs(long inode) => InodeMayBeOurs(inode, RecentTicks);
+
+    private bool InodeMayBeOurs(long inode, long windowTicks) =>
+        _heldInodes.ContainsKey(inode) || _recentInodes.TryGetValue(inode, out long at) && Stopwatch.GetTimestamp() - at < windowTicks;
 
     private void Hold(FileKey file)
     {
@@ -408,9 +410,6 @@ public sealed class ChangeRecorder : IDisposable
     }
 
     private void TouchedFile(FileKey file) => _recentInodes[(long)file.Inode] = Stopwatch.GetTimestamp();
-
-    private bool TouchedRecently(string path) =>
-        _openForWriting.ContainsKey(path) || _recent.TryGetValue(path, out long at) && Stopwatch.GetTimestamp() - at < RecentTicks;
 
     private void Touched(string path)
     {
@@ -640,21 +639,11 @@ public sealed class ChangeRecorder : IDisposable
         }
     }
 
-    /// <summary>Whether we may still be changing <paramref name="path"/> or a directory above it, as far as a repair is
-    /// concerned: a record queued, open for writing, or changed by us within <see cref="RepairQuiet"/>.</summary>
-    private bool Busy(string path)
-    {
-        long now = Stopwatch.GetTimestamp();
-        for (var p = path; ; p = StorePath.Parent(p))
-        {
-            if (_pending.ContainsKey(p) || _pendingCaptures.ContainsKey(p) || _openForWriting.ContainsKey(p)
-                || _recent.TryGetValue(p, out long at) && now - at < RepairQuietTicks) return true;
-            if (p.Length == 0) return false;
-        }
-    }
+    /// <summary>Whether we may still be changing <paramref name="path"/> (or its inode), as far as a repair is concerned:
+    /// what <see cref="MayBeOurs(string)"/> says, with changes of ours counted within <see cref="RepairQuiet"/>.</summary>
+    private bool Busy(string path) => MayBeOurs(path, RepairQuietTicks);
 
-    private bool InodeBusy(long inode) =>
-        _heldInodes.ContainsKey(inode) || _recentInodes.TryGetValue(inode, out long at) && Stopwatch.GetTimestamp() - at < RepairQuietTicks;
+    private bool InodeBusy(long inode) => InodeMayBeOurs(inode, RepairQuietTicks);
 
     /// <summary>Records what is still queued, then stops the recorder thread.</summary>
     public void Dispose()
@@ -667,8 +656,7 @@ public sealed class ChangeRecorder : IDisposable
     }
 
     /// <summary>A capture queued by <see cref="Written"/>: it holds a descriptor of the file until its bytes are read
-    /// (when its record runs, or earlier: <see cref="ReadEarly"/>); later writes may join it until then. Whoever must wait
-    /// for it waits for its commit.</summary>
+    /// (when its record runs, or earlier: <see cref="ReadEarly"/>); later writes may join it until then.</summary>
     private sealed class PendingCapture(string path, FileKey file, string agent, SafeFileHandle content, SemaphoreSlim slots)
     {
         public readonly string Path = path;
@@ -680,7 +668,6 @@ public sealed class ChangeRecorder : IDisposable
         private CapturedContent? _bytes;
         private Exception? _error;
         private Task? _commit; // set once the event is handed to the store (or the capture failed)
-        private int _waiters;
 
         public bool IsCommitted => Volatile.Read(ref _commit) is { IsCompleted: true };
 
@@ -724,28 +711,6 @@ public sealed class ChangeRecorder : IDisposable
             return error is null ? bytes : throw error;
         }
 
-        public void Handed(Task commit, IProjectStore store)
-        {
-            lock (_gate)
-            {
-                _commit = commit;
-                Monitor.PulseAll(_gate);
-                if (_waiters > 0) store.CommitSoon(); // someone waits: do not let the commit wait out the batch window
-            }
-        }
-
-        public void WaitCommitted(IProjectStore store)
-        {
-            Task commit;
-            lock (_gate)
-            {
-                _waiters++;
-                while (_commit is null) Monitor.Wait(_gate);
-                commit = _commit;
-            }
-            if (commit.IsCompleted) return;
-            store.CommitSoon();
-            try { commit.Wait(); } catch (AggregateException) { } // reported by the recorder
-        }
+        public void Handed(Task commit) => Volatile.Write(ref _commit, commit);
     }
 }
