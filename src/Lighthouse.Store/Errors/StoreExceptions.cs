@@ -58,3 +58,11 @@ public sealed class ContentUnavailableException(string path, string point, strin
 
 public sealed class StoreReadOnlyException(string projectDir)
     : StoreException($"the store of {projectDir} was opened read-only: open it for writing to record changes");
+
+/// <summary>A chunk of a kept version is missing or its bytes do not match its hash: the version cannot be read, and no
+/// other bytes are given in its place.</summary>
+public sealed class ContentCorruptException(string context, string chunkHash, string problem)
+    : StoreException($"the bytes of {context} cannot be read: chunk {chunkHash} {problem}. No other bytes are given in their place; the rest of the history is unaffected.")
+{
+    public string ChunkHash { get; } = chunkHash;
+}
