@@ -22,6 +22,8 @@ public sealed class LighthouseMountOptions
     /// <summary>Follow changes made to the project directory beside the mount (record them as external, drop
     /// them from the kernel's caches); otherwise they are only seen at the next mount.</summary>
     public bool FollowExternalChanges { get; init; } = true;
+    /// <summary>Thin versions and remove unreferenced content by the project's retention policy, in the background.</summary>
+    public bool CollectGarbage { get; init; } = true;
     /// <summary>How requests are served (threads, io_uring, caller-CPU keeping). Replies wait at normal priority
     /// while the project's background work is pending, whatever is set here.</summary>
     public SessionOptions Session { get; init; } = new();
@@ -185,6 +187,7 @@ public sealed class LighthouseMount : IDisposable
         Session = server.Session;
         MountPoint = server.MountPoint;
         if (_options.FollowExternalChanges) Project.FollowExternalChanges();
+        if (_options.CollectGarbage) Project.CollectGarbageInBackground(message => Console.Error.WriteLine("lighthouse: " + message));
         foreach (var section in Root.Sections) section.Attach(server.Connection.Notifier);
     }
 

@@ -2,6 +2,7 @@ using Lighthouse.Project.Agents;
 using Lighthouse.Project.External;
 using Lighthouse.Project.History;
 using Lighthouse.Project.Recording;
+using Lighthouse.Project.Retention;
 using Lighthouse.Store;
 
 namespace Lighthouse.Project;
@@ -38,6 +39,8 @@ public sealed class ProjectHost : IDisposable
     public ProjectHistory History { get; }
     /// <summary>Set once <see cref="FollowExternalChanges"/> was called.</summary>
     public ExternalChangeFollower? External { get; private set; }
+    /// <summary>Set once <see cref="CollectGarbageInBackground"/> was called.</summary>
+    public BackgroundGc? Gc { get; private set; }
 
     /// <summary>What the opening found: changes made while nobody was looking, or the first baseline.</summary>
     public ReconcileReport? OpenReport => Store.OpenReport;
@@ -67,6 +70,9 @@ public sealed class ProjectHost : IDisposable
     /// <summary>Starts following changes made to the project directory beside the servers.</summary>
     public ExternalChangeFollower FollowExternalChanges() => External ??= new ExternalChangeFollower(ProjectDir, Store, Recorder);
 
+    /// <summary>Starts thinning versions and removing unreferenced content by the project's retention policy, in the background.</summary>
+    public BackgroundGc CollectGarbageInBackground(Action<string> log) => Gc ??= new BackgroundGc(Store, log);
+
     /// <summary>Names a point: <paramref name="at"/>, or — without one — the project as it is now, including every
     /// change queued for recording (so a snapshot taken right after a write has it).</summary>
     /// <exception cref="SnapshotExistsException">the name is taken.</exception>
@@ -86,12 +92,14 @@ public sealed class ProjectHost : IDisposable
     {
         var (commits, events) = Store.CommitStats;
         return new ProjectStatus(ProjectDir, Store.LastSeq, Recorder.Recorded, Recorder.Backlog, Recorder.Failed, Recorder.LastError,
-            Recorder.Repairs, Recorder.RepairEvents, External?.ExternalEvents ?? 0, commits, events);
+            Recorder.Repairs, Recorder.RepairEvents, External?.ExternalEvents ?? 0, commits, events,
+            Gc?.Runs ?? 0, Gc?.LastRunUtc, Gc?.LastReport?.BytesFreed ?? 0, Gc?.LastError);
     }
 
     /// <summary>Stops following, records everything queued, then closes the store.</summary>
     public void Dispose()
     {
+        Gc?.Dispose();
         External?.Dispose();
         Recorder.Dispose();
         Store.Dispose();
@@ -101,5 +109,7 @@ public sealed class ProjectHost : IDisposable
 /// <summary>The state of a served project.</summary>
 /// <param name="RecordsDone">Records the recorder handed to the store; <paramref name="Backlog"/> still queued.</param>
 /// <param name="Commits">Group commits of this session, holding <paramref name="CommittedEvents"/> events.</param>
+/// <param name="GcRuns">Background garbage collections this session; the last one's time, bytes freed, and the last error.</param>
 public sealed record ProjectStatus(string ProjectDir, long LastSeq, long RecordsDone, int Backlog, long RecordingFailures, string? LastRecordingError,
-    long Repairs, long RepairEvents, long ExternalEvents, long Commits, long CommittedEvents);
+    long Repairs, long RepairEvents, long ExternalEvents, long Commits, long CommittedEvents,
+    long GcRuns = 0, DateTime? LastGcUtc = null, long LastGcBytesFreed = 0, string? LastGcError = null);

@@ -33,7 +33,7 @@ public sealed class RecorderTests : IDisposable
             events.Select(e => (e.Op, e.Agent, e.Path)));
         Assert.Equal("src/a.txt", events[3].Path2);
         // Captured through its descriptor, under the name it had when written.
-        Assert.Equal("one", File.ReadAllText(HistoryFile(host, "a.txt", events[1].Seq)));
+        Assert.Equal("one", HistoryText((host, "a.txt", events[1].Seq)));
         Assert.Equal(0, host.Recorder.Failed);
     }
 
@@ -62,7 +62,7 @@ public sealed class RecorderTests : IDisposable
         Assert.Equal(ContentKnowledge.Safe, host.Recorder.Known(key));
         var write = host.Store.Log(new LogQuery { Operations = [EventOp.Write] }).Events.Single();
         Assert.Equal("bob/make", write.Agent);
-        Assert.Equal("second version\n", File.ReadAllText(HistoryFile(host, "notes.md", write.Seq)));
+        Assert.Equal("second version\n", HistoryText((host, "notes.md", write.Seq)));
     }
 
     [Fact]
@@ -79,8 +79,8 @@ public sealed class RecorderTests : IDisposable
         File.WriteAllText(_p.Abs("old.c"), "int new_and_longer;\n");
         host.Recorder.Written(Alice, "old.c", key, File.OpenHandle(_p.Abs("old.c")));
         host.Recorder.Flush();
-        Assert.Equal("int old;\n", File.ReadAllText(HistoryFile(host, "old.c", baseline)));
-        Assert.Equal("int new_and_longer;\n", File.ReadAllText(HistoryFile(host, "old.c", host.Store.LastSeq)));
+        Assert.Equal("int old;\n", HistoryText((host, "old.c", baseline)));
+        Assert.Equal("int new_and_longer;\n", HistoryText((host, "old.c", host.Store.LastSeq)));
     }
 
     /// <summary>What renameat2(RENAME_EXCHANGE) leaves on disk: the two names swap their inodes.</summary>
@@ -145,7 +145,7 @@ public sealed class RecorderTests : IDisposable
         using (var content = File.OpenHandle(_p.Abs("old.c"))) host.Recorder.CaptureBeforeModify(Alice, oldKey, "old.c", content);
         var capture = Assert.Single(_p.EventsAfter(before));
         Assert.Equal((EventOp.Capture, "old.c"), (capture.Op, capture.Path));
-        Assert.Equal("int old;\n", File.ReadAllText(HistoryFile(host, "old.c", capture.Seq)));
+        Assert.Equal("int old;\n", HistoryText((host, "old.c", capture.Seq)));
     }
 
     [Fact]
@@ -168,7 +168,7 @@ public sealed class RecorderTests : IDisposable
         Assert.NotEqual(ContentKnowledge.Safe, host.Recorder.Known(key)); // its capture is queued
         var events = _p.EventsAfter(before);
         Assert.Equal([EventOp.SetAttributes, EventOp.Write], events.Select(e => e.Op));
-        Assert.Equal("0123", File.ReadAllText(HistoryFile(host, "data.txt", events[^1].Seq)));
+        Assert.Equal("0123", HistoryText((host, "data.txt", events[^1].Seq)));
         Assert.Equal(ContentKnowledge.Safe, host.Recorder.Known(key));
     }
 
@@ -195,7 +195,7 @@ public sealed class RecorderTests : IDisposable
         File.WriteAllText(_p.Abs("log.txt"), "three\n"); // the change it was read for
         gate.Set();
         var write = Assert.Single(_p.EventsAfter(before));
-        Assert.Equal("one\ntwo\n", File.ReadAllText(HistoryFile(host, "log.txt", write.Seq)));
+        Assert.Equal("one\ntwo\n", HistoryText((host, "log.txt", write.Seq)));
         Assert.Equal(ContentKnowledge.Safe, host.Recorder.Known(key));
     }
 
@@ -214,9 +214,9 @@ public sealed class RecorderTests : IDisposable
         long after = e.Seq;
         Assert.Equal((EventOp.Exchange, "bob/make", "a", "b"), (e.Op, e.Agent, e.Path, e.Path2));
         Assert.Equal((idA, idB), (e.FileId, e.OtherFileId));
-        Assert.Equal("was a", File.ReadAllText(HistoryFile(host, "a", before)));
-        Assert.Equal("was b", File.ReadAllText(HistoryFile(host, "a", after)));
-        Assert.Equal("was a", File.ReadAllText(HistoryFile(host, "b", after)));
+        Assert.Equal("was a", HistoryText((host, "a", before)));
+        Assert.Equal("was b", HistoryText((host, "a", after)));
+        Assert.Equal("was a", HistoryText((host, "b", after)));
         Assert.Equal([("a", idB), ("b", idA)], host.History.List(after, "")!.Select(x => (x.Name, x.FileId)).Order());
         Assert.Equal(0, host.Recorder.Failed);
     }
@@ -241,10 +241,10 @@ public sealed class RecorderTests : IDisposable
         var e = Assert.Single(_p.EventsAfter(before));
         Assert.Equal(EventOp.Exchange, e.Op);
         Assert.Equal(FileKind.Directory, host.History.Lookup(e.Seq, "x", "file")!.Kind);
-        Assert.Equal("inside", File.ReadAllText(HistoryFile(host, "x/file/inner", e.Seq)));
-        Assert.Equal("a file", File.ReadAllText(HistoryFile(host, "y/dir", e.Seq)));
+        Assert.Equal("inside", HistoryText((host, "x/file/inner", e.Seq)));
+        Assert.Equal("a file", HistoryText((host, "y/dir", e.Seq)));
         Assert.Null(host.History.Lookup(e.Seq, "y/dir", "inner"));
-        Assert.Equal("inside", File.ReadAllText(HistoryFile(host, "y/dir/inner", before)));
+        Assert.Equal("inside", HistoryText((host, "y/dir/inner", before)));
     }
 
     [Fact]
@@ -331,9 +331,10 @@ public sealed class RecorderTests : IDisposable
         Assert.Equal("target"u8.ToArray(), host.History.SymlinkTarget(events[0].Seq, "link"));
     }
 
-    private static string HistoryFile(ProjectHost host, string path, long seq)
+    /// <summary>The text a file had as of <paramref name="seq"/>, as history keeps it (chunks, an object file or the live file).</summary>
+    private static string HistoryText((ProjectHost Host, string Path, long Seq) at)
     {
-        var content = host.History.Content(seq, path) ?? throw new InvalidOperationException($"{path} did not exist at @{seq}");
-        return content.ObjectPath ?? content.LivePath ?? throw new InvalidOperationException(content.Unavailable);
+        var content = at.Host.History.Content(at.Seq, at.Path) ?? throw new InvalidOperationException($"{at.Path} did not exist at @{at.Seq}");
+        return System.Text.Encoding.UTF8.GetString(History.ProjectHistory.ReadAll(at.Host.Store, content, $"@{at.Seq}"));
     }
 }

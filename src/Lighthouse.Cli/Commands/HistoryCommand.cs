@@ -29,7 +29,8 @@ public static class HistoryCommand
             "the versions in between are left for the next capture point, and the close always captures the final content. " +
             "Every version is a state the file really had: a close while another process still writes to the file records none " +
             "(its change is captured at that process's close).\n\n" +
-            "Content column: 'captured' (bytes kept, restorable), 'metadata only' (recorded without bytes) or 'too large'.\n\n" +
+            "Content column: 'captured' (bytes kept, restorable), 'metadata only' (recorded without bytes), 'too large', or " +
+            "'thinned' (bytes removed by the retention policy, see `lighthouse gc`; the event stays).\n\n" +
             "Examples:\n  lighthouse history src/main.c\n  lighthouse history src/main.c --no-follow\n  lighthouse history old/name.txt --at v1\n" +
             "  lighthouse history README.md --json")
         {
@@ -116,6 +117,7 @@ public static class HistoryCommand
         ContentState.Captured => "captured",
         ContentState.NotCaptured => "metadata only",
         ContentState.TooLarge => "too large",
+        ContentState.Pruned => "thinned",
         _ => "-",
     };
 }

@@ -71,6 +71,7 @@ public static class StatusCommand
         var summary = RecordSummary.Of(view, fullVerify ? FullCheck : null);
         var (last, lastEvent, snapshots, chain) = (summary.Events, summary.LastEvent, summary.Snapshots, summary.Chain);
         var (objects, objectBytes) = summary.Objects;
+        var usage = view.Usage(largest: 0);
         string chainScope = !summary.ChainCheckedFully ? $"last {Fmt.N(QuickChainCheck)} events" : byMount ? "full (by the mount)" : "full";
 
         var liveMount = live?["mount"] as JsonObject;
@@ -97,6 +98,7 @@ public static class StatusCommand
                 ["lastEventUtc"] = lastEvent is null ? null : Fmt.IsoTime(lastEvent.TimeUtc),
                 ["objects"] = objects,
                 ["objectBytes"] = objectBytes,
+                ["store"] = DuCommand.ToJson(usage),
                 ["snapshots"] = snapshots.Count,
                 ["chain"] = new JsonObject
                 {
@@ -131,6 +133,8 @@ public static class StatusCommand
         }
         rows.Add(["events:", Fmt.N(last) + (lastEvent is null ? "" : $" (last @{lastEvent.Seq} at {Fmt.Time(lastEvent.TimeUtc)} by {lastEvent.Agent})")]);
         rows.Add(["objects:", $"{Fmt.N(objects)} ({Fmt.Size(objectBytes)})"]);
+        rows.Add(["store:", $"{Fmt.Size(usage.StoreBytes)} on disk for {Fmt.N(usage.KeptVersions)} kept versions of {Fmt.Size(usage.KeptBytes)}; " +
+            $"de-duplication {usage.DedupRatio:0.00}x, compression {usage.CompressionRatio:0.00}x (`lighthouse du` for more)"]);
         rows.Add(["snapshots:", snapshots.Count == 0 ? "none" : $"{snapshots.Count} ({string.Join(", ", snapshots.TakeLast(5).Select(s => $"{s.Name} @{s.Seq}"))}{(snapshots.Count > 5 ? ", ..." : "")})"]);
         rows.Add(["hash chain:", chain.Ok
             ? (chainScope.StartsWith("last", StringComparison.Ordinal)

@@ -17,6 +17,8 @@ public static class StoreVerbs
         DiffCommand.Create(),
         SnapshotCommand.Create(),
         RestoreCommand.Create(),
+        GcCommand.Create(),
+        DuCommand.Create(),
     ];
 
     /// <summary>

@@ -20,6 +20,7 @@ namespace Lighthouse.Cli.Control;
 /// → {"op":"status"}                                 ← {"ok":true,"pid":1234,"lastSeq":43,"controlRequests":7,"mount":{...liveStatus()...}}
 /// → {"op":"verify"}                                 ← {"ok":true,"verify":{"ok":true,"eventsChecked":43,...}}
 /// → {"op":"ping"}                                   ← {"ok":true,"pid":1234}
+/// → {"op":"gc","dryRun":false,"policy":{"keepAll":"1d"}}   ← {"ok":true,"gc":{...GcReport...}}   (owner or root only)
 /// ← {"ok":false,"error":"there is no snapshot named 'v9'","kind":"usage"}      on any failure
 /// </code>
 /// Changes are attributed to the agent named in the request only if it belongs to the connecting user
@@ -225,13 +226,23 @@ public sealed class ControlServer : IDisposable
                     _project.DeleteSnapshot(AgentFor(request, peer), name);
                     return Ok(new JsonObject { ["seq"] = _project.Store.LastSeq });
                 }
+                case "gc":
+                {
+                    // Thinning and removal change what everyone's history keeps: the owner of the mount's store only.
+                    if (peer is not null && peer.Uid != 0 && peer.Uid != (int)Commands.Native.Geteuid())
+                        throw new ControlRequestException($"gc is for the owner of the project's store (uid {Commands.Native.Geteuid()}) or root");
+                    var policy = Commands.GcCommand.WithOverrides(_project.Store.Retention, request["policy"] as JsonObject);
+                    var report = _project.Store.CollectGarbage(policy, request["dryRun"]?.GetValue<bool>() ?? false);
+                    return Ok(new JsonObject { ["gc"] = JsonSerializer.SerializeToNode(report, ControlJson.Options) });
+                }
                 case null:
                     return Error("bad request: no \"op\"", "usage");
                 default:
-                    return Error($"unknown op '{op}'; known: ping, status, verify, snapshot-create, snapshot-delete", "usage");
+                    return Error($"unknown op '{op}'; known: ping, status, verify, snapshot-create, snapshot-delete, gc", "usage");
             }
         }
         catch (ControlRequestException e) { return Error(e.Message, "usage"); }
+        catch (Commands.CliException e) { return Error(e.Message, "usage"); }
         catch (FormatException e) { return Error(e.Message, "usage"); }
         catch (PointNotFoundException e) { return Error(e.Message, "usage"); }
         catch (SnapshotExistsException e) { return Error(e.Message, "usage"); }

@@ -77,6 +77,14 @@ internal static class LogQueries
                     break;
             }
         }
+        // Versions the retention policy thinned: the events say what was captured, the marks that it is no longer kept.
+        using (var cmd = s.Command("SELECT p.version_seq FROM pruned p JOIN versions v ON v.from_seq = p.version_seq WHERE v.file_id = $a", fileId))
+        using (var r = cmd.ExecuteReader())
+            while (r.Read())
+            {
+                var i = versions.FindIndex(v => v.VersionSeq == r.GetInt64(0));
+                if (i >= 0) versions[i] = versions[i] with { ContentState = ContentState.Pruned };
+            }
         return versions;
     }
 

@@ -153,7 +153,8 @@ internal sealed class GarbageCollector(ProjectStore store)
                 foreach (var i in policy.Thin(times, now))
                 {
                     var (from, to, size, state) = rows[i];
-                    if (state != ContentState.Captured || to == StoreConstants.Open) continue; // no bytes to thin; the current version
+                    // No bytes to thin (or none worth it: an empty file costs nothing); the current version.
+                    if (state != ContentState.Captured || size == 0 || to == StoreConstants.Open) continue;
                     if (snapshots.Any(s => s >= from && s < to)) continue; // a snapshot shows it
                     pruned.Add(from);
                     bytes += size;
