@@ -119,9 +119,11 @@ public static class MountCommand
     /// <summary>Starts this same command detached (new session, output to .lighthouse/mount.log) and waits until it is mounted.</summary>
     private static int RunInBackground(string projectDir, string mnt)
     {
-        string stateDir = Path.Combine(projectDir, StoreConstants.StateDirName);
-        Directory.CreateDirectory(stateDir);
+        string stateDir = StateDirectory.Ensure(projectDir);
         string log = Path.Combine(stateDir, "mount.log"), pidFile = Path.Combine(stateDir, "mount.pid");
+        // The shell's redirections keep the mode of a file that exists: make both 0600 first, whatever the umask.
+        using (StateDirectory.OpenPrivate(log, FileMode.Append, FileAccess.Write)) { }
+        using (StateDirectory.OpenPrivate(pidFile, FileMode.OpenOrCreate, FileAccess.Write)) { }
         var args = Environment.GetCommandLineArgs().Where(a => a != "--background").Skip(1).Select(Quote);
         string self = $"{Quote(Environment.ProcessPath!)} {Quote(typeof(MountCommand).Assembly.Location)} {string.Join(' ', args)}";
         if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "lighthouse") // an apphost: it is the program itself

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Lighthouse.Store;
 
 namespace Lighthouse.Cli.Commands;
 
@@ -51,14 +52,12 @@ public sealed record MountState(
         }
     }
 
-    /// <summary>Writes mount.json atomically (temp file + rename), so readers never see half a file.</summary>
+    /// <summary>Writes mount.json atomically (temp file + rename), so readers never see half a file; 0600, as every file of the state directory.</summary>
     public void Write(string projectDir)
     {
-        var path = PathFor(projectDir);
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        var tmp = path + "." + Environment.ProcessId + ".tmp";
-        File.WriteAllText(tmp, ToJson() + "\n");
-        File.Move(tmp, path, overwrite: true);
+        // 0600 in the 0700 state directory: other users find the mount through the public registry (MountRegistry).
+        StateDirectory.Ensure(projectDir);
+        StateDirectory.WritePrivate(PathFor(projectDir), ToJson() + "\n");
     }
 
     /// <summary>Deletes mount.json (no error if it is already gone).</summary>
