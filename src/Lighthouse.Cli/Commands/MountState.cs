@@ -40,13 +40,24 @@ public sealed record MountState(
     /// <summary>Reads mount.json; null if there is none or it cannot be parsed (a half-written or foreign file).</summary>
     public static MountState? Read(string projectDir)
     {
-        var path = PathFor(projectDir);
         try
         {
-            var text = File.ReadAllText(path);
+            return Parse(File.ReadAllText(PathFor(projectDir)));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Parses the JSON of mount.json (or of a registry entry); null if it is not one.</summary>
+    public static MountState? Parse(string text)
+    {
+        try
+        {
             return JsonSerializer.Deserialize<MountState>(text, Json);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException or NotSupportedException)
+        catch (Exception e) when (e is JsonException or NotSupportedException)
         {
             return null;
         }
