@@ -42,6 +42,16 @@ public interface IProjectStore : IDisposable
     /// <summary>How many objects (captured bytes) the store keeps and their size on disk; captures in progress are not counted.</summary>
     ObjectStats ObjectStatistics();
 
+    /// <summary>What the store takes on disk and keeps: sizes, de-duplication and compression, the largest files by kept history.</summary>
+    StoreUsage Usage(int largest = 10);
+
+    /// <summary>The project's retention policy (<c>.lighthouse/retention.json</c>, or the default).</summary>
+    Retention.RetentionPolicy Retention { get; }
+
+    /// <summary>Thins old versions by the policy (the project's when null) and removes chunks, blobs and object files nothing
+    /// refers to any more, while the store records; <paramref name="dryRun"/> only reports. Crash-safe at any point.</summary>
+    Retention.GcReport CollectGarbage(Retention.RetentionPolicy? policy = null, bool dryRun = false, DateTime? now = null);
+
     /// <summary>
     /// Raised after each group commit with its events, in order, on the writer's thread (keep handlers short; an
     /// exception from a handler is logged, never rethrown to the recorder). Never raised by a read-only store.
@@ -250,6 +260,14 @@ public interface IProjectStore : IDisposable
 
     /// <summary>Opens the bytes of a path as of a point; <see cref="ContentUnavailableException"/> says why they are not kept.</summary>
     Stream OpenContent(string path, StorePoint point);
+
+    /// <summary>Opens the bytes a <see cref="Content"/> answer names: chunks, a whole object, or the live file; throws
+    /// <see cref="ContentUnavailableException"/> if none (<paramref name="point"/> names the point in the message), and
+    /// <see cref="ContentCorruptException"/> from a read of a damaged chunk.</summary>
+    Stream OpenStored(FileContent content, string point);
+
+    /// <summary>Positional reads of bytes kept as chunks (<see cref="FileContent.ChunkedHash"/>); null for any other kind.</summary>
+    Objects.ChunkedContent? OpenChunked(FileContent content);
 
     /// <summary>The bytes of a path as of a point (as <see cref="OpenContent"/>, read whole).</summary>
     byte[] ReadAllBytes(string path, StorePoint point);

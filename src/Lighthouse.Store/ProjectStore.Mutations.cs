@@ -1,5 +1,7 @@
 using Lighthouse.Store.Events;
+using Lighthouse.Store.Capture;
 using Lighthouse.Store.Native;
+using Lighthouse.Store.Objects;
 using Microsoft.Win32.SafeHandles;
 
 namespace Lighthouse.Store;
@@ -50,21 +52,23 @@ public sealed partial class ProjectStore
         path = StorePath.Normalize(path);
         if (path.Length == 0) throw new InvalidStorePathException(path, "the project root always exists");
         var attrs = attributes ?? StatOrThrow(path);
-        var (state, hash) = attrs.Kind == FileKind.File && attrs.Size == 0 ? (ContentState.Captured, EmptyHash)
+        Captured captured = attrs.Kind == FileKind.File && attrs.Size == 0 ? (ContentState.Captured, EmptyHash)
             : attrs.Kind == FileKind.Symlink && symlinkTarget is not null ? (ContentState.Captured, Objects.StoreBytes(symlinkTarget))
             : attrs.Kind == FileKind.File && content is not null ? _capture.Capture(content, attrs, path)
             : attrs.Kind is FileKind.File or FileKind.Symlink ? _capture.CaptureAt(path, attrs)
             : (ContentState.None, null);
+        var (state, hash, blob) = captured;
         var op = attrs.Kind switch { FileKind.Directory => EventOp.Mkdir, FileKind.Symlink => EventOp.Symlink, _ => EventOp.Create };
         var dirMtime = DirMtime(path, dirMtimeNs);
-        return _writer.SubmitAsync(ctx =>
+        return Releasing(blob, _writer.SubmitAsync(ctx =>
         {
             var parent = ctx.Index.ResolveDirCurrent(StorePath.Parent(path))!.Value;
             if (ctx.Index.LiveEntry(parent, StorePath.Name(path)) is not null)
                 throw new IndexConflictException($"cannot record the creation of '{path}': it already exists in the index");
+            StoreBlob(ctx, blob);
             return ctx.Append(new EventDraft(agent, op, path, NewVersion: true, Attributes: attrs, ContentState: state, ContentHash: hash,
                 DirMtimeNs: dirMtime));
-        }, savepoint: false);
+        }, savepoint: false));
     }
 
     /// <summary>
@@ -110,29 +114,30 @@ public sealed partial class ProjectStore
     {
         CheckAgent(agent);
         if (content is null) return Task.FromResult<StoreEvent?>(null);
-        return CaptureBeforeModifyItem(agent, StorePath.Normalize(path), content.Attributes, (content.State, content.Hash), changedBy);
+        return CaptureBeforeModifyItem(agent, StorePath.Normalize(path), content.Attributes, content.ToCaptured(), changedBy);
     }
 
-    private StoreEvent? RecordCaptureBeforeModify(string agent, string path, NodeAttributes attrs, (ContentState State, string? Hash) content,
+    private StoreEvent? RecordCaptureBeforeModify(string agent, string path, NodeAttributes attrs, Captured content,
         string? changedBy = null) => Wait(CaptureBeforeModifyItem(agent, path, attrs, content, changedBy));
 
-    private Task<StoreEvent?> CaptureBeforeModifyItem(string agent, string path, NodeAttributes attrs, (ContentState State, string? Hash) content,
+    private Task<StoreEvent?> CaptureBeforeModifyItem(string agent, string path, NodeAttributes attrs, Captured content,
         string? changedBy)
     {
-        var (state, hash) = content;
-        return _writer.SubmitAsync<StoreEvent?>(ctx =>
+        var (state, hash, blob) = content;
+        return Releasing(blob, _writer.SubmitAsync<StoreEvent?>(ctx =>
         {
             var found = ctx.Index.ResolveCurrent(path);
             if (found is null) return null;
             var v = ctx.Index.CurrentVersion(found.Value.FileId);
             if (v is null || v.ContentState != ContentState.NotCaptured) return null;
+            StoreBlob(ctx, blob);
             var a = v.Attributes;
             if (a.Kind == attrs.Kind && a.Size == attrs.Size && a.MtimeNs == attrs.MtimeNs && a.Inode == attrs.Inode)
                 return ctx.Append(new EventDraft(agent, EventOp.Capture, path, FileId: v.FileId, BeforeVersion: v.VersionSeq,
                     AfterVersion: v.VersionSeq, Attributes: a, ContentState: state, ContentHash: hash));
             return ctx.Append(new EventDraft(changedBy ?? StoreConstants.ExternalAgent, EventOp.Write, path, FileId: v.FileId, BeforeVersion: v.VersionSeq,
                 NewVersion: true, Attributes: attrs, ContentState: state, ContentHash: hash));
-        }, savepoint: false);
+        }, savepoint: false));
     }
 
     /// <summary>
@@ -169,8 +174,8 @@ public sealed partial class ProjectStore
         path = StorePath.Normalize(path);
         var attrs = FileStat.Of(file);
         if (attrs.Kind != FileKind.File) return null;
-        var (state, hash) = _capture.Capture(file, attrs, path);
-        return new CapturedContent(attrs, state, hash);
+        var (state, hash, blob) = _capture.Capture(file, attrs, path);
+        return new CapturedContent(attrs, state, hash) { Blob = blob };
     }
 
     /// <summary>As <see cref="CaptureOnCloseAsync"/>, with bytes read before by <see cref="ReadContent"/>.</summary>
@@ -178,21 +183,39 @@ public sealed partial class ProjectStore
     {
         CheckAgent(agent);
         if (content is null) return Task.FromResult<StoreEvent?>(null);
-        return RecordWriteAsync(agent, StorePath.Normalize(path), content.Attributes, (content.State, content.Hash));
+        return RecordWriteAsync(agent, StorePath.Normalize(path), content.Attributes, content.ToCaptured());
     }
 
-    private Task<StoreEvent?> RecordWriteAsync(string agent, string path, NodeAttributes attrs, (ContentState State, string? Hash) content)
+    private Task<StoreEvent?> RecordWriteAsync(string agent, string path, NodeAttributes attrs, Captured content)
     {
-        var (state, hash) = content;
-        return _writer.SubmitAsync<StoreEvent?>(ctx =>
+        var (state, hash, blob) = content;
+        return Releasing(blob, _writer.SubmitAsync<StoreEvent?>(ctx =>
         {
             var found = ctx.Index.ResolveCurrent(path)
                 ?? throw new IndexConflictException($"cannot record a write to '{path}': it is not in the index (record its creation first)");
             var v = ctx.Index.CurrentVersion(found.FileId)!;
             if (v.Attributes == attrs && v.ContentState == state && v.ContentHash == hash) return null;
+            StoreBlob(ctx, blob);
             return ctx.Append(new EventDraft(agent, EventOp.Write, path, FileId: v.FileId, BeforeVersion: v.VersionSeq,
                 NewVersion: true, Attributes: attrs, ContentState: state, ContentHash: hash));
-        }, savepoint: false);
+        }, savepoint: false));
+    }
+
+    /// <summary>Inserts a captured blob (and its new chunks) in the writer's transaction, before the event that names it.</summary>
+    private void StoreBlob(WriteContext ctx, StoredBlob? blob)
+    {
+        if (blob is not null) Chunks.Insert(ctx.Connection, blob);
+    }
+
+    /// <summary>Releases a blob's pins once its event committed or failed: from then on the log (or nothing) refers to it.</summary>
+    private static Task<T> Releasing<T>(StoredBlob? blob, Task<T> recorded)
+    {
+        if (blob is null) return recorded;
+        return recorded.ContinueWith(t =>
+        {
+            blob.Release();
+            return t;
+        }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).Unwrap();
     }
 
     /// <summary>

@@ -88,22 +88,11 @@ public sealed partial class ProjectStore
         switch (v.ContentState)
         {
             case ContentState.Captured:
-            {
-                var objectPath = Objects.PathOf(v.ContentHash!);
-                if (!File.Exists(objectPath))
-                    throw new ObjectMissingException(v.ContentHash!, objectPath, $"'{path}' version @{v.VersionSeq}");
-                return new FileContent(path, v, v.ContentState, objectPath, null, null);
-            }
+                return Stored(s, path, v, v);
             case ContentState.NotCaptured when !v.IsCurrent && ContentEquivalentSuccessor(s, v) is { } later:
             {
                 // Only metadata changed after this version: a later version with the same bytes has them.
-                if (later.ContentState == ContentState.Captured)
-                {
-                    var objectPath = Objects.PathOf(later.ContentHash!);
-                    if (!File.Exists(objectPath))
-                        throw new ObjectMissingException(later.ContentHash!, objectPath, $"'{path}' version @{later.VersionSeq}");
-                    return new FileContent(path, v, v.ContentState, objectPath, null, null);
-                }
+                if (later.ContentState == ContentState.Captured) return Stored(s, path, v, later);
                 var livePath = CurrentPathOf(s, e.FileId);
                 var live = livePath is null ? null : LiveStat(livePath);
                 if (live is not null && SameBytes(live, v.Attributes))
@@ -125,6 +114,9 @@ public sealed partial class ProjectStore
             case ContentState.NotCaptured:
                 return new FileContent(path, v, v.ContentState, null, null,
                     $"version @{v.VersionSeq} was recorded by metadata only (baseline or external change) and replaced before its bytes were captured");
+            case ContentState.Pruned:
+                return new FileContent(path, v, v.ContentState, null, null,
+                    $"the retention policy no longer keeps the bytes of version @{v.VersionSeq} (its event, and the hash of its bytes, {v.ContentHash?[..12]}…, remain in the log)");
             case ContentState.TooLarge:
                 return new FileContent(path, v, v.ContentState, null, null,
                     $"the file ({v.Size} bytes) is larger than the capture limit ({Options.MaxCaptureBytes} bytes): its history keeps metadata only");
@@ -132,6 +124,23 @@ public sealed partial class ProjectStore
                 return new FileContent(path, v, v.ContentState, null, null, $"'{path}' is a {v.Kind.ToString().ToLowerInvariant()}, which has no content");
         }
     }
+
+    /// <summary>Where the stored bytes of <paramref name="holder"/> (the version itself, or a later one with the same bytes) are:
+    /// chunks in the database (captured since schema 4) or a whole object file (before, and reflink clones).</summary>
+    private FileContent Stored(Queries.ReadSession s, string path, NodeVersion v, NodeVersion holder)
+    {
+        var hash = holder.ContentHash!;
+        if (Lighthouse.Store.Objects.ChunkStore.HasBlob(s, hash)) return new FileContent(path, v, v.ContentState, null, null, null) { ChunkedHash = hash, HolderSeq = holder.VersionSeq };
+        var objectPath = Objects.PathOf(hash);
+        if (!File.Exists(objectPath))
+            throw new ObjectMissingException(hash, objectPath, $"'{path}' version @{holder.VersionSeq}");
+        return new FileContent(path, v, v.ContentState, objectPath, null, null) { HolderSeq = holder.VersionSeq };
+    }
+
+    /// <summary>Opens the stored bytes of a <see cref="FileContent"/> for positional reads: a whole object or chunks.
+    /// Null when they are not in the store (live file, or not kept).</summary>
+    public Lighthouse.Store.Objects.ChunkedContent? OpenChunked(FileContent content) =>
+        content.ChunkedHash is { } hash ? Chunks.Open(hash, $"'{content.Path}' version @{content.Version.VersionSeq}") : null;
 
     /// <summary>lstat of a node of the project directory, descriptor-relative where the store has the project's descriptor
     /// (at any depth), else by absolute path.</summary>
@@ -155,13 +164,21 @@ public sealed partial class ProjectStore
     public Stream OpenContent(string path, StorePoint point)
     {
         var c = Content(path, point);
+        return OpenStored(c, point.ToString());
+    }
+
+    /// <summary>Opens the bytes a <see cref="Content"/> answer names (stored chunks, a whole object, or the live file), or
+    /// throws <see cref="ContentUnavailableException"/> saying why not; <paramref name="point"/> names the point in messages.</summary>
+    public Stream OpenStored(FileContent c, string point)
+    {
+        if (OpenChunked(c) is { } chunked) return chunked.AsStream();
         if (c.ObjectPath is not null) return Objects.OpenRead(c.Version.ContentHash!, $"'{c.Path}' version @{c.Version.VersionSeq}");
         // A symlink's bytes are its target: read the link, never open what it points to.
         if (c.LivePath is not null && c.Version.Kind == FileKind.Symlink)
             return new MemoryStream(ReadLiveLink(c.LivePath)
                 ?? throw new ContentUnavailableException(c.Path, point.ToString(), "the symlink is gone from the project directory and its target was not recorded"));
         if (c.LivePath is not null) return new FileStream(OpenLive(c), FileAccess.Read);
-        throw new ContentUnavailableException(c.Path, point.ToString(), c.Unavailable!);
+        throw new ContentUnavailableException(c.Path, point, c.Unavailable ?? "unknown reason");
     }
 
     /// <summary>The bytes of a path as of a point, read whole (see <see cref="OpenContent"/>).</summary>

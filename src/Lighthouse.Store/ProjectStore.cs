@@ -39,6 +39,7 @@ public sealed partial class ProjectStore : IProjectStore
         Objects = objects;
         EmptyHash = writer is null ? Convert.ToHexStringLower(SHA256.HashData([])) : objects.StoreBytes([]);
         _capture = new ContentCapture(this);
+        Chunks = new ChunkStore(db, writer is null ? null : work => writer.Submit(ctx => work(ctx.Connection)));
         if (writer is not null) _root = ProjectTree.OpenRoot(projectDir);
         if (writer is not null) writer.Committed += events => Committed?.Invoke(events);
     }
@@ -53,6 +54,8 @@ public sealed partial class ProjectStore : IProjectStore
     public string DatabasePath => _db.FilePath;
     public StoreOptions Options { get; }
     public ObjectStore Objects { get; }
+    /// <summary>File versions as compressed, de-duplicated chunks in the database (versions captured since schema 4).</summary>
+    internal ChunkStore Chunks { get; }
     internal string EmptyHash { get; }
     internal Database Db => _db;
     /// <summary>A descriptor of the project directory (writers only): paths are reached from it, never absolute.</summary>
@@ -81,8 +84,17 @@ public sealed partial class ProjectStore : IProjectStore
         }
     }
 
-    /// <summary>Counts the objects under <c>objects/ab/…</c> and their size (<c>tmp/</c>, captures in progress, excluded).</summary>
-    public ObjectStats ObjectStatistics() => Objects.Statistics();
+    /// <summary>Counts the stored versions' bytes: whole object files under <c>objects/ab/…</c> (<c>tmp/</c> excluded) and blobs
+    /// of chunks; their size on disk (object files, and chunks as stored, compressed).</summary>
+    public ObjectStats ObjectStatistics()
+    {
+        var files = Objects.Statistics();
+        using var s = Read();
+        using var cmd = s.Command("SELECT (SELECT count(*) FROM blobs), (SELECT coalesce(sum(length(data)), 0) FROM chunks)");
+        using var r = cmd.ExecuteReader();
+        r.Read();
+        return new ObjectStats(files.Count + r.GetInt64(0), files.Bytes + r.GetInt64(1));
+    }
 
     /// <summary>Raised on the writer thread after each commit, with its events in order. Keep handlers short.</summary>
     public event Action<IReadOnlyList<StoreEvent>>? Committed;
@@ -419,6 +431,8 @@ public sealed partial class ProjectStore : IProjectStore
                 }
             }
             ctx.Index.ClearCaches();
+            // Versions the retention policy thinned are not in the events (those stay whole): their marks are.
+            Database.Exec(ctx.Connection, "UPDATE versions SET content_state = 4 WHERE content_state = 1 AND from_seq IN (SELECT version_seq FROM pruned)");
             return (fingerprintBefore, IndexFingerprint(ctx.Connection), count);
         });
         return new IndexRebuildResult(before == after, events, sw.Elapsed);

@@ -69,8 +69,8 @@ public sealed class HistoryTests : IDisposable
         Assert.Equal(2, h.Attributes(v1, "src/main.c")!.Size);
         Assert.Equal(11, h.Attributes(v2, "src/main.c")!.Size);
         Assert.Null(h.Attributes(v1, "nothing"));
-        Assert.Equal("v1", System.Text.Encoding.UTF8.GetString(History.ProjectHistory.ReadAll(h.Content(v1, "src/main.c")!, $"@{v1}")));
-        Assert.Equal("version two", System.Text.Encoding.UTF8.GetString(History.ProjectHistory.ReadAll(h.Content(v2, "src/main.c")!, $"@{v2}")));
+        Assert.Equal("v1", System.Text.Encoding.UTF8.GetString(History.ProjectHistory.ReadAll(h.Store, h.Content(v1, "src/main.c")!, $"@{v1}")));
+        Assert.Equal("version two", System.Text.Encoding.UTF8.GetString(History.ProjectHistory.ReadAll(h.Store, h.Content(v2, "src/main.c")!, $"@{v2}")));
         Assert.Null(h.Content(v1, "nothing"));
     }
 
@@ -94,7 +94,7 @@ public sealed class HistoryTests : IDisposable
         File.WriteAllText(_p.Abs("baseline.txt"), "changed beside, and not captured"); // nobody saved the first bytes
         var content = host.History.Content(at, "baseline.txt")!;
         Assert.False(content.IsAvailable); // the live file no longer matches that version: never serve wrong bytes
-        var e = Assert.Throws<ContentUnavailableException>(() => History.ProjectHistory.Open(content, $"@{at}"));
+        var e = Assert.Throws<ContentUnavailableException>(() => History.ProjectHistory.Open(host.Store, content, $"@{at}"));
         Assert.Contains("baseline.txt", e.Message);
     }
 }

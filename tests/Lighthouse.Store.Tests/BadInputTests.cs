@@ -50,7 +50,7 @@ public class BadInputTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void A_missing_object_is_reported_and_the_rest_of_history_still_reads()
+    public void A_missing_chunk_is_reported_and_the_rest_of_history_still_reads()
     {
         using var project = new TempProject();
         using var store = project.Open();
@@ -58,15 +58,45 @@ public class BadInputTests(ITestOutputHelper output)
         var lost = store.RecordCreate("b", "lost.txt");
         project.Write("kept.txt", "these stay");
         store.RecordCreate("b", "kept.txt");
-        File.Delete(store.Objects.PathOf(lost.ContentHash!));
+        StoreSql.Exec(project.Dir, "DELETE FROM chunks WHERE hash = $a", Convert.FromHexString(lost.ContentHash!)); // one chunk: its hash is the file's
 
-        var e = Assert.Throws<ObjectMissingException>(() => store.ReadAllBytes("lost.txt", lost.Seq));
+        var e = Assert.Throws<ContentCorruptException>(() => store.ReadAllBytes("lost.txt", lost.Seq));
         output.WriteLine(e.Message);
         Assert.Contains(lost.ContentHash!, e.Message);
+        Assert.Contains("'lost.txt' version @" + lost.Seq, e.Message);
         Assert.Contains("missing", e.Message);
         Assert.Equal("these stay"u8.ToArray(), store.ReadAllBytes("kept.txt", StorePoint.Latest));
         Assert.Equal(lost.Attributes!.Size, store.Attributes("lost.txt", StorePoint.Latest).Size);
         Assert.True(store.Verify().Ok);
+    }
+
+    [Fact]
+    public void A_corrupt_chunk_is_an_error_naming_file_and_version_never_other_bytes()
+    {
+        using var project = new TempProject();
+        using var store = project.Open();
+        var text = string.Concat(Enumerable.Range(0, 4000).Select(i => $"line {i}: the quick brown fox\n"));
+        project.Write("big.txt", text);
+        var e = store.RecordCreate("b", "big.txt");
+        Assert.True(store.Usage().Chunks > 1, "several chunks");
+        // Flip a byte in the middle of one stored chunk (compressed or not).
+        using (var c = StoreSql.Open(project.Dir))
+        {
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = "SELECT rowid, data FROM chunks ORDER BY rowid LIMIT 1";
+            long id; byte[] data;
+            using (var r = cmd.ExecuteReader()) { r.Read(); id = r.GetInt64(0); data = (byte[])r.GetValue(1); }
+            data[data.Length / 2] ^= 0x5a;
+            using var update = c.CreateCommand();
+            update.CommandText = "UPDATE chunks SET data = $a WHERE rowid = $b";
+            update.Parameters.AddWithValue("$a", data);
+            update.Parameters.AddWithValue("$b", id);
+            update.ExecuteNonQuery();
+        }
+        var error = Assert.Throws<ContentCorruptException>(() => store.ReadAllBytes("big.txt", e.Seq));
+        output.WriteLine(error.Message);
+        Assert.Contains("'big.txt' version @" + e.Seq, error.Message);
+        Assert.True(error.Message.Contains("corrupt") || error.Message.Contains("decompressed"), error.Message);
     }
 
     [Fact]

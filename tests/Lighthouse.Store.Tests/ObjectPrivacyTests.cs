@@ -14,9 +14,10 @@ public class ObjectPrivacyTests
         string objects = Path.Combine(project.Dir, StoreConstants.StateDirName, "objects");
         using (var store = project.Open())
         {
-            project.Write("secret.txt", "password=hunter2\n");
-            store.RecordCreate("nobody/editor", "secret.txt");
-            var hash = store.Content("secret.txt", StorePoint.Latest).Version.ContentHash!;
+            // Symlink targets (and reflink clones, and versions captured before chunks) are whole object files.
+            File.CreateSymbolicLink(project.Abs("secret-link"), "password=hunter2");
+            store.RecordCreate("nobody/editor", "secret-link");
+            var hash = store.Content("secret-link", StorePoint.Latest).Version.ContentHash!;
             string obj = Path.Combine(objects, hash[..2], hash[2..]);
             Assert.Equal(UnixFileMode.UserRead, File.GetUnixFileMode(obj));
             Assert.Equal(OwnerOnly, File.GetUnixFileMode(Path.GetDirectoryName(obj)!));

@@ -51,7 +51,7 @@ public sealed class SchemaUpgradeTests : IDisposable
             Assert.Equal((owner.Uid, owner.Gid), (chmod.Attributes!.Uid, chmod.Attributes.Gid));
             Assert.True(store.Verify().Ok);
         }
-        Assert.Equal([("schema_version", "3"), ("legacy_uid", owner.Uid.ToString()), ("legacy_gid", owner.Gid.ToString())],
+        Assert.Equal([("schema_version", "4"), ("legacy_uid", owner.Uid.ToString()), ("legacy_gid", owner.Gid.ToString())],
             Query(_p.Dir, "SELECT key, value FROM meta WHERE key IN ('schema_version', 'legacy_uid', 'legacy_gid') ORDER BY key DESC"));
 
         using (var store = ProjectStore.Open(_p.Dir, TempProject.Fast))
@@ -100,7 +100,7 @@ public sealed class SchemaUpgradeTests : IDisposable
             Assert.Equal(created.DirMtimeNs, store.DirectoryMtime(d, StorePoint.Latest));
             Assert.True(store.Verify().Ok);
         }
-        Assert.Equal([("schema_version", "3")], Query(_p.Dir, "SELECT key, value FROM meta WHERE key = 'schema_version'"));
+        Assert.Equal([("schema_version", "4")], Query(_p.Dir, "SELECT key, value FROM meta WHERE key = 'schema_version'"));
         using var reader = ProjectStore.OpenReadOnly(_p.Dir, NoReconcile);
         Assert.True(reader.Verify().Ok);
         Assert.Equal(before, Views(reader, last));
@@ -112,14 +112,14 @@ public sealed class SchemaUpgradeTests : IDisposable
     {
         _p.Write("a.txt", "x");
         _p.Open().Dispose();
-        Query(_p.Dir, "UPDATE meta SET value = '4' WHERE key = 'schema_version'");
+        Query(_p.Dir, "UPDATE meta SET value = '5' WHERE key = 'schema_version'");
         var file = ProjectStore.DatabaseFile(_p.Dir);
         var bytes = File.ReadAllBytes(file);
 
         var writing = Assert.Throws<StoreException>(() => ProjectStore.Open(_p.Dir, TempProject.Fast));
         var reading = Assert.Throws<StoreException>(() => ProjectStore.OpenReadOnly(_p.Dir, TempProject.Fast));
 
-        Assert.Contains("schema version 4", writing.Message);
+        Assert.Contains("schema version 5", writing.Message);
         Assert.Contains("newer Lighthouse", writing.Message);
         Assert.Contains("newer Lighthouse", reading.Message);
         Assert.Equal(bytes, File.ReadAllBytes(file));

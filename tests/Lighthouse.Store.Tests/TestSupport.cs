@@ -81,3 +81,31 @@ internal static class TreeReader
         return result;
     }
 }
+
+/// <summary>Raw access to a store's database, for tests that damage or inspect it.</summary>
+internal static class StoreSql
+{
+    public static Microsoft.Data.Sqlite.SqliteConnection Open(string projectDir)
+    {
+        var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={ProjectStore.DatabaseFile(projectDir)};Pooling=False");
+        c.Open();
+        return c;
+    }
+
+    public static void Exec(string projectDir, string sql, params object[] args)
+    {
+        using var c = Open(projectDir);
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = sql;
+        for (int i = 0; i < args.Length; i++) cmd.Parameters.AddWithValue("$" + (char)('a' + i), args[i]);
+        cmd.ExecuteNonQuery();
+    }
+
+    public static long Scalar(string projectDir, string sql)
+    {
+        using var c = Open(projectDir);
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = sql;
+        return Convert.ToInt64(cmd.ExecuteScalar());
+    }
+}

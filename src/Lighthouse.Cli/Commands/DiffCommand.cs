@@ -164,7 +164,7 @@ public static class DiffCommand
                 notes.Add($"not diffed: {Fmt.Size(content.Version.Size)} is larger than {Fmt.Size(UnifiedDiff.MaxTextBytes)}");
                 return null;
             }
-            return Lighthouse.Project.History.ProjectHistory.ReadAll(content, p.ToString());
+            return Lighthouse.Project.History.ProjectHistory.ReadAll(view, content, p.ToString());
         }
         catch (StoreException e)
         {

@@ -46,6 +46,8 @@ public sealed unsafe class HistorySection : FuseFileSystem, IMountSection
     private sealed class HistoryHandle
     {
         public int Fd = -1;
+        /// <summary>Bytes kept as chunks: read (decompressed, checked) by the daemon; no descriptor to pass through.</summary>
+        public Lighthouse.Store.Objects.ChunkedContent? Chunks;
         public HistoryNode? Node;
         public bool Passthrough;
         public List<(string Name, uint Type)>? Listing;
@@ -191,11 +193,26 @@ public sealed unsafe class HistorySection : FuseFileSystem, IMountSection
         // The kernel opens special files itself; should one reach us, it has no bytes to give.
         if (n.Kind is FileKind.Fifo or FileKind.Socket or FileKind.CharDevice or FileKind.BlockDevice) return Libc.ENXIO;
         if (_history.Content(n.Seq, n.Path) is not { } content) return Errno.ENOENT;
-        if (content.ObjectPath is null && content.LivePath is null)
+        if (!content.IsAvailable)
         {
-            // Metadata-only history (too large, or never captured): say so rather than invent bytes.
+            // Metadata-only history (too large, never captured, or thinned by retention): say so rather than invent bytes.
             Console.Error.WriteLine($"lighthouse: history/@{n.Seq}/{n.Path}: {content.Unavailable ?? "content not kept"}");
             return Errno.ENODATA;
+        }
+        if (content.ChunkedHash is not null)
+        {
+            Lighthouse.Store.Objects.ChunkedContent chunks;
+            try { chunks = _history.Store.OpenChunked(content)!; }
+            catch (StoreException e)
+            {
+                Console.Error.WriteLine($"lighthouse: history/@{n.Seq}/{n.Path}: {e.Message}");
+                return Errno.EIO;
+            }
+            ulong chunkedFh = (ulong)Interlocked.Increment(ref _nextFh);
+            _handles[chunkedFh] = new HistoryHandle { Chunks = chunks, Node = n };
+            // The content of a past version never changes: keep the page cache across opens.
+            open = new OpenOut { Fh = chunkedFh, OpenFlags = OpenReplyFlags.KeepCache };
+            return 0;
         }
         int fd;
         if (content.ObjectPath is { } source)
@@ -239,7 +256,19 @@ public sealed unsafe class HistorySection : FuseFileSystem, IMountSection
     public override int Read(in RequestContext ctx, ulong node, ulong fh, long offset, Span<byte> buffer, out int bytesRead)
     {
         bytesRead = 0;
-        return _handles.TryGetValue(fh, out var h) ? Libc.PreadFully(h.Fd, buffer, offset, out bytesRead) : Errno.EBADF;
+        if (!_handles.TryGetValue(fh, out var h)) return Errno.EBADF;
+        if (h.Chunks is null) return Libc.PreadFully(h.Fd, buffer, offset, out bytesRead);
+        try
+        {
+            bytesRead = h.Chunks.Read(offset, buffer);
+            return 0;
+        }
+        catch (StoreException e)
+        {
+            // A missing or damaged chunk: an error naming the file and version, never other bytes.
+            Console.Error.WriteLine($"lighthouse: history/@{h.Node?.Seq}/{h.Node?.Path}: {e.Message}");
+            return Errno.EIO;
+        }
     }
 
     public override int Release(in RequestContext ctx, ulong node, ulong fh, int flags)

@@ -96,18 +96,14 @@ public sealed class ProjectHistory(IProjectStore store)
         return bytes.ToArray();
     }
 
-    /// <summary>Opens the bytes of a <see cref="FileContent"/>, or throws saying why they are not available.</summary>
+    /// <summary>Opens the bytes of a <see cref="FileContent"/> of <paramref name="store"/> (chunks, a whole object or the
+    /// live file, reached descriptor-relatively), or throws saying why they are not available.</summary>
     /// <param name="point">How the caller named the point, for the message.</param>
-    public static Stream Open(FileContent content, string point)
-    {
-        if (content.ObjectPath is not null) return new FileStream(content.ObjectPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-        if (content.LivePath is not null) return new FileStream(content.LivePath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16);
-        throw new ContentUnavailableException(content.Path, point, content.Unavailable ?? "unknown reason");
-    }
+    public static Stream Open(IProjectStore store, FileContent content, string point) => store.OpenStored(content, point);
 
-    public static byte[] ReadAll(FileContent content, string point)
+    public static byte[] ReadAll(IProjectStore store, FileContent content, string point)
     {
-        using var s = Open(content, point);
+        using var s = Open(store, content, point);
         using var ms = new MemoryStream();
         s.CopyTo(ms);
         return ms.ToArray();

@@ -142,7 +142,7 @@ public static class RestorePlanner
                 var target = new FileInfo(abs).LinkTarget;
                 var content = history.Content(path, at);
                 if (!content.IsAvailable) return target is not null && cur.Size == old.Size && cur.MtimeNs == old.Attributes.MtimeNs;
-                return target == Encoding.UTF8.GetString(ProjectHistory.ReadAll(content, at.ToString()));
+                return target == Encoding.UTF8.GetString(ProjectHistory.ReadAll(history, content, at.ToString()));
             }
             if (cur.Size != old.Size) return false;
             if (old.ContentState == ContentState.Captured && old.ContentHash is not null)
@@ -151,7 +151,7 @@ public static class RestorePlanner
             if (c.LivePath is not null && Path.GetFullPath(c.LivePath) == Path.GetFullPath(abs)) return true;
             if (c.IsAvailable)
             {
-                using var a = ProjectHistory.Open(c, at.ToString());
+                using var a = ProjectHistory.Open(history, c, at.ToString());
                 using var b = new FileStream(abs, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16);
                 return SameStream(a, b);
             }

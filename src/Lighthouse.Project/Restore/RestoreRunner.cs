@@ -91,11 +91,11 @@ public sealed class RestoreRunner(IProjectStore history, IRestoreRecorder? recor
         {
             if (old.Kind == FileKind.Symlink)
             {
-                File.CreateSymbolicLink(tmp, Encoding.UTF8.GetString(ProjectHistory.ReadAll(content, at.ToString())));
+                File.CreateSymbolicLink(tmp, Encoding.UTF8.GetString(ProjectHistory.ReadAll(history, content, at.ToString())));
             }
             else
             {
-                using (var src = ProjectHistory.Open(content, at.ToString()))
+                using (var src = ProjectHistory.Open(history, content, at.ToString()))
                 using (var dst = new FileStream(tmp, new FileStreamOptions
                        {
                            Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None, BufferSize = 1 << 16,

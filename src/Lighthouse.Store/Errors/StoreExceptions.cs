@@ -69,3 +69,11 @@ public sealed class StorePrivateException(string stateDir, long? ownerUid, Excep
     public string StateDir { get; } = stateDir;
     public long? OwnerUid { get; } = ownerUid;
 }
+
+/// <summary>A chunk of a kept version is missing or its bytes do not match its hash: the version cannot be read, and no
+/// other bytes are given in its place.</summary>
+public sealed class ContentCorruptException(string context, string chunkHash, string problem)
+    : StoreException($"the bytes of {context} cannot be read: chunk {chunkHash} {problem}. No other bytes are given in their place; the rest of the history is unaffected.")
+{
+    public string ChunkHash { get; } = chunkHash;
+}

@@ -35,6 +35,8 @@ public enum ContentState
     NotCaptured = 2,
     /// <summary>Larger than <see cref="StoreOptions.MaxCaptureBytes"/>: history is metadata-only by policy.</summary>
     TooLarge = 3,
+    /// <summary>Captured once, then thinned by the retention policy: the event (and the hash of the bytes) stays, the bytes do not.</summary>
+    Pruned = 4,
 }
 
 /// <summary>Metadata of a node as seen by lstat. Times are nanoseconds since the Unix epoch.</summary>
@@ -66,7 +68,13 @@ public sealed record DirEntry(string Name, long FileId, FileKind Kind);
 
 /// <summary>Bytes of a file read into the store (<see cref="IProjectStore.ReadContent"/>), not recorded yet; <paramref name="Attributes"/>
 /// from the file's fstat at the time.</summary>
-public sealed record CapturedContent(NodeAttributes Attributes, ContentState State, string? Hash);
+public sealed record CapturedContent(NodeAttributes Attributes, ContentState State, string? Hash)
+{
+    /// <summary>The chunks read, for bytes kept as chunks: inserted with the event that records them.</summary>
+    internal Objects.StoredBlob? Blob { get; init; }
+
+    internal Capture.Captured ToCaptured() => new(State, Hash, Blob);
+}
 
 /// <param name="Format">The encoding its hash covers: 1 for an event with attributes recorded before schema 2 (no owner,
 /// group or device kept), <see cref="CurrentFormat"/> otherwise.</param>
@@ -131,6 +139,38 @@ public sealed record VerifyResult(bool Ok, long EventsChecked, long LastGoodSeq,
 /// <summary>The objects a store keeps (file versions' bytes, de-duplicated): how many and their total size on disk.</summary>
 public readonly record struct ObjectStats(long Count, long Bytes);
 
+/// <summary>
+/// What a store takes on disk and what it keeps. <see cref="KeptBytes"/>: the sizes of every kept version of every file
+/// added up (what a copy of each would take); the distinct content: <see cref="ChunkRawBytes"/> (chunks, once each) plus
+/// <see cref="ObjectFileBytes"/> (whole object files: versions captured before chunks, symlink targets, reflink clones).
+/// </summary>
+public sealed record StoreUsage(
+    long DatabaseBytes,
+    long DatabaseFreeBytes,
+    long ObjectFiles,
+    long ObjectFileBytes,
+    long Chunks,
+    long ChunkRawBytes,
+    long ChunkStoredBytes,
+    long Blobs,
+    long BlobBytes,
+    long KeptVersions,
+    long KeptBytes,
+    long PrunedVersions,
+    long MetadataOnlyVersions,
+    IReadOnlyList<FileUsage> Largest)
+{
+    /// <summary>Everything under .lighthouse/ that holds history: the database (and its log) and the object files.</summary>
+    public long StoreBytes => DatabaseBytes + ObjectFileBytes;
+    /// <summary>Kept bytes per distinct byte: how much versions and files share.</summary>
+    public double DedupRatio => ChunkRawBytes + ObjectFileBytes == 0 ? 1 : (double)KeptBytes / (ChunkRawBytes + ObjectFileBytes);
+    /// <summary>Raw chunk bytes per stored chunk byte.</summary>
+    public double CompressionRatio => ChunkStoredBytes == 0 ? 1 : (double)ChunkRawBytes / ChunkStoredBytes;
+}
+
+/// <summary>A file's kept history: its path (current, or last known with "(removed)"), how many versions keep bytes, and their sizes added up.</summary>
+public sealed record FileUsage(long FileId, string Path, long Versions, long Bytes);
+
 /// <summary>Group commits since the store was opened: transactions, and the events they committed.</summary>
 public readonly record struct CommitStats(long Batches, long Events);
 
@@ -153,7 +193,13 @@ public sealed record LogPage(IReadOnlyList<StoreEvent> Events, long? NextBefore)
 /// <summary>A file's content as of a point, or why it is not available.</summary>
 public sealed record FileContent(string Path, NodeVersion Version, ContentState State, string? ObjectPath, string? LivePath, string? Unavailable)
 {
-    public bool IsAvailable => ObjectPath is not null || LivePath is not null;
+    /// <summary>The hash of the bytes when they are kept as chunks in the database (open with <see cref="IProjectStore.OpenStored"/>
+    /// or <see cref="IProjectStore.OpenChunked"/>); <see cref="ObjectPath"/> is then null.</summary>
+    public string? ChunkedHash { get; init; }
+    /// <summary>The version whose stored bytes these are (this one, or a later one with the same bytes).</summary>
+    public long HolderSeq { get; init; }
+    public bool IsStored => ObjectPath is not null || ChunkedHash is not null;
+    public bool IsAvailable => IsStored || LivePath is not null;
 }
 
 public sealed record ReconcileReport(

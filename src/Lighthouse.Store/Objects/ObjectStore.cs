@@ -67,6 +67,21 @@ public sealed class ObjectStore
         return new ObjectStats(count, bytes);
     }
 
+    /// <summary>Every object file: its hash, path, size and modification time (for the garbage collector).</summary>
+    public IEnumerable<(string Hash, string Path, long Size, DateTime ModifiedUtc)> Enumerate()
+    {
+        if (!Directory.Exists(Root)) yield break;
+        foreach (var fanOut in new DirectoryInfo(Root).EnumerateDirectories())
+        {
+            if (fanOut.Name.Length != 2) continue;
+            List<FileInfo> files;
+            try { files = fanOut.EnumerateFiles().ToList(); }
+            catch (DirectoryNotFoundException) { continue; }
+            foreach (var f in files)
+                if (f.Name.Length == 62) yield return (fanOut.Name + f.Name, f.FullName, f.Length, f.LastWriteTimeUtc);
+        }
+    }
+
     public bool Exists(string hash) => File.Exists(PathOf(hash));
 
     public Stream OpenRead(string hash, string context)
@@ -94,7 +109,11 @@ public sealed class ObjectStore
     public string StoreBytes(ReadOnlySpan<byte> data)
     {
         var hash = Convert.ToHexStringLower(SHA256.HashData(data));
-        if (Exists(hash)) return hash;
+        if (Exists(hash))
+        {
+            Touch(hash);
+            return hash;
+        }
         var tmp = NewTempPath();
         try
         {
@@ -163,6 +182,58 @@ public sealed class ObjectStore
             TryDelete(tmp);
             throw;
         }
+    }
+
+    /// <summary>
+    /// Clones an open file into a whole object where the filesystem can (FICLONE: no bytes copied, blocks shared until
+    /// either side changes): the fast path for large files. Null, having written nothing, where it cannot.
+    /// </summary>
+    public CapturedObject? CaptureByReflink(SafeFileHandle source, string what)
+    {
+        if (Volatile.Read(ref _reflinkUnsupported) != 0) return null;
+        var tmp = NewTempPath();
+        try
+        {
+            string hash;
+            long size;
+            using (var target = new FileStream(tmp, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.None))
+            {
+                if (!TryReflink(target.SafeFileHandle, source))
+                {
+                    target.Dispose();
+                    File.Delete(tmp);
+                    return null;
+                }
+                (hash, size) = HashStream(target);
+            }
+            if (Exists(hash))
+            {
+                File.Delete(tmp);
+                Touch(hash);
+                return new CapturedObject(hash, size, ContentState.Captured, CaptureMethod.AlreadyStored);
+            }
+            Publish(tmp, hash);
+            return new CapturedObject(hash, size, ContentState.Captured, CaptureMethod.Reflink);
+        }
+        catch (IOException e) when (IsDiskFull(e))
+        {
+            TryDelete(tmp);
+            throw new StoreFullException($"capturing {what} into {Root}", e);
+        }
+        catch
+        {
+            TryDelete(tmp);
+            throw;
+        }
+    }
+
+    /// <summary>Marks an object as just used: the garbage collector leaves objects younger than its grace period alone,
+    /// so one a capture found already stored survives until the event that names it commits.</summary>
+    public void Touch(string hash)
+    {
+        try { File.SetLastWriteTimeUtc(PathOf(hash), DateTime.UtcNow); }
+        catch (IOException) { /* gone: the caller stores it again next time */ }
+        catch (UnauthorizedAccessException) { }
     }
 
     private string NewTempPath() => Path.Combine(_tmp, Guid.NewGuid().ToString("N"));

@@ -10,7 +10,7 @@ namespace Lighthouse.Store.Queries;
 /// (WAL snapshot), so "latest" means the same event throughout an API call.
 /// Every as-of query is an index seek: (parent, name, from_seq) for names, (file, from_seq) for versions.
 /// </summary>
-internal sealed class ReadSession : IDisposable
+internal sealed class ReadSession : IDisposable, Objects.SqliteCommandSource
 {
     private readonly Database _db;
     private readonly SqliteConnection _c;

@@ -10,8 +10,9 @@ namespace Lighthouse.Store.Sqlite;
 internal static class Schema
 {
     /// <summary>2: owner, group and device number (uid, gid, rdev) on events and versions; the exact node kinds.
-    /// 3: the modification times of the directories whose entries an event changed (dir_mtime_ns, dir2_mtime_ns).</summary>
-    public const int Version = 3;
+    /// 3: the modification times of the directories whose entries an event changed (dir_mtime_ns, dir2_mtime_ns).
+    /// 4: file versions kept as compressed, de-duplicated chunks (chunks, blobs); versions thinned by retention (pruned).</summary>
+    public const int Version = 4;
 
     public const string Create = """
         CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -89,6 +90,24 @@ internal static class Schema
             name        TEXT PRIMARY KEY,
             seq         INTEGER NOT NULL,
             created_seq INTEGER NOT NULL);
+
+        -- Content (schema 4): a chunk's bytes (codec 0 raw, 1 zstd) under the SHA-256 of its raw bytes; a blob (a
+        -- version's bytes) under the SHA-256 of the whole file, as the list of its chunks (recipe: 32-byte hash and
+        -- 4-byte little-endian size per chunk; a zero hash is a run of zeros). Versions captured before schema 4 are
+        -- whole files under objects/.
+        CREATE TABLE IF NOT EXISTS chunks(
+            hash  BLOB PRIMARY KEY,
+            size  INTEGER NOT NULL,
+            codec INTEGER NOT NULL,
+            data  BLOB NOT NULL);
+        CREATE TABLE IF NOT EXISTS blobs(
+            hash   TEXT PRIMARY KEY,
+            size   INTEGER NOT NULL,
+            recipe BLOB NOT NULL);
+        -- Versions whose content the retention policy no longer keeps: their events stay, and say what was there.
+        CREATE TABLE IF NOT EXISTS pruned(
+            version_seq INTEGER PRIMARY KEY,
+            time_ticks  INTEGER NOT NULL);
         """;
 
     public const string ClearIndex = "DELETE FROM entries; DELETE FROM versions; DELETE FROM snapshots;";
@@ -114,7 +133,14 @@ internal static class Schema
     public static void CreateOrUpgrade(SqliteConnection c, string path, string projectDir)
     {
         var version = StoredVersion(c);
-        if (version is not (null or 1 or 2 or Version)) throw new StoreException(Unreadable(path, version.Value));
+        if (version is not (null or 1 or 2 or 3 or Version)) throw new StoreException(Unreadable(path, version.Value));
+        // Freed pages (chunks the garbage collector removed) can be given back to the filesystem: only settable while empty.
+        if (version is null) Exec(c, null, "PRAGMA auto_vacuum=INCREMENTAL");
+        if (version is 3)
+        {
+            // New tables only (created below); whole-file objects of earlier versions stay where they are, and readable.
+            Exec(c, null, "UPDATE meta SET value = $a WHERE key = 'schema_version'", Version.ToString(CultureInfo.InvariantCulture));
+        }
         if (version is 1 or 2)
         {
             using var t = c.BeginTransaction();
@@ -144,7 +170,7 @@ internal static class Schema
         throw new StoreException(version switch
         {
             null => $"database {path} has no schema version; it is not a Lighthouse store",
-            1 or 2 => $"database {path} has schema version {version}, older than this Lighthouse's {Version}: open the project for writing once (lighthouse mount) to upgrade it in place",
+            1 or 2 or 3 => $"database {path} has schema version {version}, older than this Lighthouse's {Version}: open the project for writing once (lighthouse mount) to upgrade it in place",
             _ => Unreadable(path, version.Value),
         });
     }

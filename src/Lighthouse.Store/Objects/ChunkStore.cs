@@ -1,0 +1,539 @@
+using System.Security.Cryptography;
+using Lighthouse.Interop;
+using Lighthouse.Store.Sqlite;
+using Microsoft.Data.Sqlite;
+using Microsoft.Win32.SafeHandles;
+
+namespace Lighthouse.Store.Objects;
+
+/// <summary>
+/// File versions as content-defined chunks (<see cref="FastCdc"/>), each stored once in the database, compressed with
+/// zstd, under the SHA-256 of its bytes; a version is a <em>blob</em>: the list of its chunks (its recipe), under the
+/// SHA-256 of the whole file, which is the content hash its events carry. Versions of a file share every chunk an
+/// edit did not touch, and files share what they have in common. Holes (sparse files) are kept as runs of zeros,
+/// never read nor stored. Every chunk read is checked against its hash: a damaged one is an error that names the file
+/// and version, never other bytes.
+/// <para>
+/// Chunks and blobs are inserted by the event writer in the transaction of the event that names them, so a crash
+/// leaves both or neither. A capture decides which chunks are new before that transaction: it <em>pins</em> every
+/// chunk it counts on until the event commits, and the garbage collector, which removes unreferenced chunks in the
+/// writer's thread under the pin lock, leaves pinned ones alone (<see cref="Pins"/>).
+/// </para>
+/// </summary>
+internal sealed class ChunkStore
+{
+    public const byte CodecRaw = 0;
+    public const byte CodecZstd = 1;
+    private const int CompressionLevel = 3;
+    private const int ReadBuffer = 4 << 20;
+    /// <summary>New chunks a capture holds in memory before it commits them on their own (pinned until its event).</summary>
+    private const int FlushBytes = 8 << 20;
+    /// <summary>The hash a recipe gives a run of zeros (a hole): no chunk has it.</summary>
+    internal static readonly byte[] ZeroRun = new byte[32];
+
+    private readonly Database _db;
+    private readonly Func<Func<SqliteConnection, int>, int>? _commit;
+
+    /// <param name="commit">Runs work in the event writer's thread and transaction and waits for its commit (null when read-only).</param>
+    public ChunkStore(Database db, Func<Func<SqliteConnection, int>, int>? commit)
+    {
+        _db = db;
+        _commit = commit;
+    }
+
+    public PinTable Pins { get; } = new();
+
+    // ------------------------------------------------------------------ capture
+
+    /// <summary>
+    /// Reads an open file from offset 0 by positional calls only (never through its file position, which the program
+    /// that wrote it may share), cuts it into chunks and compresses those the store does not have. The result is
+    /// inserted with the event that names it (<see cref="Insert"/>); its pins are released after that commit.
+    /// </summary>
+    public StoredBlob Capture(SafeFileHandle source, long length, string what)
+    {
+        var blob = new StoredBlob(this);
+        try
+        {
+            using var lookup = new ChunkLookup(_db);
+            using var whole = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(ReadBuffer);
+            int src = (int)source.DangerousGetHandle();
+            // SEEK_DATA/SEEK_HOLE move the file position: asked of a description of our own, and only of a file with holes.
+            int seeker = IsSparse(src, length) ? Libc.Open($"/proc/self/fd/{src}", Libc.O_RDONLY | Libc.O_CLOEXEC, 0) : -1;
+            long offset = 0;
+            try
+            {
+                while (offset < length)
+                {
+                    long data = seeker < 0 ? offset : Libc.Lseek(seeker, offset, Libc.SEEK_DATA);
+                    if (data < 0 || data > length) data = length; // ENXIO: only a hole is left
+                    if (data > offset)
+                    {
+                        blob.AddZeros(whole, data - offset);
+                        offset = data;
+                        if (offset >= length) break;
+                    }
+                    long end = seeker < 0 ? length : Libc.Lseek(seeker, offset, Libc.SEEK_HOLE);
+                    if (end < 0 || end > length) end = length;
+                    var (read, shrank) = ChunkExtent(source, buffer, offset, end, blob, whole, lookup, what);
+                    offset += read;
+                    if (shrank) break; // the file shrank while we read: the version is what was there
+                }
+            }
+            finally
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+                if (seeker >= 0) Libc.Close(seeker);
+            }
+            blob.Finish(Convert.ToHexStringLower(whole.GetHashAndReset()), offset);
+            return blob;
+        }
+        catch
+        {
+            blob.Release();
+            throw;
+        }
+    }
+
+    /// <summary>Chunks the bytes of [<paramref name="start"/>, <paramref name="end"/>): how many were read, and whether the file ended first.</summary>
+    private (long Read, bool Shrank) ChunkExtent(SafeFileHandle source, byte[] buffer, long start, long end, StoredBlob blob,
+        IncrementalHash whole, ChunkLookup lookup, string what)
+    {
+        long readAt = start, consumed = 0;
+        int filled = 0;
+        bool eof = false;
+        while (true)
+        {
+            while (filled < buffer.Length && readAt < end)
+            {
+                var n = RandomAccess.Read(source, buffer.AsSpan(filled, (int)Math.Min(buffer.Length - filled, end - readAt)), readAt);
+                if (n == 0) { eof = true; break; }
+                filled += n;
+                readAt += n;
+            }
+            bool final = eof || readAt >= end;
+            int at = 0;
+            while (at < filled)
+            {
+                int cut = FastCdc.NextCut(buffer.AsSpan(at, filled - at), final);
+                if (cut <= 0) break;
+                AddChunk(blob, whole, lookup, buffer.AsSpan(at, cut), what);
+                at += cut;
+            }
+            consumed += at;
+            Buffer.BlockCopy(buffer, at, buffer, 0, filled - at);
+            filled -= at;
+            if (final && filled == 0) return (consumed, eof);
+        }
+    }
+
+    private void AddChunk(StoredBlob blob, IncrementalHash whole, ChunkLookup lookup, ReadOnlySpan<byte> chunk, string what)
+    {
+        whole.AppendData(chunk);
+        var hash = SHA256.HashData(chunk);
+        var isNew = blob.AddChunk(hash, chunk.Length);
+        if (!isNew) return;
+        blob.Pin(hash);
+        if (lookup.Has(hash)) return;
+        var (codec, data) = Compress(chunk);
+        blob.AddNewChunk(hash, chunk.Length, codec, data);
+        if (blob.PendingBytes >= FlushBytes) CommitPending(blob, what);
+    }
+
+    /// <summary>Commits a large capture's new chunks before its event, so its memory stays bounded (they stay pinned).</summary>
+    private void CommitPending(StoredBlob blob, string what)
+    {
+        if (_commit is null) throw new StoreReadOnlyException(what);
+        var pending = blob.TakePending();
+        _commit(c => { InsertChunks(c, pending); return 0; });
+    }
+
+    [ThreadStatic] private static ZstdSharp.Compressor? t_compressor;
+    [ThreadStatic] private static ZstdSharp.Decompressor? t_decompressor;
+
+    private static (byte Codec, byte[] Data) Compress(ReadOnlySpan<byte> chunk)
+    {
+        var compressor = t_compressor ??= new ZstdSharp.Compressor(CompressionLevel);
+        var bound = ZstdSharp.Compressor.GetCompressBound(chunk.Length);
+        var rented = System.Buffers.ArrayPool<byte>.Shared.Rent(bound);
+        try
+        {
+            var n = compressor.Wrap(chunk, rented);
+            // Already compressed data (archives, images, packs) is kept as it is: reading it back costs nothing.
+            if (n >= chunk.Length) return (CodecRaw, chunk.ToArray());
+            return (CodecZstd, rented.AsSpan(0, n).ToArray());
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+
+    /// <summary>Whether the file has fewer blocks allocated than its size needs: it may have holes.</summary>
+    private static unsafe bool IsSparse(int fd, long length)
+    {
+        StatxBuf st;
+        fixed (byte* empty = "\0"u8)
+            if (Libc.Statx(fd, empty, Libc.AT_EMPTY_PATH, Libc.STATX_BASIC_STATS, &st) != 0) return false;
+        return (long)st.Blocks * 512 < length;
+    }
+
+    // ------------------------------------------------------------------ writing (the event writer's thread)
+
+    private SqliteCommand? _insertChunk, _insertBlob;
+
+    /// <summary>Inserts a captured blob and its new chunks, in the writer's transaction (before the event that names it).</summary>
+    public void Insert(SqliteConnection writer, StoredBlob blob)
+    {
+        InsertChunks(writer, blob.TakePending());
+        _insertBlob ??= Prepare(writer, "INSERT OR IGNORE INTO blobs(hash, size, recipe) VALUES($a, $b, $c)", 3);
+        _insertBlob.Parameters[0].Value = blob.Hash;
+        _insertBlob.Parameters[1].Value = blob.Size;
+        _insertBlob.Parameters[2].Value = blob.Recipe();
+        _insertBlob.ExecuteNonQuery();
+    }
+
+    private void InsertChunks(SqliteConnection writer, List<NewChunk> chunks)
+    {
+        if (chunks.Count == 0) return;
+        _insertChunk ??= Prepare(writer, "INSERT OR IGNORE INTO chunks(hash, size, codec, data) VALUES($a, $b, $c, $d)", 4);
+        foreach (var chunk in chunks)
+        {
+            _insertChunk.Parameters[0].Value = chunk.Hash;
+            _insertChunk.Parameters[1].Value = chunk.Size;
+            _insertChunk.Parameters[2].Value = (int)chunk.Codec;
+            _insertChunk.Parameters[3].Value = chunk.Data;
+            _insertChunk.ExecuteNonQuery();
+        }
+    }
+
+    private static SqliteCommand Prepare(SqliteConnection c, string sql, int parameters)
+    {
+        var cmd = c.CreateCommand();
+        cmd.CommandText = sql;
+        for (int i = 0; i < parameters; i++) cmd.Parameters.Add(new SqliteParameter("$" + (char)('a' + i), null));
+        cmd.Prepare();
+        return cmd;
+    }
+
+    // ------------------------------------------------------------------ reading
+
+    /// <summary>Whether a blob is stored (its recipe; its chunks are checked as they are read).</summary>
+    public static bool HasBlob(SqliteCommandSource s, string hash)
+    {
+        using var cmd = s.Command("SELECT 1 FROM blobs WHERE hash=$a", hash);
+        return cmd.ExecuteScalar() is not null;
+    }
+
+    /// <summary>Opens a stored blob for reading; <paramref name="context"/> names the file and version in errors.</summary>
+    public ChunkedContent Open(string hash, string context)
+    {
+        using var c = _db.OpenReader();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = "SELECT size, recipe FROM blobs WHERE hash=$a";
+        cmd.Parameters.AddWithValue("$a", hash);
+        using var r = cmd.ExecuteReader();
+        if (!r.Read()) throw new ContentCorruptException(context, hash, "(the version's list of chunks) is missing from the store");
+        return new ChunkedContent(this, r.GetInt64(0), (byte[])r.GetValue(1), context);
+    }
+
+    /// <summary>The bytes of one chunk, checked against its hash.</summary>
+    internal byte[] ReadChunk(byte[] hash, int size, string context)
+    {
+        byte[] stored;
+        int codec;
+        using (var c = _db.OpenReader())
+        using (var cmd = c.CreateCommand())
+        {
+            cmd.CommandText = "SELECT codec, size, data FROM chunks WHERE hash=$a";
+            cmd.Parameters.AddWithValue("$a", hash);
+            using var r = cmd.ExecuteReader();
+            if (!r.Read()) throw new ContentCorruptException(context, Convert.ToHexStringLower(hash), "is missing from the store");
+            codec = r.GetInt32(0);
+            if (r.GetInt64(1) != size) throw new ContentCorruptException(context, Convert.ToHexStringLower(hash), $"has {r.GetInt64(1)} bytes where the version lists {size}");
+            stored = (byte[])r.GetValue(2);
+        }
+        byte[] bytes;
+        try
+        {
+            bytes = codec switch
+            {
+                CodecRaw => stored,
+                CodecZstd => Decompress(stored, size),
+                _ => throw new ContentCorruptException(context, Convert.ToHexStringLower(hash), $"is stored with an unknown encoding ({codec})"),
+            };
+        }
+        catch (ZstdSharp.ZstdException e)
+        {
+            throw new ContentCorruptException(context, Convert.ToHexStringLower(hash), $"cannot be decompressed ({e.Message})");
+        }
+        if (bytes.Length != size || !SHA256.HashData(bytes).AsSpan().SequenceEqual(hash))
+            throw new ContentCorruptException(context, Convert.ToHexStringLower(hash), "is corrupt (its bytes do not match its hash)");
+        return bytes;
+    }
+
+    private static byte[] Decompress(byte[] stored, int size)
+    {
+        var d = t_decompressor ??= new ZstdSharp.Decompressor();
+        var bytes = new byte[size];
+        var n = d.Unwrap(stored, bytes);
+        return n == size ? bytes : bytes.AsSpan(0, n).ToArray();
+    }
+
+    /// <summary>Whether the store has a chunk (committed), for a capture deciding what to compress.</summary>
+    private sealed class ChunkLookup(Database db) : IDisposable
+    {
+        private SqliteConnection? _c;
+        private SqliteCommand? _cmd;
+
+        public bool Has(byte[] hash)
+        {
+            if (_cmd is null)
+            {
+                _c = db.OpenReader();
+                _cmd = _c.CreateCommand();
+                _cmd.CommandText = "SELECT 1 FROM chunks WHERE hash=$a";
+                _cmd.Parameters.Add(new SqliteParameter("$a", null));
+            }
+            _cmd.Parameters[0].Value = hash;
+            return _cmd.ExecuteScalar() is not null;
+        }
+
+        public void Dispose()
+        {
+            _cmd?.Dispose();
+            _c?.Dispose();
+        }
+    }
+}
+
+/// <summary>A chunk a capture found new: its hash, raw size, encoding and stored bytes.</summary>
+internal sealed record NewChunk(byte[] Hash, int Size, byte Codec, byte[] Data);
+
+/// <summary>Something that makes commands in a read transaction (a <see cref="Queries.ReadSession"/>).</summary>
+internal interface SqliteCommandSource
+{
+    SqliteCommand Command(string sql, params object?[] args);
+}
+
+/// <summary>
+/// A version's bytes as captured: its recipe (chunk hash and size, in order; a zero hash for a run of zeros), the
+/// chunks the store did not have, and the pins that keep the chunks it counts on from the garbage collector until
+/// its event commits (<see cref="Release"/>, idempotent).
+/// </summary>
+internal sealed class StoredBlob(ChunkStore store)
+{
+    private readonly List<(byte[] Hash, int Size)> _recipe = [];
+    private readonly HashSet<string> _seen = new(StringComparer.Ordinal);
+    private readonly List<string> _pins = [];
+    private List<NewChunk> _pending = [];
+    private int _released;
+
+    public string Hash { get; private set; } = "";
+    public long Size { get; private set; }
+    public long PendingBytes { get; private set; }
+    public int ChunkCount => _recipe.Count;
+
+    /// <summary>Adds a chunk to the recipe; true the first time this capture meets its hash.</summary>
+    public bool AddChunk(byte[] hash, int size)
+    {
+        _recipe.Add((hash, size));
+        return _seen.Add(Convert.ToHexString(hash));
+    }
+
+    public void AddZeros(IncrementalHash whole, long length)
+    {
+        var zeros = new byte[1 << 16];
+        for (long left = length; left > 0;)
+        {
+            var n = (int)Math.Min(left, 1L << 30);
+            _recipe.Add((ChunkStore.ZeroRun, n));
+            left -= n;
+        }
+        for (long left = length; left > 0; left -= Math.Min(left, zeros.Length))
+            whole.AppendData(zeros, 0, (int)Math.Min(left, zeros.Length));
+    }
+
+    public void Pin(byte[] hash)
+    {
+        var key = Convert.ToHexStringLower(hash);
+        store.Pins.Pin(key);
+        _pins.Add(key);
+    }
+
+    public void AddNewChunk(byte[] hash, int size, byte codec, byte[] data)
+    {
+        _pending.Add(new NewChunk(hash, size, codec, data));
+        PendingBytes += data.Length;
+    }
+
+    public List<NewChunk> TakePending()
+    {
+        var taken = _pending;
+        _pending = [];
+        PendingBytes = 0;
+        return taken;
+    }
+
+    public void Finish(string hash, long size)
+    {
+        Hash = hash;
+        Size = size;
+        store.Pins.Pin(hash);
+        _pins.Add(hash);
+    }
+
+    /// <summary>The recipe as stored: per chunk, its 32-byte hash and its size (4 bytes, little-endian).</summary>
+    public byte[] Recipe()
+    {
+        var bytes = new byte[_recipe.Count * 36];
+        for (int i = 0; i < _recipe.Count; i++)
+        {
+            _recipe[i].Hash.CopyTo(bytes, i * 36);
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(i * 36 + 32), _recipe[i].Size);
+        }
+        return bytes;
+    }
+
+    public void Release()
+    {
+        if (Interlocked.Exchange(ref _released, 1) != 0) return;
+        store.Pins.Unpin(_pins);
+    }
+}
+
+/// <summary>
+/// The chunks and blobs captures count on before their events commit. The garbage collector holds <see cref="Gate"/>
+/// from the moment it decides what is unreferenced until its transaction commits, and a capture passes the gate to
+/// pin, so a capture either pins a chunk before (and the collector keeps it) or looks for it after the collector
+/// committed (and finds it gone, and stores it again). Releasing pins never waits for the gate.
+/// </summary>
+internal sealed class PinTable
+{
+    private readonly Dictionary<string, int> _pins = new(StringComparer.Ordinal);
+
+    public SemaphoreSlim Gate { get; } = new(1, 1);
+
+    public void Pin(string key)
+    {
+        Gate.Wait();
+        try
+        {
+            lock (_pins) _pins[key] = _pins.GetValueOrDefault(key) + 1;
+        }
+        finally
+        {
+            Gate.Release();
+        }
+    }
+
+    public void Unpin(List<string> keys)
+    {
+        if (keys.Count == 0) return;
+        lock (_pins)
+            foreach (var key in keys)
+                if (_pins.TryGetValue(key, out var n)) { if (n <= 1) _pins.Remove(key); else _pins[key] = n - 1; }
+    }
+
+    public bool IsPinned(string key)
+    {
+        lock (_pins) return _pins.ContainsKey(key);
+    }
+
+    public int Count { get { lock (_pins) return _pins.Count; } }
+}
+
+/// <summary>Positional reads of a stored blob, one chunk decompressed and checked at a time (the last one is kept).</summary>
+public sealed class ChunkedContent
+{
+    private readonly ChunkStore _store;
+    private readonly string _context;
+    private readonly byte[][] _hashes;
+    private readonly int[] _sizes;
+    private readonly long[] _starts;
+    private readonly object _lock = new();
+    private int _cachedIndex = -1;
+    private byte[]? _cached;
+
+    internal ChunkedContent(ChunkStore store, long size, byte[] recipe, string context)
+    {
+        _store = store;
+        _context = context;
+        int n = recipe.Length / 36;
+        _hashes = new byte[n][];
+        _sizes = new int[n];
+        _starts = new long[n + 1];
+        for (int i = 0; i < n; i++)
+        {
+            _hashes[i] = recipe.AsSpan(i * 36, 32).ToArray();
+            _sizes[i] = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(recipe.AsSpan(i * 36 + 32));
+            _starts[i + 1] = _starts[i] + _sizes[i];
+        }
+        if (_starts[n] != size) throw new ContentCorruptException(context, "list", $"of the version adds up to {_starts[n]} bytes where the version has {size}");
+        Length = size;
+    }
+
+    public long Length { get; }
+
+    /// <summary>Reads up to <paramref name="buffer"/>'s length from <paramref name="offset"/>; fewer only at the end.</summary>
+    /// <exception cref="ContentCorruptException">a chunk is missing or damaged.</exception>
+    public int Read(long offset, Span<byte> buffer)
+    {
+        int done = 0;
+        while (done < buffer.Length && offset + done < Length)
+        {
+            long at = offset + done;
+            int i = Array.BinarySearch(_starts, at);
+            if (i < 0) i = ~i - 1;
+            int within = (int)(at - _starts[i]);
+            int n = Math.Min(_sizes[i] - within, buffer.Length - done);
+            if (_hashes[i].AsSpan().SequenceEqual(ChunkStore.ZeroRun)) buffer.Slice(done, n).Clear();
+            else Chunk(i).AsSpan(within, n).CopyTo(buffer[done..]);
+            done += n;
+        }
+        return done;
+    }
+
+    private byte[] Chunk(int i)
+    {
+        lock (_lock)
+            if (_cachedIndex == i) return _cached!;
+        var bytes = _store.ReadChunk(_hashes[i], _sizes[i], _context);
+        lock (_lock)
+        {
+            _cachedIndex = i;
+            _cached = bytes;
+        }
+        return bytes;
+    }
+
+    /// <summary>The blob as a read-only, seekable stream.</summary>
+    public Stream AsStream() => new ChunkedStream(this);
+
+    private sealed class ChunkedStream(ChunkedContent content) : Stream
+    {
+        private long _position;
+        public override bool CanRead => true;
+        public override bool CanSeek => true;
+        public override bool CanWrite => false;
+        public override long Length => content.Length;
+        public override long Position { get => _position; set => _position = value; }
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+        public override int Read(Span<byte> buffer)
+        {
+            var n = content.Read(_position, buffer);
+            _position += n;
+            return n;
+        }
+        public override long Seek(long offset, SeekOrigin origin) => _position = origin switch
+        {
+            SeekOrigin.Begin => offset,
+            SeekOrigin.Current => _position + offset,
+            _ => content.Length + offset,
+        };
+        public override void Flush() { }
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+}
