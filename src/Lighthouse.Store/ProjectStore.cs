@@ -116,9 +116,10 @@ public sealed partial class ProjectStore : IProjectStore
         FileStream lockFile;
         try
         {
-            Directory.CreateDirectory(stateDir);
+            // The owner's alone (0700/0600 whatever the umask; a store made before is tightened here).
+            StateDirectory.Ensure(projectDir);
             // .NET takes flock(LOCK_EX) for FileShare.None: one process owns the store at a time.
-            lockFile = new FileStream(Path.Combine(stateDir, "lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            lockFile = StateDirectory.OpenPrivate(Path.Combine(stateDir, "lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
         }
         catch (IOException e) when (ObjectStore.IsDiskFull(e))
         {
@@ -134,6 +135,7 @@ public sealed partial class ProjectStore : IProjectStore
         try
         {
             var existed = File.Exists(db.FilePath) && new FileInfo(db.FilePath).Length > 0;
+            StateDirectory.PrepareDatabaseFile(db.FilePath);
             long lastSeq = 0, lastTicks = 0;
             var lastHash = EventCodec.GenesisHash;
             try
@@ -216,8 +218,18 @@ public sealed partial class ProjectStore : IProjectStore
         projectDir = Path.TrimEndingDirectorySeparator(Path.GetFullPath(projectDir));
         var stateDir = Path.Combine(projectDir, StoreConstants.StateDirName);
         var db = new Database(DatabaseFile(projectDir));
-        if (!File.Exists(db.FilePath))
+        try
+        {
+            File.GetUnixFileMode(db.FilePath);
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new StorePrivateException(stateDir, StateDirectory.OwnerOf(projectDir), e);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
             throw new StoreException($"{projectDir} has no Lighthouse store ({db.FilePath} does not exist)");
+        }
         try
         {
             using var c = db.OpenReader();

@@ -68,6 +68,51 @@ public sealed class ControlTests
     }
 
     [Fact]
+    public void Another_users_read_verbs_withhold_what_it_could_not_read_and_its_snapshot_requests_are_refused()
+    {
+        using var p = new TempProject();
+        using var host = p.OpenHost();
+        var store = host.Store;
+        // Private from its first version on (a version readable when it was recorded stays readable as of then).
+        File.Delete(p.PathOf("src/a.txt"));
+        store.RecordUnlink("root/editor", "src/a.txt");
+        File.WriteAllText(p.PathOf("src/a.txt"), "password=hunter2\n");
+        File.SetUnixFileMode(p.PathOf("src/a.txt"), UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        store.RecordCreate("root/editor", "src/a.txt");
+        store.CaptureBeforeModify("root/editor", "src/a.txt");
+        TempProject.Write((Lighthouse.Store.ProjectStore)store, "root/editor", "src/b.txt", "bee two\n");
+        using var server = new ControlServer(Path.Combine(p.Dir, ".lighthouse", "control.sock"), host, () => Live()) { OwnerUid = 0 };
+        // Our own process as the peer, with a uid that owns nothing here (its groups are ours: the files' group bits
+        // grant nothing either: 0600 and 0644).
+        var stranger = new PeerCredentials(Environment.ProcessId, 4242, 4242, "uid4242");
+
+        string Out(JsonObject answer)
+        {
+            Assert.True(answer["ok"]!.GetValue<bool>(), answer.ToJsonString());
+            return answer["out"]!.GetValue<string>() + answer["err"]!.GetValue<string>();
+        }
+        var diff = Out(server.Handle("""{"op":"diff","from":"@1","patch":true}""", stranger));
+        Assert.DoesNotContain("hunter2", diff);
+        Assert.Contains("withheld: no read permission as of @", diff);
+        Assert.Contains("+bee two", diff);                      // a 0644 file: its patch is there
+        var history = Out(server.Handle("""{"op":"history","path":"src/a.txt"}""", stranger));
+        Assert.Contains("withheld (no read permission)", history);
+        var hash = store.Content("src/a.txt", Lighthouse.Store.StorePoint.Latest).Version.ContentHash!;
+        Assert.DoesNotContain(hash, Out(server.Handle("""{"op":"log","limit":100,"json":true}""", stranger)));
+        Assert.DoesNotContain(hash, Out(server.Handle("""{"op":"history","path":"src/a.txt","json":true}""", stranger)));
+
+        // The owner (and root) see it all, on the same socket.
+        Assert.Contains("+password=hunter2", Out(server.Handle("""{"op":"diff","from":"@1","patch":true}""", stranger with { Uid = 0 })));
+        Assert.Contains(hash, Out(server.Handle("""{"op":"log","limit":100,"json":true}""", null)));
+
+        var refused = server.Handle("""{"op":"snapshot-create","name":"mine"}""", stranger);
+        Assert.False(refused["ok"]!.GetValue<bool>());
+        Assert.Equal("only the mount's owner (uid 0) and root may create snapshots; you are uid 4242", refused["error"]!.GetValue<string>());
+        Assert.False(server.Handle("""{"op":"snapshot-delete","name":"mine"}""", stranger)["ok"]!.GetValue<bool>());
+        Assert.Empty(store.Snapshots());
+    }
+
+    [Fact]
     public void Start_replaces_a_stale_socket_and_dispose_removes_it()
     {
         using var p = new TempProject();

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text;
 using System.Text.Json.Nodes;
+using Lighthouse.Project.History;
 using Lighthouse.Store;
 
 namespace Lighthouse.Cli.Commands;
@@ -19,6 +20,10 @@ public static class DiffCommand
         var command = new Command("diff",
             "List the paths that differ between two points of the project's history (A added, D deleted, M modified, " +
             "R replaced by another file), and with --patch show a unified diff for text files.\n\n" +
+            "Other users than the store's owner (whose .lighthouse/ is private) ask the running mount: they see the paths they " +
+            "could list at either point (the others are counted as withheld), and a patch side only for a file they could read " +
+            "at that point ('content as of @N withheld: no read permission as of @N' otherwise); when the project is not " +
+            "mounted they are told to ask the owner.\n\n" +
             "Examples:\n  lighthouse diff v1                     # snapshot v1 against now\n  lighthouse diff @120 @180 --patch\n" +
             "  lighthouse diff 2026-11-25T10:30:00Z --path src --json")
         {
@@ -32,11 +37,26 @@ public static class DiffCommand
     public static int Run(CliContext ctx, string? projectOpt, string fromText, string? toText, bool patch, string? pathFilter, bool json)
     {
         var projectDir = ProjectLocator.FindInitialised(projectOpt);
-        var mount = MountState.ReadLive(projectDir);
+        var route = HistoryRoute.Of(projectDir);
+        if (!route.Direct)
+        {
+            var prefix = pathFilter is null ? null : ProjectLocator.ToStorePath(projectDir, pathFilter, route.RequireMount("diff"));
+            return route.Ask(ctx, "diff", new JsonObject { ["op"] = "diff", ["from"] = fromText, ["to"] = toText, ["patch"] = patch, ["path"] = prefix, ["json"] = json });
+        }
+        using var view = StoreAccess.OpenReadOnly(projectDir);
+        var storePrefix = pathFilter is null ? null : ProjectLocator.ToStorePath(projectDir, pathFilter, MountState.ReadLive(projectDir));
+        return Print(ctx, view, null, fromText, toText, patch, storePrefix, json);
+    }
+
+    /// <summary>
+    /// Prints the changes between two points. With <paramref name="access"/> (another user, asking the mount), a path
+    /// is listed only if that user could list its directory at either end, and a side of a patch only if it could read
+    /// the file at that point ("content withheld" otherwise).
+    /// </summary>
+    public static int Print(CliContext ctx, IProjectStore view, HistoryAccess? access, string fromText, string? toText, bool patch, string? prefix, bool json)
+    {
         var fromPoint = CliRunner.ParsePoint(fromText, "point");
         var toPoint = toText is null ? StorePoint.Latest : CliRunner.ParsePoint(toText, "point");
-        var prefix = pathFilter is null ? null : ProjectLocator.ToStorePath(projectDir, pathFilter, mount);
-        using var view = StoreAccess.OpenReadOnly(projectDir);
         var fromSeq = view.Resolve(fromPoint);
         var toSeq = view.Resolve(toPoint);
         // Always compare older → newer, whatever the order given.
@@ -44,9 +64,12 @@ public static class DiffCommand
         var a = StorePoint.AtEvent(fromSeq);
         var b = StorePoint.AtEvent(toSeq);
 
-        var changes = view.Changed(a, b)
+        var all = view.Changed(a, b)
             .Where(c => prefix is null || prefix.Length == 0 || c.Path == prefix || c.Path.StartsWith(prefix + "/", StringComparison.Ordinal))
             .ToList();
+        var changes = access is null ? all : all.Where(c => c.FileIdBefore is not null && access.CanSeeName(c.Path, fromSeq)
+                                                            || c.FileIdAfter is not null && access.CanSeeName(c.Path, toSeq)).ToList();
+        var withheld = all.Count - changes.Count;
 
         var items = new List<(ChangedPath Change, FileKind? KindBefore, FileKind? KindAfter)>();
         foreach (var c in changes)
@@ -67,17 +90,20 @@ public static class DiffCommand
                 };
                 if (patch && (kb ?? ka) is FileKind.File or FileKind.Symlink)
                 {
-                    var (text, note) = Patch(view, c, kb, ka, a, b, fromSeq, toSeq);
+                    var (text, note) = Patch(view, access, c, kb, ka, a, b, fromSeq, toSeq);
                     o["patch"] = text;
                     o["patchNote"] = note;
                 }
                 arr.Add(o);
             }
-            ctx.Out.WriteLine(new JsonObject { ["from"] = fromSeq, ["to"] = toSeq, ["changes"] = arr }.ToJsonString(Fmt.JsonIndented));
+            var result = new JsonObject { ["from"] = fromSeq, ["to"] = toSeq, ["changes"] = arr };
+            if (withheld > 0) result["withheld"] = withheld;
+            ctx.Out.WriteLine(result.ToJsonString(Fmt.JsonIndented));
             return ExitCodes.Ok;
         }
 
-        ctx.Out.WriteLine($"changes from {Label(fromPoint, fromSeq)} to {Label(toPoint, toSeq)}: {items.Count} path(s)");
+        ctx.Out.WriteLine($"changes from {Label(fromPoint, fromSeq)} to {Label(toPoint, toSeq)}: {items.Count} path(s)" +
+            (withheld > 0 ? $" ({withheld} more withheld: in directories you could not list)" : ""));
         foreach (var (c, kb, ka) in items)
         {
             var letter = c.Change switch { ChangeKind.Added => "A", ChangeKind.Deleted => "D", ChangeKind.Modified => "M", _ => "R" };
@@ -89,7 +115,7 @@ public static class DiffCommand
         foreach (var (c, kb, ka) in items)
         {
             if ((kb ?? ka) is not (FileKind.File or FileKind.Symlink) && (ka ?? kb) is not (FileKind.File or FileKind.Symlink)) continue;
-            var (text, note) = Patch(view, c, kb, ka, a, b, fromSeq, toSeq);
+            var (text, note) = Patch(view, access, c, kb, ka, a, b, fromSeq, toSeq);
             ctx.Out.WriteLine();
             ctx.Out.WriteLine($"diff --lighthouse a/{c.Path} b/{c.Path}");
             if (note is not null) ctx.Out.WriteLine(note);
@@ -99,13 +125,13 @@ public static class DiffCommand
     }
 
     /// <summary>The unified diff of one changed file, or a note saying why there is none.</summary>
-    private static (string? Patch, string? Note) Patch(IProjectStore view, ChangedPath c, FileKind? kb, FileKind? ka,
+    private static (string? Patch, string? Note) Patch(IProjectStore view, HistoryAccess? access, ChangedPath c, FileKind? kb, FileKind? ka,
         StorePoint a, StorePoint b, long fromSeq, long toSeq)
     {
         byte[]? before = null, after = null;
         var notes = new List<string>();
-        if (kb is FileKind.File or FileKind.Symlink) before = Read(view, c.Path, a, notes);
-        if (ka is FileKind.File or FileKind.Symlink) after = Read(view, c.Path, b, notes);
+        if (kb is FileKind.File or FileKind.Symlink) before = Read(view, access, c.Path, fromSeq, notes);
+        if (ka is FileKind.File or FileKind.Symlink) after = Read(view, access, c.Path, toSeq, notes);
         if (notes.Count > 0) return (null, string.Join("\n", notes));
         before ??= [];
         after ??= [];
@@ -117,8 +143,14 @@ public static class DiffCommand
         return text.Length == 0 ? (null, "contents identical (metadata changed)") : (text, null);
     }
 
-    private static byte[]? Read(IProjectStore view, string path, StorePoint p, List<string> notes)
+    private static byte[]? Read(IProjectStore view, HistoryAccess? access, string path, long seq, List<string> notes)
     {
+        var p = StorePoint.AtEvent(seq);
+        if (access is not null && !access.CanReadContent(path, seq))
+        {
+            notes.Add($"content as of @{seq} {HistoryAccess.Withheld(seq)}");
+            return null;
+        }
         try
         {
             var content = view.Content(path, p);

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
+using Lighthouse.Project.History;
 using Lighthouse.Store;
 
 namespace Lighthouse.Cli.Commands;
@@ -31,6 +32,9 @@ public static class HistoryCommand
             "(its change is captured at that process's close).\n\n" +
             "Content column: 'captured' (bytes kept, restorable), 'metadata only' (recorded without bytes), 'too large', or " +
             "'thinned' (bytes removed by the retention policy, see `lighthouse gc`; the event stays).\n\n" +
+            "Other users than the store's owner (whose .lighthouse/ is private) ask the running mount: they see the versions " +
+            "whose name they could list at the time (content column 'withheld' and no hash where they could not read the " +
+            "file); when the project is not mounted they are told to ask the owner.\n\n" +
             "Examples:\n  lighthouse history src/main.c\n  lighthouse history src/main.c --no-follow\n  lighthouse history old/name.txt --at v1\n" +
             "  lighthouse history README.md --json")
         {
@@ -44,25 +48,49 @@ public static class HistoryCommand
     public static int Run(CliContext ctx, string? projectOpt, string userPath, string? atText, bool json, bool follow = true)
     {
         var projectDir = ProjectLocator.FindInitialised(projectOpt);
-        var mount = MountState.ReadLive(projectDir);
-        var path = ProjectLocator.ToStorePath(projectDir, userPath, mount);
+        var route = HistoryRoute.Of(projectDir);
+        if (!route.Direct)
+        {
+            var path = ProjectLocator.ToStorePath(projectDir, userPath, route.RequireMount("history"));
+            return route.Ask(ctx, "history", new JsonObject { ["op"] = "history", ["path"] = path, ["at"] = atText, ["json"] = json, ["follow"] = follow });
+        }
         using var view = StoreAccess.OpenReadOnly(projectDir);
+        return Print(ctx, view, null, ProjectLocator.ToStorePath(projectDir, userPath, MountState.ReadLive(projectDir)), atText, json, follow,
+            ProjectLocator.Hint(projectDir, userPath));
+    }
 
+    /// <summary>
+    /// Prints the versions of a store path. With <paramref name="access"/> (another user, asking the mount), only the
+    /// versions whose name that user could list at the time are shown, and a content hash only where it could read them.
+    /// </summary>
+    public static int Print(CliContext ctx, IProjectStore view, HistoryAccess? access, string path, string? atText, bool json, bool follow, string hint = "")
+    {
         StorePoint point = atText is null ? StorePoint.Latest : CliRunner.ParsePoint(atText, "--at point");
         string? note = null;
+        string NeverExisted() => access is null
+            ? $"'{ProjectLocator.Display(path)}' does not exist now and never existed in this project's history{hint}"
+            : $"'{ProjectLocator.Display(path)}' has no version you may see (it never existed, or only where you could not list it)";
         if (atText is null && view.LookupPath(path, StorePoint.Latest) is null)
         {
             // Gone now: find the last event on that name (and, not following, look just before it).
             var last = view.Log(new LogQuery { PathPrefix = path, Limit = 1, Operations = [EventOp.Unlink, EventOp.Rmdir, EventOp.Rename] }).Events.FirstOrDefault();
             if (last is null || last.Seq <= 1 || view.LookupPath(path, StorePoint.AtEvent(last.Seq - 1)) is null)
-                throw new CliException($"'{ProjectLocator.Display(path)}' does not exist now and never existed in this project's history{ProjectLocator.Hint(projectDir, userPath)}", ExitCodes.Usage);
+                throw new CliException(NeverExisted(), ExitCodes.Usage);
             if (!follow) point = StorePoint.AtEvent(last.Seq - 1);
-            note = last.Op == EventOp.Rename && last.Path == path
-                ? $"'{path}' was renamed to '{last.Path2}' at @{last.Seq} by {last.Agent}"
-                : $"'{path}' was removed at @{last.Seq} by {last.Agent} ({Fmt.Time(last.TimeUtc)})";
+            if (access is null || access.CanSeeEventPath(path, last.Seq))
+                note = last.Op == EventOp.Rename && last.Path == path
+                    ? $"'{path}' was renamed to '{(access is null || access.CanSeeEventPath(last.Path2!, last.Seq) ? last.Path2 : "(" + HistoryAccess.Withheld(last.Seq) + ")")}' at @{last.Seq} by {last.Agent}"
+                    : $"'{path}' was removed at @{last.Seq} by {last.Agent} ({Fmt.Time(last.TimeUtc)})";
         }
         // Newest first, like the log.
         var versions = follow ? view.PathHistory(path, point) : view.Versions(path, point).Reverse().ToList();
+        if (access is not null)
+        {
+            versions = versions.Where(v => access.CanSeeName(v.Path, v.VersionSeq))
+                .Select(v => access.CanReadContent(v.Path, v.VersionSeq) ? v : v with { ContentHash = null, ContentState = Withheld })
+                .ToList();
+            if (versions.Count == 0) throw new CliException(NeverExisted(), ExitCodes.Usage);
+        }
         var files = versions.Select(v => v.FileId).Distinct().ToList();
 
         if (json)
@@ -112,8 +140,12 @@ public static class HistoryCommand
         return ExitCodes.Ok;
     }
 
+    /// <summary>How a version whose content another user may not read is shown (never a state the store records).</summary>
+    private const ContentState Withheld = (ContentState)(-1);
+
     private static string Content(ContentState s) => s switch
     {
+        Withheld => "withheld (no read permission)",
         ContentState.Captured => "captured",
         ContentState.NotCaptured => "metadata only",
         ContentState.TooLarge => "too large",

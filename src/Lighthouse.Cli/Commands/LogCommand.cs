@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Lighthouse.Project.Feed;
+using Lighthouse.Project.History;
 using Lighthouse.Store;
 
 namespace Lighthouse.Cli.Commands;
@@ -27,6 +28,9 @@ public static class LogCommand
         var command = new Command("log",
             "Show the event log: every recorded change with its event number, UTC time, agent, operation and path, oldest first " +
             "(the last --limit matching events). Filters combine.\n\n" +
+            "Other users than the store's owner (whose .lighthouse/ is private) see the log through the running mount: every " +
+            "event's number, time, agent and operation, but a path only if they could list its directory at that event, and a " +
+            "content hash only if they could read the file; when the project is not mounted they are told to ask the owner.\n\n" +
             "Examples:\n  lighthouse log -n 20\n  lighthouse log --agent root/git --path src --op write,unlink\n" +
             "  lighthouse log --since 2h\n  lighthouse log --follow --json")
         {
@@ -47,27 +51,16 @@ public static class LogCommand
     {
         if (o.Limit < 0) throw new CliException("--limit must be 0 or more", ExitCodes.Usage);
         var projectDir = ProjectLocator.FindInitialised(o.Project);
+        var route = HistoryRoute.Of(projectDir);
+        if (!route.Direct) return await RunThroughMount(ctx, route, o, ct).ConfigureAwait(false);
         var mount = MountState.ReadLive(projectDir);
         // A read-only view takes no lock: following for hours never keeps a mount from starting.
         using var view = StoreAccess.OpenReadOnly(projectDir);
-
-        var ops = o.Ops.SelectMany(s => s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-            .Select(Fmt.ParseOp).Distinct().ToArray();
-        var query = new LogQuery
-        {
-            Agent = string.IsNullOrWhiteSpace(o.Agent) ? null : o.Agent.Trim(),
-            PathPrefix = o.Path is null ? null : ProjectLocator.ToStorePath(projectDir, o.Path, mount),
-            Operations = ops.Length > 0 ? ops : null,
-        };
-        var (fromSeq, fromTime) = Bound(view, o.Since, "--since");
-        var (toSeq, toTime) = Bound(view, o.Until, "--until");
-        query = query with { FromUtc = fromTime, ToUtc = toTime };
-
+        var prefix = o.Path is null ? null : ProjectLocator.ToStorePath(projectDir, o.Path, mount);
         var upTo = view.LastSeq;
-        var page = Collect(view, query, fromSeq, Math.Min(toSeq ?? long.MaxValue, upTo), o.Limit);
-        foreach (var e in page) Print(ctx, e, o.Json);
-        if (!o.Json && !o.Follow && page.Count == 0) ctx.Err.WriteLine("lighthouse: no matching events");
+        Page(ctx, view, null, o, prefix, afterSeq: null, upTo, quiet: false);
         if (!o.Follow) return ExitCodes.Ok;
+        var (toSeq, toTime) = Bound(view, o.Until, "--until");
         if (toSeq is not null || toTime is not null) throw new CliException("--follow cannot be combined with --until", ExitCodes.Usage);
 
         ctx.Out.Flush();
@@ -78,8 +71,7 @@ public static class LogCommand
                 await Task.Delay(o.PollInterval, ct).ConfigureAwait(false);
                 var last = view.LastSeq;
                 if (last <= upTo) continue;
-                var fresh = Collect(view, query with { BeforeSeq = last + 1 }, Math.Max(fromSeq ?? 0, upTo + 1), last, int.MaxValue);
-                foreach (var e in fresh) Print(ctx, e, o.Json);
+                Page(ctx, view, null, o with { Limit = int.MaxValue }, prefix, afterSeq: upTo, last, quiet: true);
                 ctx.Out.Flush();
                 upTo = last;
             }
@@ -88,6 +80,87 @@ public static class LogCommand
         {
         }
         return ExitCodes.Ok;
+    }
+
+    /// <summary>Another user's log: the mount answers (paths it may not see and content hashes of files it may not read withheld).</summary>
+    private static async Task<int> RunThroughMount(CliContext ctx, HistoryRoute route, Options o, CancellationToken ct)
+    {
+        var mount = route.RequireMount("log");
+        var prefix = o.Path is null ? null : ProjectLocator.ToStorePath(route.ProjectDir, o.Path, mount);
+        JsonObject Request(Options opts, long? after) => new()
+        {
+            ["op"] = "log", ["agent"] = opts.Agent, ["path"] = prefix, ["ops"] = new JsonArray([.. opts.Ops.Select(x => JsonValue.Create(x))]),
+            ["since"] = opts.Since, ["until"] = opts.Until, ["limit"] = opts.Limit, ["json"] = opts.Json, ["after"] = after, ["quiet"] = after is not null,
+        };
+        var answer = route.Call("log", Request(o, null));
+        var code = HistoryRoute.Print(ctx, answer);
+        if (!o.Follow || code != ExitCodes.Ok) return code;
+        if (o.Until is not null) throw new CliException("--follow cannot be combined with --until", ExitCodes.Usage);
+        var upTo = answer["lastSeq"]!.GetValue<long>();
+        ctx.Out.Flush();
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                await Task.Delay(o.PollInterval, ct).ConfigureAwait(false);
+                answer = route.Call("log", Request(o with { Limit = int.MaxValue }, upTo));
+                if ((code = HistoryRoute.Print(ctx, answer)) != ExitCodes.Ok) return code;
+                ctx.Out.Flush();
+                upTo = answer["lastSeq"]!.GetValue<long>();
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+        return ExitCodes.Ok;
+    }
+
+    /// <summary>
+    /// Prints the last <see cref="Options.Limit"/> matching events up to <paramref name="upTo"/> (after
+    /// <paramref name="afterSeq"/> if given). With <paramref name="access"/> (another user, asking the mount), the
+    /// path of an event is shown only if that user could list its directory then, and the content hash only if it could
+    /// read the file; the rest of the line (number, time, agent, operation) stays.
+    /// </summary>
+    public static int Page(CliContext ctx, IProjectStore view, HistoryAccess? access, Options o, string? prefix, long? afterSeq, long upTo, bool quiet)
+    {
+        var ops = o.Ops.SelectMany(s => s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            .Select(Fmt.ParseOp).Distinct().ToArray();
+        var query = new LogQuery
+        {
+            Agent = string.IsNullOrWhiteSpace(o.Agent) ? null : o.Agent.Trim(),
+            PathPrefix = prefix,
+            Operations = ops.Length > 0 ? ops : null,
+        };
+        var (fromSeq, fromTime) = Bound(view, o.Since, "--since");
+        var (toSeq, toTime) = Bound(view, o.Until, "--until");
+        query = query with { FromUtc = fromTime, ToUtc = toTime };
+        if (afterSeq is { } after) fromSeq = Math.Max(fromSeq ?? 0, after + 1);
+        var page = Collect(view, query, fromSeq, Math.Min(toSeq ?? long.MaxValue, upTo), o.Limit);
+        foreach (var e in page)
+        {
+            // Naming a path shows no event under it that the user could not see (that would confirm the name exists).
+            if (access is not null && prefix is not null && !access.CanSeeEventPath(e.Path, e.Seq) && (e.Path2 is null || !access.CanSeeEventPath(e.Path2, e.Seq))) continue;
+            Print(ctx, access is null ? e : Visible(access, e), o.Json);
+        }
+        if (!o.Json && !quiet && page.Count == 0) ctx.Err.WriteLine("lighthouse: no matching events");
+        return page.Count;
+    }
+
+    /// <summary>The event as another user may see it.</summary>
+    public static StoreEvent Visible(HistoryAccess access, StoreEvent e)
+    {
+        var seen = access.CanSeeEventPath(e.Path, e.Seq);
+        var seen2 = e.Path2 is null || access.CanSeeEventPath(e.Path2, e.Seq);
+        var readable = e.ContentHash is null || seen && access.CanReadEventContent(e.Path, e.Seq);
+        if (seen && seen2 && readable) return e;
+        var withheld = $"({HistoryAccess.Withheld(e.Seq)})";
+        return e with
+        {
+            Path = seen ? e.Path : withheld,
+            Path2 = seen2 ? e.Path2 : withheld,
+            Attributes = seen ? e.Attributes : null,
+            ContentHash = readable ? e.ContentHash : null,
+        };
     }
 
     /// <summary>The last <paramref name="limit"/> matching events with seq in [from, to], oldest first.</summary>

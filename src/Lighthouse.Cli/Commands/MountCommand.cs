@@ -71,7 +71,7 @@ public static class MountCommand
         LighthouseMount lighthouse;
         try { lighthouse = LighthouseMount.Open(projectDir, options); }
         catch (StoreException e) { Console.Error.WriteLine($"lighthouse: {e.Message}"); return ExitCodes.Failure; }
-        ControlServer? control = null;
+        ControlServer? control = null, publicControl = null;
         try
         {
             if (lighthouse.Project.OpenReport is { } report)
@@ -88,10 +88,13 @@ public static class MountCommand
                 // Verbs run while mounted (snapshot, status) talk to us here: the store has one owner.
                 control = new ControlServer(MountState.DefaultControlSocket(projectDir), mounted.Project, () => mounted.Status());
                 control.Start();
-                new MountState(Environment.ProcessId, mnt, projectDir, DateTime.UtcNow,
+                var state = new MountState(Environment.ProcessId, mnt, projectDir, DateTime.UtcNow,
                     $"{connection.KernelMajor}.{connection.Minor}",
                     connection.Negotiated.ToString().Split(", "), mounted.Current.Passthrough.UsingKernelPassthrough,
-                    control.SocketPath).Write(projectDir);
+                    control.SocketPath);
+                state.Write(projectDir);
+                control.Mount = state;
+                publicControl = Publish(state, mounted);
                 Console.Error.WriteLine(
                     $"lighthouse: mounted {projectDir} at {mnt} (protocol {connection.KernelMajor}.{connection.Minor}, " +
                     $"kernel passthrough {(mounted.Current.Passthrough.UsingKernelPassthrough ? "on" : "off")}, events so far: {store.LastSeq:N0})");
@@ -104,6 +107,8 @@ public static class MountCommand
         catch (FuseMountException e) { Console.Error.WriteLine($"lighthouse: {e.Message}"); return ExitCodes.Failure; }
         finally
         {
+            if (publicControl is not null) MountRegistry.Withdraw(projectDir);
+            publicControl?.Dispose();
             control?.Dispose();
             MountState.Delete(projectDir);
             Console.Error.WriteLine($"lighthouse: recording the last {lighthouse.Project.Recorder.Backlog} queued changes...");
@@ -116,12 +121,42 @@ public static class MountCommand
         }
     }
 
+    /// <summary>
+    /// Other users reach this mount's history through the public registry (the state directory is the owner's alone):
+    /// a second control socket anyone may connect to, on which the mount answers each peer for what it may read, and an
+    /// entry naming it. Without the registry (no right to create it) the mount runs, and says other users cannot ask it.
+    /// </summary>
+    private static ControlServer? Publish(MountState state, LighthouseMount mounted)
+    {
+        ControlServer? server = null;
+        try
+        {
+            MountRegistry.Prepare();
+            server = new ControlServer(MountRegistry.SocketPath(state.ProjectDir), mounted.Project, () => mounted.Status())
+            {
+                SocketMode = MountRegistry.PublicSocketMode, Mount = state,
+            };
+            server.Start();
+            MountRegistry.Publish(state with { ControlSocket = server.SocketPath });
+            return server;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            server?.Dispose();
+            Console.Error.WriteLine($"lighthouse: other users cannot ask this mount for the history they may read (lighthouse log, history, diff): " +
+                $"{e.Message} (the registry {MountRegistry.DirectoryPath} must exist and be writable by uid {Native.Geteuid()}); history/ in the mount works for them");
+            return null;
+        }
+    }
+
     /// <summary>Starts this same command detached (new session, output to .lighthouse/mount.log) and waits until it is mounted.</summary>
     private static int RunInBackground(string projectDir, string mnt)
     {
-        string stateDir = Path.Combine(projectDir, StoreConstants.StateDirName);
-        Directory.CreateDirectory(stateDir);
+        string stateDir = StateDirectory.Ensure(projectDir);
         string log = Path.Combine(stateDir, "mount.log"), pidFile = Path.Combine(stateDir, "mount.pid");
+        // The shell's redirections keep the mode of a file that exists: make both 0600 first, whatever the umask.
+        using (StateDirectory.OpenPrivate(log, FileMode.Append, FileAccess.Write)) { }
+        using (StateDirectory.OpenPrivate(pidFile, FileMode.OpenOrCreate, FileAccess.Write)) { }
         var args = Environment.GetCommandLineArgs().Where(a => a != "--background").Skip(1).Select(Quote);
         string self = $"{Quote(Environment.ProcessPath!)} {Quote(typeof(MountCommand).Assembly.Location)} {string.Join(' ', args)}";
         if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "lighthouse") // an apphost: it is the program itself

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Lighthouse.Store;
 
 namespace Lighthouse.Cli.Commands;
 
@@ -39,26 +40,35 @@ public sealed record MountState(
     /// <summary>Reads mount.json; null if there is none or it cannot be parsed (a half-written or foreign file).</summary>
     public static MountState? Read(string projectDir)
     {
-        var path = PathFor(projectDir);
         try
         {
-            var text = File.ReadAllText(path);
-            return JsonSerializer.Deserialize<MountState>(text, Json);
+            return Parse(File.ReadAllText(PathFor(projectDir)));
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException or NotSupportedException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return null;
         }
     }
 
-    /// <summary>Writes mount.json atomically (temp file + rename), so readers never see half a file.</summary>
+    /// <summary>Parses the JSON of mount.json (or of a registry entry); null if it is not one.</summary>
+    public static MountState? Parse(string text)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<MountState>(text, Json);
+        }
+        catch (Exception e) when (e is JsonException or NotSupportedException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Writes mount.json atomically (temp file + rename), so readers never see half a file; 0600, as every file of the state directory.</summary>
     public void Write(string projectDir)
     {
-        var path = PathFor(projectDir);
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        var tmp = path + "." + Environment.ProcessId + ".tmp";
-        File.WriteAllText(tmp, ToJson() + "\n");
-        File.Move(tmp, path, overwrite: true);
+        // 0600 in the 0700 state directory: other users find the mount through the public registry (MountRegistry).
+        StateDirectory.Ensure(projectDir);
+        StateDirectory.WritePrivate(PathFor(projectDir), ToJson() + "\n");
     }
 
     /// <summary>Deletes mount.json (no error if it is already gone).</summary>

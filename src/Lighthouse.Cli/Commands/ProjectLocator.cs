@@ -26,7 +26,7 @@ public static class ProjectLocator
             var dir = Path.TrimEndingDirectorySeparator(Path.GetFullPath(explicitDir));
             if (!Directory.Exists(dir)) throw new CliException($"project directory {dir} does not exist", ExitCodes.Usage);
             if (!Directory.Exists(Path.Combine(dir, StoreConstants.StateDirName)))
-                throw new CliException($"{dir} is not a Lighthouse project (no {StoreConstants.StateDirName}/ in it); run `lighthouse init {dir}`", ExitCodes.Usage);
+                return Control.MountRegistry.FindByPath(dir)?.ProjectDir ?? throw new CliException($"{dir} is not a Lighthouse project (no {StoreConstants.StateDirName}/ in it); run `lighthouse init {dir}`", ExitCodes.Usage);
             return dir;
         }
         var start = Path.TrimEndingDirectorySeparator(Path.GetFullPath(from ?? Directory.GetCurrentDirectory()));
@@ -34,14 +34,16 @@ public static class ProjectLocator
         {
             if (Directory.Exists(Path.Combine(d, StoreConstants.StateDirName))) return d;
         }
-        throw new CliException($"no project here (no {StoreConstants.StateDirName}/ in {start} or above); run `lighthouse init` or pass --project", ExitCodes.Usage);
+        // Inside a mount (current/ hides .lighthouse/): the mount's public entry names its project.
+        return Control.MountRegistry.FindByPath(start)?.ProjectDir ?? throw new CliException($"no project here (no {StoreConstants.StateDirName}/ in {start} or above); run `lighthouse init` or pass --project", ExitCodes.Usage);
     }
 
     /// <summary>Like <see cref="Find"/>, and the project's store must have been initialised.</summary>
     public static string FindInitialised(string? explicitDir)
     {
         var dir = Find(explicitDir);
-        if (!StoreAccess.Stores.Exists(dir))
+        // Another user cannot look into the state directory: the mount (or the message that it is needed) says more.
+        if (!HistoryRoute.IsOthers(dir) && !StoreAccess.Stores.Exists(dir))
             throw new CliException($"{dir} has a {StoreConstants.StateDirName}/ directory but no event log in it; run `lighthouse init {dir}`", ExitCodes.Usage);
         return dir;
     }

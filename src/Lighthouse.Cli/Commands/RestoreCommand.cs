@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Lighthouse.Cli.Control;
 using Lighthouse.Project.Restore;
 using Lighthouse.Store;
 
@@ -25,6 +26,8 @@ public static class RestoreCommand
             "(use --dry-run to see the list first). While the project is mounted the writes go through the mount " +
             "(<mountpoint>/current/<path>), which records them; otherwise they go to the project directory and are recorded " +
             "directly (agent <user>/lighthouse).\n\n" +
+            "Only the store's owner (and root) may restore: the store (.lighthouse/) is private, and the mount does not restore " +
+            "for other users. They can copy what they may read from <mountpoint>/history/<point>/ into <mountpoint>/current/.\n\n" +
             "Examples:\n  lighthouse restore src/main.c --at @120\n  lighthouse restore src --at before-refactor --dry-run\n" +
             "  lighthouse restore docs/notes.md --at 2026-11-25T10:30:00Z")
         {
@@ -37,6 +40,17 @@ public static class RestoreCommand
     public static int Run(CliContext ctx, string? projectOpt, string userPath, string atText, bool dryRun)
     {
         var projectDir = ProjectLocator.FindInitialised(projectOpt);
+        var route = HistoryRoute.Of(projectDir);
+        if (!route.Direct)
+        {
+            // Restoring reads old content from the store, which is its owner's; the mount does not restore for others (it
+            // would have to check every file of the old tree against what the caller may read and write).
+            var m = MountRegistry.Find(projectDir);
+            throw new CliException($"restore reads the store of {projectDir}, which is readable only by its owner" +
+                (route.OwnerUid is { } u ? $" (uid {u})" : "") + "; run it as the owner" +
+                (m is null ? "" : $". As another user, copy what you may read from {m.MountPoint}/history/<point>/<path> into {m.MountPoint}/current/<path>"),
+                ExitCodes.Failure);
+        }
         var mount = MountState.ReadLive(projectDir);
         var path = ProjectLocator.ToStorePath(projectDir, userPath, mount);
         var point = CliRunner.ParsePoint(atText, "--at point");

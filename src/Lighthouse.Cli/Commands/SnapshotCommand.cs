@@ -13,6 +13,8 @@ public static class SnapshotCommand
         var command = new Command("snapshot",
             "Create, list and delete snapshots: names for points of the project's history, usable wherever a point is " +
             "(history/<name>/ in the mount, diff, restore --at).\n\n" +
+            "Other users than the store's owner (whose .lighthouse/ is private) may list snapshots while the project is " +
+            "mounted (the mount answers); creating and deleting them is the owner's (and root's): the mount refuses others.\n\n" +
             "Examples:\n  lighthouse snapshot create before-refactor\n  lighthouse snapshot list\n  lighthouse snapshot delete before-refactor");
         command.Subcommands.Add(CreateVerb());
         command.Subcommands.Add(ListVerb());
@@ -66,7 +68,9 @@ public static class SnapshotCommand
     {
         var projectDir = ProjectLocator.FindInitialised(projectOpt);
         var point = atText is null ? (StorePoint?)null : CliRunner.ParsePoint(atText, "--at point");
-        if (MountState.ReadLive(projectDir) is { } mount)
+        // Another user asks the mount, which refuses: naming points is the owner's.
+        var route = HistoryRoute.Of(projectDir);
+        if ((route.Direct ? MountState.ReadLive(projectDir) : route.RequireMount("snapshot create")) is { } mount)
         {
             var request = new JsonObject { ["op"] = "snapshot-create", ["name"] = name, ["agent"] = CliContext.Agent };
             if (point is not null) request["at"] = point.Value.ToString();
@@ -104,7 +108,15 @@ public static class SnapshotCommand
     public static int RunList(CliContext ctx, string? projectOpt, bool json)
     {
         var projectDir = ProjectLocator.FindInitialised(projectOpt);
+        var route = HistoryRoute.Of(projectDir);
+        if (!route.Direct) return route.Ask(ctx, "snapshot list", new JsonObject { ["op"] = "snapshot-list", ["json"] = json });
         using var view = StoreAccess.OpenReadOnly(projectDir);
+        return List(ctx, view, json);
+    }
+
+    /// <summary>Prints the snapshots (names, points, who made them: nothing of the tree), for the owner and, through the mount, anyone.</summary>
+    public static int List(CliContext ctx, IProjectStore view, bool json)
+    {
         var list = view.Snapshots();
         if (json)
         {
@@ -128,7 +140,8 @@ public static class SnapshotCommand
     public static int RunDelete(CliContext ctx, string? projectOpt, string name)
     {
         var projectDir = ProjectLocator.FindInitialised(projectOpt);
-        if (MountState.ReadLive(projectDir) is { } mount)
+        var route = HistoryRoute.Of(projectDir);
+        if ((route.Direct ? MountState.ReadLive(projectDir) : route.RequireMount("snapshot delete")) is { } mount)
         {
             var r = ControlClient.Call(mount, new JsonObject { ["op"] = "snapshot-delete", ["name"] = name, ["agent"] = CliContext.Agent });
             ctx.Out.WriteLine($"snapshot '{name}' deleted (recorded by the mount as event @{r["seq"]})");

@@ -22,6 +22,8 @@ public static class StatusCommand
             "version and negotiated features and whether kernel passthrough is on (live from the mount), the number of events and " +
             "the time of the last one, the objects (file versions) kept and their size, snapshots, and whether the event log's " +
             "hash chain verifies. Exit code 1 if the chain is broken.\n\n" +
+            "Other users than the store's owner (whose .lighthouse/ is private) get the same report from the running mount " +
+            "(no path or content is in it); when the project is not mounted they are told to ask the owner.\n\n" +
             "Examples:\n  lighthouse status\n  lighthouse status --verify --project ~/src/myproject\n  lighthouse status --json | jq .events")
         {
             project, json, verify,
@@ -33,9 +35,10 @@ public static class StatusCommand
     public static int Run(CliContext ctx, string? projectOpt, bool json, bool fullVerify)
     {
         var projectDir = ProjectLocator.FindInitialised(projectOpt);
+        var route = HistoryRoute.Of(projectDir);
+        if (!route.Direct) return route.Ask(ctx, "status", new JsonObject { ["op"] = "status-report", ["json"] = json, ["verify"] = fullVerify });
         var mountFile = MountState.Read(projectDir);
         var mount = mountFile is { IsAlive: true } ? mountFile : null;
-        var stale = mountFile is not null && mount is null;
 
         JsonObject? live = null;
         string? liveError = null;
@@ -53,19 +56,33 @@ public static class StatusCommand
         }
 
         using var view = StoreAccess.OpenReadOnly(projectDir);
+        // The mount owns the store: let it check the chain it writes, if it answers.
+        VerifyResult? ByMount()
+        {
+            if (mount is null || live is null) return null;
+            try
+            {
+                var r = ControlClient.Call(mount, new JsonObject { ["op"] = "verify" })["verify"];
+                return r.Deserialize<VerifyResult>(ControlJson.Options);
+            }
+            catch (Exception e) when (e is CliException or JsonException or NullReferenceException) { return null; }
+        }
+        return Report(ctx, projectDir, mountFile, live, liveError, view, json, fullVerify, ByMount);
+    }
+
+    /// <summary>
+    /// Prints the status from a view of the store, the mount's mount.json and its live answer. The mount itself calls
+    /// this for other users (nothing in it is a file's content or a path of the tree).
+    /// </summary>
+    public static int Report(CliContext ctx, string projectDir, MountState? mountFile, JsonObject? live, string? liveError, IProjectStore view,
+        bool json, bool fullVerify, Func<VerifyResult?> verifyByMount)
+    {
+        var mount = mountFile is { IsAlive: true } ? mountFile : null;
+        var stale = mountFile is not null && mount is null;
         bool byMount = false;
         VerifyResult FullCheck()
         {
-            // The mount owns the store: let it check the chain it writes, if it answers.
-            if (mount is not null && live is not null)
-            {
-                try
-                {
-                    var r = ControlClient.Call(mount, new JsonObject { ["op"] = "verify" })["verify"];
-                    if (r.Deserialize<VerifyResult>(ControlJson.Options) is { } byIt) { byMount = true; return byIt; }
-                }
-                catch (Exception e) when (e is CliException or JsonException or NullReferenceException) { }
-            }
+            if (verifyByMount() is { } byIt) { byMount = true; return byIt; }
             return view.Verify();
         }
         var summary = RecordSummary.Of(view, fullVerify ? FullCheck : null);

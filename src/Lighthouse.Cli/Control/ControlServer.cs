@@ -3,7 +3,9 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Lighthouse.Project;
+using Lighthouse.Cli.Commands;
 using Lighthouse.Project.Agents;
+using Lighthouse.Project.History;
 using Lighthouse.Store;
 
 namespace Lighthouse.Cli.Control;
@@ -25,6 +27,21 @@ namespace Lighthouse.Cli.Control;
 /// </code>
 /// Changes are attributed to the agent named in the request only if it belongs to the connecting user
 /// (checked with SO_PEERCRED; root may name any agent); without one, to "&lt;peer user&gt;/lighthouse".
+/// <para>
+/// The read verbs of other users: the state directory is the owner's alone, so their CLI connects to the mount's
+/// public socket (<see cref="MountRegistry"/>, 0666, the same server) and the mount runs the verb for them, answering
+/// only what the peer (uid, gid, and the supplementary groups of its process) could read as of each point
+/// (<see cref="HistoryAccess"/>): the verb's output comes back whole.
+/// <code>
+/// → {"op":"log","path":"src","agent":null,"ops":["write"],"since":"2h","until":null,"limit":50,"json":false,"after":null}
+/// ← {"ok":true,"exit":0,"out":"@12 ...\n","err":"","lastSeq":40}     ("after": only events after it, for --follow)
+/// → {"op":"history","path":"src/a.c","at":null,"json":false,"follow":true}
+/// → {"op":"diff","from":"@3","to":null,"patch":true,"path":null,"json":false}
+/// → {"op":"snapshot-list","json":false}    → {"op":"status-report","json":false,"verify":false}
+/// </code>
+/// snapshot-create and snapshot-delete are the owner's (the mount's user) and root's: others get an error. There is
+/// no restore op: restore writes old content, and the mount does not check every file of an old tree for others.
+/// </para>
 /// </summary>
 public sealed class ControlServer : IDisposable
 {
@@ -53,6 +70,12 @@ public sealed class ControlServer : IDisposable
 
     /// <summary>Permissions of the socket file (default 0600: only the mount's user may connect).</summary>
     public UnixFileMode SocketMode { get; init; } = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
+    /// <summary>The user the mount runs as: its peers may do everything; others only read what they may (default: this process's euid).</summary>
+    public long OwnerUid { get; init; } = Commands.Native.Geteuid();
+
+    /// <summary>The mount's mount.json, for the status it reports to other users (null in tests).</summary>
+    public Commands.MountState? Mount { get; set; }
 
     /// <summary>Requests answered so far.</summary>
     public long RequestsServed => Interlocked.Read(ref _requests);
@@ -208,8 +231,40 @@ public sealed class ControlServer : IDisposable
                     });
                 case "verify":
                     return Ok(new JsonObject { ["verify"] = JsonSerializer.SerializeToNode(_project.Store.Verify(), ControlJson.Options) });
+                case "log":
+                {
+                    var options = new LogCommand.Options(null, Str(request, "agent"), null,
+                        (request["ops"] as JsonArray)?.Select(x => x?.GetValue<string>() ?? "").ToArray() ?? [],
+                        Str(request, "since"), Str(request, "until"), Int(request, "limit") ?? 50, Follow: false, Bool(request, "json"));
+                    if (options.Limit < 0) throw new ControlRequestException("--limit must be 0 or more");
+                    var upTo = _project.Store.LastSeq;
+                    var answer = RunVerb(peer, (ctx, access) =>
+                    {
+                        LogCommand.Page(ctx, _project.Store, access, options, StorePathOf(request), Long(request, "after"), upTo, Bool(request, "quiet"));
+                        return Commands.ExitCodes.Ok;
+                    });
+                    answer["lastSeq"] = upTo;
+                    return answer;
+                }
+                case "history":
+                    return RunVerb(peer, (ctx, access) => HistoryCommand.Print(ctx, _project.Store, access,
+                        StorePathOf(request) ?? throw new ControlRequestException("history needs \"path\""), Str(request, "at"), Bool(request, "json"),
+                        request["follow"] is null || Bool(request, "follow")));
+                case "diff":
+                    return RunVerb(peer, (ctx, access) => DiffCommand.Print(ctx, _project.Store, access,
+                        Str(request, "from") ?? throw new ControlRequestException("diff needs \"from\""), Str(request, "to"), Bool(request, "patch"),
+                        StorePathOf(request), Bool(request, "json")));
+                case "snapshot-list":
+                    return RunVerb(peer, (ctx, _) => SnapshotCommand.List(ctx, _project.Store, Bool(request, "json")));
+                case "status-report":
+                {
+                    var liveAnswer = Handle("{\"op\":\"status\"}", peer);
+                    return RunVerb(peer, (ctx, _) => StatusCommand.Report(ctx, _project.Store.ProjectDir, Mount, liveAnswer, null, _project.Store,
+                        Bool(request, "json"), Bool(request, "verify"), () => null));
+                }
                 case "snapshot-create":
                 {
+                    RequireOwner(peer, "create snapshots");
                     var name = Str(request, "name") ?? throw new ControlRequestException("snapshot-create needs \"name\"");
                     var at = Str(request, "at");
                     var point = at is null ? (StorePoint?)null : StorePoint.Parse(at);
@@ -222,6 +277,7 @@ public sealed class ControlServer : IDisposable
                 }
                 case "snapshot-delete":
                 {
+                    RequireOwner(peer, "delete snapshots");
                     var name = Str(request, "name") ?? throw new ControlRequestException("snapshot-delete needs \"name\"");
                     _project.DeleteSnapshot(AgentFor(request, peer), name);
                     return Ok(new JsonObject { ["seq"] = _project.Store.LastSeq });
@@ -229,8 +285,7 @@ public sealed class ControlServer : IDisposable
                 case "gc":
                 {
                     // Thinning and removal change what everyone's history keeps: the owner of the mount's store only.
-                    if (peer is not null && peer.Uid != 0 && peer.Uid != (int)Commands.Native.Geteuid())
-                        throw new ControlRequestException($"gc is for the owner of the project's store (uid {Commands.Native.Geteuid()}) or root");
+                    RequireOwner(peer, "collect garbage (thin versions)");
                     var policy = Commands.GcCommand.WithOverrides(_project.Store.Retention, request["policy"] as JsonObject);
                     var report = _project.Store.CollectGarbage(policy, request["dryRun"]?.GetValue<bool>() ?? false);
                     return Ok(new JsonObject { ["gc"] = JsonSerializer.SerializeToNode(report, ControlJson.Options) });
@@ -238,10 +293,11 @@ public sealed class ControlServer : IDisposable
                 case null:
                     return Error("bad request: no \"op\"", "usage");
                 default:
-                    return Error($"unknown op '{op}'; known: ping, status, verify, snapshot-create, snapshot-delete, gc", "usage");
+                    return Error($"unknown op '{op}'; known: ping, status, verify, log, history, diff, snapshot-list, status-report, snapshot-create, snapshot-delete, gc", "usage");
             }
         }
         catch (ControlRequestException e) { return Error(e.Message, "usage"); }
+        catch (NotTheOwnerException e) { return Error(e.Message, "failure"); }
         catch (Commands.CliException e) { return Error(e.Message, "usage"); }
         catch (FormatException e) { return Error(e.Message, "usage"); }
         catch (PointNotFoundException e) { return Error(e.Message, "usage"); }
@@ -250,6 +306,52 @@ public sealed class ControlServer : IDisposable
         catch (ArgumentException e) { return Error(e.Message, "usage"); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return Error(e.Message, "failure"); }
     }
+
+    /// <summary>
+    /// The mount's owner (the user it runs as) and root: everything, as with the store itself. A request made in-process
+    /// (no peer) is the owner's.
+    /// </summary>
+    public bool IsOwner(PeerCredentials? peer) => peer is null || peer.Uid == 0 || peer.Uid == OwnerUid;
+
+    private void RequireOwner(PeerCredentials? peer, string what)
+    {
+        if (!IsOwner(peer))
+            throw new NotTheOwnerException($"only the mount's owner (uid {OwnerUid}) and root may {what}; you are uid {peer!.Uid}");
+    }
+
+    /// <summary>
+    /// Runs a read verb for the peer, its output captured: with no restriction for the owner, and for anyone else with
+    /// a <see cref="HistoryAccess"/> of the peer's uid, gid and groups (from /proc/&lt;pid&gt;/status of the connected
+    /// process), so the verb shows only what that user could read as of each point.
+    /// </summary>
+    private JsonObject RunVerb(PeerCredentials? peer, Func<CliContext, HistoryAccess?, int> verb)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var ctx = new CliContext(output, error);
+        var access = IsOwner(peer) ? null : new HistoryAccess(_project.Store, HistoryReader.OfProcess(peer!.Pid, peer.Uid, peer.Gid));
+        int code;
+        try
+        {
+            code = verb(ctx, access);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            code = CliRunner.Report(ctx, e);
+        }
+        return Ok(new JsonObject { ["exit"] = code, ["out"] = output.ToString(), ["err"] = error.ToString() });
+    }
+
+    /// <summary>A request's "path", normalised as a store path (the client sends one).</summary>
+    private static string? StorePathOf(JsonObject request) => Str(request, "path") is { } p ? StorePath.Normalize(p) : null;
+
+    private static bool Bool(JsonObject o, string key) =>
+        o.TryGetPropertyValue(key, out var v) && v is JsonValue jv && jv.TryGetValue<bool>(out var b) && b;
+
+    private static long? Long(JsonObject o, string key) =>
+        o.TryGetPropertyValue(key, out var v) && v is JsonValue jv && jv.TryGetValue<long>(out var n) ? n : null;
+
+    private static int? Int(JsonObject o, string key) => Long(o, key) is { } n ? (int)Math.Clamp(n, int.MinValue, int.MaxValue) : null;
 
     private static Agent AgentFor(JsonObject request, PeerCredentials? peer)
     {
@@ -300,6 +402,8 @@ public sealed class ControlServer : IDisposable
     }
 
     private sealed class ControlRequestException(string message) : Exception(message);
+
+    private sealed class NotTheOwnerException(string message) : Exception(message);
 }
 
 /// <summary>JSON conventions of the control channel: camelCase, enums as kebab-case strings.</summary>

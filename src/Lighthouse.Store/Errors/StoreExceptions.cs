@@ -59,6 +59,17 @@ public sealed class ContentUnavailableException(string path, string point, strin
 public sealed class StoreReadOnlyException(string projectDir)
     : StoreException($"the store of {projectDir} was opened read-only: open it for writing to record changes");
 
+/// <summary>
+/// The store's directory belongs to another user and is private to it (0700): only its owner (or root) opens the
+/// store. Other users reach history through the mount, which answers what each of them may read.
+/// </summary>
+public sealed class StorePrivateException(string stateDir, long? ownerUid, Exception? inner = null)
+    : StoreException($"{stateDir} is readable only by its owner{(ownerUid is { } u ? $" (uid {u})" : "")}", inner)
+{
+    public string StateDir { get; } = stateDir;
+    public long? OwnerUid { get; } = ownerUid;
+}
+
 /// <summary>A chunk of a kept version is missing or its bytes do not match its hash: the version cannot be read, and no
 /// other bytes are given in its place.</summary>
 public sealed class ContentCorruptException(string context, string chunkHash, string problem)
