@@ -4,15 +4,16 @@ using Microsoft.Win32.SafeHandles;
 
 namespace Lighthouse.Store.Objects;
 
-public enum CaptureMethod { Reflink, Copy, AlreadyStored, Skipped }
+public enum CaptureMethod { Reflink, AlreadyStored }
 
 /// <summary>Result of copying a file's bytes into the object store.</summary>
 public sealed record CapturedObject(string? Hash, long Size, ContentState State, CaptureMethod Method);
 
 /// <summary>
-/// Content-addressed, immutable objects under <c>objects/ab/cdef…</c> (SHA-256 of the bytes).
-/// A capture clones the file (FICLONE) when the filesystem can, otherwise copies it, and always
-/// hashes the private copy, so an object's name matches its bytes even if the source changes meanwhile.
+/// Content-addressed, immutable whole-file objects under <c>objects/ab/cdef…</c> (SHA-256 of the bytes): symlink
+/// targets, reflink clones of large files (FICLONE: the fast path where the filesystem can; the clone is hashed, so
+/// an object's name matches its bytes even if the source changes meanwhile), and the versions stores before schema 4
+/// captured. Other file versions are chunks (<see cref="ChunkStore"/>).
 /// Objects hold the bytes of files other users may not be allowed to read: the object directories are the store
 /// owner's alone (0700, whatever the umask; older stores are tightened at open) and objects are 0400. Other users
 /// read history through the mount's history/, which checks each old entry's own owner and mode.
@@ -131,57 +132,6 @@ public sealed class ObjectStore
             throw new StoreFullException($"storing {data.Length} bytes in {Root}", e);
         }
         return hash;
-    }
-
-    /// <summary>
-    /// Captures the bytes of an open file unless it is larger than <paramref name="maxBytes"/>. The file is read from
-    /// offset 0 by positional calls only (FICLONE, copy_file_range with explicit offsets, pread), never through its
-    /// file position, which it may share with the program that wrote it. <paramref name="what"/> names it in errors.
-    /// </summary>
-    public CapturedObject Capture(SafeFileHandle source, long maxBytes, string what)
-    {
-        var length = RandomAccess.GetLength(source);
-        if (length > maxBytes)
-            return new CapturedObject(null, length, ContentState.TooLarge, CaptureMethod.Skipped);
-
-        var tmp = NewTempPath();
-        try
-        {
-            string hash;
-            long size;
-            CaptureMethod method;
-            using (var target = new FileStream(tmp, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.None))
-            {
-                if (TryReflink(target.SafeFileHandle, source))
-                {
-                    method = CaptureMethod.Reflink;
-                    (hash, size) = HashStream(target);
-                }
-                else
-                {
-                    method = CaptureMethod.Copy;
-                    (hash, size) = CopyInKernelAndHash(source, target.SafeFileHandle, length) ?? CopyAndHash(source, target);
-                }
-                if (method == CaptureMethod.Copy) StartWriteback(target.SafeFileHandle);
-            }
-            if (Exists(hash))
-            {
-                File.Delete(tmp);
-                return new CapturedObject(hash, size, ContentState.Captured, CaptureMethod.AlreadyStored);
-            }
-            Publish(tmp, hash);
-            return new CapturedObject(hash, size, ContentState.Captured, method);
-        }
-        catch (IOException e) when (IsDiskFull(e))
-        {
-            TryDelete(tmp);
-            throw new StoreFullException($"capturing {what} ({length} bytes) into {Root}", e);
-        }
-        catch
-        {
-            TryDelete(tmp);
-            throw;
-        }
     }
 
     /// <summary>
@@ -341,150 +291,6 @@ public sealed class ObjectStore
         finally
         {
             System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
-        }
-        return (Convert.ToHexStringLower(hasher.GetHashAndReset()), size);
-    }
-
-    /// <summary>
-    /// Copies with copy_file_range (in the kernel, like cp) and hashes what was written, chunk by
-    /// chunk, on another core while the next chunk is copied. Holes stay holes: only the data extents
-    /// (SEEK_DATA/SEEK_HOLE) are copied, and a hole is hashed as the zeros it reads as, without reading it
-    /// (copy_file_range alone writes a sparse file's holes out as zeros: a workload that writes at random
-    /// offsets made gigabytes of objects out of files of a few hundred KiB of data). Null if the kernel
-    /// cannot do it here.
-    /// </summary>
-    private static unsafe (string Hash, long Size)? CopyInKernelAndHash(SafeFileHandle source, SafeFileHandle target, long length)
-    {
-        const int Chunk = 8 << 20;
-        using var hasher = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var src = (int)source.DangerousGetHandle();
-        var dst = (int)target.DangerousGetHandle();
-        long offset = 0;
-        Task? hashing = null;
-        // SEEK_DATA/SEEK_HOLE move the file position, which the writer may share: they are asked of a description of
-        // our own, and only of a file with holes (fewer blocks than its size), which most are not.
-        int seeker = IsSparse(src, length) ? Libc.Open($"/proc/self/fd/{src}", Libc.O_RDONLY | Libc.O_CLOEXEC, 0) : -1;
-        try
-        {
-            while (offset < length)
-            {
-                // The next data extent; a filesystem without holes reports everything as data.
-                long data = seeker < 0 ? offset : Libc.Lseek(seeker, offset, Libc.SEEK_DATA);
-                if (data < 0 || data > length) data = length; // ENXIO: only a hole is left
-                if (data > offset)
-                {
-                    hashing?.GetAwaiter().GetResult();
-                    HashZeros(hasher, data - offset);
-                    offset = data;
-                    if (offset >= length) break;
-                }
-                long end = seeker < 0 ? length : Libc.Lseek(seeker, offset, Libc.SEEK_HOLE);
-                if (end < 0 || end > length) end = length;
-                long inOffset = offset, outOffset = offset;
-                var n = (long)Libc.CopyFileRange(src, &inOffset, dst, &outOffset, (nuint)Math.Min(Chunk, end - offset), 0);
-                if (n < 0)
-                {
-                    var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
-                    if (offset == 0 && errno is Libc.EXDEV or Libc.EINVAL or Libc.ENOSYS or Libc.EOPNOTSUPP) return null;
-                    throw new IOException($"copy_file_range failed: {Libc.ErrorText(errno)}", errno);
-                }
-                if (n == 0) break; // the file shrank while we copied: the object is what was there
-                hashing?.GetAwaiter().GetResult();
-                var start = offset;
-                // A file of one chunk (most are) is hashed here: handing it to the thread pool costs more than it
-                // saves, for us and for a worker that spins after it, on a CPU the mount's callers need.
-                if (offset == 0 && offset + n >= length) HashRange(hasher, target, start, n);
-                else hashing = Task.Run(() => HashRange(hasher, target, start, n));
-                offset += n;
-            }
-        }
-        finally
-        {
-            hashing?.Wait();
-            if (seeker >= 0) Libc.Close(seeker);
-        }
-        // A hole at the end has no extent to copy: the size makes it.
-        if (Libc.Ftruncate(dst, offset) != 0)
-        {
-            var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
-            throw new IOException($"ftruncate failed: {Libc.ErrorText(errno)}", errno);
-        }
-        return (Convert.ToHexStringLower(hasher.GetHashAndReset()), offset);
-    }
-
-    /// <summary>Whether the file has fewer blocks allocated than its size needs: it may have holes.</summary>
-    private static unsafe bool IsSparse(int fd, long length)
-    {
-        StatxBuf st;
-        fixed (byte* empty = "\0"u8)
-            if (Libc.Statx(fd, empty, Libc.AT_EMPTY_PATH, Libc.STATX_BASIC_STATS, &st) != 0) return false;
-        return (long)st.Blocks * 512 < length;
-    }
-
-    private static readonly byte[] Zeros = new byte[1 << 16];
-
-    private static void HashZeros(IncrementalHash hasher, long length)
-    {
-        for (; length > 0; length -= Math.Min(length, Zeros.Length))
-            hasher.AppendData(Zeros, 0, (int)Math.Min(length, Zeros.Length));
-    }
-
-    private static void HashRange(IncrementalHash hasher, SafeFileHandle file, long offset, long length)
-    {
-        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(CopyBuffer);
-        try
-        {
-            while (length > 0)
-            {
-                var n = RandomAccess.Read(file, buffer.AsSpan(0, (int)Math.Min(CopyBuffer, length)), offset);
-                if (n == 0) throw new IOException("the copy ended before its expected length");
-                hasher.AppendData(buffer, 0, n);
-                offset += n;
-                length -= n;
-            }
-        }
-        finally
-        {
-            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
-
-    /// <summary>
-    /// Copies and hashes the same bytes in one pass; the hash of chunk i runs on another core while
-    /// chunk i is written and chunk i+1 is read, so the copy costs about max(hash, I/O), not their sum.
-    /// </summary>
-    private static (string Hash, long Size) CopyAndHash(SafeFileHandle source, Stream target)
-    {
-        using var hasher = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var pool = System.Buffers.ArrayPool<byte>.Shared;
-        var current = pool.Rent(CopyBuffer);
-        var next = pool.Rent(CopyBuffer);
-        long size = 0;
-        try
-        {
-            var n = RandomAccess.Read(source, current.AsSpan(0, CopyBuffer), 0);
-            while (n > 0)
-            {
-                var chunk = current;
-                var length = n;
-                var hashing = Task.Run(() => hasher.AppendData(chunk, 0, length));
-                try
-                {
-                    target.Write(chunk, 0, length);
-                    n = RandomAccess.Read(source, next.AsSpan(0, CopyBuffer), size + length);
-                }
-                finally
-                {
-                    hashing.GetAwaiter().GetResult();
-                }
-                size += length;
-                (current, next) = (next, current);
-            }
-        }
-        finally
-        {
-            pool.Return(current);
-            pool.Return(next);
         }
         return (Convert.ToHexStringLower(hasher.GetHashAndReset()), size);
     }
