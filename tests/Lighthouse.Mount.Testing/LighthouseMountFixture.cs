@@ -68,9 +68,23 @@ public sealed class LighthouseMountFixture : IDisposable
         while (!Log.Contains("lighthouse: mounted "))
         {
             if (_process.HasExited) throw new InvalidOperationException($"lighthouse mount exited with {_process.ExitCode}:\n{Log}");
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"lighthouse mount not ready after 3 minutes:\n{Log}");
+            if (DateTime.UtcNow > deadline)
+            {
+                // The constructor fails, so nobody disposes this fixture: stop the mount (and a build still running)
+                // now, and take its mount point back should it have come up meanwhile.
+                Abandon();
+                throw new TimeoutException($"lighthouse mount not ready after 3 minutes:\n{Log}");
+            }
             Thread.Sleep(100);
         }
+    }
+
+    private void Abandon()
+    {
+        try { _process?.Kill(entireProcessTree: true); _process?.WaitForExit(10_000); }
+        catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception) { }
+        if (File.ReadAllText("/proc/mounts").Contains(" " + MountPoint + " ", StringComparison.Ordinal))
+            Run("umount", $"-l {MountPoint}");
     }
 
     /// <summary>Stops the mount the way Ctrl-C does; returns its exit code.</summary>
