@@ -91,7 +91,7 @@ internal static class Schema
             seq         INTEGER NOT NULL,
             created_seq INTEGER NOT NULL);
 
-        -- Content (schema 4): a chunk's bytes (codec 0 raw, 1 zstd) under the SHA-256 of its raw bytes; a blob (a
+        -- Content (schema 4): a chunk's bytes (codec 0 raw, 1 zstd) under the BLAKE3-256 hash of its raw bytes; a blob (a
         -- version's bytes) under the SHA-256 of the whole file, as the list of its chunks (recipe: 32-byte hash and
         -- 4-byte little-endian size per chunk; a zero hash is a run of zeros). Versions captured before schema 4 are
         -- whole files under objects/.
