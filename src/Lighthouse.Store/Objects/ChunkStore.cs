@@ -481,9 +481,11 @@ public sealed class ChunkedContent
     private readonly byte[][] _hashes;
     private readonly int[] _sizes;
     private readonly long[] _starts;
+    // The chunks read last (the kernel's readahead sends several reads at once, each spanning two or three chunks:
+    // with one chunk kept, each was decompressed and checked two or three times).
+    private const int CachedChunks = 8;
     private readonly object _lock = new();
-    private int _cachedIndex = -1;
-    private byte[]? _cached;
+    private readonly LinkedList<(int Index, byte[] Bytes)> _cache = new();
 
     internal ChunkedContent(ChunkStore store, long size, byte[] recipe, string context)
     {
@@ -527,12 +529,18 @@ public sealed class ChunkedContent
     private byte[] Chunk(int i)
     {
         lock (_lock)
-            if (_cachedIndex == i) return _cached!;
+            for (var node = _cache.First; node is not null; node = node.Next)
+                if (node.Value.Index == i)
+                {
+                    _cache.Remove(node);
+                    _cache.AddFirst(node);
+                    return node.Value.Bytes;
+                }
         var bytes = _store.ReadChunk(_hashes[i], _sizes[i], _context);
         lock (_lock)
         {
-            _cachedIndex = i;
-            _cached = bytes;
+            _cache.AddFirst((i, bytes));
+            if (_cache.Count > CachedChunks) _cache.RemoveLast();
         }
         return bytes;
     }
