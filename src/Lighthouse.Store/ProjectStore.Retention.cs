@@ -17,6 +17,11 @@ public sealed partial class ProjectStore
         {
             return new GarbageCollector(this).Run(p, dryRun, now);
         }
+        catch (StoreFullException e)
+        {
+            // Its transaction rolled back whole: nothing was thinned or removed.
+            throw new StoreFullException("collecting garbage (nothing was thinned or removed; free some space and run it again)", e);
+        }
         catch (Exception e)
         {
             throw _db.Translate(e, "collecting garbage");

@@ -261,6 +261,71 @@ public class BadInputTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public void Gc_on_a_full_disk_fails_cleanly_or_succeeds_and_every_kept_version_still_reads()
+    {
+        if (Libc.GetEuid() != 0)
+        {
+            output.WriteLine("SKIPPED: mounting a small tmpfs needs root");
+            return;
+        }
+        var mountPoint = Path.Combine(Path.GetTempPath(), "lh-gcfull-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(mountPoint);
+        Assert.True(Libc.Mount("tmpfs", mountPoint, "tmpfs", 0, "size=8m") == 0, "mount tmpfs failed");
+        try
+        {
+            var project = Path.Combine(mountPoint, "project");
+            Directory.CreateDirectory(project);
+            var kept = new Dictionary<long, byte[]>();
+            using (var store = ProjectStore.Open(project, new StoreOptions()))
+            {
+                var random = new Random(5);
+                File.WriteAllText(Path.Combine(project, "a.txt"), "");
+                store.RecordCreate("builder", "a.txt");
+                for (var v = 0; v < 6; v++)
+                {
+                    var bytes = new byte[200_000];
+                    random.NextBytes(bytes); // incompressible: every version its own chunks
+                    File.WriteAllBytes(Path.Combine(project, "a.txt"), bytes);
+                    kept[store.CaptureOnClose("builder", "a.txt")!.Seq] = bytes;
+                }
+                Fill(mountPoint);
+                var policy = new Lighthouse.Store.Retention.RetentionPolicy { KeepAll = TimeSpan.Zero, Hourly = TimeSpan.Zero, Daily = TimeSpan.Zero };
+                try
+                {
+                    var report = store.CollectGarbage(policy, now: DateTime.UtcNow.AddDays(1));
+                    output.WriteLine("gc succeeded on a full disk: " + report);
+                }
+                catch (StoreFullException e)
+                {
+                    output.WriteLine(e.Message);
+                    Assert.Contains("no space left on device", e.Message);
+                    Assert.Contains("collecting garbage", e.Message);
+                }
+                // Whatever happened, every version reads back exactly or was thinned (never other bytes).
+                foreach (var (seq, bytes) in kept)
+                {
+                    var content = store.Content("a.txt", seq);
+                    if (content.State != ContentState.Pruned) Assert.Equal(bytes, store.ReadAllBytes("a.txt", seq));
+                }
+                File.Delete(Path.Combine(mountPoint, "filler"));
+                foreach (var f in Directory.EnumerateFiles(mountPoint, "filler-*")) File.Delete(f);
+
+                // With room again, gc completes: only the current version keeps its bytes.
+                store.CollectGarbage(policy, now: DateTime.UtcNow.AddDays(1));
+                var last = kept.Keys.Max();
+                Assert.Equal(kept[last], store.ReadAllBytes("a.txt", last));
+                Assert.All(kept.Keys.Where(k => k != last), k => Assert.Equal(ContentState.Pruned, store.Content("a.txt", k).State));
+                Assert.True(store.Verify().Ok);
+            }
+        }
+        finally
+        {
+            Libc.Umount2(mountPoint, Libc.MNT_DETACH);
+            Directory.Delete(mountPoint, true);
+        }
+    }
+
     private static void Fill(string dir)
     {
         var chunk = new byte[64 * 1024];
