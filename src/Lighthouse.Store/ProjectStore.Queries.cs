@@ -137,6 +137,24 @@ public sealed partial class ProjectStore
         return new FileContent(path, v, v.ContentState, objectPath, null, null) { HolderSeq = holder.VersionSeq };
     }
 
+    /// <summary>The current version of the file at <paramref name="path"/>, if its bytes are stored as chunks: what a new
+    /// version's chunks are stored against (null otherwise, or if it cannot be read: the capture then stores them whole).</summary>
+    internal Lighthouse.Store.Objects.ChunkedContent? PreviousChunks(string path)
+    {
+        try
+        {
+            using var s = Read();
+            var entry = s.Resolve(path, s.MaxSeq);
+            if (entry is null || s.VersionAt(entry.FileId, s.MaxSeq) is not { ContentState: ContentState.Captured, ContentHash: { } hash } v) return null;
+            if (v.Size == 0 || !Lighthouse.Store.Objects.ChunkStore.HasBlob(s, hash)) return null;
+            return Chunks.Open(hash, $"'{path}' version @{v.VersionSeq}");
+        }
+        catch (StoreException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Opens the stored bytes of a <see cref="FileContent"/> for positional reads: a whole object or chunks.
     /// Null when they are not in the store (live file, or not kept).</summary>
     public Lighthouse.Store.Objects.ChunkedContent? OpenChunked(FileContent content) =>

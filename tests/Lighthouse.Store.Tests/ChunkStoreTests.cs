@@ -89,6 +89,39 @@ public class ChunkStoreTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void A_chunk_an_edit_changed_is_stored_as_its_difference_from_the_previous_version_and_gc_keeps_its_base()
+    {
+        using var project = new TempProject();
+        using var store = project.Open();
+        var bytes = new byte[1 << 20];
+        new Random(9).NextBytes(bytes); // incompressible: a chunk stored alone costs its size
+        project.Write("data.bin", bytes);
+        var versions = new List<(long Seq, byte[] Bytes)> { (store.RecordCreate("dev", "data.bin").Seq, (byte[])bytes.Clone()) };
+        var before = store.Usage();
+        for (int edit = 0; edit < 10; edit++)
+        {
+            new Random(100 + edit).NextBytes(bytes.AsSpan(500_000, 200)); // overwrite 200 bytes in place, as fsx does
+            project.Write("data.bin", bytes);
+            versions.Add((store.CaptureOnClose("dev", "data.bin")!.Seq, (byte[])bytes.Clone()));
+        }
+        var after = store.Usage();
+        output.WriteLine($"10 edits of 200 bytes: {after.ChunkStoredBytes - before.ChunkStoredBytes} bytes stored, {after.Chunks - before.Chunks} chunks");
+        Assert.Equal(10, after.Chunks - before.Chunks);
+        // Without deltas each edit stores a whole (incompressible) chunk of ~57 KiB; with them, every fifth at most
+        // (chains stop at MaxDeltaDepth).
+        Assert.True(after.ChunkStoredBytes - before.ChunkStoredBytes < 3 * FastCdc.MaxSize, $"{after.ChunkStoredBytes - before.ChunkStoredBytes} bytes");
+        Assert.True(StoreSql.Scalar(project.Dir, "SELECT count(*) FROM chunk_bases") >= 6);
+        Assert.True(StoreSql.Scalar(project.Dir, $"SELECT coalesce(max(depth), 0) FROM chunk_bases") <= ChunkStore.MaxDeltaDepth);
+        foreach (var (seq, expected) in versions) Assert.Equal(expected, store.ReadAllBytes("data.bin", seq));
+
+        // Thin every old version: the current one's chunk is stored against theirs, so its bases stay.
+        var report = store.CollectGarbage(new RetentionPolicy { KeepAll = TimeSpan.Zero, Hourly = TimeSpan.Zero, Daily = TimeSpan.Zero }, now: DateTime.UtcNow.AddDays(1));
+        Assert.Equal(10, report.VersionsPruned);
+        Assert.Equal(versions[^1].Bytes, store.ReadAllBytes("data.bin", versions[^1].Seq));
+        Assert.True(store.RebuildIndex().AgreedWithPrevious);
+    }
+
+    [Fact]
     public void Positional_reads_across_chunk_boundaries_give_the_exact_bytes()
     {
         using var project = new TempProject();

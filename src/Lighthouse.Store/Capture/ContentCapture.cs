@@ -24,7 +24,7 @@ internal sealed class ContentCapture(ProjectStore store)
         if (attrs.Size > store.Options.MaxCaptureBytes) return (ContentState.TooLarge, null);
         var what = $"'{storePath}'";
         if (attrs.Size >= ReflinkFrom && store.Objects.CaptureByReflink(file, what) is { } cloned) return (cloned.State, cloned.Hash);
-        var blob = store.Chunks.Capture(file, attrs.Size, what);
+        var blob = store.Chunks.Capture(file, attrs.Size, what, store.PreviousChunks(storePath));
         return new Captured(ContentState.Captured, blob.Hash, blob);
     }
 

@@ -25,6 +25,11 @@ internal sealed class ChunkStore
 {
     public const byte CodecRaw = 0;
     public const byte CodecZstd = 1;
+    /// <summary>zstd with the bytes of a <em>base</em> chunk as its dictionary (chunk_bases names it): a chunk of a new
+    /// version stored as its difference from the chunk at the same place in the file's previous version.</summary>
+    public const byte CodecZstdDelta = 2;
+    /// <summary>How long a chain of deltas may grow: reading a chunk decompresses at most this many bases first.</summary>
+    public const int MaxDeltaDepth = 4;
     private const int CompressionLevel = 3;
     private const int ReadBuffer = 4 << 20;
     /// <summary>New chunks a capture holds in memory before it commits them on their own (pinned until its event).</summary>
@@ -51,7 +56,9 @@ internal sealed class ChunkStore
     /// that wrote it may share), cuts it into chunks and compresses those the store does not have. The result is
     /// inserted with the event that names it (<see cref="Insert"/>); its pins are released after that commit.
     /// </summary>
-    public StoredBlob Capture(SafeFileHandle source, long length, string what)
+    /// <param name="previous">The file's version before this one, if stored as chunks: a new chunk is stored as its
+    /// difference from the chunk at the same place in it (an edit of a few bytes stores a few bytes).</param>
+    public StoredBlob Capture(SafeFileHandle source, long length, string what, ChunkedContent? previous = null)
     {
         var blob = new StoredBlob(this);
         try
@@ -77,7 +84,7 @@ internal sealed class ChunkStore
                     }
                     long end = seeker < 0 ? length : Libc.Lseek(seeker, offset, Libc.SEEK_HOLE);
                     if (end < 0 || end > length) end = length;
-                    var (read, shrank) = ChunkExtent(source, buffer, offset, end, blob, whole, lookup, what);
+                    var (read, shrank) = ChunkExtent(source, buffer, offset, end, blob, whole, lookup, what, previous);
                     offset += read;
                     if (shrank) break; // the file shrank while we read: the version is what was there
                 }
@@ -99,7 +106,7 @@ internal sealed class ChunkStore
 
     /// <summary>Chunks the bytes of [<paramref name="start"/>, <paramref name="end"/>): how many were read, and whether the file ended first.</summary>
     private (long Read, bool Shrank) ChunkExtent(SafeFileHandle source, byte[] buffer, long start, long end, StoredBlob blob,
-        IncrementalHash whole, ChunkLookup lookup, string what)
+        IncrementalHash whole, ChunkLookup lookup, string what, ChunkedContent? previous)
     {
         long readAt = start, consumed = 0;
         int filled = 0;
@@ -119,7 +126,7 @@ internal sealed class ChunkStore
             {
                 int cut = FastCdc.NextCut(buffer.AsSpan(at, filled - at), final);
                 if (cut <= 0) break;
-                AddChunk(blob, whole, lookup, buffer.AsSpan(at, cut), what);
+                AddChunk(blob, whole, lookup, buffer.AsSpan(at, cut), what, previous);
                 at += cut;
             }
             consumed += at;
@@ -129,8 +136,9 @@ internal sealed class ChunkStore
         }
     }
 
-    private void AddChunk(StoredBlob blob, IncrementalHash whole, ChunkLookup lookup, ReadOnlySpan<byte> chunk, string what)
+    private void AddChunk(StoredBlob blob, IncrementalHash whole, ChunkLookup lookup, ReadOnlySpan<byte> chunk, string what, ChunkedContent? previous)
     {
+        var start = blob.Offset;
         whole.AppendData(chunk);
         // Runs of one repeated byte come again and again (zeros written out, fill patterns): a run of zeros is kept as
         // one (no chunk at all), and another run's hash is computed once per capture.
@@ -145,8 +153,13 @@ internal sealed class ChunkStore
         if (!isNew) return;
         blob.Pin(hash);
         if (lookup.Has(hash)) return;
-        var (codec, data) = Compress(chunk);
-        blob.AddNewChunk(hash, chunk.Length, codec, data);
+        if (previous?.BaseFor(start + chunk.Length / 2) is { } b && TryDelta(previous, b.Index, b.Hash, chunk, lookup, blob) is { } delta)
+            blob.AddNewChunk(hash, chunk.Length, CodecZstdDelta, delta.Data, b.Hash, delta.Depth);
+        else
+        {
+            var (codec, data) = Compress(chunk);
+            blob.AddNewChunk(hash, chunk.Length, codec, data);
+        }
         if (blob.PendingBytes >= FlushBytes) CommitPending(blob, what);
     }
 
@@ -166,6 +179,37 @@ internal sealed class ChunkStore
         return hash;
     }
 
+    /// <summary>The chunk as its difference from base chunk <paramref name="b"/> of the previous version; null when the
+    /// chain would grow too long or the difference is no smaller than the chunk compressed alone would likely be.</summary>
+    private (byte[] Data, int Depth)? TryDelta(ChunkedContent previous, int index, byte[] baseHash, ReadOnlySpan<byte> chunk, ChunkLookup lookup, StoredBlob blob)
+    {
+        // The base must outlive this capture's commit: pinned (before it is looked at) like the chunks the capture counts on.
+        blob.Pin(baseHash);
+        var depth = lookup.Depth(baseHash);
+        if (depth is null or >= MaxDeltaDepth) return null; // gone, or the chain is long enough
+        byte[] baseBytes;
+        try { baseBytes = previous.ChunkBytes(index); }
+        catch (StoreException) { return null; } // a damaged base: store this chunk on its own
+        var compressor = t_deltaCompressor ??= new ZstdSharp.Compressor(CompressionLevel);
+        compressor.LoadDictionary(baseBytes);
+        var bound = ZstdSharp.Compressor.GetCompressBound(chunk.Length);
+        var rented = System.Buffers.ArrayPool<byte>.Shared.Rent(bound);
+        try
+        {
+            var n = compressor.Wrap(chunk, rented);
+            // Only a near copy is worth a chain: a base must stay as long as anything stored against it does, so a thinned
+            // version's chunks outlive it. (Unrelated text of the same kind compresses better with a base too, but by far less.)
+            if (n > chunk.Length / 8) return null;
+            return (rented.AsSpan(0, n).ToArray(), depth.Value + 1);
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+
+    [ThreadStatic] private static ZstdSharp.Compressor? t_deltaCompressor;
+    [ThreadStatic] private static ZstdSharp.Decompressor? t_deltaDecompressor;
     [ThreadStatic] private static ZstdSharp.Compressor? t_compressor;
     [ThreadStatic] private static ZstdSharp.Decompressor? t_decompressor;
 
@@ -198,7 +242,7 @@ internal sealed class ChunkStore
 
     // ------------------------------------------------------------------ writing (the event writer's thread)
 
-    private SqliteCommand? _insertChunk, _insertBlob;
+    private SqliteCommand? _insertChunk, _insertBlob, _insertBase;
 
     /// <summary>Inserts a captured blob and its new chunks, in the writer's transaction (before the event that names it).</summary>
     public void Insert(SqliteConnection writer, StoredBlob blob)
@@ -215,13 +259,19 @@ internal sealed class ChunkStore
     {
         if (chunks.Count == 0) return;
         _insertChunk ??= Prepare(writer, "INSERT OR IGNORE INTO chunks(hash, size, codec, data) VALUES($a, $b, $c, $d)", 4);
+        _insertBase ??= Prepare(writer, "INSERT OR REPLACE INTO chunk_bases(hash, base, depth) VALUES($a, $b, $c)", 3);
         foreach (var chunk in chunks)
         {
             _insertChunk.Parameters[0].Value = chunk.Hash;
             _insertChunk.Parameters[1].Value = chunk.Size;
             _insertChunk.Parameters[2].Value = (int)chunk.Codec;
             _insertChunk.Parameters[3].Value = chunk.Data;
-            _insertChunk.ExecuteNonQuery();
+            // Stored already (by a capture that committed first): that row stands, with its own encoding.
+            if (_insertChunk.ExecuteNonQuery() == 0 || chunk.Base is null) continue;
+            _insertBase.Parameters[0].Value = chunk.Hash;
+            _insertBase.Parameters[1].Value = chunk.Base;
+            _insertBase.Parameters[2].Value = chunk.Depth;
+            _insertBase.ExecuteNonQuery();
         }
     }
 
@@ -255,11 +305,12 @@ internal sealed class ChunkStore
         return new ChunkedContent(this, r.GetInt64(0), (byte[])r.GetValue(1), context);
     }
 
-    /// <summary>The bytes of one chunk, checked against its hash.</summary>
-    internal byte[] ReadChunk(byte[] hash, int size, string context)
+    /// <summary>The bytes of one chunk, checked against its hash (a delta's base chain read first, each checked too).</summary>
+    internal byte[] ReadChunk(byte[] hash, int size, string context, int depth = 0)
     {
         byte[] stored;
         int codec;
+        byte[]? baseHash = null;
         using (var c = _db.OpenReader())
         using (var cmd = c.CreateCommand())
         {
@@ -268,8 +319,16 @@ internal sealed class ChunkStore
             using var r = cmd.ExecuteReader();
             if (!r.Read()) throw new ContentCorruptException(context, Convert.ToHexStringLower(hash), "is missing from the store");
             codec = r.GetInt32(0);
-            if (r.GetInt64(1) != size) throw new ContentCorruptException(context, Convert.ToHexStringLower(hash), $"has {r.GetInt64(1)} bytes where the version lists {size}");
+            if (size >= 0 && r.GetInt64(1) != size) throw new ContentCorruptException(context, Convert.ToHexStringLower(hash), $"has {r.GetInt64(1)} bytes where the version lists {size}");
+            size = (int)r.GetInt64(1);
             stored = (byte[])r.GetValue(2);
+            if (codec == CodecZstdDelta)
+            {
+                r.Close();
+                cmd.CommandText = "SELECT base FROM chunk_bases WHERE hash=$a";
+                baseHash = cmd.ExecuteScalar() as byte[]
+                    ?? throw new ContentCorruptException(context, Convert.ToHexStringLower(hash), "is a difference from another chunk that is not named");
+            }
         }
         byte[] bytes;
         try
@@ -278,6 +337,7 @@ internal sealed class ChunkStore
             {
                 CodecRaw => stored,
                 CodecZstd => Decompress(stored, size),
+                CodecZstdDelta when depth < 2 * MaxDeltaDepth => DecompressDelta(stored, size, ReadChunk(baseHash!, -1, context, depth + 1)),
                 _ => throw new ContentCorruptException(context, Convert.ToHexStringLower(hash), $"is stored with an unknown encoding ({codec})"),
             };
         }
@@ -288,6 +348,15 @@ internal sealed class ChunkStore
         if (bytes.Length != size || !ChunkHash(bytes).AsSpan().SequenceEqual(hash))
             throw new ContentCorruptException(context, Convert.ToHexStringLower(hash), "is corrupt (its bytes do not match its hash)");
         return bytes;
+    }
+
+    private static byte[] DecompressDelta(byte[] stored, int size, byte[] baseBytes)
+    {
+        var d = t_deltaDecompressor ??= new ZstdSharp.Decompressor();
+        d.LoadDictionary(baseBytes);
+        var bytes = new byte[size];
+        var n = d.Unwrap(stored, bytes);
+        return n == size ? bytes : bytes.AsSpan(0, n).ToArray();
     }
 
     private static byte[] Decompress(byte[] stored, int size)
@@ -317,8 +386,25 @@ internal sealed class ChunkStore
             return _cmd.ExecuteScalar() is not null;
         }
 
+        private SqliteCommand? _depth;
+
+        /// <summary>How many bases a stored chunk's chain has (0: stored on its own); null if it is not stored.</summary>
+        public int? Depth(byte[] hash)
+        {
+            if (!Has(hash)) return null;
+            if (_depth is null)
+            {
+                _depth = _c!.CreateCommand();
+                _depth.CommandText = "SELECT depth FROM chunk_bases WHERE hash=$a";
+                _depth.Parameters.Add(new SqliteParameter("$a", null));
+            }
+            _depth.Parameters[0].Value = hash;
+            return _depth.ExecuteScalar() is long d ? (int)d : 0;
+        }
+
         public void Dispose()
         {
+            _depth?.Dispose();
             _cmd?.Dispose();
             _c?.Dispose();
         }
@@ -326,7 +412,7 @@ internal sealed class ChunkStore
 }
 
 /// <summary>A chunk a capture found new: its hash, raw size, encoding and stored bytes.</summary>
-internal sealed record NewChunk(byte[] Hash, int Size, byte Codec, byte[] Data);
+internal sealed record NewChunk(byte[] Hash, int Size, byte Codec, byte[] Data, byte[]? Base = null, int Depth = 0);
 
 /// <summary>Something that makes commands in a read transaction (a <see cref="Queries.ReadSession"/>).</summary>
 internal interface SqliteCommandSource
@@ -353,9 +439,13 @@ internal sealed class StoredBlob(ChunkStore store)
     public int ChunkCount => _recipe.Count;
 
     /// <summary>Adds a chunk to the recipe; true the first time this capture meets its hash.</summary>
+    /// <summary>Bytes of the file the recipe covers so far: where the next chunk starts.</summary>
+    public long Offset { get; private set; }
+
     public bool AddChunk(byte[] hash, int size)
     {
         _recipe.Add((hash, size));
+        Offset += size;
         return _seen.Add(Convert.ToHexString(hash));
     }
 
@@ -369,7 +459,11 @@ internal sealed class StoredBlob(ChunkStore store)
     }
 
     /// <summary>A run of zeros read from the file (already added to the whole-file hash): kept as a run, never as a chunk.</summary>
-    public void AddZeroRun(int length) => _recipe.Add((ChunkStore.ZeroRun, length));
+    public void AddZeroRun(int length)
+    {
+        _recipe.Add((ChunkStore.ZeroRun, length));
+        Offset += length;
+    }
 
     public void AddZeros(IncrementalHash whole, long length)
     {
@@ -378,6 +472,7 @@ internal sealed class StoredBlob(ChunkStore store)
         {
             var n = (int)Math.Min(left, 1L << 30);
             _recipe.Add((ChunkStore.ZeroRun, n));
+            Offset += n;
             left -= n;
         }
         for (long left = length; left > 0; left -= Math.Min(left, zeros.Length))
@@ -391,9 +486,9 @@ internal sealed class StoredBlob(ChunkStore store)
         _pins.Add(key);
     }
 
-    public void AddNewChunk(byte[] hash, int size, byte codec, byte[] data)
+    public void AddNewChunk(byte[] hash, int size, byte codec, byte[] data, byte[]? baseHash = null, int depth = 0)
     {
-        _pending.Add(new NewChunk(hash, size, codec, data));
+        _pending.Add(new NewChunk(hash, size, codec, data, baseHash, depth));
         PendingBytes += data.Length;
     }
 
@@ -544,6 +639,19 @@ public sealed class ChunkedContent
         }
         return bytes;
     }
+
+    /// <summary>The stored chunk covering <paramref name="offset"/> (null for a run of zeros or past the end): the base a
+    /// chunk at that place in the next version is stored against.</summary>
+    internal (int Index, byte[] Hash)? BaseFor(long offset)
+    {
+        if (offset < 0 || offset >= Length) return null;
+        int i = Array.BinarySearch(_starts, offset);
+        if (i < 0) i = ~i - 1;
+        return _hashes[i].AsSpan().SequenceEqual(ChunkStore.ZeroRun) ? null : (i, _hashes[i]);
+    }
+
+    /// <summary>The bytes of chunk <paramref name="index"/>, checked.</summary>
+    internal byte[] ChunkBytes(int index) => Chunk(index);
 
     /// <summary>The blob as a read-only, seekable stream.</summary>
     public Stream AsStream() => new ChunkedStream(this);

@@ -81,22 +81,45 @@ internal sealed class GarbageCollector(ProjectStore store)
                     using (var del = Command(c, "DELETE FROM blobs WHERE hash=$a", ""))
                         foreach (var hash in deadBlobs) { del.Parameters[0].Value = hash; del.ExecuteNonQuery(); }
 
-                // Chunks no kept blob lists.
-                var deadChunks = new List<long>();
+                // Chunks no kept blob lists, and no kept chunk is stored against (its base, and the base's base…).
+                var pinnedChunks = new List<ChunkKey>();
+                using (var cmd = Command(c, "SELECT hash FROM chunks"))
+                using (var r = cmd.ExecuteReader())
+                    while (r.Read())
+                    {
+                        var hash = (byte[])r.GetValue(0);
+                        var key = new ChunkKey(hash);
+                        if (!liveChunks.Contains(key) && pins.IsPinned(Convert.ToHexStringLower(hash))) pinnedChunks.Add(key);
+                    }
+                pinnedKept += pinnedChunks.Count;
+                foreach (var key in pinnedChunks) liveChunks.Add(key);
+                var bases = new Dictionary<ChunkKey, ChunkKey>();
+                using (var cmd = Command(c, "SELECT hash, base FROM chunk_bases"))
+                using (var r = cmd.ExecuteReader())
+                    while (r.Read()) bases[new ChunkKey((byte[])r.GetValue(0))] = new ChunkKey((byte[])r.GetValue(1));
+                foreach (var key in liveChunks.ToList())
+                    for (var k = key; bases.TryGetValue(k, out var b) && liveChunks.Add(b);) k = b;
+                var deadChunks = new List<(long Id, byte[] Hash)>();
                 using (var cmd = Command(c, "SELECT rowid, hash, length(data) FROM chunks"))
                 using (var r = cmd.ExecuteReader())
                     while (r.Read())
                     {
                         var hash = (byte[])r.GetValue(1);
                         if (liveChunks.Contains(new ChunkKey(hash))) continue;
-                        if (pins.IsPinned(Convert.ToHexStringLower(hash))) { pinnedKept++; continue; }
-                        deadChunks.Add(r.GetInt64(0));
+                        deadChunks.Add((r.GetInt64(0), hash));
                         chunkBytes += r.GetInt64(2);
                     }
                 chunksRemoved = deadChunks.Count;
                 if (!dryRun)
                     using (var del = Command(c, "DELETE FROM chunks WHERE rowid=$a", 0L))
-                        foreach (var id in deadChunks) { del.Parameters[0].Value = id; del.ExecuteNonQuery(); }
+                    using (var delBase = Command(c, "DELETE FROM chunk_bases WHERE hash=$a", Array.Empty<byte>()))
+                        foreach (var (id, hash) in deadChunks)
+                        {
+                            del.Parameters[0].Value = id;
+                            del.ExecuteNonQuery();
+                            delBase.Parameters[0].Value = hash;
+                            delBase.ExecuteNonQuery();
+                        }
 
                 // Whole object files (versions captured before schema 4, symlink targets, reflink clones).
                 long fileBytes = 0;

@@ -104,6 +104,12 @@ internal static class Schema
             hash   TEXT PRIMARY KEY,
             size   INTEGER NOT NULL,
             recipe BLOB NOT NULL);
+        -- A chunk stored as its difference from another (codec 2: zstd with the base's bytes as dictionary); depth: how
+        -- many bases its chain has (at most ChunkStore.MaxDeltaDepth).
+        CREATE TABLE IF NOT EXISTS chunk_bases(
+            hash  BLOB PRIMARY KEY,
+            base  BLOB NOT NULL,
+            depth INTEGER NOT NULL) WITHOUT ROWID;
         -- Versions whose content the retention policy no longer keeps: their events stay, and say what was there.
         CREATE TABLE IF NOT EXISTS pruned(
             version_seq INTEGER PRIMARY KEY,
