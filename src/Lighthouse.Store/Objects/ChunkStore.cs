@@ -153,11 +153,12 @@ internal sealed class ChunkStore
         if (!isNew) return;
         blob.Pin(hash);
         if (lookup.Has(hash)) return;
-        if (previous?.BaseFor(start + chunk.Length / 2) is { } b && TryDelta(previous, b.Index, b.Hash, chunk, lookup, blob) is { } delta)
+        (byte Codec, byte[] Data)? alone = null;
+        if (previous?.BaseFor(start + chunk.Length / 2) is { } b && TryDelta(previous, b.Index, b.Hash, chunk, lookup, blob, out alone) is { } delta)
             blob.AddNewChunk(hash, chunk.Length, CodecZstdDelta, delta.Data, b.Hash, delta.Depth);
         else
         {
-            var (codec, data) = Compress(chunk);
+            var (codec, data) = alone ?? Compress(chunk);
             blob.AddNewChunk(hash, chunk.Length, codec, data);
         }
         if (blob.PendingBytes >= FlushBytes) CommitPending(blob, what);
@@ -181,8 +182,11 @@ internal sealed class ChunkStore
 
     /// <summary>The chunk as its difference from base chunk <paramref name="b"/> of the previous version; null when the
     /// chain would grow too long or the difference is no smaller than the chunk compressed alone would likely be.</summary>
-    private (byte[] Data, int Depth)? TryDelta(ChunkedContent previous, int index, byte[] baseHash, ReadOnlySpan<byte> chunk, ChunkLookup lookup, StoredBlob blob)
+    /// <param name="alone">The chunk compressed on its own, when that was computed to compare.</param>
+    private (byte[] Data, int Depth)? TryDelta(ChunkedContent previous, int index, byte[] baseHash, ReadOnlySpan<byte> chunk, ChunkLookup lookup,
+        StoredBlob blob, out (byte Codec, byte[] Data)? alone)
     {
+        alone = null;
         // The base must outlive this capture's commit: pinned (before it is looked at) like the chunks the capture counts on.
         blob.Pin(baseHash);
         var depth = lookup.Depth(baseHash);
@@ -198,8 +202,13 @@ internal sealed class ChunkStore
         {
             var n = compressor.Wrap(chunk, rented);
             // Only a near copy is worth a chain: a base must stay as long as anything stored against it does, so a thinned
-            // version's chunks outlive it. (Unrelated text of the same kind compresses better with a base too, but by far less.)
-            if (n > chunk.Length / 8) return null;
+            // version's chunks outlive it. A difference of at most 1/8 of the chunk is one; otherwise it must be well under
+            // the chunk compressed alone (unrelated text of the same kind compresses better with a base too, but little).
+            if (n > chunk.Length / 8)
+            {
+                alone = Compress(chunk);
+                if (n * 10L >= alone.Value.Data.Length * 6L) return null;
+            }
             return (rented.AsSpan(0, n).ToArray(), depth.Value + 1);
         }
         finally
