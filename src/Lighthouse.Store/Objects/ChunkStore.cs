@@ -154,8 +154,8 @@ internal sealed class ChunkStore
         blob.Pin(hash);
         if (lookup.Has(hash)) return;
         (byte Codec, byte[] Data)? alone = null;
-        if (previous?.BaseFor(start + chunk.Length / 2) is { } b && TryDelta(previous, b.Index, b.Hash, chunk, lookup, blob, out alone) is { } delta)
-            blob.AddNewChunk(hash, chunk.Length, CodecZstdDelta, delta.Data, b.Hash, delta.Depth);
+        if (previous?.BasesFor(start, chunk.Length) is { Count: > 0 } bases && TryDelta(previous, bases, chunk, lookup, blob, out alone) is { } delta)
+            blob.AddNewChunk(hash, chunk.Length, CodecZstdDelta, delta.Data, delta.Bases, delta.Depth);
         else
         {
             var (codec, data) = alone ?? Compress(chunk);
@@ -180,19 +180,25 @@ internal sealed class ChunkStore
         return hash;
     }
 
-    /// <summary>The chunk as its difference from base chunk <paramref name="b"/> of the previous version; null when the
-    /// chain would grow too long or the difference is no smaller than the chunk compressed alone would likely be.</summary>
+    /// <summary>The chunk as its difference from the chunks of the previous version that covered the same bytes of the file
+    /// (up to <see cref="ChunkedContent.MaxBases"/>, their bytes one after the other as zstd's dictionary); null when the
+    /// chain would grow too long or the difference is not small enough to be worth one.</summary>
     /// <param name="alone">The chunk compressed on its own, when that was computed to compare.</param>
-    private (byte[] Data, int Depth)? TryDelta(ChunkedContent previous, int index, byte[] baseHash, ReadOnlySpan<byte> chunk, ChunkLookup lookup,
-        StoredBlob blob, out (byte Codec, byte[] Data)? alone)
+    private (byte[] Data, byte[] Bases, int Depth)? TryDelta(ChunkedContent previous, List<(int Index, byte[] Hash)> bases, ReadOnlySpan<byte> chunk,
+        ChunkLookup lookup, StoredBlob blob, out (byte Codec, byte[] Data)? alone)
     {
         alone = null;
-        // The base must outlive this capture's commit: pinned (before it is looked at) like the chunks the capture counts on.
-        blob.Pin(baseHash);
-        var depth = lookup.Depth(baseHash);
-        if (depth is null or >= MaxDeltaDepth) return null; // gone, or the chain is long enough
+        int depth = 0;
+        foreach (var (_, baseHash) in bases)
+        {
+            // A base must outlive this capture's commit: pinned (before it is looked at) like the chunks the capture counts on.
+            blob.Pin(baseHash);
+            var d = lookup.Depth(baseHash);
+            if (d is null or >= MaxDeltaDepth) return null; // gone, or its chain is long enough
+            depth = Math.Max(depth, d.Value);
+        }
         byte[] baseBytes;
-        try { baseBytes = previous.ChunkBytes(index); }
+        try { baseBytes = bases.Count == 1 ? previous.ChunkBytes(bases[0].Index) : bases.SelectMany(b => previous.ChunkBytes(b.Index)).ToArray(); }
         catch (StoreException) { return null; } // a damaged base: store this chunk on its own
         var compressor = t_deltaCompressor ??= new ZstdSharp.Compressor(CompressionLevel);
         compressor.LoadDictionary(baseBytes);
@@ -209,7 +215,7 @@ internal sealed class ChunkStore
                 alone = Compress(chunk);
                 if (n * 10L >= alone.Value.Data.Length * 6L) return null;
             }
-            return (rented.AsSpan(0, n).ToArray(), depth.Value + 1);
+            return (rented.AsSpan(0, n).ToArray(), bases.SelectMany(b => b.Hash).ToArray(), depth + 1);
         }
         finally
         {
@@ -346,7 +352,7 @@ internal sealed class ChunkStore
             {
                 CodecRaw => stored,
                 CodecZstd => Decompress(stored, size),
-                CodecZstdDelta when depth < 2 * MaxDeltaDepth => DecompressDelta(stored, size, ReadChunk(baseHash!, -1, context, depth + 1)),
+                CodecZstdDelta when depth < 2 * MaxDeltaDepth => DecompressDelta(stored, size, BaseBytes(baseHash!, context, depth + 1)),
                 _ => throw new ContentCorruptException(context, Convert.ToHexStringLower(hash), $"is stored with an unknown encoding ({codec})"),
             };
         }
@@ -357,6 +363,15 @@ internal sealed class ChunkStore
         if (bytes.Length != size || !ChunkHash(bytes).AsSpan().SequenceEqual(hash))
             throw new ContentCorruptException(context, Convert.ToHexStringLower(hash), "is corrupt (its bytes do not match its hash)");
         return bytes;
+    }
+
+    /// <summary>The bytes of a delta's bases, one after the other (<c>chunk_bases.base</c>: their 32-byte hashes in order).</summary>
+    private byte[] BaseBytes(byte[] bases, string context, int depth)
+    {
+        if (bases.Length == 32) return ReadChunk(bases, -1, context, depth);
+        var parts = new List<byte[]>();
+        for (int i = 0; i + 32 <= bases.Length; i += 32) parts.Add(ReadChunk(bases.AsSpan(i, 32).ToArray(), -1, context, depth));
+        return parts.SelectMany(p => p).ToArray();
     }
 
     private static byte[] DecompressDelta(byte[] stored, int size, byte[] baseBytes)
@@ -649,14 +664,20 @@ public sealed class ChunkedContent
         return bytes;
     }
 
-    /// <summary>The stored chunk covering <paramref name="offset"/> (null for a run of zeros or past the end): the base a
-    /// chunk at that place in the next version is stored against.</summary>
-    internal (int Index, byte[] Hash)? BaseFor(long offset)
+    /// <summary>How many chunks of the previous version a delta may be stored against.</summary>
+    internal const int MaxBases = 3;
+
+    /// <summary>The stored chunks that covered [<paramref name="start"/>, +<paramref name="length"/>) (runs of zeros left
+    /// out, at most <see cref="MaxBases"/>): what a chunk at that place in the next version is stored against.</summary>
+    internal List<(int Index, byte[] Hash)> BasesFor(long start, int length)
     {
-        if (offset < 0 || offset >= Length) return null;
-        int i = Array.BinarySearch(_starts, offset);
+        var bases = new List<(int, byte[])>();
+        if (start >= Length) return bases;
+        int i = Array.BinarySearch(_starts, start);
         if (i < 0) i = ~i - 1;
-        return _hashes[i].AsSpan().SequenceEqual(ChunkStore.ZeroRun) ? null : (i, _hashes[i]);
+        for (; i < _hashes.Length && _starts[i] < start + length && bases.Count < MaxBases; i++)
+            if (!_hashes[i].AsSpan().SequenceEqual(ChunkStore.ZeroRun)) bases.Add((i, _hashes[i]));
+        return bases;
     }
 
     /// <summary>The bytes of chunk <paramref name="index"/>, checked.</summary>

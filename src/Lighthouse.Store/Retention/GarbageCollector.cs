@@ -93,12 +93,22 @@ internal sealed class GarbageCollector(ProjectStore store)
                     }
                 pinnedKept += pinnedChunks.Count;
                 foreach (var key in pinnedChunks) liveChunks.Add(key);
-                var bases = new Dictionary<ChunkKey, ChunkKey>();
+                // A delta's bases: chunk_bases.base holds their 32-byte hashes one after the other.
+                var bases = new Dictionary<ChunkKey, List<ChunkKey>>();
                 using (var cmd = Command(c, "SELECT hash, base FROM chunk_bases"))
                 using (var r = cmd.ExecuteReader())
-                    while (r.Read()) bases[new ChunkKey((byte[])r.GetValue(0))] = new ChunkKey((byte[])r.GetValue(1));
-                foreach (var key in liveChunks.ToList())
-                    for (var k = key; bases.TryGetValue(k, out var b) && liveChunks.Add(b);) k = b;
+                    while (r.Read())
+                    {
+                        var list = new List<ChunkKey>();
+                        var bytes = (byte[])r.GetValue(1);
+                        for (int i = 0; i + 32 <= bytes.Length; i += 32) list.Add(new ChunkKey(bytes.AsSpan(i, 32)));
+                        bases[new ChunkKey((byte[])r.GetValue(0))] = list;
+                    }
+                var toVisit = new Stack<ChunkKey>(liveChunks);
+                while (toVisit.TryPop(out var k))
+                    if (bases.TryGetValue(k, out var list))
+                        foreach (var b in list)
+                            if (liveChunks.Add(b)) toVisit.Push(b);
                 var deadChunks = new List<(long Id, byte[] Hash)>();
                 using (var cmd = Command(c, "SELECT rowid, hash, length(data) FROM chunks"))
                 using (var r = cmd.ExecuteReader())
