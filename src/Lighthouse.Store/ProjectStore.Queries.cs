@@ -130,11 +130,11 @@ public sealed partial class ProjectStore
     private FileContent Stored(Queries.ReadSession s, string path, NodeVersion v, NodeVersion holder)
     {
         var hash = holder.ContentHash!;
-        if (Lighthouse.Store.Objects.ChunkStore.HasBlob(s, hash)) return new FileContent(path, v, v.ContentState, null, null, null) { ChunkedHash = hash, HolderSeq = holder.VersionSeq };
+        if (Lighthouse.Store.Objects.ChunkStore.HasBlob(s, hash)) return new FileContent(path, v, v.ContentState, null, null, null) { ChunkedHash = hash };
         var objectPath = Objects.PathOf(hash);
         if (!File.Exists(objectPath))
             throw new ObjectMissingException(hash, objectPath, $"'{path}' version @{holder.VersionSeq}");
-        return new FileContent(path, v, v.ContentState, objectPath, null, null) { HolderSeq = holder.VersionSeq };
+        return new FileContent(path, v, v.ContentState, objectPath, null, null);
     }
 
     /// <summary>The current version of the file at <paramref name="path"/>, if its bytes are stored as chunks: what a new

@@ -23,8 +23,9 @@ internal sealed class ContentCapture(ProjectStore store)
         if (attrs.Size == 0) return (ContentState.Captured, store.EmptyHash);
         if (attrs.Size > store.Options.MaxCaptureBytes) return (ContentState.TooLarge, null);
         var what = $"'{storePath}'";
-        if (attrs.Size >= ReflinkFrom && store.Objects.CaptureByReflink(file, what) is { } cloned) return (cloned.State, cloned.Hash);
-        var blob = store.Chunks.Capture(file, attrs.Size, what, store.PreviousChunks(storePath));
+        if (attrs.Size >= ReflinkFrom && store.Objects.CaptureByReflink(file, what) is { } cloned) return (ContentState.Captured, cloned);
+        // The previous version is looked up only if some chunk is new (most captures of an unchanged region find all).
+        var blob = store.Chunks.Capture(file, attrs.Size, what, () => store.PreviousChunks(storePath));
         return new Captured(ContentState.Captured, blob.Hash, blob);
     }
 

@@ -196,8 +196,6 @@ public sealed record FileContent(string Path, NodeVersion Version, ContentState 
     /// <summary>The hash of the bytes when they are kept as chunks in the database (open with <see cref="IProjectStore.OpenStored"/>
     /// or <see cref="IProjectStore.OpenChunked"/>); <see cref="ObjectPath"/> is then null.</summary>
     public string? ChunkedHash { get; init; }
-    /// <summary>The version whose stored bytes these are (this one, or a later one with the same bytes).</summary>
-    public long HolderSeq { get; init; }
     public bool IsStored => ObjectPath is not null || ChunkedHash is not null;
     public bool IsAvailable => IsStored || LivePath is not null;
 }

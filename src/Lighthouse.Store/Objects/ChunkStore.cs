@@ -56,11 +56,12 @@ internal sealed class ChunkStore
     /// that wrote it may share), cuts it into chunks and compresses those the store does not have. The result is
     /// inserted with the event that names it (<see cref="Insert"/>); its pins are released after that commit.
     /// </summary>
-    /// <param name="previous">The file's version before this one, if stored as chunks: a new chunk is stored as its
+    /// <param name="findPrevious">Finds the file's version before this one, if stored as chunks (asked once, when a first chunk is new): a new chunk is stored as its
     /// difference from the chunk at the same place in it (an edit of a few bytes stores a few bytes).</param>
-    public StoredBlob Capture(SafeFileHandle source, long length, string what, ChunkedContent? previous = null)
+    public StoredBlob Capture(SafeFileHandle source, long length, string what, Func<ChunkedContent?>? findPrevious = null)
     {
         var blob = new StoredBlob(this);
+        var previous = new Lazy<ChunkedContent?>(findPrevious ?? (() => null), LazyThreadSafetyMode.None);
         try
         {
             using var lookup = new ChunkLookup(_db);
@@ -106,7 +107,7 @@ internal sealed class ChunkStore
 
     /// <summary>Chunks the bytes of [<paramref name="start"/>, <paramref name="end"/>): how many were read, and whether the file ended first.</summary>
     private (long Read, bool Shrank) ChunkExtent(SafeFileHandle source, byte[] buffer, long start, long end, StoredBlob blob,
-        IncrementalHash whole, ChunkLookup lookup, string what, ChunkedContent? previous)
+        IncrementalHash whole, ChunkLookup lookup, string what, Lazy<ChunkedContent?> previous)
     {
         long readAt = start, consumed = 0;
         int filled = 0;
@@ -136,7 +137,7 @@ internal sealed class ChunkStore
         }
     }
 
-    private void AddChunk(StoredBlob blob, IncrementalHash whole, ChunkLookup lookup, ReadOnlySpan<byte> chunk, string what, ChunkedContent? previous)
+    private void AddChunk(StoredBlob blob, IncrementalHash whole, ChunkLookup lookup, ReadOnlySpan<byte> chunk, string what, Lazy<ChunkedContent?> previous)
     {
         var start = blob.Offset;
         whole.AppendData(chunk);
@@ -154,7 +155,7 @@ internal sealed class ChunkStore
         blob.Pin(hash);
         if (lookup.Has(hash)) return;
         (byte Codec, byte[] Data)? alone = null;
-        if (previous?.BasesFor(start, chunk.Length) is { Count: > 0 } bases && TryDelta(previous, bases, chunk, lookup, blob, out alone) is { } delta)
+        if (previous.Value?.BasesFor(start, chunk.Length) is { Count: > 0 } bases && TryDelta(previous.Value, bases, chunk, lookup, blob, out alone) is { } delta)
             blob.AddNewChunk(hash, chunk.Length, CodecZstdDelta, delta.Data, delta.Bases, delta.Depth);
         else
         {
@@ -401,7 +402,7 @@ internal sealed class ChunkStore
         {
             if (_cmd is null)
             {
-                _c = db.OpenReader();
+                _c ??= db.OpenReader();
                 _cmd = _c.CreateCommand();
                 _cmd.CommandText = "SELECT 1 FROM chunks WHERE hash=$a";
                 _cmd.Parameters.Add(new SqliteParameter("$a", null));
@@ -415,15 +416,15 @@ internal sealed class ChunkStore
         /// <summary>How many bases a stored chunk's chain has (0: stored on its own); null if it is not stored.</summary>
         public int? Depth(byte[] hash)
         {
-            if (!Has(hash)) return null;
             if (_depth is null)
             {
-                _depth = _c!.CreateCommand();
-                _depth.CommandText = "SELECT depth FROM chunk_bases WHERE hash=$a";
+                _c ??= db.OpenReader();
+                _depth = _c.CreateCommand();
+                _depth.CommandText = "SELECT coalesce((SELECT depth FROM chunk_bases WHERE hash=$a), 0) FROM chunks WHERE hash=$a";
                 _depth.Parameters.Add(new SqliteParameter("$a", null));
             }
             _depth.Parameters[0].Value = hash;
-            return _depth.ExecuteScalar() is long d ? (int)d : 0;
+            return _depth.ExecuteScalar() is long d ? (int)d : null;
         }
 
         public void Dispose()
@@ -460,7 +461,6 @@ internal sealed class StoredBlob(ChunkStore store)
     public string Hash { get; private set; } = "";
     public long Size { get; private set; }
     public long PendingBytes { get; private set; }
-    public int ChunkCount => _recipe.Count;
 
     /// <summary>Adds a chunk to the recipe; true the first time this capture meets its hash.</summary>
     /// <summary>Bytes of the file the recipe covers so far: where the next chunk starts.</summary>
@@ -589,7 +589,6 @@ internal sealed class PinTable
         lock (_pins) return _pins.ContainsKey(key);
     }
 
-    public int Count { get { lock (_pins) return _pins.Count; } }
 }
 
 /// <summary>Positional reads of a stored blob, one chunk decompressed and checked at a time (the last one is kept).</summary>

@@ -4,11 +4,6 @@ using Microsoft.Win32.SafeHandles;
 
 namespace Lighthouse.Store.Objects;
 
-public enum CaptureMethod { Reflink, AlreadyStored }
-
-/// <summary>Result of copying a file's bytes into the object store.</summary>
-public sealed record CapturedObject(string? Hash, long Size, ContentState State, CaptureMethod Method);
-
 /// <summary>
 /// Content-addressed, immutable whole-file objects under <c>objects/ab/cdef…</c> (SHA-256 of the bytes): symlink
 /// targets, reflink clones of large files (FICLONE: the fast path where the filesystem can; the clone is hashed, so
@@ -20,7 +15,6 @@ public sealed record CapturedObject(string? Hash, long Size, ContentState State,
 /// </summary>
 public sealed class ObjectStore
 {
-    private const int CopyBuffer = 1 << 20;
     private readonly string _tmp;
     private readonly bool _fsync;
     private int _reflinkUnsupported;
@@ -138,14 +132,14 @@ public sealed class ObjectStore
     /// Clones an open file into a whole object where the filesystem can (FICLONE: no bytes copied, blocks shared until
     /// either side changes): the fast path for large files. Null, having written nothing, where it cannot.
     /// </summary>
-    public CapturedObject? CaptureByReflink(SafeFileHandle source, string what)
+    /// <returns>The object's hash (SHA-256 of the bytes).</returns>
+    public string? CaptureByReflink(SafeFileHandle source, string what)
     {
         if (Volatile.Read(ref _reflinkUnsupported) != 0) return null;
         var tmp = NewTempPath();
         try
         {
             string hash;
-            long size;
             using (var target = new FileStream(tmp, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.None))
             {
                 if (!TryReflink(target.SafeFileHandle, source))
@@ -154,16 +148,17 @@ public sealed class ObjectStore
                     File.Delete(tmp);
                     return null;
                 }
-                (hash, size) = HashStream(target);
+                target.Position = 0;
+                hash = Convert.ToHexStringLower(SHA256.HashData(target));
             }
             if (Exists(hash))
             {
                 File.Delete(tmp);
                 Touch(hash);
-                return new CapturedObject(hash, size, ContentState.Captured, CaptureMethod.AlreadyStored);
+                return hash;
             }
             Publish(tmp, hash);
-            return new CapturedObject(hash, size, ContentState.Captured, CaptureMethod.Reflink);
+            return hash;
         }
         catch (IOException e) when (IsDiskFull(e))
         {
@@ -271,28 +266,6 @@ public sealed class ObjectStore
         // EOPNOTSUPP/EINVAL/EXDEV/ENOTTY: this filesystem cannot clone; stop asking.
         if (!ok) Volatile.Write(ref _reflinkUnsupported, 1);
         return ok;
-    }
-
-    private static (string Hash, long Size) HashStream(Stream s)
-    {
-        s.Position = 0;
-        using var hasher = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(CopyBuffer);
-        long size = 0;
-        try
-        {
-            int n;
-            while ((n = s.Read(buffer, 0, CopyBuffer)) > 0)
-            {
-                hasher.AppendData(buffer, 0, n);
-                size += n;
-            }
-        }
-        finally
-        {
-            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
-        }
-        return (Convert.ToHexStringLower(hasher.GetHashAndReset()), size);
     }
 
     internal static bool IsDiskFull(Exception e) =>

@@ -81,18 +81,19 @@ internal sealed class GarbageCollector(ProjectStore store)
                     using (var del = Command(c, "DELETE FROM blobs WHERE hash=$a", ""))
                         foreach (var hash in deadBlobs) { del.Parameters[0].Value = hash; del.ExecuteNonQuery(); }
 
-                // Chunks no kept blob lists, and no kept chunk is stored against (its base, and the base's base…).
-                var pinnedChunks = new List<ChunkKey>();
-                using (var cmd = Command(c, "SELECT hash FROM chunks"))
+                // Chunks no kept blob lists, and no kept chunk is stored against (its base, and the base's base…): one pass
+                // over the chunks finds those no blob lists (pinned ones kept), then the bases of everything kept are kept.
+                var candidates = new List<(long Id, byte[] Hash, long Bytes)>();
+                using (var cmd = Command(c, "SELECT rowid, hash, length(data) FROM chunks"))
                 using (var r = cmd.ExecuteReader())
                     while (r.Read())
                     {
-                        var hash = (byte[])r.GetValue(0);
+                        var hash = (byte[])r.GetValue(1);
                         var key = new ChunkKey(hash);
-                        if (!liveChunks.Contains(key) && pins.IsPinned(Convert.ToHexStringLower(hash))) pinnedChunks.Add(key);
+                        if (liveChunks.Contains(key)) continue;
+                        if (pins.IsPinned(Convert.ToHexStringLower(hash))) { pinnedKept++; liveChunks.Add(key); continue; }
+                        candidates.Add((r.GetInt64(0), hash, r.GetInt64(2)));
                     }
-                pinnedKept += pinnedChunks.Count;
-                foreach (var key in pinnedChunks) liveChunks.Add(key);
                 // A delta's bases: chunk_bases.base holds their 32-byte hashes one after the other.
                 var bases = new Dictionary<ChunkKey, List<ChunkKey>>();
                 using (var cmd = Command(c, "SELECT hash, base FROM chunk_bases"))
@@ -109,21 +110,13 @@ internal sealed class GarbageCollector(ProjectStore store)
                     if (bases.TryGetValue(k, out var list))
                         foreach (var b in list)
                             if (liveChunks.Add(b)) toVisit.Push(b);
-                var deadChunks = new List<(long Id, byte[] Hash)>();
-                using (var cmd = Command(c, "SELECT rowid, hash, length(data) FROM chunks"))
-                using (var r = cmd.ExecuteReader())
-                    while (r.Read())
-                    {
-                        var hash = (byte[])r.GetValue(1);
-                        if (liveChunks.Contains(new ChunkKey(hash))) continue;
-                        deadChunks.Add((r.GetInt64(0), hash));
-                        chunkBytes += r.GetInt64(2);
-                    }
+                var deadChunks = candidates.Where(x => !liveChunks.Contains(new ChunkKey(x.Hash))).ToList();
+                chunkBytes = deadChunks.Sum(x => x.Bytes);
                 chunksRemoved = deadChunks.Count;
                 if (!dryRun)
                     using (var del = Command(c, "DELETE FROM chunks WHERE rowid=$a", 0L))
                     using (var delBase = Command(c, "DELETE FROM chunk_bases WHERE hash=$a", Array.Empty<byte>()))
-                        foreach (var (id, hash) in deadChunks)
+                        foreach (var (id, hash, _) in deadChunks)
                         {
                             del.Parameters[0].Value = id;
                             del.ExecuteNonQuery();
