@@ -60,7 +60,7 @@ public sealed partial class ProjectStore
         var (state, hash, blob) = captured;
         var op = attrs.Kind switch { FileKind.Directory => EventOp.Mkdir, FileKind.Symlink => EventOp.Symlink, _ => EventOp.Create };
         var dirMtime = DirMtime(path, dirMtimeNs);
-        return Releasing(blob, _writer.SubmitAsync(ctx =>
+        return _writer.SubmitAsync(ctx =>
         {
             var parent = ctx.Index.ResolveDirCurrent(StorePath.Parent(path))!.Value;
             if (ctx.Index.LiveEntry(parent, StorePath.Name(path)) is not null)
@@ -68,7 +68,7 @@ public sealed partial class ProjectStore
             StoreBlob(ctx, blob);
             return ctx.Append(new EventDraft(agent, op, path, NewVersion: true, Attributes: attrs, ContentState: state, ContentHash: hash,
                 DirMtimeNs: dirMtime));
-        }, savepoint: false));
+        }, savepoint: false, settled: blob is null ? null : blob.Release);
     }
 
     /// <summary>
@@ -124,7 +124,7 @@ public sealed partial class ProjectStore
         string? changedBy)
     {
         var (state, hash, blob) = content;
-        return Releasing(blob, _writer.SubmitAsync<StoreEvent?>(ctx =>
+        return _writer.SubmitAsync<StoreEvent?>(ctx =>
         {
             var found = ctx.Index.ResolveCurrent(path);
             if (found is null) return null;
@@ -137,7 +137,7 @@ public sealed partial class ProjectStore
                     AfterVersion: v.VersionSeq, Attributes: a, ContentState: state, ContentHash: hash));
             return ctx.Append(new EventDraft(changedBy ?? StoreConstants.ExternalAgent, EventOp.Write, path, FileId: v.FileId, BeforeVersion: v.VersionSeq,
                 NewVersion: true, Attributes: attrs, ContentState: state, ContentHash: hash));
-        }, savepoint: false));
+        }, savepoint: false, settled: blob is null ? null : blob.Release);
     }
 
     /// <summary>
@@ -189,7 +189,7 @@ public sealed partial class ProjectStore
     private Task<StoreEvent?> RecordWriteAsync(string agent, string path, NodeAttributes attrs, Captured content)
     {
         var (state, hash, blob) = content;
-        return Releasing(blob, _writer.SubmitAsync<StoreEvent?>(ctx =>
+        return _writer.SubmitAsync<StoreEvent?>(ctx =>
         {
             var found = ctx.Index.ResolveCurrent(path)
                 ?? throw new IndexConflictException($"cannot record a write to '{path}': it is not in the index (record its creation first)");
@@ -198,24 +198,13 @@ public sealed partial class ProjectStore
             StoreBlob(ctx, blob);
             return ctx.Append(new EventDraft(agent, EventOp.Write, path, FileId: v.FileId, BeforeVersion: v.VersionSeq,
                 NewVersion: true, Attributes: attrs, ContentState: state, ContentHash: hash));
-        }, savepoint: false));
+        }, savepoint: false, settled: blob is null ? null : blob.Release);
     }
 
     /// <summary>Inserts a captured blob (and its new chunks) in the writer's transaction, before the event that names it.</summary>
     private void StoreBlob(WriteContext ctx, StoredBlob? blob)
     {
         if (blob is not null) Chunks.Insert(ctx.Connection, blob);
-    }
-
-    /// <summary>Releases a blob's pins once its event committed or failed: from then on the log (or nothing) refers to it.</summary>
-    private static Task<T> Releasing<T>(StoredBlob? blob, Task<T> recorded)
-    {
-        if (blob is null) return recorded;
-        return recorded.ContinueWith(t =>
-        {
-            blob.Release();
-            return t;
-        }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).Unwrap();
     }
 
     /// <summary>

@@ -143,13 +143,22 @@ public sealed partial class ProjectStore
     {
         try
         {
-            using var s = Read();
-            var entry = s.Resolve(path, s.MaxSeq);
-            if (entry is null || s.VersionAt(entry.FileId, s.MaxSeq) is not { ContentState: ContentState.Captured, ContentHash: { } hash } v) return null;
-            if (v.Size == 0 || !Lighthouse.Store.Objects.ChunkStore.HasBlob(s, hash)) return null;
-            return Chunks.Open(hash, $"'{path}' version @{v.VersionSeq}");
+            // Asked once per capture that has a new chunk (every new file): prepared statements, no read transaction (a
+            // hint: any stored version will do as the base, and a base is pinned before it is used).
+            using var r = _db.Prepared.Rent();
+            long file = StoreConstants.RootFileId;
+            foreach (var name in path.Split('/'))
+            {
+                var next = r.First<long?>("SELECT file_id, to_seq FROM entries WHERE parent_id=?1 AND name=?2 ORDER BY from_seq DESC LIMIT 1",
+                    st => st.Bind(1, file).Bind(2, name), st => st.Int64(1) == StoreConstants.Open ? st.Int64(0) : null);
+                if (next is null) return null;
+                file = next.Value;
+            }
+            var hash = r.First("SELECT content_hash FROM versions WHERE file_id=?1 ORDER BY from_seq DESC LIMIT 1",
+                st => st.Bind(1, file), st => st.Text(0));
+            return hash is null || hash == EmptyHash ? null : Chunks.Open(r, hash, $"'{path}' (its version before this one)");
         }
-        catch (StoreException)
+        catch (Exception e) when (e is StoreException or Microsoft.Data.Sqlite.SqliteException)
         {
             return null;
         }

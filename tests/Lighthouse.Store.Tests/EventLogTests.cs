@@ -184,6 +184,33 @@ public class EventLogTests
     }
 
     [Fact]
+    public async Task A_capture_in_a_batch_that_is_run_again_still_stores_its_chunks()
+    {
+        using var project = new TempProject();
+        using var store = project.Open(TempProject.Fast with { BatchWindow = TimeSpan.FromMilliseconds(200) });
+        project.Write("data.txt", "");
+        store.RecordCreate("builder", "data.txt");
+        var text = string.Concat(Enumerable.Range(0, 4000).Select(i => $"line {i} of a file the batch writes twice\n"));
+        project.Write("data.txt", text);
+        var attrs = new NodeAttributes(FileKind.File, 0, 0x1a4, 0, 1, 0, 0, 0);
+        // One batch: the capture inserts its new chunks, then an item fails after it wrote, so the writer rolls the
+        // batch back and runs it again with savepoints: the capture's chunks must be inserted again.
+        var captured = store.CaptureOnCloseAsync("builder", "data.txt");
+        var dirty = store.Writer.SubmitAsync<StoreEvent>(ctx =>
+        {
+            ctx.Append(new Events.EventDraft("builder", EventOp.Create, "half.txt", NewVersion: true, Attributes: attrs,
+                ContentState: ContentState.Captured, ContentHash: store.EmptyHash));
+            throw new IndexConflictException("failed halfway");
+        }, savepoint: false);
+        store.CommitSoon();
+
+        await Assert.ThrowsAnyAsync<IndexConflictException>(() => dirty);
+        var w = (await captured)!;
+        Assert.Equal(text, System.Text.Encoding.UTF8.GetString(store.ReadAllBytes("data.txt", w.Seq)));
+        Assert.True(store.Usage().Chunks > 0);
+    }
+
+    [Fact]
     public void A_sparse_file_is_captured_with_its_holes_and_the_hash_of_its_bytes()
     {
         using var project = new TempProject();

@@ -79,6 +79,8 @@ internal sealed class EventWriter : IDisposable
         public abstract void Succeed();
         public abstract void Fail(Exception e);
         public Exception? Error;
+        /// <summary>Runs on the writer's thread once the item committed or failed, before its task completes.</summary>
+        public Action? Settled;
     }
 
     private sealed class WorkItem<T>(Func<WriteContext, T> work) : WorkItem
@@ -89,8 +91,17 @@ internal sealed class EventWriter : IDisposable
         public Task<T> Task => _done.Task;
         public override int SubmitterThread => Thread;
         public override void Run(WriteContext ctx) => _result = work(ctx);
-        public override void Succeed() => _done.TrySetResult(_result);
-        public override void Fail(Exception e) => _done.TrySetException(e);
+        public override void Succeed()
+        {
+            Settled?.Invoke();
+            _done.TrySetResult(_result);
+        }
+
+        public override void Fail(Exception e)
+        {
+            Settled?.Invoke();
+            _done.TrySetException(e);
+        }
     }
 
     private readonly BackgroundQueue<WorkItem> _queue = new();
@@ -163,16 +174,19 @@ internal sealed class EventWriter : IDisposable
     /// <summary>Queues work; the task completes at its commit, which may wait for the batch window
     /// (see <see cref="Expedite"/>). <paramref name="savepoint"/> false: the work checks everything it may throw
     /// for before it changes the database (a failure after a change still works, at the cost of running the
-    /// batch again), so it needs no savepoint of its own.</summary>
-    public Task<T> SubmitAsync<T>(Func<WriteContext, T> work, bool savepoint = true)
+    /// batch again), so it needs no savepoint of its own. <paramref name="settled"/> runs on the writer's thread once the
+    /// work committed or failed (or at once, if the writer is closed): a continuation on the task would cost a
+    /// thread-pool wake-up per item.</summary>
+    public Task<T> SubmitAsync<T>(Func<WriteContext, T> work, bool savepoint = true, Action? settled = null)
     {
-        var item = new WorkItem<T>(work) { Savepoint = savepoint };
+        var item = new WorkItem<T>(work) { Savepoint = savepoint, Settled = settled };
         try
         {
             _queue.Add(item);
         }
         catch (InvalidOperationException)
         {
+            settled?.Invoke();
             throw new StoreClosedException();
         }
         return item.Task;

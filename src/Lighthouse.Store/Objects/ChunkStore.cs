@@ -263,7 +263,8 @@ internal sealed class ChunkStore
     /// <summary>Inserts a captured blob and its new chunks, in the writer's transaction (before the event that names it).</summary>
     public void Insert(SqliteConnection writer, StoredBlob blob)
     {
-        InsertChunks(writer, blob.TakePending());
+        // Not taken: a batch the writer rolls back runs this again, and must insert them again (INSERT OR IGNORE).
+        InsertChunks(writer, blob.Pending);
         _insertBlob ??= Prepare(writer, "INSERT OR IGNORE INTO blobs(hash, size, recipe) VALUES($a, $b, $c)", 3);
         _insertBlob.Parameters[0].Value = blob.Hash;
         _insertBlob.Parameters[1].Value = blob.Size;
@@ -271,7 +272,7 @@ internal sealed class ChunkStore
         _insertBlob.ExecuteNonQuery();
     }
 
-    private void InsertChunks(SqliteConnection writer, List<NewChunk> chunks)
+    private void InsertChunks(SqliteConnection writer, IReadOnlyList<NewChunk> chunks)
     {
         if (chunks.Count == 0) return;
         _insertChunk ??= Prepare(writer, "INSERT OR IGNORE INTO chunks(hash, size, codec, data) VALUES($a, $b, $c, $d)", 4);
@@ -312,40 +313,32 @@ internal sealed class ChunkStore
     /// <summary>Opens a stored blob for reading; <paramref name="context"/> names the file and version in errors.</summary>
     public ChunkedContent Open(string hash, string context)
     {
-        using var c = _db.OpenReader();
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = "SELECT size, recipe FROM blobs WHERE hash=$a";
-        cmd.Parameters.AddWithValue("$a", hash);
-        using var r = cmd.ExecuteReader();
-        if (!r.Read()) throw new ContentCorruptException(context, hash, "(the version's list of chunks) is missing from the store");
-        return new ChunkedContent(this, r.GetInt64(0), (byte[])r.GetValue(1), context);
+        using var reader = _db.Prepared.Rent();
+        return Open(reader, hash, context) ?? throw new ContentCorruptException(context, hash, "(the version's list of chunks) is missing from the store");
     }
+
+    /// <summary>The stored blob <paramref name="hash"/>, null if the store has none.</summary>
+    internal ChunkedContent? Open(PreparedReader reader, string hash, string context) =>
+        reader.First("SELECT size, recipe FROM blobs WHERE hash=?1", s => s.Bind(1, hash),
+            s => new ChunkedContent(this, s.Int64(0), s.Blob(1), context));
 
     /// <summary>The bytes of one chunk, checked against its hash (a delta's base chain read first, each checked too).</summary>
     internal byte[] ReadChunk(byte[] hash, int size, string context, int depth = 0)
     {
-        byte[] stored;
-        int codec;
+        (int Codec, long Size, byte[] Data)? row;
         byte[]? baseHash = null;
-        using (var c = _db.OpenReader())
-        using (var cmd = c.CreateCommand())
+        using (var reader = _db.Prepared.Rent())
         {
-            cmd.CommandText = "SELECT codec, size, data FROM chunks WHERE hash=$a";
-            cmd.Parameters.AddWithValue("$a", hash);
-            using var r = cmd.ExecuteReader();
-            if (!r.Read()) throw new ContentCorruptException(context, Convert.ToHexStringLower(hash), "is missing from the store");
-            codec = r.GetInt32(0);
-            if (size >= 0 && r.GetInt64(1) != size) throw new ContentCorruptException(context, Convert.ToHexStringLower(hash), $"has {r.GetInt64(1)} bytes where the version lists {size}");
-            size = (int)r.GetInt64(1);
-            stored = (byte[])r.GetValue(2);
-            if (codec == CodecZstdDelta)
-            {
-                r.Close();
-                cmd.CommandText = "SELECT base FROM chunk_bases WHERE hash=$a";
-                baseHash = cmd.ExecuteScalar() as byte[]
+            row = reader.First<(int, long, byte[])?>("SELECT codec, size, data FROM chunks WHERE hash=?1", s => s.Bind(1, hash),
+                s => ((int)s.Int64(0), s.Int64(1), s.Blob(2)));
+            if (row is null) throw new ContentCorruptException(context, Convert.ToHexStringLower(hash), "is missing from the store");
+            if (row.Value.Codec == CodecZstdDelta)
+                baseHash = reader.First("SELECT base FROM chunk_bases WHERE hash=?1", s => s.Bind(1, hash), s => s.Blob(0))
                     ?? throw new ContentCorruptException(context, Convert.ToHexStringLower(hash), "is a difference from another chunk that is not named");
-            }
         }
+        var (codec, storedSize, stored) = row.Value;
+        if (size >= 0 && storedSize != size) throw new ContentCorruptException(context, Convert.ToHexStringLower(hash), $"has {storedSize} bytes where the version lists {size}");
+        size = (int)storedSize;
         byte[] bytes;
         try
         {
@@ -395,44 +388,18 @@ internal sealed class ChunkStore
     /// <summary>Whether the store has a chunk (committed), for a capture deciding what to compress.</summary>
     private sealed class ChunkLookup(Database db) : IDisposable
     {
-        private SqliteConnection? _c;
-        private SqliteCommand? _cmd;
+        private PreparedReader? _reader;
+        private PreparedReader Reader => _reader ??= db.Prepared.Rent();
 
-        public bool Has(byte[] hash)
-        {
-            if (_cmd is null)
-            {
-                _c ??= db.OpenReader();
-                _cmd = _c.CreateCommand();
-                _cmd.CommandText = "SELECT 1 FROM chunks WHERE hash=$a";
-                _cmd.Parameters.Add(new SqliteParameter("$a", null));
-            }
-            _cmd.Parameters[0].Value = hash;
-            return _cmd.ExecuteScalar() is not null;
-        }
-
-        private SqliteCommand? _depth;
+        public bool Has(byte[] hash) =>
+            Reader.First("SELECT 1 FROM chunks WHERE hash=?1", s => s.Bind(1, hash), _ => true);
 
         /// <summary>How many bases a stored chunk's chain has (0: stored on its own); null if it is not stored.</summary>
-        public int? Depth(byte[] hash)
-        {
-            if (_depth is null)
-            {
-                _c ??= db.OpenReader();
-                _depth = _c.CreateCommand();
-                _depth.CommandText = "SELECT coalesce((SELECT depth FROM chunk_bases WHERE hash=$a), 0) FROM chunks WHERE hash=$a";
-                _depth.Parameters.Add(new SqliteParameter("$a", null));
-            }
-            _depth.Parameters[0].Value = hash;
-            return _depth.ExecuteScalar() is long d ? (int)d : null;
-        }
+        public int? Depth(byte[] hash) =>
+            Reader.First<int?>("SELECT coalesce((SELECT depth FROM chunk_bases WHERE hash=?1), 0) FROM chunks WHERE hash=?1",
+                s => s.Bind(1, hash), s => (int)s.Int64(0));
 
-        public void Dispose()
-        {
-            _depth?.Dispose();
-            _cmd?.Dispose();
-            _c?.Dispose();
-        }
+        public void Dispose() => _reader?.Dispose();
     }
 }
 
@@ -516,6 +483,9 @@ internal sealed class StoredBlob(ChunkStore store)
         PendingBytes += data.Length;
     }
 
+    /// <summary>The new chunks not committed yet (until <see cref="Release"/>: its event committed or failed).</summary>
+    public IReadOnlyList<NewChunk> Pending => _pending;
+
     public List<NewChunk> TakePending()
     {
         var taken = _pending;
@@ -548,6 +518,7 @@ internal sealed class StoredBlob(ChunkStore store)
     {
         if (Interlocked.Exchange(ref _released, 1) != 0) return;
         store.Pins.Unpin(_pins);
+        TakePending(); // their bytes: the event committed with them, or failed
     }
 }
 

@@ -78,6 +78,9 @@ internal sealed class RawStatement : IDisposable
 
     public bool IsNull(int column) => raw.sqlite3_column_type(_stmt, column) == raw.SQLITE_NULL;
 
+    /// <summary>A column's bytes (a copy: the statement's own buffer is valid only until the next step).</summary>
+    public byte[] Blob(int column) => raw.sqlite3_column_blob(_stmt, column).ToArray();
+
     public string? Text(int column) => IsNull(column) ? null : raw.sqlite3_column_text(_stmt, column).utf8_to_string();
 
     private void Check(int rc)
