@@ -57,6 +57,41 @@ public class CurrentAndHistoryTests(LighthouseMountFixture mount) : IClassFixtur
     }
 
     [Fact]
+    public void History_inode_numbers_are_one_per_file_and_point_so_find_and_tar_see_no_loops_or_false_hard_links()
+    {
+        Directory.CreateDirectory(Cur("inodes/sub"));
+        File.WriteAllText(Cur("inodes/sub/f.txt"), "first\n");
+        LighthouseMountFixture.MustRun("ln", $"{Cur("inodes/sub/f.txt")} {Cur("inodes/sub/link.txt")}");
+        long first = mount.WaitForEvent(e => e.Op == "link" && e.Path2 == "inodes/sub/link.txt").Seq;
+        File.WriteAllText(Cur("inodes/sub/f.txt"), "second\n");
+        // Recorded under either name of the file.
+        long second = mount.WaitForEvent(e => e.Op == "write" && e.Path.StartsWith("inodes/sub/", StringComparison.Ordinal), first).Seq;
+        string a = Path.Combine(mount.History, $"@{first}", "inodes"), b = Path.Combine(mount.History, $"@{second}", "inodes");
+
+        ulong Ino(string path) => ulong.Parse(LighthouseMountFixture.MustRun("stat", $"-c %i {path}").Trim());
+        // The same file at two points is two files; its two names at one point are one; no point is the mount root.
+        Assert.NotEqual(Ino($"{a}/sub/f.txt"), Ino($"{b}/sub/f.txt"));
+        Assert.NotEqual(Ino(a), Ino(b));
+        Assert.Equal(Ino($"{a}/sub/f.txt"), Ino($"{a}/sub/link.txt"));
+        Assert.NotEqual(Ino(mount.MountPoint), Ino(Path.Combine(mount.History, $"@{first}")));
+        Assert.NotEqual(Ino(Cur("inodes/sub/f.txt")), Ino($"{b}/sub/f.txt"));
+        // readdir's d_ino agrees with stat (ls -i prints the former, find -inum compares the latter).
+        var listed = LighthouseMountFixture.MustRun("ls", $"-i {a}/sub").Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(l => l.Trim().Split(' ', 2)).ToDictionary(p => p[1], p => ulong.Parse(p[0]));
+        Assert.Equal(Ino($"{a}/sub/f.txt"), listed["f.txt"]);
+        // find walks the whole mount without a loop; tar of both points keeps each point's own bytes.
+        var (code, output) = LighthouseMountFixture.Run("find", $"{mount.MountPoint} -name f.txt");
+        Assert.True(code == 0 && !output.Contains("loop"), output);
+        string archive = Path.Combine(mount.Root, "points.tar"), extracted = Path.Combine(mount.Root, "points");
+        Directory.CreateDirectory(extracted);
+        LighthouseMountFixture.MustRun("tar", $"cf {archive} -C {mount.History} @{first}/inodes @{second}/inodes");
+        LighthouseMountFixture.MustRun("tar", $"xf {archive} -C {extracted}");
+        Assert.Equal("first\n", File.ReadAllText(Path.Combine(extracted, $"@{first}/inodes/sub/f.txt")));
+        Assert.Equal("second\n", File.ReadAllText(Path.Combine(extracted, $"@{second}/inodes/sub/f.txt")));
+        Assert.Equal("first\n", File.ReadAllText(Path.Combine(extracted, $"@{first}/inodes/sub/link.txt")));
+    }
+
+    [Fact]
     public void Git_works_in_current_and_every_change_is_attributed_to_git()
     {
         string repo = Cur("gitrepo");

@@ -50,7 +50,7 @@ public sealed unsafe class HistorySection : FuseFileSystem, IMountSection
         public Lighthouse.Store.Objects.ChunkedContent? Chunks;
         public HistoryNode? Node;
         public bool Passthrough;
-        public List<(string Name, uint Type)>? Listing;
+        public List<(string Name, uint Type, ulong Ino)>? Listing;
     }
 
     /// <param name="tag">High bits of every node id of this section (<see cref="SectionIds.Tag"/>).</param>
@@ -75,6 +75,23 @@ public sealed unsafe class HistorySection : FuseFileSystem, IMountSection
     public override void Init(ConnectionInfo connection) =>
         // The current/ section asks for passthrough when it can; we use it when it was asked for and offered.
         _backing = (connection.Want & connection.Offered & InitFlags.Passthrough) != 0 ? connection.BackingFiles : null;
+
+    /// <summary>
+    /// The inode number history/ shows for a file as of a point: one per file per point, never one of current/'s (the top
+    /// bit set; those come from the project's filesystem) nor of another point. The file's id alone repeated the same
+    /// number at every point, and every point's root had 1, the mount root's: `rm -rf` and `find` of the mount saw loops,
+    /// and `tar`, `cp -a` or `rsync -H` of two points stored a file of one as a hard link to its other version. Names of one
+    /// file as of one point (hard links) share their number. Exact below 2^31 events and files, a 63-bit mix beyond.
+    /// </summary>
+    internal static ulong InodeOf(long seq, long fileId)
+    {
+        const ulong HistoryBit = 1UL << 63;
+        if ((ulong)seq < 1UL << 31 && (ulong)fileId < 1UL << 31) return HistoryBit | (ulong)seq << 31 | (ulong)fileId;
+        ulong x = (ulong)seq * 0x9E3779B97F4A7C15UL ^ (ulong)fileId;
+        x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9UL;
+        x = (x ^ (x >> 27)) * 0x94D049BB133111EBUL;
+        return HistoryBit | ((x ^ (x >> 31)) >> 1) | 1UL << 62; // above every exact number
+    }
 
     private static (ulong, uint) Split(TimeSpan t) => ((ulong)t.Ticks / TimeSpan.TicksPerSecond, (uint)(t.Ticks % TimeSpan.TicksPerSecond * 100));
 
@@ -128,7 +145,7 @@ public sealed unsafe class HistorySection : FuseFileSystem, IMountSection
         // The times are the recorded mtime: the access and change times of then are not kept.
         attr = new FuseAttr
         {
-            Ino = (ulong)v.FileId, Size = size, Blocks = (size + 511) / 512, Mode = TypeBits(v.Kind) | ((uint)a.Mode & 0xFFF),
+            Ino = InodeOf(node.Seq, v.FileId), Size = size, Blocks = (size + 511) / 512, Mode = TypeBits(v.Kind) | ((uint)a.Mode & 0xFFF),
             Nlink = (uint)Math.Max(1, _history.LinkCount(node.Seq, v.FileId)), Uid = (uint)a.Uid, Gid = (uint)a.Gid, Rdev = FuseRdev(a.Rdev),
             BlkSize = 4096, Atime = sec, Mtime = sec, Ctime = sec, AtimeNsec = (uint)nsec, MtimeNsec = (uint)nsec, CtimeNsec = (uint)nsec,
         };
@@ -285,17 +302,18 @@ public sealed unsafe class HistorySection : FuseFileSystem, IMountSection
         open = default;
         if (!_nodes.TryGetValue(node, out var n)) return Errno.ESTALE;
         if (n.Kind != FileKind.Directory) return Errno.ENOTDIR;
-        var listing = new List<(string, uint)> { (".", 4), ("..", 4) };
+        // d_ino: a point's entries carry the inode number stat gives them (ls -i and fts read it); the rest have none to agree with.
+        var listing = new List<(string, uint, ulong)> { (".", 4, 0), ("..", 4, 0) };
         if (n.Seq < 0)
         {
             // Snapshots, then the most recent points (any valid point resolves even if not listed).
-            foreach (var point in _history.PointNames()) listing.Add((point, 4));
+            foreach (var point in _history.PointNames()) listing.Add((point, 4, 0));
         }
         else
         {
             if (_history.List(n.Seq, n.Path) is not { } entries) return Errno.ENOENT;
             foreach (var e in entries)
-                listing.Add((e.Name, TypeBits(e.Kind) >> 12));
+                listing.Add((e.Name, TypeBits(e.Kind) >> 12, InodeOf(n.Seq, e.FileId)));
         }
         ulong fh = (ulong)Interlocked.Increment(ref _nextFh);
         _handles[fh] = new HistoryHandle { Listing = listing };
@@ -309,10 +327,10 @@ public sealed unsafe class HistorySection : FuseFileSystem, IMountSection
         Span<byte> name = stackalloc byte[1024];
         for (int i = (int)offset; i < h.Listing.Count; i++)
         {
-            var (text, type) = h.Listing[i];
+            var (text, type, ino) = h.Listing[i];
             int length = Encoding.UTF8.GetBytes(text, name);
             // Entries carry no attributes (node id 0): the kernel looks names up when it needs them.
-            if (!buffer.TryAdd(name[..length], (ulong)(i + 1), type, i + 1, default)) break;
+            if (!buffer.TryAdd(name[..length], ino != 0 ? ino : (ulong)(i + 1), type, i + 1, default)) break;
         }
         return 0;
     }
