@@ -50,7 +50,7 @@ public interface IProjectStore : IDisposable
 
     /// <summary>Thins old versions by the policy (the project's when null) and removes chunks, blobs and object files nothing
     /// refers to any more, while the store records; <paramref name="dryRun"/> only reports. Crash-safe at any point.</summary>
-    Retention.GcReport CollectGarbage(Retention.RetentionPolicy? policy = null, bool dryRun = false, DateTime? now = null);
+    Retention.GcReport CollectGarbage(Retention.RetentionPolicy? policy = null, bool dryRun = false, DateTime? now = null, Action<string>? progress = null);
 
     /// <summary>
     /// Raised after each group commit with its events, in order, on the writer's thread (keep handlers short; an

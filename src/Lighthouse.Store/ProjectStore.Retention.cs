@@ -9,13 +9,14 @@ public sealed partial class ProjectStore
     public RetentionPolicy Retention => RetentionPolicy.Load(StateDir);
 
     /// <summary>Thins old versions by <paramref name="policy"/> (the project's when null) and removes what nothing refers to
-    /// any more; with <paramref name="dryRun"/>, only says what it would do. Safe while the store records.</summary>
-    public GcReport CollectGarbage(RetentionPolicy? policy = null, bool dryRun = false, DateTime? now = null)
+    /// any more; with <paramref name="dryRun"/>, only says what it would do. Safe while the store records.
+    /// <paramref name="progress"/> is told each phase as it starts.</summary>
+    public GcReport CollectGarbage(RetentionPolicy? policy = null, bool dryRun = false, DateTime? now = null, Action<string>? progress = null)
     {
         var p = policy ?? Retention;
         try
         {
-            return new GarbageCollector(this).Run(p, dryRun, now);
+            return new GarbageCollector(this).Run(p, dryRun, now, progress);
         }
         catch (StoreFullException e)
         {

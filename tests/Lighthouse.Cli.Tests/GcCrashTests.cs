@@ -20,25 +20,34 @@ public class GcCrashTests(ITestOutputHelper output)
         output.WriteLine($"seed {seed} (replay with LIGHTHOUSE_TEST_SEED={seed})");
         var random = new Random(seed);
         var expected = new Dictionary<long, (string Path, string Sha)>(); // every version recorded: its path and the SHA-256 of its bytes
-        const int Rounds = 16;
-        int killedMidway = 0, finished = 0;
-        TimeSpan? fullRun = null;
-        for (int round = 0; round < Rounds; round++)
+        // Each round kills one gc: in turn, a few milliseconds after it announced each of its phases (inside its
+        // transaction, after its commit, during the vacuum), or at a random moment of its whole run (start-up included).
+        var aims = GarbagePhases.Select(p => (string?)p).Append(null).ToArray();
+        int rounds = aims.Length * 4;
+        var killedIn = new Dictionary<string, int>();
+        int finished = 0;
+        TimeSpan fullRun = RunGc(project, null, null, random).Elapsed;
+        for (int round = 0; round < rounds; round++)
         {
             AddVersions(project, random, expected, round);
-            // The first round times a whole gc (process start included); later rounds kill somewhere inside that span.
-            var delay = fullRun is null ? (TimeSpan?)null : TimeSpan.FromMilliseconds(random.NextDouble() * fullRun.Value.TotalMilliseconds * 1.1);
-            var (killed, elapsed) = RunGc(project, delay);
-            if (fullRun is null) fullRun = elapsed;
-            if (killed) killedMidway++; else finished++;
-            Check(project, expected, $"round {round} ({(killed ? $"killed after {delay!.Value.TotalMilliseconds:0} ms" : "finished")})");
+            var aim = aims[round % aims.Length];
+            var (killed, _, where) = RunGc(project, aim, fullRun, random);
+            var key = aim ?? "any moment";
+            if (killed) killedIn[key] = killedIn.GetValueOrDefault(key) + 1; else finished++;
+            output.WriteLine($"round {round}: {(killed ? $"killed {where}" : "finished before its kill")}");
+            Check(project, expected, $"round {round} ({(killed ? $"killed {where}" : "finished")})");
         }
         // And a gc left to finish removes what the killed ones left behind, keeping everything still referenced.
-        var (_, last) = RunGc(project, null);
+        RunGc(project, null, null, random);
         var stats = Check(project, expected, "final gc");
-        output.WriteLine($"{killedMidway} gc runs killed, {finished} finished; a full run took {fullRun!.Value.TotalMilliseconds:0} ms, the last {last.TotalMilliseconds:0} ms; {stats}");
-        Assert.True(killedMidway >= Rounds / 3, $"only {killedMidway} of {Rounds} runs were killed before they finished");
+        output.WriteLine($"kills: {string.Join("; ", killedIn.Select(k => $"{k.Value} x {k.Key}"))}; {finished} finished; {stats}");
+        // Every phase was hit by a kill at least once (a gc that finished before its kill came does not count).
+        foreach (var phase in GarbagePhases)
+            Assert.True(killedIn.ContainsKey(phase), $"no gc was killed during '{phase}': {string.Join(", ", killedIn.Keys)}");
     }
+
+    /// <summary>The phases `lighthouse gc` announces on stderr, in order.</summary>
+    private static readonly IReadOnlyList<string> GarbagePhases = global::Lighthouse.Store.Retention.GcReport.Phases;
 
     /// <summary>Writes new versions of a few files straight into the store (as a mount would record them).</summary>
     private static void AddVersions(TempProject project, Random random, Dictionary<long, (string, string)> expected, int round)
@@ -59,7 +68,9 @@ public class GcCrashTests(ITestOutputHelper output)
         }
     }
 
-    private static (bool Killed, TimeSpan Elapsed) RunGc(TempProject project, TimeSpan? killAfter)
+    /// <summary>Runs `lighthouse gc` (thinning all but the current versions). With <paramref name="aim"/>, kills it (SIGKILL)
+    /// 0-20 ms after it announces that phase; with <paramref name="fullRun"/> alone, at a random moment of a run that long.</summary>
+    private static (bool Killed, TimeSpan Elapsed, string Where) RunGc(TempProject project, string? aim, TimeSpan? fullRun, Random random)
     {
         var psi = new ProcessStartInfo(Lighthouse)
         {
@@ -69,16 +80,44 @@ public class GcCrashTests(ITestOutputHelper output)
         var sw = Stopwatch.StartNew();
         using var p = Process.Start(psi)!;
         p.StandardOutput.ReadToEndAsync();
-        p.StandardError.ReadToEndAsync();
-        if (killAfter is { } delay && !p.WaitForExit(delay))
+        using var announced = new ManualResetEventSlim();
+        var stderr = new StringBuilder();
+        var reader = Task.Run(() =>
         {
-            p.Kill(); // SIGKILL
-            p.WaitForExit();
-            return (true, sw.Elapsed);
+            while (p.StandardError.ReadLine() is { } line)
+            {
+                lock (stderr) stderr.AppendLine(line);
+                if (aim is not null && line.Contains(aim, StringComparison.Ordinal)) announced.Set();
+            }
+        });
+        if (aim is not null || fullRun is not null)
+        {
+            string where;
+            if (aim is not null)
+            {
+                // The phase, or the end of the run if it never came (a dry phase, or too fast to catch).
+                WaitHandle.WaitAny([announced.WaitHandle, ((IAsyncResult)reader).AsyncWaitHandle], TimeSpan.FromSeconds(60));
+                var delay = random.Next(0, 21);
+                if (delay > 0) Thread.Sleep(delay);
+                where = $"{delay} ms after '{aim}'";
+            }
+            else
+            {
+                var delay = TimeSpan.FromMilliseconds(random.NextDouble() * fullRun!.Value.TotalMilliseconds * 1.1);
+                p.WaitForExit(delay);
+                where = $"at {delay.TotalMilliseconds:0} ms (any moment)";
+            }
+            if (!p.HasExited)
+            {
+                p.Kill(); // SIGKILL
+                p.WaitForExit();
+                return (true, sw.Elapsed, where);
+            }
         }
         p.WaitForExit();
-        Assert.Equal(0, p.ExitCode);
-        return (false, sw.Elapsed);
+        reader.Wait();
+        Assert.True(p.ExitCode == 0, $"gc failed ({p.ExitCode}): {stderr}");
+        return (false, sw.Elapsed, "");
     }
 
     /// <summary>Every version either reads back exactly or was thinned (its event kept); the chain verifies.</summary>

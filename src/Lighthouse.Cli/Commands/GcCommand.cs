@@ -53,7 +53,8 @@ public static class GcCommand
         {
             using var store = StoreAccess.OpenForWriting(projectDir);
             var policy = WithOverrides(store.Retention, overrides);
-            report = store.CollectGarbage(policy, dryRun);
+            // Each phase on stderr as it starts: a long collection shows where it is (and a crash test can aim its kills).
+            report = store.CollectGarbage(policy, dryRun, progress: phase => { ctx.Err.WriteLine($"lighthouse gc: {phase}"); ctx.Err.Flush(); });
         }
         if (json)
         {

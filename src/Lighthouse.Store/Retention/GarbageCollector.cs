@@ -22,6 +22,9 @@ public sealed record GcReport(
 {
     /// <summary>Bytes of storage freed: removed chunks as stored plus removed object files.</summary>
     public long BytesFreed => ChunkBytesRemoved + ObjectFileBytesRemoved;
+
+    /// <summary>The phases a collection announces as it goes (its progress callback), in order.</summary>
+    public static IReadOnlyList<string> Phases => GarbageCollector.Phases;
 }
 
 /// <summary>
@@ -38,10 +41,20 @@ public sealed record GcReport(
 /// </summary>
 internal sealed class GarbageCollector(ProjectStore store)
 {
+    /// <summary>What a collection says as it goes (each may be followed by details in parentheses).</summary>
+    public static readonly string[] Phases =
+    [
+        "thinning versions by the retention policy",
+        "finding unreferenced chunks",
+        "committed; removing object files",
+        "giving free database pages back to the filesystem",
+    ];
+
     /// <summary>Whole object files younger than this are never removed: their event may not have committed yet.</summary>
     public static readonly TimeSpan ObjectGrace = TimeSpan.FromHours(1);
 
-    public GcReport Run(RetentionPolicy policy, bool dryRun, DateTime? now = null)
+    /// <param name="progress">Told each phase as it starts (<see cref="Phases"/>, in that order; the last two only when not dry).</param>
+    public GcReport Run(RetentionPolicy policy, bool dryRun, DateTime? now = null, Action<string>? progress = null)
     {
         var sw = Stopwatch.StartNew();
         var at = now ?? DateTime.UtcNow;
@@ -55,6 +68,7 @@ internal sealed class GarbageCollector(ProjectStore store)
             report = store.Writer.Submit(ctx =>
             {
                 var c = ctx.Connection;
+                progress?.Invoke(Phases[0]);
                 var (pruned, prunedBytes) = Thin(c, policy, at, dryRun);
                 var referenced = ReferencedHashes(c, dryRun ? pruned : null);
                 referenced.Add(store.EmptyHash);
@@ -77,6 +91,7 @@ internal sealed class GarbageCollector(ProjectStore store)
                         for (int i = 0; i + 36 <= recipe.Length; i += 36) liveChunks.Add(new ChunkKey(recipe.AsSpan(i, 32)));
                     }
                 blobsRemoved = deadBlobs.Count;
+                progress?.Invoke($"{Phases[1]} ({deadBlobs.Count:N0} version lists unreferenced)");
                 if (!dryRun)
                     using (var del = Command(c, "DELETE FROM blobs WHERE hash=$a", ""))
                         foreach (var hash in deadBlobs) { del.Parameters[0].Value = hash; del.ExecuteNonQuery(); }
@@ -143,11 +158,13 @@ internal sealed class GarbageCollector(ProjectStore store)
         if (!dryRun)
         {
             // After the commit: nothing refers to these any more (a kill here leaves them for the next collection).
+            progress?.Invoke($"{Phases[2]} ({deadFiles.Count:N0} object files to remove)");
             foreach (var path in deadFiles)
             {
                 try { File.Delete(path); }
                 catch (IOException) { /* removed by the next collection */ }
             }
+            progress?.Invoke(Phases[3]);
             store.Writer.Submit(ctx => { Sqlite.Database.Exec(ctx.Connection, "PRAGMA incremental_vacuum"); return 0; });
         }
         return report with { DatabaseBytesReleased = Math.Max(0, dbBefore - store.DatabaseFileBytes()), Elapsed = sw.Elapsed };
