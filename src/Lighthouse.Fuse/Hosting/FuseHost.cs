@@ -57,7 +57,9 @@ public sealed class FuseHost
         Log.WriteLine($"lighthouse: served {session.Stats.TotalRequests} requests ({session.RingRequests} through io_uring" +
                       (session.RingFailure is { } ringFailure ? $"; not in use: {ringFailure}" : "") + "); " +
                       $"allocated {session.Stats.AllocatedBytes} bytes on worker threads " +
-                      $"({(requests == 0 ? 0 : (double)session.Stats.AllocatedBytes / requests):0.0} per request)");
+                      $"({(requests == 0 ? 0 : (double)session.Stats.AllocatedBytes / requests):0.0} per request); " +
+                      // Collections stop every thread (workstation, non-concurrent GC): what they cost the requests.
+                      $"garbage collections {GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)} (gen 0/1/2), paused {GC.GetTotalPauseDuration().TotalMilliseconds:0} ms");
         return session.Failure is null ? 0 : 1;
     }
 

@@ -198,15 +198,18 @@ internal sealed class ChunkStore
             if (d is null or >= MaxDeltaDepth) return null; // gone, or its chain is long enough
             depth = Math.Max(depth, d.Value);
         }
-        byte[] baseBytes;
-        try { baseBytes = bases.Count == 1 ? previous.ChunkBytes(bases[0].Index) : bases.SelectMany(b => previous.ChunkBytes(b.Index)).ToArray(); }
+        // The bases' bytes one after the other, as zstd's dictionary (copied into the compressor: the buffer goes back
+        // to the pool, a delta of three 256 KiB bases made 1.5 MiB of garbage each).
+        var parts = new List<byte[]>(bases.Count);
+        try { foreach (var (index, _) in bases) parts.Add(previous.ChunkBytes(index)); }
         catch (StoreException) { return null; } // a damaged base: store this chunk on its own
-        var compressor = t_deltaCompressor ??= new ZstdSharp.Compressor(CompressionLevel);
-        compressor.LoadDictionary(baseBytes);
+        var dictionary = Pooled.Concat(parts, out var dictionaryLength);
         var bound = ZstdSharp.Compressor.GetCompressBound(chunk.Length);
         var rented = System.Buffers.ArrayPool<byte>.Shared.Rent(bound);
         try
         {
+            var compressor = t_deltaCompressor ??= new ZstdSharp.Compressor(CompressionLevel);
+            compressor.LoadDictionary(dictionary.AsSpan(0, dictionaryLength));
             var n = compressor.Wrap(chunk, rented);
             // Only a near copy is worth a chain: a base must stay as long as anything stored against it does, so a thinned
             // version's chunks outlive it. A difference of at most 1/8 of the chunk is one; otherwise it must be well under
@@ -216,11 +219,14 @@ internal sealed class ChunkStore
                 alone = Compress(chunk);
                 if (n * 10L >= alone.Value.Data.Length * 6L) return null;
             }
-            return (rented.AsSpan(0, n).ToArray(), bases.SelectMany(b => b.Hash).ToArray(), depth + 1);
+            var baseHashes = new byte[32 * bases.Count];
+            for (int i = 0; i < bases.Count; i++) bases[i].Hash.CopyTo(baseHashes, 32 * i);
+            return (rented.AsSpan(0, n).ToArray(), baseHashes, depth + 1);
         }
         finally
         {
             System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+            System.Buffers.ArrayPool<byte>.Shared.Return(dictionary);
         }
     }
 
@@ -346,7 +352,7 @@ internal sealed class ChunkStore
             {
                 CodecRaw => stored,
                 CodecZstd => Decompress(stored, size),
-                CodecZstdDelta when depth < 2 * MaxDeltaDepth => DecompressDelta(stored, size, BaseBytes(baseHash!, context, depth + 1)),
+                CodecZstdDelta when depth < 2 * MaxDeltaDepth => DecompressDelta(stored, size, baseHash!, context, depth + 1),
                 _ => throw new ContentCorruptException(context, Convert.ToHexStringLower(hash), $"is stored with an unknown encoding ({codec})"),
             };
         }
@@ -359,22 +365,25 @@ internal sealed class ChunkStore
         return bytes;
     }
 
-    /// <summary>The bytes of a delta's bases, one after the other (<c>chunk_bases.base</c>: their 32-byte hashes in order).</summary>
-    private byte[] BaseBytes(byte[] bases, string context, int depth)
+    /// <summary>A delta chunk's bytes: its bases (<c>chunk_bases.base</c>: their 32-byte hashes in order) read and put one
+    /// after the other as the dictionary it was compressed with.</summary>
+    private byte[] DecompressDelta(byte[] stored, int size, byte[] bases, string context, int depth)
     {
-        if (bases.Length == 32) return ReadChunk(bases, -1, context, depth);
-        var parts = new List<byte[]>();
+        var parts = new List<byte[]>(bases.Length / 32);
         for (int i = 0; i + 32 <= bases.Length; i += 32) parts.Add(ReadChunk(bases.AsSpan(i, 32).ToArray(), -1, context, depth));
-        return parts.SelectMany(p => p).ToArray();
-    }
-
-    private static byte[] DecompressDelta(byte[] stored, int size, byte[] baseBytes)
-    {
-        var d = t_deltaDecompressor ??= new ZstdSharp.Decompressor();
-        d.LoadDictionary(baseBytes);
-        var bytes = new byte[size];
-        var n = d.Unwrap(stored, bytes);
-        return n == size ? bytes : bytes.AsSpan(0, n).ToArray();
+        var dictionary = Pooled.Concat(parts, out var length);
+        try
+        {
+            var d = t_deltaDecompressor ??= new ZstdSharp.Decompressor();
+            d.LoadDictionary(dictionary.AsSpan(0, length));
+            var bytes = new byte[size];
+            var n = d.Unwrap(stored, bytes);
+            return n == size ? bytes : bytes.AsSpan(0, n).ToArray();
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(dictionary);
+        }
     }
 
     private static byte[] Decompress(byte[] stored, int size)
@@ -400,6 +409,26 @@ internal sealed class ChunkStore
                 s => s.Bind(1, hash), s => (int)s.Int64(0));
 
         public void Dispose() => _reader?.Dispose();
+    }
+}
+
+/// <summary>Buffers from the shared pool, for bytes needed only during a call.</summary>
+internal static class Pooled
+{
+    /// <summary>The parts one after the other in a pooled buffer (return it to <see cref="System.Buffers.ArrayPool{T}.Shared"/>);
+    /// <paramref name="length"/>: how much of it they fill.</summary>
+    public static byte[] Concat(IReadOnlyList<byte[]> parts, out int length)
+    {
+        length = 0;
+        foreach (var p in parts) length += p.Length;
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
+        int at = 0;
+        foreach (var p in parts)
+        {
+            p.CopyTo(buffer, at);
+            at += p.Length;
+        }
+        return buffer;
     }
 }
 
@@ -456,9 +485,11 @@ internal sealed class StoredBlob(ChunkStore store)
         Offset += length;
     }
 
+    private static readonly byte[] Zeros = new byte[1 << 16];
+
     public void AddZeros(IncrementalHash whole, long length)
     {
-        var zeros = new byte[1 << 16];
+        var zeros = Zeros;
         for (long left = length; left > 0;)
         {
             var n = (int)Math.Min(left, 1L << 30);
