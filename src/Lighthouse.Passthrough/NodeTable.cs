@@ -45,6 +45,8 @@ public sealed class Node
     public int UserState;
     /// <summary>Free for the owner too (e.g. the modification time of the last recorded version).</summary>
     public long UserStamp;
+    /// <summary>Free for the owner too (e.g. who last opened it for writing); read and written with Volatile.</summary>
+    public object? UserObject;
 
     /// <summary>A descriptor of an open file of this node, or -1.</summary>
     public int AnyOpenFd { get { lock (this) return OpenFd; } }
