@@ -184,7 +184,117 @@ public class BadInputTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void A_full_disk_fails_the_change_with_a_clear_error_and_loses_nothing_recorded()
+    public void A_full_disk_fails_the_change_with_a_clear_error_and_loses_nothing_recorded() => OnSmallTmpfs("4m", mountPoint =>
+    {
+        var project = Path.Combine(mountPoint, "project");
+        Directory.CreateDirectory(project);
+        File.WriteAllText(Path.Combine(project, "readme.md"), "hello");
+        var recorded = new List<StoreEvent>();
+        using (var store = ProjectStore.Open(project, new StoreOptions()))
+        {
+            for (var i = 0; i < 20; i++)
+            {
+                File.WriteAllText(Path.Combine(project, $"f{i}.txt"), "content " + i);
+                recorded.Add(store.RecordCreate("builder", $"f{i}.txt"));
+            }
+            File.WriteAllBytes(Path.Combine(project, "big.bin"), new byte[512 * 1024]);
+            Fill(mountPoint);
+
+            // Capturing needs room for a copy: it must fail cleanly.
+            var full = Assert.Throws<StoreFullException>(() => store.RecordCreate("builder", "big.bin"));
+            output.WriteLine(full.Message);
+            Assert.Contains("no space left on device", full.Message);
+
+            // Event-only changes until SQLite itself runs out of room: any failure must be the same clear error.
+            StoreFullException? sqliteFull = null;
+            for (var i = 0; i < 3000 && sqliteFull is null; i++)
+            {
+                var dir = $"dir-{i}-" + new string('x', 180);
+                try
+                {
+                    Directory.CreateDirectory(Path.Combine(project, dir));
+                }
+                catch (IOException)
+                {
+                    break; // the directory itself no longer fits
+                }
+                try
+                {
+                    recorded.Add(store.RecordCreate("builder", dir));
+                }
+                catch (StoreFullException e)
+                {
+                    sqliteFull = e;
+                }
+            }
+            output.WriteLine(sqliteFull?.Message ?? "SQLite did not run out of room before the directory tree did");
+            Unfill(mountPoint);
+
+            // The writer recovers once there is room again.
+            recorded.Add(store.RecordCreate("builder", "big.bin"));
+        }
+
+        using var reopened = ProjectStore.Open(project, new StoreOptions { ReconcileOnOpen = false });
+        Assert.True(reopened.Verify().Ok);
+        foreach (var e in recorded)
+        {
+            var logged = reopened.Log(new LogQuery { BeforeSeq = e.Seq + 1, Limit = 1 }).Events.Single();
+            Assert.Equal((e.Seq, e.Path, e.Op), (logged.Seq, logged.Path, logged.Op));
+        }
+        Assert.True(reopened.RebuildIndex().AgreedWithPrevious);
+    });
+
+    [Fact]
+    public void Gc_on_a_full_disk_fails_cleanly_or_succeeds_and_every_kept_version_still_reads() => OnSmallTmpfs("8m", mountPoint =>
+    {
+        var project = Path.Combine(mountPoint, "project");
+        Directory.CreateDirectory(project);
+        var kept = new Dictionary<long, byte[]>();
+        using (var store = ProjectStore.Open(project, new StoreOptions()))
+        {
+            var random = new Random(5);
+            File.WriteAllText(Path.Combine(project, "a.txt"), "");
+            store.RecordCreate("builder", "a.txt");
+            for (var v = 0; v < 6; v++)
+            {
+                var bytes = new byte[200_000];
+                random.NextBytes(bytes); // incompressible: every version its own chunks
+                File.WriteAllBytes(Path.Combine(project, "a.txt"), bytes);
+                kept[store.CaptureOnClose("builder", "a.txt")!.Seq] = bytes;
+            }
+            Fill(mountPoint);
+            var policy = new Lighthouse.Store.Retention.RetentionPolicy { KeepAll = TimeSpan.Zero, Hourly = TimeSpan.Zero, Daily = TimeSpan.Zero };
+            try
+            {
+                var report = store.CollectGarbage(policy, now: DateTime.UtcNow.AddDays(1));
+                output.WriteLine("gc succeeded on a full disk: " + report);
+            }
+            catch (StoreFullException e)
+            {
+                output.WriteLine(e.Message);
+                Assert.Contains("no space left on device", e.Message);
+                Assert.Contains("collecting garbage", e.Message);
+            }
+            // Whatever happened, every version reads back exactly or was thinned (never other bytes).
+            foreach (var (seq, bytes) in kept)
+            {
+                var content = store.Content("a.txt", seq);
+                if (content.State != ContentState.Pruned) Assert.Equal(bytes, store.ReadAllBytes("a.txt", seq));
+            }
+            Unfill(mountPoint);
+
+            // With room again, gc completes: only the current version keeps its bytes.
+            store.CollectGarbage(policy, now: DateTime.UtcNow.AddDays(1));
+            var last = kept.Keys.Max();
+            Assert.Equal(kept[last], store.ReadAllBytes("a.txt", last));
+            Assert.All(kept.Keys.Where(k => k != last), k => Assert.Equal(ContentState.Pruned, store.Content("a.txt", k).State));
+            Assert.True(store.Verify().Ok);
+        }
+    });
+
+    /// <summary>Runs <paramref name="test"/> with a fresh tmpfs of <paramref name="size"/> mounted for it (a disk that fills
+    /// up), unmounted afterwards whatever happens; skipped (said so) when not root.</summary>
+    private void OnSmallTmpfs(string size, Action<string> test)
     {
         if (Libc.GetEuid() != 0)
         {
@@ -193,66 +303,10 @@ public class BadInputTests(ITestOutputHelper output)
         }
         var mountPoint = Path.Combine(Path.GetTempPath(), "lh-full-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(mountPoint);
-        Assert.True(Libc.Mount("tmpfs", mountPoint, "tmpfs", 0, "size=4m") == 0, "mount tmpfs failed");
+        Assert.True(Libc.Mount("tmpfs", mountPoint, "tmpfs", 0, "size=" + size) == 0, "mount tmpfs failed");
         try
         {
-            var project = Path.Combine(mountPoint, "project");
-            Directory.CreateDirectory(project);
-            File.WriteAllText(Path.Combine(project, "readme.md"), "hello");
-            var recorded = new List<StoreEvent>();
-            using (var store = ProjectStore.Open(project, new StoreOptions()))
-            {
-                for (var i = 0; i < 20; i++)
-                {
-                    File.WriteAllText(Path.Combine(project, $"f{i}.txt"), "content " + i);
-                    recorded.Add(store.RecordCreate("builder", $"f{i}.txt"));
-                }
-                File.WriteAllBytes(Path.Combine(project, "big.bin"), new byte[512 * 1024]);
-                Fill(mountPoint);
-
-                // Capturing needs room for a copy: it must fail cleanly.
-                var full = Assert.Throws<StoreFullException>(() => store.RecordCreate("builder", "big.bin"));
-                output.WriteLine(full.Message);
-                Assert.Contains("no space left on device", full.Message);
-
-                // Event-only changes until SQLite itself runs out of room: any failure must be the same clear error.
-                StoreFullException? sqliteFull = null;
-                for (var i = 0; i < 3000 && sqliteFull is null; i++)
-                {
-                    var dir = $"dir-{i}-" + new string('x', 180);
-                    try
-                    {
-                        Directory.CreateDirectory(Path.Combine(project, dir));
-                    }
-                    catch (IOException)
-                    {
-                        break; // the directory itself no longer fits
-                    }
-                    try
-                    {
-                        recorded.Add(store.RecordCreate("builder", dir));
-                    }
-                    catch (StoreFullException e)
-                    {
-                        sqliteFull = e;
-                    }
-                }
-                output.WriteLine(sqliteFull?.Message ?? "SQLite did not run out of room before the directory tree did");
-                File.Delete(Path.Combine(mountPoint, "filler"));
-                foreach (var f in Directory.EnumerateFiles(mountPoint, "filler-*")) File.Delete(f);
-
-                // The writer recovers once there is room again.
-                recorded.Add(store.RecordCreate("builder", "big.bin"));
-            }
-
-            using var reopened = ProjectStore.Open(project, new StoreOptions { ReconcileOnOpen = false });
-            Assert.True(reopened.Verify().Ok);
-            foreach (var e in recorded)
-            {
-                var logged = reopened.Log(new LogQuery { BeforeSeq = e.Seq + 1, Limit = 1 }).Events.Single();
-                Assert.Equal((e.Seq, e.Path, e.Op), (logged.Seq, logged.Path, logged.Op));
-            }
-            Assert.True(reopened.RebuildIndex().AgreedWithPrevious);
+            test(mountPoint);
         }
         finally
         {
@@ -261,69 +315,9 @@ public class BadInputTests(ITestOutputHelper output)
         }
     }
 
-    [Fact]
-    public void Gc_on_a_full_disk_fails_cleanly_or_succeeds_and_every_kept_version_still_reads()
+    private static void Unfill(string dir)
     {
-        if (Libc.GetEuid() != 0)
-        {
-            output.WriteLine("SKIPPED: mounting a small tmpfs needs root");
-            return;
-        }
-        var mountPoint = Path.Combine(Path.GetTempPath(), "lh-gcfull-" + Guid.NewGuid().ToString("N")[..8]);
-        Directory.CreateDirectory(mountPoint);
-        Assert.True(Libc.Mount("tmpfs", mountPoint, "tmpfs", 0, "size=8m") == 0, "mount tmpfs failed");
-        try
-        {
-            var project = Path.Combine(mountPoint, "project");
-            Directory.CreateDirectory(project);
-            var kept = new Dictionary<long, byte[]>();
-            using (var store = ProjectStore.Open(project, new StoreOptions()))
-            {
-                var random = new Random(5);
-                File.WriteAllText(Path.Combine(project, "a.txt"), "");
-                store.RecordCreate("builder", "a.txt");
-                for (var v = 0; v < 6; v++)
-                {
-                    var bytes = new byte[200_000];
-                    random.NextBytes(bytes); // incompressible: every version its own chunks
-                    File.WriteAllBytes(Path.Combine(project, "a.txt"), bytes);
-                    kept[store.CaptureOnClose("builder", "a.txt")!.Seq] = bytes;
-                }
-                Fill(mountPoint);
-                var policy = new Lighthouse.Store.Retention.RetentionPolicy { KeepAll = TimeSpan.Zero, Hourly = TimeSpan.Zero, Daily = TimeSpan.Zero };
-                try
-                {
-                    var report = store.CollectGarbage(policy, now: DateTime.UtcNow.AddDays(1));
-                    output.WriteLine("gc succeeded on a full disk: " + report);
-                }
-                catch (StoreFullException e)
-                {
-                    output.WriteLine(e.Message);
-                    Assert.Contains("no space left on device", e.Message);
-                    Assert.Contains("collecting garbage", e.Message);
-                }
-                // Whatever happened, every version reads back exactly or was thinned (never other bytes).
-                foreach (var (seq, bytes) in kept)
-                {
-                    var content = store.Content("a.txt", seq);
-                    if (content.State != ContentState.Pruned) Assert.Equal(bytes, store.ReadAllBytes("a.txt", seq));
-                }
-                File.Delete(Path.Combine(mountPoint, "filler"));
-                foreach (var f in Directory.EnumerateFiles(mountPoint, "filler-*")) File.Delete(f);
-
-                // With room again, gc completes: only the current version keeps its bytes.
-                store.CollectGarbage(policy, now: DateTime.UtcNow.AddDays(1));
-                var last = kept.Keys.Max();
-                Assert.Equal(kept[last], store.ReadAllBytes("a.txt", last));
-                Assert.All(kept.Keys.Where(k => k != last), k => Assert.Equal(ContentState.Pruned, store.Content("a.txt", k).State));
-                Assert.True(store.Verify().Ok);
-            }
-        }
-        finally
-        {
-            Libc.Umount2(mountPoint, Libc.MNT_DETACH);
-            Directory.Delete(mountPoint, true);
-        }
+        foreach (var f in Directory.EnumerateFiles(dir, "filler-*")) File.Delete(f);
     }
 
     private static void Fill(string dir)

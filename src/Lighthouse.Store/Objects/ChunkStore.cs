@@ -150,9 +150,7 @@ internal sealed class ChunkStore
             hash = blob.UniformHash(chunk[0], chunk);
         }
         else hash = ChunkHash(chunk);
-        var isNew = blob.AddChunk(hash, chunk.Length);
-        if (!isNew) return;
-        blob.Pin(hash);
+        if (!blob.AddChunk(hash, chunk.Length)) return; // met before in this capture (and pinned then)
         if (lookup.Has(hash)) return;
         (byte Codec, byte[] Data)? alone = null;
         if (previous.Value?.BasesFor(start, chunk.Length) is { Count: > 0 } bases && TryDelta(previous.Value, bases, chunk, lookup, blob, out alone) is { } delta)
@@ -458,15 +456,19 @@ internal sealed class StoredBlob(ChunkStore store)
     public long Size { get; private set; }
     public long PendingBytes { get; private set; }
 
-    /// <summary>Adds a chunk to the recipe; true the first time this capture meets its hash.</summary>
     /// <summary>Bytes of the file the recipe covers so far: where the next chunk starts.</summary>
     public long Offset { get; private set; }
 
+    /// <summary>Adds a chunk to the recipe; the first time this capture meets its hash, pins it (the capture counts on it
+    /// from now on) and returns true.</summary>
     public bool AddChunk(byte[] hash, int size)
     {
         _recipe.Add((hash, size));
         Offset += size;
-        return _seen.Add(Convert.ToHexString(hash));
+        var key = Convert.ToHexStringLower(hash);
+        if (!_seen.Add(key)) return false;
+        Pin(key);
+        return true;
     }
 
     private readonly Dictionary<byte, byte[]> _uniform = [];
@@ -501,9 +503,10 @@ internal sealed class StoredBlob(ChunkStore store)
             whole.AppendData(zeros, 0, (int)Math.Min(left, zeros.Length));
     }
 
-    public void Pin(byte[] hash)
+    public void Pin(byte[] hash) => Pin(Convert.ToHexStringLower(hash));
+
+    private void Pin(string key)
     {
-        var key = Convert.ToHexStringLower(hash);
         store.Pins.Pin(key);
         _pins.Add(key);
     }
@@ -529,8 +532,7 @@ internal sealed class StoredBlob(ChunkStore store)
     {
         Hash = hash;
         Size = size;
-        store.Pins.Pin(hash);
-        _pins.Add(hash);
+        Pin(hash);
     }
 
     /// <summary>The recipe as stored: per chunk, its 32-byte hash and its size (4 bytes, little-endian).</summary>
@@ -590,10 +592,9 @@ internal sealed class PinTable
     {
         lock (_pins) return _pins.ContainsKey(key);
     }
-
 }
 
-/// <summary>Positional reads of a stored blob, one chunk decompressed and checked at a time (the last one is kept).</summary>
+/// <summary>Positional reads of a stored blob, one chunk decompressed and checked at a time (the last few are kept).</summary>
 public sealed class ChunkedContent
 {
     private readonly ChunkStore _store;
