@@ -70,6 +70,7 @@ internal sealed class ChunkStore
             int src = (int)source.DangerousGetHandle();
             // SEEK_DATA/SEEK_HOLE move the file position: asked of a description of our own, and only of a file with holes.
             int seeker = IsSparse(src, length) ? Libc.Open($"/proc/self/fd/{src}", Libc.O_RDONLY | Libc.O_CLOEXEC, 0) : -1;
+            var run = new CaptureRun(this, blob, lookup, whole, what, previous);
             long offset = 0;
             try
             {
@@ -85,7 +86,7 @@ internal sealed class ChunkStore
                     }
                     long end = seeker < 0 ? length : Libc.Lseek(seeker, offset, Libc.SEEK_HOLE);
                     if (end < 0 || end > length) end = length;
-                    var (read, shrank) = ChunkExtent(source, buffer, offset, end, blob, whole, lookup, what, previous);
+                    var (read, shrank) = run.ChunkExtent(source, buffer, offset, end);
                     offset += read;
                     if (shrank) break; // the file shrank while we read: the version is what was there
                 }
@@ -105,64 +106,6 @@ internal sealed class ChunkStore
         }
     }
 
-    /// <summary>Chunks the bytes of [<paramref name="start"/>, <paramref name="end"/>): how many were read, and whether the file ended first.</summary>
-    private (long Read, bool Shrank) ChunkExtent(SafeFileHandle source, byte[] buffer, long start, long end, StoredBlob blob,
-        IncrementalHash whole, ChunkLookup lookup, string what, Lazy<ChunkedContent?> previous)
-    {
-        long readAt = start, consumed = 0;
-        int filled = 0;
-        bool eof = false;
-        while (true)
-        {
-            while (filled < buffer.Length && readAt < end)
-            {
-                var n = RandomAccess.Read(source, buffer.AsSpan(filled, (int)Math.Min(buffer.Length - filled, end - readAt)), readAt);
-                if (n == 0) { eof = true; break; }
-                filled += n;
-                readAt += n;
-            }
-            bool final = eof || readAt >= end;
-            int at = 0;
-            while (at < filled)
-            {
-                int cut = FastCdc.NextCut(buffer.AsSpan(at, filled - at), final);
-                if (cut <= 0) break;
-                AddChunk(blob, whole, lookup, buffer.AsSpan(at, cut), what, previous);
-                at += cut;
-            }
-            consumed += at;
-            Buffer.BlockCopy(buffer, at, buffer, 0, filled - at);
-            filled -= at;
-            if (final && filled == 0) return (consumed, eof);
-        }
-    }
-
-    private void AddChunk(StoredBlob blob, IncrementalHash whole, ChunkLookup lookup, ReadOnlySpan<byte> chunk, string what, Lazy<ChunkedContent?> previous)
-    {
-        var start = blob.Offset;
-        whole.AppendData(chunk);
-        // Runs of one repeated byte come again and again (zeros written out, fill patterns): a run of zeros is kept as
-        // one (no chunk at all), and another run's hash is computed once per capture.
-        byte[] hash;
-        if (chunk.Length == FastCdc.MaxSize && chunk.IndexOfAnyExcept(chunk[0]) < 0)
-        {
-            if (chunk[0] == 0) { blob.AddZeroRun(chunk.Length); return; }
-            hash = blob.UniformHash(chunk[0], chunk);
-        }
-        else hash = ChunkHash(chunk);
-        if (!blob.AddChunk(hash, chunk.Length)) return; // met before in this capture (and pinned then)
-        if (lookup.Has(hash)) return;
-        (byte Codec, byte[] Data)? alone = null;
-        if (previous.Value?.BasesFor(start, chunk.Length) is { Count: > 0 } bases && TryDelta(previous.Value, bases, chunk, lookup, blob, out alone) is { } delta)
-            blob.AddNewChunk(hash, chunk.Length, CodecZstdDelta, delta.Data, delta.Bases, delta.Depth);
-        else
-        {
-            var (codec, data) = alone ?? Compress(chunk);
-            blob.AddNewChunk(hash, chunk.Length, codec, data);
-        }
-        if (blob.PendingBytes >= FlushBytes) CommitPending(blob, what);
-    }
-
     /// <summary>Commits a large capture's new chunks before its event, so its memory stays bounded (they stay pinned).</summary>
     private void CommitPending(StoredBlob blob, string what)
     {
@@ -179,52 +122,115 @@ internal sealed class ChunkStore
         return hash;
     }
 
-    /// <summary>The chunk as its difference from the chunks of the previous version that covered the same bytes of the file
-    /// (up to <see cref="ChunkedContent.MaxBases"/>, their bytes one after the other as zstd's dictionary); null when the
-    /// chain would grow too long or the difference is not small enough to be worth one.</summary>
-    /// <param name="alone">The chunk compressed on its own, when that was computed to compare.</param>
-    private (byte[] Data, byte[] Bases, int Depth)? TryDelta(ChunkedContent previous, List<(int Index, byte[] Hash)> bases, ReadOnlySpan<byte> chunk,
-        ChunkLookup lookup, StoredBlob blob, out (byte Codec, byte[] Data)? alone)
+    /// <summary>One capture under way: the version being built, the whole-file hash, the lookups it makes and the
+    /// previous version its new chunks may be stored against.</summary>
+    private sealed class CaptureRun(ChunkStore store, StoredBlob blob, ChunkLookup lookup, IncrementalHash whole, string what,
+        Lazy<ChunkedContent?> previous)
     {
-        alone = null;
-        int depth = 0;
-        foreach (var (_, baseHash) in bases)
+        /// <summary>Chunks the bytes of [<paramref name="start"/>, <paramref name="end"/>): how many were read, and whether the file ended first.</summary>
+        public (long Read, bool Shrank) ChunkExtent(SafeFileHandle source, byte[] buffer, long start, long end)
         {
-            // A base must outlive this capture's commit: pinned (before it is looked at) like the chunks the capture counts on.
-            blob.Pin(baseHash);
-            var d = lookup.Depth(baseHash);
-            if (d is null or >= MaxDeltaDepth) return null; // gone, or its chain is long enough
-            depth = Math.Max(depth, d.Value);
-        }
-        // The bases' bytes one after the other, as zstd's dictionary (copied into the compressor: the buffer goes back
-        // to the pool, a delta of three 256 KiB bases made 1.5 MiB of garbage each).
-        var parts = new List<byte[]>(bases.Count);
-        try { foreach (var (index, _) in bases) parts.Add(previous.ChunkBytes(index)); }
-        catch (StoreException) { return null; } // a damaged base: store this chunk on its own
-        var dictionary = Pooled.Concat(parts, out var dictionaryLength);
-        var bound = ZstdSharp.Compressor.GetCompressBound(chunk.Length);
-        var rented = System.Buffers.ArrayPool<byte>.Shared.Rent(bound);
-        try
-        {
-            var compressor = t_deltaCompressor ??= new ZstdSharp.Compressor(CompressionLevel);
-            compressor.LoadDictionary(dictionary.AsSpan(0, dictionaryLength));
-            var n = compressor.Wrap(chunk, rented);
-            // Only a near copy is worth a chain: a base must stay as long as anything stored against it does, so a thinned
-            // version's chunks outlive it. A difference of at most 1/8 of the chunk is one; otherwise it must be well under
-            // the chunk compressed alone (unrelated text of the same kind compresses better with a base too, but little).
-            if (n > chunk.Length / 8)
+            long readAt = start, consumed = 0;
+            int filled = 0;
+            bool eof = false;
+            while (true)
             {
-                alone = Compress(chunk);
-                if (n * 10L >= alone.Value.Data.Length * 6L) return null;
+                while (filled < buffer.Length && readAt < end)
+                {
+                    var n = RandomAccess.Read(source, buffer.AsSpan(filled, (int)Math.Min(buffer.Length - filled, end - readAt)), readAt);
+                    if (n == 0) { eof = true; break; }
+                    filled += n;
+                    readAt += n;
+                }
+                bool final = eof || readAt >= end;
+                int at = 0;
+                while (at < filled)
+                {
+                    int cut = FastCdc.NextCut(buffer.AsSpan(at, filled - at), final);
+                    if (cut <= 0) break;
+                    AddChunk(buffer.AsSpan(at, cut));
+                    at += cut;
+                }
+                consumed += at;
+                Buffer.BlockCopy(buffer, at, buffer, 0, filled - at);
+                filled -= at;
+                if (final && filled == 0) return (consumed, eof);
             }
-            var baseHashes = new byte[32 * bases.Count];
-            for (int i = 0; i < bases.Count; i++) bases[i].Hash.CopyTo(baseHashes, 32 * i);
-            return (rented.AsSpan(0, n).ToArray(), baseHashes, depth + 1);
         }
-        finally
+
+        private void AddChunk(ReadOnlySpan<byte> chunk)
         {
-            System.Buffers.ArrayPool<byte>.Shared.Return(rented);
-            System.Buffers.ArrayPool<byte>.Shared.Return(dictionary);
+            var start = blob.Offset;
+            whole.AppendData(chunk);
+            // Runs of one repeated byte come again and again (zeros written out, fill patterns): a run of zeros is kept as
+            // one (no chunk at all), and another run's hash is computed once per capture.
+            byte[] hash;
+            if (chunk.Length == FastCdc.MaxSize && chunk.IndexOfAnyExcept(chunk[0]) < 0)
+            {
+                if (chunk[0] == 0) { blob.AddZeroRun(chunk.Length); return; }
+                hash = blob.UniformHash(chunk[0], chunk);
+            }
+            else hash = ChunkHash(chunk);
+            if (!blob.AddChunk(hash, chunk.Length)) return; // met before in this capture (and pinned then)
+            if (lookup.Has(hash)) return;
+            (byte Codec, byte[] Data)? alone = null;
+            if (previous.Value?.BasesFor(start, chunk.Length) is { Count: > 0 } bases && TryDelta(previous.Value, bases, chunk, out alone) is { } delta)
+                blob.AddNewChunk(hash, chunk.Length, CodecZstdDelta, delta.Data, delta.Bases, delta.Depth);
+            else
+            {
+                var (codec, data) = alone ?? Compress(chunk);
+                blob.AddNewChunk(hash, chunk.Length, codec, data);
+            }
+            if (blob.PendingBytes >= FlushBytes) store.CommitPending(blob, what);
+        }
+
+        /// <summary>The chunk as its difference from the chunks of the previous version that covered the same bytes of the file
+        /// (up to <see cref="ChunkedContent.MaxBases"/>, their bytes one after the other as zstd's dictionary); null when the
+        /// chain would grow too long or the difference is not small enough to be worth one.</summary>
+        /// <param name="alone">The chunk compressed on its own, when that was computed to compare.</param>
+        private (byte[] Data, byte[] Bases, int Depth)? TryDelta(ChunkedContent previous, List<(int Index, byte[] Hash)> bases, ReadOnlySpan<byte> chunk,
+            out (byte Codec, byte[] Data)? alone)
+        {
+            alone = null;
+            int depth = 0;
+            foreach (var (_, baseHash) in bases)
+            {
+                // A base must outlive this capture's commit: pinned (before it is looked at) like the chunks the capture counts on.
+                blob.Pin(baseHash);
+                var d = lookup.Depth(baseHash);
+                if (d is null or >= MaxDeltaDepth) return null; // gone, or its chain is long enough
+                depth = Math.Max(depth, d.Value);
+            }
+            // The bases' bytes one after the other, as zstd's dictionary (copied into the compressor: the buffer goes back
+            // to the pool, a delta of three 256 KiB bases made 1.5 MiB of garbage each).
+            var parts = new List<byte[]>(bases.Count);
+            try { foreach (var (index, _) in bases) parts.Add(previous.ChunkBytes(index)); }
+            catch (StoreException) { return null; } // a damaged base: store this chunk on its own
+            var dictionary = Pooled.Concat(parts, out var dictionaryLength);
+            var bound = ZstdSharp.Compressor.GetCompressBound(chunk.Length);
+            var rented = System.Buffers.ArrayPool<byte>.Shared.Rent(bound);
+            try
+            {
+                var compressor = t_deltaCompressor ??= new ZstdSharp.Compressor(CompressionLevel);
+                compressor.LoadDictionary(dictionary.AsSpan(0, dictionaryLength));
+                var n = compressor.Wrap(chunk, rented);
+                // Only a near copy is worth a chain: a base must stay as long as anything stored against it does, so a thinned
+                // version's chunks outlive it. A difference of at most 1/8 of the chunk is one; otherwise it must be well under
+                // the chunk compressed alone (unrelated text of the same kind compresses better with a base too, but little).
+                if (n > chunk.Length / 8)
+                {
+                    alone = Compress(chunk);
+                    if (n * 10L >= alone.Value.Data.Length * 6L) return null;
+                }
+                var baseHashes = new byte[32 * bases.Count];
+                for (int i = 0; i < bases.Count; i++) bases[i].Hash.CopyTo(baseHashes, 32 * i);
+                return (rented.AsSpan(0, n).ToArray(), baseHashes, depth + 1);
+            }
+            finally
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+                System.Buffers.ArrayPool<byte>.Shared.Return(dictionary);
+            }
         }
     }
 
