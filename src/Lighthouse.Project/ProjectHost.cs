@@ -80,12 +80,12 @@ public sealed class ProjectHost : IDisposable
     public Snapshot CreateSnapshot(Agent agent, string name, StorePoint? at = null)
     {
         if (at is null) Recorder.Flush();
-        return Store.CreateSnapshot(agent.Name, name, at);
+        return Store.CreateSnapshot(agent, name, at);
     }
 
     /// <summary>Deletes a snapshot's name (the history it named stays); the deletion is an event.</summary>
     /// <exception cref="PointNotFoundException">there is no such snapshot.</exception>
-    public void DeleteSnapshot(Agent agent, string name) => Store.DeleteSnapshot(agent.Name, name);
+    public void DeleteSnapshot(Agent agent, string name) => Store.DeleteSnapshot(agent, name);
 
     /// <summary>What a status report shows of the served project.</summary>
     public ProjectStatus Status()

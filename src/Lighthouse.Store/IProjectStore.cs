@@ -84,14 +84,14 @@ public interface IProjectStore : IDisposable
     /// <c>write</c> by <paramref name="changedBy"/> instead (default <c>external</c>: a caller that knows who wrote to the
     /// file since, e.g. through a descriptor whose writes it does not see, names them).
     /// </summary>
-    StoreEvent? CaptureBeforeModify(string agent, string path, SafeFileHandle file, string? changedBy = null);
+    StoreEvent? CaptureBeforeModify(Actor agent, string path, SafeFileHandle file, Actor? changedBy = null);
 
     /// <summary>
     /// As <see cref="CaptureBeforeModify(string, string, SafeFileHandle)"/> for a caller that holds no descriptor (a
     /// tool or a restore working beside the mount): the node now at <paramref name="path"/>, reached from the project
     /// directory (never by absolute path, so at any depth).
     /// </summary>
-    StoreEvent? CaptureBeforeModify(string agent, string path);
+    StoreEvent? CaptureBeforeModify(Actor agent, string path);
 
     /// <summary>
     /// A written file reached a capture point (closed, fsync'ed, renamed): captures the bytes of <paramref name="file"/>
@@ -100,13 +100,13 @@ public interface IProjectStore : IDisposable
     /// the changes recorded before, so it is the name the file had at the capture point, even if it was renamed or
     /// removed since. Null if its bytes and metadata are unchanged; <see cref="IndexConflictException"/> if it was never recorded.
     /// </summary>
-    StoreEvent? CaptureOnClose(string agent, string path, SafeFileHandle file);
+    StoreEvent? CaptureOnClose(Actor agent, string path, SafeFileHandle file);
 
     /// <summary>
     /// As <see cref="CaptureOnClose(string, string, SafeFileHandle)"/>, returning once the bytes are captured (the caller
     /// may close <paramref name="file"/>) and the event is queued; the task completes at its commit.
     /// </summary>
-    Task<StoreEvent?> CaptureOnCloseAsync(string agent, string path, SafeFileHandle file);
+    Task<StoreEvent?> CaptureOnCloseAsync(Actor agent, string path, SafeFileHandle file);
 
     /// <summary>
     /// The first half of <see cref="CaptureOnCloseAsync(string, string, SafeFileHandle)"/>: reads the bytes of
@@ -118,7 +118,7 @@ public interface IProjectStore : IDisposable
     CapturedContent? ReadContent(SafeFileHandle file, string path);
 
     /// <summary>The second half: records <paramref name="content"/> as <see cref="CaptureOnCloseAsync(string, string, SafeFileHandle)"/> would.</summary>
-    Task<StoreEvent?> RecordWriteAsync(string agent, string path, CapturedContent? content);
+    Task<StoreEvent?> RecordWriteAsync(Actor agent, string path, CapturedContent? content);
 
     /// <summary>
     /// The second half of <see cref="CaptureBeforeModify(string, string, SafeFileHandle, string?)"/> for bytes read before
@@ -127,13 +127,13 @@ public interface IProjectStore : IDisposable
     /// <paramref name="changedBy"/> (else <c>external</c>) if the file no longer matches that version; null when the
     /// current version has its bytes already.
     /// </summary>
-    Task<StoreEvent?> RecordCaptureBeforeModifyAsync(string agent, string path, CapturedContent? content, string? changedBy = null);
+    Task<StoreEvent?> RecordCaptureBeforeModifyAsync(Actor agent, string path, CapturedContent? content, Actor? changedBy = null);
 
     /// <summary>
     /// As <see cref="CaptureOnClose(string, string, SafeFileHandle)"/> for a caller that holds no descriptor: the node now
     /// at <paramref name="path"/> (a file or a symlink), reached from the project directory. Null if it is gone.
     /// </summary>
-    StoreEvent? CaptureOnClose(string agent, string path);
+    StoreEvent? CaptureOnClose(Actor agent, string path);
 
     /// <summary>
     /// Whether the current version of a file with this inode was recorded by metadata only (a baseline, a change
@@ -144,70 +144,70 @@ public interface IProjectStore : IDisposable
     bool HasUncapturedContent(long inode);
 
     /// <summary>Same as <see cref="CaptureOnClose(string, string)"/>.</summary>
-    StoreEvent? RecordWrite(string agent, string path);
+    StoreEvent? RecordWrite(Actor agent, string path);
 
     /// <summary>
     /// Records a new file, directory, symlink, fifo, socket or device node (the kind, owner and device number from its
     /// attributes; lstat'ed when <paramref name="attributes"/>
     /// is null, <see cref="StorePathNotFoundException"/> if it is not on disk). A file's or symlink's bytes are captured.
     /// </summary>
-    StoreEvent RecordCreate(string agent, string path, NodeAttributes? attributes = null);
+    StoreEvent RecordCreate(Actor agent, string path, NodeAttributes? attributes = null);
 
     /// <inheritdoc cref="RecordCreate"/>
     /// <param name="symlinkTarget">A symlink's target as the request that made it carried it: kept as given, without
     /// reading the link back (it may be gone by the time the record is made). Null: read from disk.</param>
     /// <param name="dirMtimeNs">The modification time of the directory holding <paramref name="path"/> right after the creation.</param>
     /// <param name="content">A descriptor to read a new file's bytes from (an O_TMPFILE given a name), instead of its path.</param>
-    Task<StoreEvent> RecordCreateAsync(string agent, string path, NodeAttributes? attributes = null, byte[]? symlinkTarget = null, long? dirMtimeNs = null, SafeFileHandle? content = null);
+    Task<StoreEvent> RecordCreateAsync(Actor agent, string path, NodeAttributes? attributes = null, byte[]? symlinkTarget = null, long? dirMtimeNs = null, SafeFileHandle? content = null);
 
     /// <summary>
     /// Records a metadata change (chmod, utimens, truncate). With <paramref name="attributes"/> null the node is
     /// lstat'ed and a change of size or mtime is captured like a write. Null when nothing changed.
     /// </summary>
-    StoreEvent? RecordSetAttributes(string agent, string path, NodeAttributes? attributes = null);
+    StoreEvent? RecordSetAttributes(Actor agent, string path, NodeAttributes? attributes = null);
 
     /// <summary>
     /// Records attributes the caller already knows (no stat, no capture) as a new version; if size or mtime changed,
     /// the new version's bytes are marked not captured. The task's result is null when nothing changed.
     /// </summary>
-    Task<StoreEvent?> RecordSetAttributesAsync(string agent, string path, NodeAttributes attributes);
+    Task<StoreEvent?> RecordSetAttributesAsync(Actor agent, string path, NodeAttributes attributes);
 
     /// <summary>Records an unlink or rmdir (by the kind the index knows; a directory must be empty in the index). Earlier versions stay reachable.</summary>
-    StoreEvent RecordUnlink(string agent, string path);
+    StoreEvent RecordUnlink(Actor agent, string path);
 
     /// <inheritdoc cref="RecordUnlink"/>
     /// <param name="dirMtimeNs">The modification time of the directory that held <paramref name="path"/> right after the removal.</param>
-    Task<StoreEvent> RecordUnlinkAsync(string agent, string path, long? dirMtimeNs = null);
+    Task<StoreEvent> RecordUnlinkAsync(Actor agent, string path, long? dirMtimeNs = null);
 
     /// <summary>
     /// Records a rename, also over an existing target (which stays reachable in history; a directory target must be
     /// empty). A directory takes its subtree along. Null for a POSIX no-op (same path, or two names of one file).
     /// </summary>
-    StoreEvent? RecordRename(string agent, string from, string to);
+    StoreEvent? RecordRename(Actor agent, string from, string to);
 
     /// <inheritdoc cref="RecordRename"/>
     /// <param name="fromDirMtimeNs">The modification time of the directory that held <paramref name="from"/> right after the rename.</param>
     /// <param name="toDirMtimeNs">The same of the directory holding <paramref name="to"/>.</param>
-    Task<StoreEvent?> RecordRenameAsync(string agent, string from, string to, long? fromDirMtimeNs = null, long? toDirMtimeNs = null);
+    Task<StoreEvent?> RecordRenameAsync(Actor agent, string from, string to, long? fromDirMtimeNs = null, long? toDirMtimeNs = null);
 
     /// <summary>
     /// Records renameat2(RENAME_EXCHANGE) as one <c>exchange</c> event: the names <paramref name="a"/> and <paramref name="b"/>
     /// (files or directories, any mix, in any directories) swap their files, which keep their ids and versions; a directory
     /// takes its subtree along. Null for a no-op (one path twice, or two names of one file).
     /// </summary>
-    StoreEvent? RecordExchange(string agent, string a, string b);
+    StoreEvent? RecordExchange(Actor agent, string a, string b);
 
     /// <inheritdoc cref="RecordExchange"/>
     /// <param name="aDirMtimeNs">The modification time of the directory holding <paramref name="a"/> right after the exchange.</param>
     /// <param name="bDirMtimeNs">The same of the directory holding <paramref name="b"/>.</param>
-    Task<StoreEvent?> RecordExchangeAsync(string agent, string a, string b, long? aDirMtimeNs = null, long? bDirMtimeNs = null);
+    Task<StoreEvent?> RecordExchangeAsync(Actor agent, string a, string b, long? aDirMtimeNs = null, long? bDirMtimeNs = null);
 
     /// <summary>Records a hard link: <paramref name="newPath"/> names the same file (same file id) as <paramref name="existing"/>.</summary>
-    StoreEvent RecordLink(string agent, string existing, string newPath);
+    StoreEvent RecordLink(Actor agent, string existing, string newPath);
 
     /// <inheritdoc cref="RecordLink"/>
     /// <param name="dirMtimeNs">The modification time of the directory holding <paramref name="newPath"/> right after the link.</param>
-    Task<StoreEvent> RecordLinkAsync(string agent, string existing, string newPath, long? dirMtimeNs = null);
+    Task<StoreEvent> RecordLinkAsync(Actor agent, string existing, string newPath, long? dirMtimeNs = null);
 
     /// <summary>
     /// Asks the writer to commit what is queued now rather than at the end of its batch window
@@ -304,13 +304,13 @@ public interface IProjectStore : IDisposable
     IReadOnlyList<ChangedPath> Changed(StorePoint from, StorePoint to);
 
     /// <summary>Names a point (default latest) with a <c>snapshot</c> event; <see cref="SnapshotExistsException"/> if the name is taken.</summary>
-    Snapshot CreateSnapshot(string agent, string name, StorePoint? point = null);
+    Snapshot CreateSnapshot(Actor agent, string name, StorePoint? point = null);
 
     /// <summary>The live snapshots, ordered by the event they name (then by name).</summary>
     IReadOnlyList<Snapshot> Snapshots();
 
     /// <summary>Removes a snapshot name with a <c>snapshot-delete</c> event; <see cref="PointNotFoundException"/> if there is none.</summary>
-    void DeleteSnapshot(string agent, string name);
+    void DeleteSnapshot(Actor agent, string name);
 
     // ---------------------------------------------------------------- integrity and reconciliation
 
@@ -340,7 +340,7 @@ public interface IProjectStore : IDisposable
     /// <param name="agent">Whom the differences are credited to: <see cref="StoreConstants.ExternalAgent"/> (changes made
     /// beside the servers), or <see cref="StoreConstants.RepairAgent"/> (a server's changes whose records were lost).</param>
     ReconcileReport Reconcile(IProgress<ReconcileProgress>? progress = null, string scope = "", Func<string, bool>? leaveAlone = null,
-        Func<long, bool>? leaveAloneInode = null, string agent = StoreConstants.ExternalAgent);
+        Func<long, bool>? leaveAloneInode = null, Actor? agent = null);
 
     /// <summary>Starts a live watcher (inotify) that reconciles the parts of the tree that change, after <paramref name="debounce"/> (default 200 ms) of quiet.</summary>
     ProjectWatcher Watch(TimeSpan? debounce = null);

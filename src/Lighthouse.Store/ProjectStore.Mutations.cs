@@ -19,7 +19,7 @@ namespace Lighthouse.Store;
 // savepoint of their own (savepoint: false, see EventWriter.RunItems).
 public sealed partial class ProjectStore
 {
-    private static void CheckAgent(string agent) => ArgumentException.ThrowIfNullOrWhiteSpace(agent);
+    private static void CheckAgent(Actor agent) => ArgumentException.ThrowIfNullOrWhiteSpace(agent.Name, nameof(agent));
 
     private NodeAttributes StatOrThrow(string path) =>
         ProjectTree.Lstat(RootFd, path) ?? throw new StorePathNotFoundException(path, "now (not on disk)");
@@ -29,7 +29,7 @@ public sealed partial class ProjectStore
     private long? DirMtime(string path, long? given) => given ?? ProjectTree.Lstat(RootFd, StorePath.Parent(path))?.MtimeNs;
 
     /// <summary>Records a new file, directory or symlink (kind from its attributes) after it was created.</summary>
-    public StoreEvent RecordCreate(string agent, string path, NodeAttributes? attributes = null) =>
+    public StoreEvent RecordCreate(Actor agent, string path, NodeAttributes? attributes = null) =>
         Wait(RecordCreateAsync(agent, path, attributes));
 
     /// <summary>
@@ -46,7 +46,7 @@ public sealed partial class ProjectStore
         return recorded.GetAwaiter().GetResult();
     }
 
-    public Task<StoreEvent> RecordCreateAsync(string agent, string path, NodeAttributes? attributes = null, byte[]? symlinkTarget = null, long? dirMtimeNs = null, SafeFileHandle? content = null)
+    public Task<StoreEvent> RecordCreateAsync(Actor agent, string path, NodeAttributes? attributes = null, byte[]? symlinkTarget = null, long? dirMtimeNs = null, SafeFileHandle? content = null)
     {
         CheckAgent(agent);
         path = StorePath.Normalize(path);
@@ -77,7 +77,7 @@ public sealed partial class ProjectStore
     /// there was nothing to do. If the file no longer matches its recorded metadata (changed outside
     /// Lighthouse), the change is recorded as a write by <c>external</c> instead.
     /// </summary>
-    public StoreEvent? CaptureBeforeModify(string agent, string path)
+    public StoreEvent? CaptureBeforeModify(Actor agent, string path)
     {
         CheckAgent(agent);
         path = StorePath.Normalize(path);
@@ -89,7 +89,7 @@ public sealed partial class ProjectStore
 
     /// <summary>As <see cref="CaptureBeforeModify(string, string)"/>, reading the bytes from <paramref name="file"/>
     /// (an open regular file, read from offset 0; the caller keeps it).</summary>
-    public StoreEvent? CaptureBeforeModify(string agent, string path, SafeFileHandle file, string? changedBy = null)
+    public StoreEvent? CaptureBeforeModify(Actor agent, string path, SafeFileHandle file, Actor? changedBy = null)
     {
         CheckAgent(agent);
         path = StorePath.Normalize(path);
@@ -110,18 +110,18 @@ public sealed partial class ProjectStore
     }
 
     /// <summary>As <see cref="IProjectStore.RecordCaptureBeforeModifyAsync"/>.</summary>
-    public Task<StoreEvent?> RecordCaptureBeforeModifyAsync(string agent, string path, CapturedContent? content, string? changedBy = null)
+    public Task<StoreEvent?> RecordCaptureBeforeModifyAsync(Actor agent, string path, CapturedContent? content, Actor? changedBy = null)
     {
         CheckAgent(agent);
         if (content is null) return Task.FromResult<StoreEvent?>(null);
         return CaptureBeforeModifyItem(agent, StorePath.Normalize(path), content.Attributes, content.ToCaptured(), changedBy);
     }
 
-    private StoreEvent? RecordCaptureBeforeModify(string agent, string path, NodeAttributes attrs, Captured content,
-        string? changedBy = null) => Wait(CaptureBeforeModifyItem(agent, path, attrs, content, changedBy));
+    private StoreEvent? RecordCaptureBeforeModify(Actor agent, string path, NodeAttributes attrs, Captured content,
+        Actor? changedBy = null) => Wait(CaptureBeforeModifyItem(agent, path, attrs, content, changedBy));
 
-    private Task<StoreEvent?> CaptureBeforeModifyItem(string agent, string path, NodeAttributes attrs, Captured content,
-        string? changedBy)
+    private Task<StoreEvent?> CaptureBeforeModifyItem(Actor agent, string path, NodeAttributes attrs, Captured content,
+        Actor? changedBy)
     {
         var (state, hash, blob) = content;
         return _writer.SubmitAsync<StoreEvent?>(ctx =>
@@ -135,7 +135,7 @@ public sealed partial class ProjectStore
             if (a.Kind == attrs.Kind && a.Size == attrs.Size && a.MtimeNs == attrs.MtimeNs && a.Inode == attrs.Inode)
                 return ctx.Append(new EventDraft(agent, EventOp.Capture, path, FileId: v.FileId, BeforeVersion: v.VersionSeq,
                     AfterVersion: v.VersionSeq, Attributes: a, ContentState: state, ContentHash: hash));
-            return ctx.Append(new EventDraft(changedBy ?? StoreConstants.ExternalAgent, EventOp.Write, path, FileId: v.FileId, BeforeVersion: v.VersionSeq,
+            return ctx.Append(new EventDraft(changedBy ?? new Actor(StoreConstants.ExternalAgent, AgentVia.External), EventOp.Write, path, FileId: v.FileId, BeforeVersion: v.VersionSeq,
                 NewVersion: true, Attributes: attrs, ContentState: state, ContentHash: hash));
         }, savepoint: false, settled: blob is null ? null : blob.Release);
     }
@@ -144,11 +144,11 @@ public sealed partial class ProjectStore
     /// A file that was written has been closed or fsync'ed: captures its bytes as a new version by
     /// <paramref name="agent"/>. Returns null if nothing changed (same bytes and metadata) or the file is gone.
     /// </summary>
-    public StoreEvent? CaptureOnClose(string agent, string path) => Wait(CaptureOnCloseAsync(agent, path));
+    public StoreEvent? CaptureOnClose(Actor agent, string path) => Wait(CaptureOnCloseAsync(agent, path));
 
     /// <summary>As <see cref="CaptureOnClose"/>: the bytes are captured before it returns; the task completes at the
     /// event's commit, so captures in a row share commits.</summary>
-    public Task<StoreEvent?> CaptureOnCloseAsync(string agent, string path)
+    public Task<StoreEvent?> CaptureOnCloseAsync(Actor agent, string path)
     {
         CheckAgent(agent);
         path = StorePath.Normalize(path);
@@ -158,13 +158,13 @@ public sealed partial class ProjectStore
     }
 
     /// <summary>As <see cref="CaptureOnClose(string, string)"/>, reading the bytes from <paramref name="file"/>.</summary>
-    public StoreEvent? CaptureOnClose(string agent, string path, SafeFileHandle file) => Wait(CaptureOnCloseAsync(agent, path, file));
+    public StoreEvent? CaptureOnClose(Actor agent, string path, SafeFileHandle file) => Wait(CaptureOnCloseAsync(agent, path, file));
 
     /// <summary>
     /// As <see cref="CaptureOnClose(string, string, SafeFileHandle)"/>, returning once the bytes are captured and the
     /// event is queued (the caller may close <paramref name="file"/> then); the task completes at commit.
     /// </summary>
-    public Task<StoreEvent?> CaptureOnCloseAsync(string agent, string path, SafeFileHandle file) =>
+    public Task<StoreEvent?> CaptureOnCloseAsync(Actor agent, string path, SafeFileHandle file) =>
         RecordWriteAsync(agent, path, ReadContent(file, path));
 
     /// <summary>Reads the bytes of <paramref name="file"/> into the store now, for <see cref="RecordWriteAsync(string, string, CapturedContent)"/>
@@ -179,14 +179,14 @@ public sealed partial class ProjectStore
     }
 
     /// <summary>As <see cref="CaptureOnCloseAsync"/>, with bytes read before by <see cref="ReadContent"/>.</summary>
-    public Task<StoreEvent?> RecordWriteAsync(string agent, string path, CapturedContent? content)
+    public Task<StoreEvent?> RecordWriteAsync(Actor agent, string path, CapturedContent? content)
     {
         CheckAgent(agent);
         if (content is null) return Task.FromResult<StoreEvent?>(null);
         return RecordWriteAsync(agent, StorePath.Normalize(path), content.Attributes, content.ToCaptured());
     }
 
-    private Task<StoreEvent?> RecordWriteAsync(string agent, string path, NodeAttributes attrs, Captured content)
+    private Task<StoreEvent?> RecordWriteAsync(Actor agent, string path, NodeAttributes attrs, Captured content)
     {
         var (state, hash, blob) = content;
         return _writer.SubmitAsync<StoreEvent?>(ctx =>
@@ -215,13 +215,13 @@ public sealed partial class ProjectStore
     public bool HasUncapturedContent(long inode) => _writer.Uncaptured.Contains(inode);
 
     /// <summary>Same as <see cref="CaptureOnClose"/>: a write is recorded when its bytes are captured.</summary>
-    public StoreEvent? RecordWrite(string agent, string path) => CaptureOnClose(agent, path);
+    public StoreEvent? RecordWrite(Actor agent, string path) => CaptureOnClose(agent, path);
 
     /// <summary>
     /// Records a metadata change (chmod, utimens, truncate). A change of size or mtime is a content
     /// change and is captured like a write.
     /// </summary>
-    public StoreEvent? RecordSetAttributes(string agent, string path, NodeAttributes? attributes = null)
+    public StoreEvent? RecordSetAttributes(Actor agent, string path, NodeAttributes? attributes = null)
     {
         CheckAgent(agent);
         path = StorePath.Normalize(path);
@@ -248,7 +248,7 @@ public sealed partial class ProjectStore
     /// Records attributes the caller already knows (no stat, no capture): a new metadata version.
     /// If size or mtime differ from the current version, the new version's bytes are marked not captured.
     /// </summary>
-    public Task<StoreEvent?> RecordSetAttributesAsync(string agent, string path, NodeAttributes attributes)
+    public Task<StoreEvent?> RecordSetAttributesAsync(Actor agent, string path, NodeAttributes attributes)
     {
         CheckAgent(agent);
         path = StorePath.Normalize(path);
@@ -268,10 +268,10 @@ public sealed partial class ProjectStore
     }
 
     /// <summary>Records an unlink or rmdir (by the kind the index knows). Earlier versions stay reachable.</summary>
-    public StoreEvent RecordUnlink(string agent, string path) => Wait(RecordUnlinkAsync(agent, path));
+    public StoreEvent RecordUnlink(Actor agent, string path) => Wait(RecordUnlinkAsync(agent, path));
 
     /// <summary>As <see cref="RecordUnlink"/>, returning once the event is queued; the task completes at commit.</summary>
-    public Task<StoreEvent> RecordUnlinkAsync(string agent, string path, long? dirMtimeNs = null)
+    public Task<StoreEvent> RecordUnlinkAsync(Actor agent, string path, long? dirMtimeNs = null)
     {
         CheckAgent(agent);
         path = StorePath.Normalize(path);
@@ -290,7 +290,7 @@ public sealed partial class ProjectStore
     }
 
     /// <summary>Checks the agent and the two paths of a rename or exchange (normalized in place); false when they are one path.</summary>
-    private static bool TwoPaths(string agent, ref string a, ref string b, string done)
+    private static bool TwoPaths(Actor agent, ref string a, ref string b, string done)
     {
         CheckAgent(agent);
         a = StorePath.Normalize(a);
@@ -300,10 +300,10 @@ public sealed partial class ProjectStore
     }
 
     /// <summary>Records a rename (over an existing target, which then stays reachable in history). Null for a POSIX no-op.</summary>
-    public StoreEvent? RecordRename(string agent, string from, string to) => Wait(RecordRenameAsync(agent, from, to));
+    public StoreEvent? RecordRename(Actor agent, string from, string to) => Wait(RecordRenameAsync(agent, from, to));
 
     /// <summary>As <see cref="RecordRename"/>, returning once the event is queued; the task completes at commit.</summary>
-    public Task<StoreEvent?> RecordRenameAsync(string agent, string from, string to, long? fromDirMtimeNs = null, long? toDirMtimeNs = null)
+    public Task<StoreEvent?> RecordRenameAsync(Actor agent, string from, string to, long? fromDirMtimeNs = null, long? toDirMtimeNs = null)
     {
         if (!TwoPaths(agent, ref from, ref to, "renamed")) return Task.FromResult<StoreEvent?>(null);
         if (StorePath.IsSelfOrUnder(to, from))
@@ -334,10 +334,10 @@ public sealed partial class ProjectStore
         (DirMtime(a, aDirMtimeNs), StorePath.Parent(a) == StorePath.Parent(b) ? null : DirMtime(b, bDirMtimeNs));
 
     /// <summary>Records renameat2(RENAME_EXCHANGE): the names <paramref name="a"/> and <paramref name="b"/> swap their files. Null for a no-op.</summary>
-    public StoreEvent? RecordExchange(string agent, string a, string b) => Wait(RecordExchangeAsync(agent, a, b));
+    public StoreEvent? RecordExchange(Actor agent, string a, string b) => Wait(RecordExchangeAsync(agent, a, b));
 
     /// <summary>As <see cref="RecordExchange"/>, returning once the event is queued; the task completes at commit.</summary>
-    public Task<StoreEvent?> RecordExchangeAsync(string agent, string a, string b, long? aDirMtimeNs = null, long? bDirMtimeNs = null)
+    public Task<StoreEvent?> RecordExchangeAsync(Actor agent, string a, string b, long? aDirMtimeNs = null, long? bDirMtimeNs = null)
     {
         if (!TwoPaths(agent, ref a, ref b, "exchanged")) return Task.FromResult<StoreEvent?>(null);
         if (StorePath.IsSelfOrUnder(a, b) || StorePath.IsSelfOrUnder(b, a))
@@ -357,10 +357,10 @@ public sealed partial class ProjectStore
     }
 
     /// <summary>Records a hard link: <paramref name="newPath"/> names the same file as <paramref name="existing"/>.</summary>
-    public StoreEvent RecordLink(string agent, string existing, string newPath) => Wait(RecordLinkAsync(agent, existing, newPath));
+    public StoreEvent RecordLink(Actor agent, string existing, string newPath) => Wait(RecordLinkAsync(agent, existing, newPath));
 
     /// <summary>As <see cref="RecordLink"/>, returning once the event is queued; the task completes at commit.</summary>
-    public Task<StoreEvent> RecordLinkAsync(string agent, string existing, string newPath, long? dirMtimeNs = null)
+    public Task<StoreEvent> RecordLinkAsync(Actor agent, string existing, string newPath, long? dirMtimeNs = null)
     {
         CheckAgent(agent);
         existing = StorePath.Normalize(existing);
@@ -382,7 +382,7 @@ public sealed partial class ProjectStore
 
     // ---------------------------------------------------------------- snapshots
 
-    public Snapshot CreateSnapshot(string agent, string name, StorePoint? point = null)
+    public Snapshot CreateSnapshot(Actor agent, string name, StorePoint? point = null)
     {
         CheckAgent(agent);
         ValidateSnapshotName(name);
@@ -398,10 +398,10 @@ public sealed partial class ProjectStore
             }
             return ctx.Append(new EventDraft(agent, EventOp.SnapshotCreate, name, FileId: 0, Point: seq));
         });
-        return new Snapshot(name, seq, e.Seq, agent, e.TimeUtc);
+        return new Snapshot(name, seq, e.Seq, agent.Name, e.TimeUtc);
     }
 
-    public void DeleteSnapshot(string agent, string name)
+    public void DeleteSnapshot(Actor agent, string name)
     {
         CheckAgent(agent);
         _writer.Submit(ctx =>

@@ -280,9 +280,9 @@ public sealed partial class ProjectStore : IProjectStore
         var scan = DirectoryScanner.Scan(RootFd, "");
         var events = _writer.Submit(ctx =>
         {
-            ctx.Append(new EventDraft(SystemAgent, EventOp.Init, "", NewVersion: true, Attributes: rootAttrs));
+            ctx.Append(new EventDraft(new Actor(SystemAgent, AgentVia.System), EventOp.Init, "", NewVersion: true, Attributes: rootAttrs));
             var first = ctx.Appended.Count;
-            new Reconciler(ctx, StoreConstants.ExternalAgent, baseline: true, InitialContentOnDisk).Run("", scan.Scope, scan.Nodes, null);
+            new Reconciler(ctx, new Actor(StoreConstants.ExternalAgent, AgentVia.External), baseline: true, InitialContentOnDisk).Run("", scan.Scope, scan.Nodes, null);
             return ctx.Appended.GetRange(first, ctx.Appended.Count - first);
         });
         return new ReconcileReport(events, scan.Skipped, scan.Nodes.Count, sw.Elapsed);
@@ -321,9 +321,10 @@ public sealed partial class ProjectStore : IProjectStore
     /// (or the subtree <paramref name="scope"/>) and the current tree of the index.
     /// </summary>
     public ReconcileReport Reconcile(IProgress<ReconcileProgress>? progress = null, string scope = "", Func<string, bool>? leaveAlone = null,
-        Func<long, bool>? leaveAloneInode = null, string agent = StoreConstants.ExternalAgent)
+        Func<long, bool>? leaveAloneInode = null, Actor? agent = null)
     {
-        CheckAgent(agent);
+        var who = agent ?? new Actor(StoreConstants.ExternalAgent, AgentVia.External);
+        CheckAgent(who);
         scope = StorePath.Normalize(scope);
         _ = _writer; // fail before scanning if read-only
         var sw = Stopwatch.StartNew();
@@ -332,7 +333,7 @@ public sealed partial class ProjectStore : IProjectStore
         var events = _writer.Submit(ctx =>
         {
             var first = ctx.Appended.Count;
-            new Reconciler(ctx, agent, baseline: false, InitialContentOnDisk, path => IsBusy(path) || leaveAlone?.Invoke(path) == true, leaveAloneInode).Run(scope, scan.Scope, scan.Nodes, progress);
+            new Reconciler(ctx, who, baseline: false, InitialContentOnDisk, path => IsBusy(path) || leaveAlone?.Invoke(path) == true, leaveAloneInode).Run(scope, scan.Scope, scan.Nodes, progress);
             return ctx.Appended.GetRange(first, ctx.Appended.Count - first);
         });
         foreach (var skipped in scan.Skipped)

@@ -51,7 +51,7 @@ public sealed class SchemaUpgradeTests : IDisposable
             Assert.Equal((owner.Uid, owner.Gid), (chmod.Attributes!.Uid, chmod.Attributes.Gid));
             Assert.True(store.Verify().Ok);
         }
-        Assert.Equal([("schema_version", "4"), ("legacy_uid", owner.Uid.ToString()), ("legacy_gid", owner.Gid.ToString())],
+        Assert.Equal([("schema_version", "5"), ("legacy_uid", owner.Uid.ToString()), ("legacy_gid", owner.Gid.ToString())],
             Query(_p.Dir, "SELECT key, value FROM meta WHERE key IN ('schema_version', 'legacy_uid', 'legacy_gid') ORDER BY key DESC"));
 
         using (var store = ProjectStore.Open(_p.Dir, TempProject.Fast))
@@ -100,7 +100,7 @@ public sealed class SchemaUpgradeTests : IDisposable
             Assert.Equal(created.DirMtimeNs, store.DirectoryMtime(d, StorePoint.Latest));
             Assert.True(store.Verify().Ok);
         }
-        Assert.Equal([("schema_version", "4")], Query(_p.Dir, "SELECT key, value FROM meta WHERE key = 'schema_version'"));
+        Assert.Equal([("schema_version", "5")], Query(_p.Dir, "SELECT key, value FROM meta WHERE key = 'schema_version'"));
         using var reader = ProjectStore.OpenReadOnly(_p.Dir, NoReconcile);
         Assert.True(reader.Verify().Ok);
         Assert.Equal(before, Views(reader, last));
@@ -108,18 +108,77 @@ public sealed class SchemaUpgradeTests : IDisposable
     }
 
     [Fact]
+    public void A_schema_4_store_gains_how_each_agent_was_identified_and_its_old_events_still_verify()
+    {
+        _p.Write("a.txt", "one");
+        using (var store = ProjectStore.Open(_p.Dir, NoReconcile))
+        {
+            store.CaptureBeforeModify("builder", "a.txt"); // a plain name: no provenance, hashed as before schema 5
+            File.WriteAllText(_p.Abs("a.txt"), "two");
+            store.CaptureOnClose("builder", "a.txt");
+        }
+        // What schema 4 had: no agent_via column, and every event hashed without it.
+        Query(_p.Dir, "UPDATE events SET agent_via = NULL");
+        Assert.Empty(Query(_p.Dir, "SELECT seq, hash FROM events WHERE agent_via IS NOT NULL"));
+        using (var c = Connect(_p.Dir))
+        {
+            Exec(c, null, "ALTER TABLE events DROP COLUMN agent_via");
+            Exec(c, null, "UPDATE meta SET value = '4' WHERE key = 'schema_version'");
+        }
+        // Baseline and init events were written with a provenance: rehash the chain as schema 4 would have it.
+        RehashWithoutProvenance(_p.Dir);
+
+        using (var store = ProjectStore.Open(_p.Dir, NoReconcile))
+        {
+            Assert.True(store.Verify().Ok);
+            File.WriteAllText(_p.Abs("a.txt"), "three");
+            var e = store.CaptureOnClose(new Actor("builder", AgentVia.Token), "a.txt")!;
+            Assert.Equal(AgentVia.Token, e.AgentVia);
+            var verified = store.Verify();
+            Assert.True(verified.Ok, verified.ToString());
+            var log = store.Log(new LogQuery { Limit = 10 }).Events;
+            Assert.Equal(AgentVia.Token, log.Single(x => x.Seq == e.Seq).AgentVia);
+            Assert.All(log.Where(x => x.Seq < e.Seq), x => Assert.Null(x.AgentVia));
+        }
+        Assert.Equal([("schema_version", "5")], Query(_p.Dir, "SELECT key, value FROM meta WHERE key = 'schema_version'"));
+        // Changing how an event's agent was identified breaks the chain: the word is hashed.
+        Query(_p.Dir, "UPDATE events SET agent_via = 'uid' WHERE agent_via = 'token'");
+        using var reader = ProjectStore.OpenReadOnly(_p.Dir, NoReconcile);
+        Assert.False(reader.Verify().Ok);
+    }
+
+    /// <summary>Recomputes every event's chain hash as schema 4 did: without a provenance (the column is gone).</summary>
+    private static void RehashWithoutProvenance(string projectDir)
+    {
+        using var c = Connect(projectDir);
+        using var t = c.BeginTransaction();
+        var events = new List<StoreEvent>();
+        using (var select = Command(c, t, $"SELECT {Lighthouse.Store.Events.EventCodec.Columns.Replace(", agent_via", ", NULL")} FROM events ORDER BY seq"))
+        using (var r = select.ExecuteReader())
+            while (r.Read()) events.Add(Lighthouse.Store.Events.EventCodec.Read(r, (0, 0)));
+        var prev = new byte[32];
+        foreach (var e in events)
+        {
+            var hash = Lighthouse.Store.Events.EventCodec.ComputeHash(e with { PrevHash = prev, AgentVia = null });
+            Exec(c, t, "UPDATE events SET prev_hash = $a, hash = $b WHERE seq = $c", prev, hash, e.Seq);
+            prev = hash;
+        }
+        t.Commit();
+    }
+
+    [Fact]
     public void A_store_of_a_newer_schema_is_refused_and_left_untouched()
     {
         _p.Write("a.txt", "x");
         _p.Open().Dispose();
-        Query(_p.Dir, "UPDATE meta SET value = '5' WHERE key = 'schema_version'");
+        Query(_p.Dir, "UPDATE meta SET value = '6' WHERE key = 'schema_version'");
         var file = ProjectStore.DatabaseFile(_p.Dir);
         var bytes = File.ReadAllBytes(file);
 
         var writing = Assert.Throws<StoreException>(() => ProjectStore.Open(_p.Dir, TempProject.Fast));
         var reading = Assert.Throws<StoreException>(() => ProjectStore.OpenReadOnly(_p.Dir, TempProject.Fast));
 
-        Assert.Contains("schema version 5", writing.Message);
+        Assert.Contains("schema version 6", writing.Message);
         Assert.Contains("newer Lighthouse", writing.Message);
         Assert.Contains("newer Lighthouse", reading.Message);
         Assert.Equal(bytes, File.ReadAllBytes(file));
@@ -195,6 +254,7 @@ public sealed class SchemaUpgradeTests : IDisposable
                     Exec(c, t, $"ALTER TABLE {table} DROP COLUMN {column}");
         foreach (var column in new[] { "dir_mtime_ns", "dir2_mtime_ns" })
             Exec(c, t, $"ALTER TABLE events DROP COLUMN {column}");
+        Exec(c, t, "ALTER TABLE events DROP COLUMN agent_via");
         Exec(c, t, $"UPDATE meta SET value = '{schema}' WHERE key = 'schema_version'");
         t.Commit();
     }

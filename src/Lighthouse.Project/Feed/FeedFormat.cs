@@ -9,7 +9,7 @@ namespace Lighthouse.Project.Feed;
 
 /// <summary>
 /// The one-line JSON form of an event that <c>streams/</c> files and server-sent events both send, e.g.
-/// <c>{"seq":42,"time":"2026-11-25T10:30:00.1234567Z","agent":"alice/vim","op":"write","path":"src/a.c","kind":"file","size":120,"mode":"644","mtimeNs":…,"content":"captured","contentHash":"…","hash":"…"}</c>.
+/// <c>{"seq":42,"time":"2026-11-25T10:30:00.1234567Z","agent":"alice/vim","agentVia":"fallback","op":"write","path":"src/a.c","kind":"file","size":120,"mode":"644","mtimeNs":…,"content":"captured","contentHash":"…","hash":"…"}</c>.
 /// The same fields and names as <c>lighthouse log --json</c>; fields that do not apply are left out. A gap is <c>{"gap":{"first":10,"last":20}}</c>.
 /// </summary>
 public static class FeedFormat
@@ -41,6 +41,7 @@ public static class FeedFormat
         w.WriteNumber("seq", e.Seq);
         w.WriteString("time", e.TimeUtc.ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ss.fffffffZ", CultureInfo.InvariantCulture));
         w.WriteString("agent", e.Agent);
+        if (e.AgentVia is not null) w.WriteString("agentVia", e.AgentVia);
         w.WriteString("op", EventOpNames.Name(e.Op));
         w.WriteString("path", e.Path);
         if (e.Path2 is not null) w.WriteString("path2", e.Path2);

@@ -145,7 +145,7 @@ public sealed class ChangeRecorder : IDisposable
         Hold(file);
         Record(() =>
         {
-            try { Submitted(_store.RecordCaptureBeforeModifyAsync(agent.Name, path, bytes, lastWriter?.Name)); }
+            try { Submitted(_store.RecordCaptureBeforeModifyAsync(agent, path, bytes, lastWriter is null ? null : (Actor?)(Actor)lastWriter)); }
             finally { Unhold(file); }
         }, path);
     }
@@ -200,7 +200,7 @@ public sealed class ChangeRecorder : IDisposable
         Touched(path);
         Record(() =>
         {
-            using (content) Submitted(_store.RecordCreateAsync(agent.Name, path, attributes, target, dirMtimeNs, content));
+            using (content) Submitted(_store.RecordCreateAsync(agent, path, attributes, target, dirMtimeNs, content));
         }, path);
         return known;
     }
@@ -219,7 +219,7 @@ public sealed class ChangeRecorder : IDisposable
         // A file removed while open for writing writes on without this name: the mark of the name goes (the inode's stays).
         _openForWriting.TryRemove(path, out _);
         Touched(path);
-        Record(() => Submitted(_store.RecordUnlinkAsync(agent.Name, path, dirMtimeNs)), path);
+        Record(() => Submitted(_store.RecordUnlinkAsync(agent, path, dirMtimeNs)), path);
     }
 
     public void Renamed(Agent agent, string from, string to, long? fromDirMtimeNs = null, long? toDirMtimeNs = null)
@@ -227,7 +227,7 @@ public sealed class ChangeRecorder : IDisposable
         Touched(from);
         Touched(to);
         MoveOpenForWriting(p => Moved(p, from, to));
-        Record(() => Submitted(_store.RecordRenameAsync(agent.Name, from, to, fromDirMtimeNs, toDirMtimeNs)), from, to);
+        Record(() => Submitted(_store.RecordRenameAsync(agent, from, to, fromDirMtimeNs, toDirMtimeNs)), from, to);
     }
 
     /// <summary>RENAME_EXCHANGE: the two names swapped their files.</summary>
@@ -236,7 +236,7 @@ public sealed class ChangeRecorder : IDisposable
         Touched(a);
         Touched(b);
         MoveOpenForWriting(p => Moved(p, a, b) ?? Moved(p, b, a));
-        Record(() => Submitted(_store.RecordExchangeAsync(agent.Name, a, b, aDirMtimeNs, bDirMtimeNs)), a, b);
+        Record(() => Submitted(_store.RecordExchangeAsync(agent, a, b, aDirMtimeNs, bDirMtimeNs)), a, b);
     }
 
     /// <summary>Files open for writing keep being ours under their new name (and a directory's under its new
@@ -264,7 +264,7 @@ public sealed class ChangeRecorder : IDisposable
     public void Linked(Agent agent, string existing, string newPath, long? dirMtimeNs = null)
     {
         Touched(newPath);
-        Record(() => Submitted(_store.RecordLinkAsync(agent.Name, existing, newPath, dirMtimeNs)), existing, newPath);
+        Record(() => Submitted(_store.RecordLinkAsync(agent, existing, newPath, dirMtimeNs)), existing, newPath);
     }
 
     /// <summary>chmod, chown, utimens or truncate: <paramref name="facts"/> is the file's stat after the change.
@@ -280,7 +280,7 @@ public sealed class ChangeRecorder : IDisposable
         Hold(file);
         Record(() =>
         {
-            try { Submitted(_store.RecordSetAttributesAsync(agent.Name, path, attributes)); }
+            try { Submitted(_store.RecordSetAttributesAsync(agent, path, attributes)); }
             finally { Unhold(file); }
         }, path);
         if (attributes.Kind != FileKind.File) { content?.Dispose(); return; }
@@ -315,7 +315,7 @@ public sealed class ChangeRecorder : IDisposable
         _known[file] = ContentKnowledge.WritePending;
         // A capture of this file that waits in the queue with nothing queued after it at this path has not read the
         // file yet: it reads these bytes too, through its own descriptor (fsync after fsync, close after fsync, one capture).
-        if (!readNow && _captures.TryGetValue(file, out var queued) && queued.Path == path && queued.Agent == agent.Name
+        if (!readNow && _captures.TryGetValue(file, out var queued) && queued.Path == path && queued.Agent == (Actor)agent
             && !_pending.ContainsKey(path) && queued.TryJoin())
         {
             content.Dispose();
@@ -323,7 +323,7 @@ public sealed class ChangeRecorder : IDisposable
             return;
         }
         _captureSlots.Wait(); // only when MaxQueuedCaptures hold descriptors already
-        var capture = new PendingCapture(path, file, agent.Name, content, _captureSlots);
+        var capture = new PendingCapture(path, file, agent, content, _captureSlots);
         _captures[file] = capture;
         Hold(file);
         if (readNow) capture.ReadEarly(_store); // a failure is reported when its record runs
@@ -332,7 +332,7 @@ public sealed class ChangeRecorder : IDisposable
             Task commit = Task.CompletedTask; // a capture that failed is reported by Run; nobody waits for it
             try
             {
-                commit = _store.RecordWriteAsync(agent.Name, path, capture.Read(_store));
+                commit = _store.RecordWriteAsync(agent, path, capture.Read(_store));
                 Submitted(commit);
             }
             finally
@@ -618,7 +618,7 @@ public sealed class ChangeRecorder : IDisposable
             scope = StorePath.Parent(scope);
         try
         {
-            var report = _store.Reconcile(scope: scope, leaveAlone: Busy, leaveAloneInode: InodeBusy, agent: StoreConstants.RepairAgent);
+            var report = _store.Reconcile(scope: scope, leaveAlone: Busy, leaveAloneInode: InodeBusy, agent: new Actor(StoreConstants.RepairAgent, AgentVia.Repair));
             Interlocked.Increment(ref _repairs);
             Interlocked.Add(ref _repairEvents, report.Events.Count);
             _repairRetryTicks = 0;
@@ -657,11 +657,11 @@ public sealed class ChangeRecorder : IDisposable
 
     /// <summary>A capture queued by <see cref="Written"/>: it holds a descriptor of the file until its bytes are read
     /// (when its record runs, or earlier: <see cref="ReadEarly"/>); later writes may join it until then.</summary>
-    private sealed class PendingCapture(string path, FileKey file, string agent, SafeFileHandle content, SemaphoreSlim slots)
+    private sealed class PendingCapture(string path, FileKey file, Actor agent, SafeFileHandle content, SemaphoreSlim slots)
     {
         public readonly string Path = path;
         public readonly FileKey File = file;
-        public readonly string Agent = agent;
+        public readonly Actor Agent = agent;
         private readonly object _gate = new();
         private SafeFileHandle? _content = content; // until read
         private bool _reading, _read;

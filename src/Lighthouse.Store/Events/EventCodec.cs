@@ -10,7 +10,7 @@ internal static class EventCodec
 {
     public const string Columns =
         "seq, time_ticks, agent, op, path, path2, file_id, before_version, after_version, other_file_id, " +
-        "kind, size, mode, mtime_ns, inode, content_state, content_hash, point, prev_hash, hash, uid, gid, rdev, dir_mtime_ns, dir2_mtime_ns";
+        "kind, size, mode, mtime_ns, inode, content_state, content_hash, point, prev_hash, hash, uid, gid, rdev, dir_mtime_ns, dir2_mtime_ns, agent_via";
 
     public static readonly byte[] GenesisHash = new byte[32];
 
@@ -24,7 +24,8 @@ internal static class EventCodec
 
     /// <summary>Format 1 (schema 1) encodes the fields up to prev_hash; format 2 appends, for an event with attributes,
     /// a format marker and uid, gid, rdev; format 3 then appends, for an event that carries directory modification times,
-    /// its own marker and the two times — so events written before an upgrade still verify.</summary>
+    /// its own marker and the two times; format 4, for an event that says how its agent was identified, its marker and that
+    /// word — so events written before an upgrade still verify.</summary>
     public static byte[] ComputeHash(StoreEvent e)
     {
         var buffer = t_buffer ??= new ArrayBufferWriterLite(256);
@@ -61,6 +62,11 @@ internal static class EventCodec
             buffer.Long(e.DirMtimeNs);
             buffer.Long(e.Dir2MtimeNs);
         }
+        if (e.AgentVia is not null)
+        {
+            buffer.Long(4);
+            buffer.Text(e.AgentVia);
+        }
         return SHA256.HashData(buffer.Written);
     }
 
@@ -72,12 +78,12 @@ internal static class EventCodec
             .Bind(7, e.FileId).Bind(8, e.BeforeVersion).Bind(9, e.AfterVersion).Bind(10, e.OtherFileId)
             .Bind(11, a is null ? null : (long)a.Kind).Bind(12, a?.Size).Bind(13, a?.Mode).Bind(14, a?.MtimeNs).Bind(15, a?.Inode)
             .Bind(16, (long)e.ContentState).Bind(17, e.ContentHash).Bind(18, e.Point).Bind(19, e.PrevHash).Bind(20, e.Hash)
-            .Bind(21, owned?.Uid).Bind(22, owned?.Gid).Bind(23, owned?.Rdev).Bind(24, e.DirMtimeNs).Bind(25, e.Dir2MtimeNs)
+            .Bind(21, owned?.Uid).Bind(22, owned?.Gid).Bind(23, owned?.Rdev).Bind(24, e.DirMtimeNs).Bind(25, e.Dir2MtimeNs).Bind(26, e.AgentVia)
             .Execute();
     }
 
     public static Sqlite.RawStatement PrepareInsert(SqliteConnection connection) =>
-        new(connection, $"INSERT INTO events({Columns}) VALUES({string.Join(", ", Enumerable.Range(1, 25).Select(i => "?" + i))})");
+        new(connection, $"INSERT INTO events({Columns}) VALUES({string.Join(", ", Enumerable.Range(1, 26).Select(i => "?" + i))})");
 
     /// <summary>Reads a row selected with <see cref="Columns"/>; an event of schema 1 reads as owned by <paramref name="legacyOwner"/>.</summary>
     public static StoreEvent Read(SqliteDataReader r, (long Uid, long Gid) legacyOwner)
@@ -102,7 +108,8 @@ internal static class EventCodec
             (byte[])r.GetValue(19),
             attrs is not null && r.IsDBNull(20) ? 1 : StoreEvent.CurrentFormat,
             r.IsDBNull(23) ? null : r.GetInt64(23),
-            r.IsDBNull(24) ? null : r.GetInt64(24));
+            r.IsDBNull(24) ? null : r.GetInt64(24),
+            r.IsDBNull(25) ? null : r.GetString(25));
     }
 
     /// <summary>A tiny growable buffer for the canonical encoding (length-prefixed, null-marked fields).</summary>

@@ -8,7 +8,7 @@ namespace Lighthouse.Store.Events;
 
 /// <summary>What a write work item may do: read the current index and append events.</summary>
 internal sealed record EventDraft(
-    string Agent,
+    Actor Agent,
     EventOp Op,
     string Path,
     string? Path2 = null,
@@ -48,9 +48,9 @@ internal sealed class WriteContext
         var seq = LastSeq + 1;
         // Times never go backwards along the log, so "as of time T" is a single index seek.
         var ticks = Math.Max(DateTime.UtcNow.Ticks, LastTicks);
-        var e = new StoreEvent(seq, new DateTime(ticks, DateTimeKind.Utc), d.Agent, d.Op, d.Path, d.Path2,
+        var e = new StoreEvent(seq, new DateTime(ticks, DateTimeKind.Utc), d.Agent.Name, d.Op, d.Path, d.Path2,
             d.FileId ?? seq, d.BeforeVersion, d.NewVersion ? seq : d.AfterVersion, d.OtherFileId, d.Attributes,
-            d.ContentState, d.ContentHash, d.Point, LastHash, [], DirMtimeNs: d.DirMtimeNs, Dir2MtimeNs: d.Dir2MtimeNs);
+            d.ContentState, d.ContentHash, d.Point, LastHash, [], DirMtimeNs: d.DirMtimeNs, Dir2MtimeNs: d.Dir2MtimeNs, AgentVia: d.Agent.Via);
         e = e with { Hash = EventCodec.ComputeHash(e) };
         EventCodec.Insert(_insert, e);
         Index.Apply(e);

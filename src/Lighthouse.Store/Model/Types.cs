@@ -103,7 +103,8 @@ public sealed record StoreEvent(
     byte[] Hash,
     int Format = StoreEvent.CurrentFormat,
     long? DirMtimeNs = null,
-    long? Dir2MtimeNs = null)
+    long? Dir2MtimeNs = null,
+    string? AgentVia = null)
 {
     /// <summary>The encoding of events since schema 3: their attributes' owner, group and device are hashed (format 2), and
     /// the directory modification times they carry (format 3; an event without them is encoded as in format 2).</summary>
@@ -213,6 +214,39 @@ public sealed record ReconcileReport(
 }
 
 public readonly record struct ReconcileProgress(string Phase, int Done, int Total);
+
+/// <summary>
+/// Who made a change, as its event records it: the agent's name and how that name was found (<see cref="AgentVia"/>:
+/// "ancestor", "token", "uid", "fallback", "kernel", "external", "system", "repair"; null in events recorded before
+/// schema 5, and for callers that do not say). A plain name converts to an actor of unstated provenance.
+/// </summary>
+public readonly record struct Actor(string Name, string? Via = null)
+{
+    public static implicit operator Actor(string name) => new(name);
+
+    public override string ToString() => Name;
+}
+
+/// <summary>How an event's agent was identified (<see cref="StoreEvent.AgentVia"/>): the words the log shows.</summary>
+public static class AgentVia
+{
+    /// <summary>A process started by <c>lighthouse run --agent</c>, or one of its descendants.</summary>
+    public const string Ancestor = "ancestor";
+    /// <summary>A valid LIGHTHOUSE_TOKEN in the process's environment.</summary>
+    public const string Token = "token";
+    /// <summary>A uid mapped to the agent (<c>lighthouse agent map-uid</c>).</summary>
+    public const string Uid = "uid";
+    /// <summary>None of the above: named "&lt;user&gt;/&lt;command&gt;".</summary>
+    public const string Fallback = "fallback";
+    /// <summary>The kernel's own request (writeback, release) with no opener known.</summary>
+    public const string Kernel = "kernel";
+    /// <summary>A change made beside the mount.</summary>
+    public const string External = "external";
+    /// <summary>Lighthouse itself (baseline, snapshot, restore without a mount), or a CLI user through the control socket.</summary>
+    public const string System = "system";
+    /// <summary>A reconciliation after a lost record.</summary>
+    public const string Repair = "repair";
+}
 
 public static class StoreConstants
 {

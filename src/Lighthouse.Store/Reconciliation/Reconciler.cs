@@ -23,7 +23,7 @@ internal sealed class Reconciler
     }
 
     private readonly WriteContext _ctx;
-    private readonly string _agent;
+    private readonly Actor _agent;
     private readonly EventOp _createOp;
     private readonly Func<string, NodeAttributes, (ContentState, string?)> _initialContent;
     private readonly Dictionary<string, IdxNode> _index = new(StringComparer.Ordinal);
@@ -44,7 +44,7 @@ internal sealed class Reconciler
     private NodeAttributes? _scopeDir;
     private IReadOnlyDictionary<string, NodeAttributes> _disk = new Dictionary<string, NodeAttributes>();
 
-    public Reconciler(WriteContext ctx, string agent, bool baseline, Func<string, NodeAttributes, (ContentState, string?)> initialContent, Func<string, bool>? busy = null,
+    public Reconciler(WriteContext ctx, Actor agent, bool baseline, Func<string, NodeAttributes, (ContentState, string?)> initialContent, Func<string, bool>? busy = null,
         Func<long, bool>? busyInode = null)
     {
         _busy = busy ?? (_ => false);

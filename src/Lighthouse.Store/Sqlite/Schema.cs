@@ -12,7 +12,7 @@ internal static class Schema
     /// <summary>2: owner, group and device number (uid, gid, rdev) on events and versions; the exact node kinds.
     /// 3: the modification times of the directories whose entries an event changed (dir_mtime_ns, dir2_mtime_ns).
     /// 4: file versions kept as compressed, de-duplicated chunks (chunks, blobs); versions thinned by retention (pruned).</summary>
-    public const int Version = 4;
+    public const int Version = 5;
 
     public const string Create = """
         CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -42,7 +42,8 @@ internal static class Schema
             gid            INTEGER,
             rdev           INTEGER,
             dir_mtime_ns   INTEGER,
-            dir2_mtime_ns  INTEGER);
+            dir2_mtime_ns  INTEGER,
+            agent_via      TEXT);
         CREATE INDEX IF NOT EXISTS events_agent ON events(agent, seq);
         CREATE INDEX IF NOT EXISTS events_path  ON events(path, seq);
         CREATE INDEX IF NOT EXISTS events_path2 ON events(path2, seq) WHERE path2 IS NOT NULL;
@@ -134,20 +135,16 @@ internal static class Schema
     /// no owner), and read as the owner of the project directory at the upgrade (kept in meta as legacy_uid, legacy_gid);
     /// the versions built from them get those values, as a rebuild of the index gives them. From 1 or 2: events gain
     /// dir_mtime_ns and dir2_mtime_ns, NULL for the old ones (history then shows a directory's mtime from its own versions,
-    /// as before). A database of a newer schema is refused, untouched.
+    /// as before). From 1 to 4: events gain agent_via (how the agent was identified), NULL for the old ones. A database of
+    /// a newer schema is refused, untouched.
     /// </summary>
     public static void CreateOrUpgrade(SqliteConnection c, string path, string projectDir)
     {
         var version = StoredVersion(c);
-        if (version is not (null or 1 or 2 or 3 or Version)) throw new StoreException(Unreadable(path, version.Value));
+        if (version is not (null or 1 or 2 or 3 or 4 or Version)) throw new StoreException(Unreadable(path, version.Value));
         // Freed pages (chunks the garbage collector removed) can be given back to the filesystem: only settable while empty.
         if (version is null) Exec(c, null, "PRAGMA auto_vacuum=INCREMENTAL");
-        if (version is 3)
-        {
-            // New tables only (created below); whole-file objects of earlier versions stay where they are, and readable.
-            Exec(c, null, "UPDATE meta SET value = $a WHERE key = 'schema_version'", Version.ToString(CultureInfo.InvariantCulture));
-        }
-        if (version is 1 or 2)
+        if (version is 1 or 2 or 3 or 4)
         {
             using var t = c.BeginTransaction();
             if (version == 1)
@@ -159,8 +156,11 @@ internal static class Schema
                 Exec(c, t, "INSERT INTO meta(key, value) VALUES('legacy_uid', $a), ('legacy_gid', $b)", owner.Uid, owner.Gid);
                 Exec(c, t, "UPDATE versions SET uid = $a, gid = $b, rdev = 0", owner.Uid, owner.Gid);
             }
-            foreach (var column in new[] { "dir_mtime_ns", "dir2_mtime_ns" })
-                Exec(c, t, $"ALTER TABLE events ADD COLUMN {column} INTEGER");
+            if (version is 1 or 2)
+                foreach (var column in new[] { "dir_mtime_ns", "dir2_mtime_ns" })
+                    Exec(c, t, $"ALTER TABLE events ADD COLUMN {column} INTEGER");
+            // From 3, the chunk store's tables are new (created below); whole-file objects of earlier versions stay readable.
+            Exec(c, t, "ALTER TABLE events ADD COLUMN agent_via TEXT");
             Exec(c, t, "UPDATE meta SET value = $a WHERE key = 'schema_version'", Version.ToString(CultureInfo.InvariantCulture));
             t.Commit();
         }
@@ -176,7 +176,7 @@ internal static class Schema
         throw new StoreException(version switch
         {
             null => $"database {path} has no schema version; it is not a Lighthouse store",
-            1 or 2 or 3 => $"database {path} has schema version {version}, older than this Lighthouse's {Version}: open the project for writing once (lighthouse mount) to upgrade it in place",
+            1 or 2 or 3 or 4 => $"database {path} has schema version {version}, older than this Lighthouse's {Version}: open the project for writing once (lighthouse mount) to upgrade it in place",
             _ => Unreadable(path, version.Value),
         });
     }
