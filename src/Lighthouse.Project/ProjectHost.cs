@@ -12,8 +12,12 @@ public sealed class ProjectOptions
     /// <summary>Opens the project's store: the composition root names the implementation.</summary>
     public required IProjectStoreFactory Stores { get; init; }
     public StoreOptions Store { get; init; } = new();
-    /// <summary>Names the agent behind each caller (default: user and command of its process).</summary>
+    /// <summary>Names the agent behind each caller (default: <see cref="ProcessAgentResolver"/> over the project's
+    /// <see cref="AgentRegistry"/>: registered runs, tokens, uid mappings, then user and command).</summary>
     public IAgentResolver? Agents { get; init; }
+    /// <summary>Where the project says what it refused or could not do on its own (a refused token, an unreadable
+    /// agent registry). Default: standard error.</summary>
+    public Action<string>? Log { get; init; }
 }
 
 /// <summary>
@@ -23,10 +27,11 @@ public sealed class ProjectOptions
 /// </summary>
 public sealed class ProjectHost : IDisposable
 {
-    private ProjectHost(string projectDir, IProjectStore store, IAgentResolver agents)
+    private ProjectHost(string projectDir, IProjectStore store, AgentRegistry registry, IAgentResolver agents)
     {
         ProjectDir = projectDir;
         Store = store;
+        Registry = registry;
         Agents = agents;
         Recorder = new ChangeRecorder(store);
         History = new ProjectHistory(store);
@@ -35,6 +40,8 @@ public sealed class ProjectHost : IDisposable
     public string ProjectDir { get; }
     public IProjectStore Store { get; }
     public IAgentResolver Agents { get; }
+    /// <summary>The project's named agents, tokens and uid mappings (.lighthouse/agents.json).</summary>
+    public AgentRegistry Registry { get; }
     public ChangeRecorder Recorder { get; }
     public ProjectHistory History { get; }
     /// <summary>Set once <see cref="FollowExternalChanges"/> was called.</summary>
@@ -58,7 +65,9 @@ public sealed class ProjectHost : IDisposable
         var store = options.Stores.Open(projectDir, options.Store);
         try
         {
-            return new ProjectHost(projectDir, store, options.Agents ?? new ProcessAgentResolver());
+            var registry = new AgentRegistry(projectDir);
+            var log = options.Log ?? (line => Console.Error.WriteLine("lighthouse: " + line));
+            return new ProjectHost(projectDir, store, registry, options.Agents ?? new ProcessAgentResolver(registry: registry) { Refusals = log });
         }
         catch
         {
@@ -66,6 +75,19 @@ public sealed class ProjectHost : IDisposable
             throw;
         }
     }
+
+    /// <summary>
+    /// Makes the running process <paramref name="pid"/> and its descendants the agent <paramref name="agent"/> (with
+    /// <paramref name="role"/>): <c>lighthouse run</c> asks this for itself before it runs the command. False if the
+    /// process is gone.
+    /// </summary>
+    /// <exception cref="NotSupportedException">the project was opened with an agent resolver of its own (tests).</exception>
+    public bool RegisterRun(uint pid, string agent, string? role) => Agents is ProcessAgentResolver resolver
+        ? resolver.Register(pid, agent, role)
+        : throw new NotSupportedException("this project names its callers with a resolver that takes no registrations");
+
+    /// <summary>The processes registered by <c>lighthouse run</c> that are still running.</summary>
+    public IReadOnlyList<ProcessAgentResolver.Registration> Runs => (Agents as ProcessAgentResolver)?.Runs ?? [];
 
     /// <summary>Starts following changes made to the project directory beside the servers.</summary>
     public ExternalChangeFollower FollowExternalChanges() => External ??= new ExternalChangeFollower(ProjectDir, Store, Recorder);

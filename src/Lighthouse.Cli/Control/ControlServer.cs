@@ -39,6 +39,14 @@ namespace Lighthouse.Cli.Control;
 /// → {"op":"diff","from":"@3","to":null,"patch":true,"path":null,"json":false}
 /// → {"op":"snapshot-list","json":false}    → {"op":"status-report","json":false,"verify":false}
 /// </code>
+/// <code>
+/// → {"op":"agent-register","agent":"builder","role":"builder","token":null}
+/// ← {"ok":true,"agent":"builder","role":"builder","token":"lh1.builder.…","expiresUtc":"…"}
+/// </code>
+/// agent-register makes the connected process (its pid from SO_PEERCRED, never one named in the request) and everything
+/// it starts the agent: <c>lighthouse run</c> asks it for itself, then runs the command in its place. The owner (and
+/// root) may name any agent (one not known yet is added, with the role given); others must present a valid token of
+/// that agent. A process that already runs as a named agent cannot become another one.
 /// snapshot-create and snapshot-delete are the owner's (the mount's user) and root's: others get an error. There is
 /// no restore op: restore writes old content, and the mount does not check every file of an old tree for others.
 /// </para>
@@ -290,10 +298,12 @@ public sealed class ControlServer : IDisposable
                     var report = _project.Store.CollectGarbage(policy, request["dryRun"]?.GetValue<bool>() ?? false);
                     return Ok(new JsonObject { ["gc"] = JsonSerializer.SerializeToNode(report, ControlJson.Options) });
                 }
+                case "agent-register":
+                    return RegisterAgent(request, peer);
                 case null:
                     return Error("bad request: no \"op\"", "usage");
                 default:
-                    return Error($"unknown op '{op}'; known: ping, status, verify, log, history, diff, snapshot-list, status-report, snapshot-create, snapshot-delete, gc", "usage");
+                    return Error($"unknown op '{op}'; known: ping, status, verify, log, history, diff, snapshot-list, status-report, snapshot-create, snapshot-delete, gc, agent-register", "usage");
             }
         }
         catch (ControlRequestException e) { return Error(e.Message, "usage"); }
@@ -302,9 +312,53 @@ public sealed class ControlServer : IDisposable
         catch (FormatException e) { return Error(e.Message, "usage"); }
         catch (PointNotFoundException e) { return Error(e.Message, "usage"); }
         catch (SnapshotExistsException e) { return Error(e.Message, "usage"); }
+        catch (AgentRegistryException e) { return Error(e.Message, "usage"); }
         catch (StoreException e) { return Error(e.Message, "failure"); }
         catch (ArgumentException e) { return Error(e.Message, "usage"); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return Error(e.Message, "failure"); }
+    }
+
+    /// <summary>Lifetime of the token a run of the owner's gets (descendants that leave the process tree keep it).</summary>
+    public static readonly TimeSpan RunTokenLifetime = TimeSpan.FromDays(7);
+
+    private JsonObject RegisterAgent(JsonObject request, PeerCredentials? peer)
+    {
+        if (peer is null || peer.Pid <= 0) throw new ControlRequestException("agent-register needs a connected process (it registers the caller itself)");
+        var name = Str(request, "agent") ?? throw new ControlRequestException("agent-register needs \"agent\"");
+        var role = Str(request, "role");
+        var token = Str(request, "token");
+        AgentRegistry.CheckName(name);
+        if (role is not null) AgentRegistry.CheckName(role, "role");
+        var registry = _project.Registry;
+        registry.Refresh();
+        // A process already working as a named agent stays that agent: one agent cannot start another.
+        var already = _project.Agents.Resolve(new Caller((uint)peer.Pid, (uint)peer.Uid, (uint)peer.Gid));
+        if (already.Source is AgentSource.Ancestor or AgentSource.Token && already.Name != name)
+            throw new NotTheOwnerException($"this process already runs as agent '{already.Name}' (identified by {already.Via}); an agent cannot start another agent");
+        NamedAgent known;
+        string? runToken = null;
+        DateTime? expires = null;
+        if (IsOwner(peer))
+        {
+            known = registry.Find(name) ?? registry.Add(name, role);
+            var (issued, text) = registry.IssueToken(name, RunTokenLifetime, $"lighthouse run, pid {peer.Pid}");
+            (runToken, expires) = (text, issued.ExpiresUtc);
+        }
+        else
+        {
+            if (token is null)
+                throw new NotTheOwnerException($"only the mount's owner (uid {OwnerUid}) may run agents without a token; pass agent '{name}''s token (--token or LIGHTHOUSE_TOKEN)");
+            var (result, agent, issued) = registry.Check(token);
+            if (result != TokenCheck.Valid) throw new NotTheOwnerException($"the token was refused: {ProcessAgentResolver.Describe(result)}");
+            if (agent!.Name != name) throw new NotTheOwnerException($"the token is agent '{agent.Name}''s, not '{name}''s");
+            if (role is not null && role != agent.Role) throw new NotTheOwnerException($"agent '{name}' has role '{agent.Role ?? "(none)"}'; only the mount's owner may run it with another");
+            known = agent;
+            (runToken, expires) = (token, issued!.ExpiresUtc);
+        }
+        var runRole = role ?? known.Role;
+        if (!_project.RegisterRun((uint)peer.Pid, name, runRole))
+            throw new ControlRequestException($"process {peer.Pid} is gone");
+        return Ok(new JsonObject { ["agent"] = name, ["role"] = runRole, ["token"] = runToken, ["expiresUtc"] = expires });
     }
 
     /// <summary>
