@@ -1,4 +1,5 @@
 using YamlDotNet.Core;
+using YamlDotNet.Core.Events;
 using YamlDotNet.RepresentationModel;
 
 namespace Lighthouse.Project.Policy;
@@ -16,9 +17,10 @@ internal static class PolicyParser
     public static AccessPolicy Parse(string yaml, string sourceName)
     {
         var stream = new YamlStream();
+        var parser = new PositionTrackingParser(new Parser(new StringReader(yaml)));
         try
         {
-            stream.Load(new StringReader(yaml));
+            stream.Load(parser);
         }
         catch (YamlException e)
         {
@@ -27,6 +29,13 @@ internal static class PolicyParser
             int cut = problem.IndexOf("): ", StringComparison.Ordinal);
             if (problem.StartsWith("(Line:", StringComparison.Ordinal) && cut >= 0) problem = problem[(cut + 3)..];
             throw new PolicyFormatException(sourceName, (int)e.Start.Line, (int)e.Start.Column, $"not valid YAML: {problem}", e);
+        }
+        catch (InvalidOperationException e)
+        {
+            // YamlDotNet 18.1.0's scanner throws this, with no position, on some malformed input (an unclosed flow
+            // list running into the next line): report it after the last part that did parse.
+            throw new PolicyFormatException(sourceName, (int)parser.LastGood.Line, (int)parser.LastGood.Column,
+                "not valid YAML after this point (an unclosed '[', '{' or quote?)", e);
         }
         if (stream.Documents.Count == 0) return Empty(sourceName);
         if (stream.Documents.Count > 1)
@@ -222,5 +231,19 @@ internal static class PolicyParser
             (previous, current) = (current, previous);
         }
         return previous[b.Length];
+    }
+
+    /// <summary>Passes events through and remembers where the last one ended, for errors that carry no position.</summary>
+    private sealed class PositionTrackingParser(IParser inner) : IParser
+    {
+        public Mark LastGood { get; private set; } = Mark.Empty;
+
+        public ParsingEvent? Current => inner.Current;
+
+        public bool MoveNext()
+        {
+            if (inner.Current is { } current) LastGood = current.End;
+            return inner.MoveNext();
+        }
     }
 }
