@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace Lighthouse.Project.Policy;
@@ -43,10 +44,16 @@ public sealed class AccessPolicy
     /// </summary>
     /// <param name="path">Project-relative, <c>/</c>-separated, no leading slash (<c>src/a.c</c>); the root is empty.</param>
     /// <param name="isDirectory">Whether the path is a directory (patterns ending in <c>/</c> match only directories).</param>
+    [SkipLocalsInit]
     public PolicyDecision Decide(PolicySubject subject, PolicyOperation operation, ReadOnlySpan<char> path, bool isDirectory)
     {
-        foreach (var rule in _rulesByOperation[(int)operation])
-            if (rule.Matches(subject, path, isDirectory))
+        var rules = _rulesByOperation[(int)operation];
+        if (rules.Length == 0) return Outcome(DefaultEffect, operation, null);
+        int count = PathSegments.CountOf(path);
+        Span<int> starts = count < PathSegments.StackDepth ? stackalloc int[PathSegments.StackDepth] : new int[count + 1];
+        var segments = new PathSegments(path, starts);
+        foreach (var rule in rules)
+            if (rule.Matches(subject, segments, isDirectory))
                 return Outcome(rule.Effect, operation, rule);
         return Outcome(DefaultEffect, operation, null);
     }

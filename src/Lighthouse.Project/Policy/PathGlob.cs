@@ -19,6 +19,8 @@ internal sealed class PathGlob
     /// <summary>The segments; null stands for <c>**</c>. An unanchored pattern starts with one.</summary>
     private readonly Wildcard?[] _segments;
     private readonly bool _directoryOnly;
+    /// <summary>What some segment of a covered path must have (see <see cref="PathSegments"/>): checked before matching.</summary>
+    private readonly ulong _lengths, _firsts, _lasts;
 
     public string Pattern { get; }
 
@@ -27,6 +29,7 @@ internal sealed class PathGlob
         Pattern = pattern;
         _segments = segments;
         _directoryOnly = directoryOnly;
+        foreach (var glob in segments) glob?.AddRequirements(ref _lengths, ref _firsts, ref _lasts);
     }
 
     /// <exception cref="FormatException">What is wrong with the pattern, in words for the policy's author.</exception>
@@ -64,51 +67,53 @@ internal sealed class PathGlob
     }
 
     /// <summary>True when the pattern matches <paramref name="path"/> itself or one of the directories above it.</summary>
-    public bool Covers(ReadOnlySpan<char> path, bool isDirectory) =>
-        !path.IsEmpty && MatchFrom(0, path, 0, isDirectory);
+    public bool Covers(ReadOnlySpan<char> path, bool isDirectory)
+    {
+        int count = PathSegments.CountOf(path);
+        Span<int> starts = count < PathSegments.StackDepth ? stackalloc int[PathSegments.StackDepth] : new int[count + 1];
+        return Covers(new PathSegments(path, starts), isDirectory);
+    }
+
+    /// <inheritdoc cref="Covers(ReadOnlySpan{char}, bool)"/>
+    public bool Covers(scoped in PathSegments path, bool isDirectory)
+    {
+        if (path.Count == 0) return false;
+        if ((path.Lengths & _lengths) != _lengths || (path.Firsts & _firsts) != _firsts || (path.Lasts & _lasts) != _lasts)
+            return false;
+        if (_segments.Length == 2 && _segments[0] is null && _segments[1] is { } name)
+        {
+            // A name at any depth (the usual pattern): no recursion.
+            for (int i = 0; i < path.Count; i++)
+                if (name.Matches(path[i]) && (i < path.Count - 1 || !_directoryOnly || isDirectory)) return true;
+            return false;
+        }
+        return MatchFrom(0, path, 0, isDirectory);
+    }
 
     /// <summary>
-    /// Whether segments from <paramref name="segment"/> on match the path from offset <paramref name="start"/> on
-    /// (past <c>path.Length</c>: the path is used up). Recursion only at <c>**</c>, so as deep as a pattern has those.
+    /// Whether pattern segments from <paramref name="segment"/> on match path segments from <paramref name="at"/> on
+    /// (<c>at == path.Count</c>: the path is used up). Recursion only at <c>**</c>, so as deep as a pattern has those.
     /// </summary>
-    private bool MatchFrom(int segment, ReadOnlySpan<char> path, int start, bool isDirectory)
+    private bool MatchFrom(int segment, scoped in PathSegments path, int at, bool isDirectory)
     {
         while (true)
         {
-            bool pathLeft = start <= path.Length;
             if (segment == _segments.Length)
                 // Used up with path left over: the pattern matched a directory above the path, which covers it.
-                return pathLeft || !_directoryOnly || isDirectory;
+                return at < path.Count || !_directoryOnly || isDirectory;
             var glob = _segments[segment];
             if (glob is null)
             {
-                int at = start;
-                if (segment == _segments.Length - 1)
-                {
-                    // A trailing "**" is what lies inside: at least one more segment.
-                    if (!pathLeft) return false;
-                    at = NextStart(path, at);
-                }
-                while (true)
-                {
-                    if (MatchFrom(segment + 1, path, at, isDirectory)) return true;
-                    if (at > path.Length) return false;
-                    at = NextStart(path, at);
-                }
+                // "**" takes zero or more segments; a trailing one is what lies inside, so at least one.
+                int from = segment == _segments.Length - 1 ? at + 1 : at;
+                for (int next = from; next <= path.Count; next++)
+                    if (MatchFrom(segment + 1, path, next, isDirectory)) return true;
+                return false;
             }
-            if (!pathLeft) return false;
-            int next = NextStart(path, start);
-            if (!glob.Matches(path[start..(next - 1)])) return false;
+            if (at == path.Count || !glob.Matches(path[at])) return false;
             segment++;
-            start = next;
+            at++;
         }
-    }
-
-    /// <summary>Where the segment after the one starting at <paramref name="start"/> starts; <c>path.Length + 1</c> after the last.</summary>
-    private static int NextStart(ReadOnlySpan<char> path, int start)
-    {
-        int slash = path[start..].IndexOf('/');
-        return slash < 0 ? path.Length + 1 : start + slash + 1;
     }
 
     public override string ToString() => Pattern;

@@ -69,7 +69,7 @@ public sealed class PolicyRule
     /// Whether every criterion but the operation matches. The subject's criteria are checked before the path:
     /// they are cheaper, and in most policies they are what rules out a rule.
     /// </summary>
-    internal bool Matches(PolicySubject subject, ReadOnlySpan<char> path, bool isDirectory)
+    internal bool Matches(PolicySubject subject, scoped in PathSegments path, bool isDirectory)
     {
         if (_roles is not null && (subject.Role is null || !AnyMatches(_roles, subject.Role))) return false;
         if (_agents is not null && !AnyMatches(_agents, subject.Agent)) return false;

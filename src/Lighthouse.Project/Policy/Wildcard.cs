@@ -52,6 +52,21 @@ internal sealed class Wildcard
     /// </summary>
     public static Wildcard ForLine(string pattern) => Compile(pattern, brackets: false);
 
+    /// <summary>
+    /// Adds what any text this matches must have, as bits of <see cref="PathSegments"/>' summaries (length, first and
+    /// last character, each taken modulo 64): a path lacking one of them is rejected without matching.
+    /// </summary>
+    public void AddRequirements(ref ulong lengths, ref ulong firsts, ref ulong lasts)
+    {
+        if (_shape == Shape.Literal) lengths |= PathSegments.Bit(_literal.Length);
+        bool literalStart = _shape is Shape.Literal or Shape.Prefix && _literal.Length > 0;
+        bool literalEnd = _shape is Shape.Literal or Shape.Suffix && _literal.Length > 0;
+        if (literalStart) firsts |= PathSegments.Bit(_literal[0]);
+        if (literalEnd) lasts |= PathSegments.Bit(_literal[^1]);
+        if (_shape == Shape.General && _tokens[0].Kind == TokenKind.Char) firsts |= PathSegments.Bit(_tokens[0].Char);
+        if (_shape == Shape.General && _tokens[^1].Kind == TokenKind.Char) lasts |= PathSegments.Bit(_tokens[^1].Char);
+    }
+
     public bool Matches(ReadOnlySpan<char> text) => _shape switch
     {
         Shape.Literal => text.SequenceEqual(_literal),

@@ -71,6 +71,18 @@ public class PathGlobTests
         Assert.Equal(expected, PathGlob.Compile(pattern).Covers(path, isDirectory));
     }
 
+    [Fact]
+    public void Paths_deeper_than_the_stack_buffer_are_matched_too()
+    {
+        string deep = string.Join('/', Enumerable.Range(0, 100).Select(i => $"d{i}")) + "/key.pem";
+
+        Assert.True(PathGlob.Compile("*.pem").Covers(deep, isDirectory: false));
+        Assert.True(PathGlob.Compile("/d0/**/d99/").Covers(deep, isDirectory: false));
+        Assert.False(PathGlob.Compile("/d1/").Covers(deep, isDirectory: false));
+        var policy = AccessPolicy.Parse("rules:\n  - {path: d42/, effect: hide}\n", "p");
+        Assert.Equal(PolicyErrno.ENOENT, policy.Decide(new("a", null, null), PolicyOperation.Read, deep, false).Errno);
+    }
+
     [Theory]
     [InlineData("*")]
     [InlineData("**")]
