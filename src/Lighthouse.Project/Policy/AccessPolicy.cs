@@ -1,0 +1,98 @@
+using System.Runtime.CompilerServices;
+using System.Text;
+
+namespace Lighthouse.Project.Policy;
+
+/// <summary>
+/// A loaded policy.yaml: rules evaluated top-down, first match wins, the default when none matches. Immutable, so a
+/// reload swaps the whole object and a request in flight keeps the policy it started with. <see cref="Decide"/> runs on
+/// every FUSE request: it allocates nothing, and looks only at the rules that name the request's operation.
+/// </summary>
+public sealed class AccessPolicy
+{
+    /// <summary>The rules that cover each operation, in file order, indexed by <see cref="PolicyOperation"/>.</summary>
+    private readonly PolicyRule[][] _rulesByOperation;
+
+    /// <summary>No rules, default allow: what a project without policy.yaml (or with an empty one) gets.</summary>
+    public static AccessPolicy AllowAll { get; } = new("(no policy)", PolicyMode.Enforce, PolicyEffect.Allow, []);
+
+    /// <summary>The file the policy came from, as given to <see cref="Parse"/>.</summary>
+    public string SourceName { get; }
+
+    public PolicyMode Mode { get; }
+
+    /// <summary>The effect when no rule matches.</summary>
+    public PolicyEffect DefaultEffect { get; }
+
+    public IReadOnlyList<PolicyRule> Rules { get; }
+
+    internal AccessPolicy(string sourceName, PolicyMode mode, PolicyEffect defaultEffect, IReadOnlyList<PolicyRule> rules)
+    {
+        SourceName = sourceName;
+        Mode = mode;
+        DefaultEffect = defaultEffect;
+        Rules = rules;
+        _rulesByOperation = PolicyOperations.All.Select(op => rules.Where(r => r.AppliesTo(op)).ToArray()).ToArray();
+    }
+
+    /// <summary>Reads a policy from its YAML text. <paramref name="sourceName"/> names the file in errors and explanations.</summary>
+    /// <exception cref="PolicyFormatException">The first thing wrong with the file, with its line and column.</exception>
+    public static AccessPolicy Parse(string yaml, string sourceName) => PolicyParser.Parse(yaml, sourceName);
+
+    /// <summary>
+    /// What the policy does with <paramref name="operation"/> on <paramref name="path"/> by <paramref name="subject"/>.
+    /// </summary>
+    /// <param name="path">Project-relative, <c>/</c>-separated, no leading slash (<c>src/a.c</c>); the root is empty.</param>
+    /// <param name="isDirectory">Whether the path is a directory (patterns ending in <c>/</c> match only directories).</param>
+    [SkipLocalsInit]
+    public PolicyDecision Decide(PolicySubject subject, PolicyOperation operation, ReadOnlySpan<char> path, bool isDirectory)
+    {
+        var rules = _rulesByOperation[(int)operation];
+        if (rules.Length == 0) return Outcome(DefaultEffect, operation, null);
+        int count = PathSegments.CountOf(path);
+        Span<int> starts = count < PathSegments.StackDepth ? stackalloc int[PathSegments.StackDepth] : new int[count + 1];
+        var segments = new PathSegments(path, starts);
+        foreach (var rule in rules)
+            if (rule.Matches(subject, segments, isDirectory))
+                return Outcome(rule.Effect, operation, rule);
+        return Outcome(DefaultEffect, operation, null);
+    }
+
+    /// <summary>
+    /// Whether a directory listing must leave the entry out: the decision for listing it (a directory) or reading it
+    /// (a file) is to hide it, in enforce mode. In audit mode nothing is hidden.
+    /// </summary>
+    public bool IsHidden(PolicySubject subject, ReadOnlySpan<char> path, bool isDirectory)
+    {
+        var decision = Decide(subject, isDirectory ? PolicyOperation.List : PolicyOperation.Read, path, isDirectory);
+        return decision.Effect == PolicyEffect.Hide && !decision.Allowed;
+    }
+
+    private PolicyDecision Outcome(PolicyEffect effect, PolicyOperation operation, PolicyRule? rule)
+    {
+        int errno = PolicyErrno.For(effect, operation);
+        bool refused = errno != 0;
+        bool enforced = refused && Mode == PolicyMode.Enforce;
+        return new PolicyDecision(effect, Allowed: !enforced, WouldDeny: refused, Errno: enforced ? errno : 0, rule);
+    }
+
+    /// <summary>The policy in a normalized form for <c>lighthouse policy show</c>: mode, default, then one block per rule.</summary>
+    public string Describe()
+    {
+        var text = new StringBuilder();
+        text.Append("policy: ").Append(SourceName).Append('\n');
+        text.Append("mode: ").Append(PolicyNames.Of(Mode));
+        if (Mode == PolicyMode.Audit) text.Append(" (denials are reported, not enforced)");
+        text.Append('\n');
+        text.Append("default: ").Append(PolicyNames.Of(DefaultEffect)).Append(" (when no rule matches)\n");
+        text.Append("rules: ").Append(Rules.Count).Append(" (first match wins)\n");
+        foreach (var rule in Rules)
+        {
+            text.Append('\n');
+            rule.Render(text);
+        }
+        return text.ToString();
+    }
+
+    public override string ToString() => Describe();
+}
