@@ -19,6 +19,8 @@ public static class StoreVerbs
         RestoreCommand.Create(),
         GcCommand.Create(),
         DuCommand.Create(),
+        AgentCommand.Create(),
+        RunCommand.Create(),
     ];
 
     /// <summary>

@@ -71,8 +71,8 @@ public sealed class AgentRegistry
         {
             var stamp = Stamp(_file);
             if (stamp == _seen) return false;
+            _seen = stamp; // a damaged file is reported once, not at every look, until it changes again
             _current = stamp is null ? Snapshot.Empty : Load(_file);
-            _seen = stamp;
             Generation++;
             return true;
         }
