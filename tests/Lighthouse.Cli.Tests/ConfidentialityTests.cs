@@ -146,7 +146,7 @@ public sealed class ConfidentialityTests
         foreach (var s in Secrets) Assert.DoesNotContain(s, unmountedDiff.All);
     }
 
-    private sealed record Result(int Code, string Out, string Err)
+    internal sealed record Result(int Code, string Out, string Err)
     {
         public string All => Out + Err;
         public override string ToString() => $"exit {Code}\n--- stdout\n{Out}\n--- stderr\n{Err}";
@@ -159,7 +159,7 @@ public sealed class ConfidentialityTests
     }
 
     /// <summary>Runs a shell command as another user (its own uid, gid and groups; nothing of root's).</summary>
-    private static Result As(string user, string command)
+    internal static Result As(string user, string command)
     {
         var psi = new ProcessStartInfo("setpriv", ["--reuid=" + user, "--regid=" + user, "--init-groups", "--reset-env", "/bin/sh", "-c", command])
         {
@@ -175,7 +175,7 @@ public sealed class ConfidentialityTests
     private static string Mode(string path) => Convert.ToString((int)File.GetUnixFileMode(path), 8);
 
     /// <summary>Creates an unprivileged system user without a home, unless it exists.</summary>
-    private static void EnsureUser(string name)
+    internal static void EnsureUser(string name)
     {
         var (code, _) = LighthouseMountFixture.Run("id", $"-u {name}");
         if (code == 0) return;
