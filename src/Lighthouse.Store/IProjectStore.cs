@@ -312,6 +312,11 @@ public interface IProjectStore : IDisposable
     /// <summary>Removes a snapshot name with a <c>snapshot-delete</c> event; <see cref="PointNotFoundException"/> if there is none.</summary>
     void DeleteSnapshot(Actor agent, string name);
 
+    /// <summary>Records that the access policy refused (or would have refused) <paramref name="agent"/> something on
+    /// <paramref name="path"/> (and <paramref name="path2"/>): a <c>deny</c> event, hash-chained like every other, whose
+    /// <paramref name="detail"/> (a JSON object) says which operation, rule and command. Returns once queued.</summary>
+    Task<StoreEvent> RecordDenialAsync(Actor agent, string path, string? path2, string detail);
+
     // ---------------------------------------------------------------- integrity and reconciliation
 
     /// <summary>

@@ -416,6 +416,14 @@ public sealed partial class ProjectStore
         });
     }
 
+    public Task<StoreEvent> RecordDenialAsync(Actor agent, string path, string? path2, string detail)
+    {
+        CheckAgent(agent);
+        path = StorePath.Normalize(path);
+        if (path2 is not null) path2 = StorePath.Normalize(path2);
+        return _writer.SubmitAsync(ctx => ctx.Append(new EventDraft(agent, EventOp.Deny, path, path2, FileId: 0, Detail: detail)));
+    }
+
     private static void ValidateSnapshotName(string name)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);

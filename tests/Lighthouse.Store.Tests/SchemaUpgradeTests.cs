@@ -123,6 +123,7 @@ public sealed class SchemaUpgradeTests : IDisposable
         using (var c = Connect(_p.Dir))
         {
             Exec(c, null, "ALTER TABLE events DROP COLUMN agent_via");
+            Exec(c, null, "ALTER TABLE events DROP COLUMN detail");
             Exec(c, null, "UPDATE meta SET value = '4' WHERE key = 'schema_version'");
         }
         // Baseline and init events were written with a provenance: rehash the chain as schema 4 would have it.
@@ -153,7 +154,7 @@ public sealed class SchemaUpgradeTests : IDisposable
         using var c = Connect(projectDir);
         using var t = c.BeginTransaction();
         var events = new List<StoreEvent>();
-        using (var select = Command(c, t, $"SELECT {Lighthouse.Store.Events.EventCodec.Columns.Replace(", agent_via", ", NULL")} FROM events ORDER BY seq"))
+        using (var select = Command(c, t, $"SELECT {Lighthouse.Store.Events.EventCodec.Columns.Replace(", agent_via, detail", ", NULL, NULL")} FROM events ORDER BY seq"))
         using (var r = select.ExecuteReader())
             while (r.Read()) events.Add(Lighthouse.Store.Events.EventCodec.Read(r, (0, 0)));
         var prev = new byte[32];
@@ -255,6 +256,7 @@ public sealed class SchemaUpgradeTests : IDisposable
         foreach (var column in new[] { "dir_mtime_ns", "dir2_mtime_ns" })
             Exec(c, t, $"ALTER TABLE events DROP COLUMN {column}");
         Exec(c, t, "ALTER TABLE events DROP COLUMN agent_via");
+        Exec(c, t, "ALTER TABLE events DROP COLUMN detail");
         Exec(c, t, $"UPDATE meta SET value = '{schema}' WHERE key = 'schema_version'");
         t.Commit();
     }

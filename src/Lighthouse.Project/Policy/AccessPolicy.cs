@@ -58,6 +58,38 @@ public sealed class AccessPolicy
         return Outcome(DefaultEffect, operation, null);
     }
 
+    /// <summary>Whether any rule looks at the caller's command line (reading it costs a /proc read per request).</summary>
+    public bool UsesCommands => Rules.Any(r => r.Commands is not null);
+
+    /// <summary>Whether the policy can refuse anything at all (a server may skip every check when it cannot).</summary>
+    public bool IsPermissive => Mode == PolicyMode.Audit ? Rules.Count == 0 && DefaultEffect == PolicyEffect.Allow
+        : DefaultEffect == PolicyEffect.Allow && Rules.All(r => r.Effect == PolicyEffect.Allow);
+
+    /// <summary>
+    /// Whether <paramref name="path"/> may be visible to some callers and hidden from others: a hide rule (or a hide
+    /// default) could decide it, and who asks can change which rule decides. The kernel shares its cache of names and
+    /// attributes between all callers, so such a path must not be cached: each caller's lookup has to reach the policy.
+    /// Conservative: true whenever a subject-dependent rule that covers the path comes before the hide that covers it.
+    /// </summary>
+    [SkipLocalsInit]
+    public bool VisibilityVaries(ReadOnlySpan<char> path, bool isDirectory)
+    {
+        if (Mode == PolicyMode.Audit) return false;
+        int count = PathSegments.CountOf(path);
+        Span<int> starts = count < PathSegments.StackDepth ? stackalloc int[PathSegments.StackDepth] : new int[count + 1];
+        var segments = new PathSegments(path, starts);
+        bool subjectRuleBefore = false;
+        // Visibility is decided by the rules for listing (directories) or reading (files).
+        foreach (var rule in _rulesByOperation[(int)(isDirectory ? PolicyOperation.List : PolicyOperation.Read)])
+        {
+            if (!rule.MatchesPath(segments, isDirectory)) continue;
+            if (rule.Effect == PolicyEffect.Hide && (subjectRuleBefore || rule.DependsOnSubject)) return true;
+            if (!rule.DependsOnSubject) return false; // decides for everyone from here on
+            subjectRuleBefore = true;
+        }
+        return DefaultEffect == PolicyEffect.Hide && subjectRuleBefore;
+    }
+
     /// <summary>
     /// Whether a directory listing must leave the entry out: the decision for listing it (a directory) or reading it
     /// (a file) is to hide it, in enforce mode. In audit mode nothing is hidden.

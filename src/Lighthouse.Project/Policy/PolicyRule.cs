@@ -80,6 +80,18 @@ public sealed class PolicyRule
         return false;
     }
 
+    /// <summary>Whether the rule's outcome depends on who asks (it names roles, agents or commands).</summary>
+    internal bool DependsOnSubject => _roles is not null || _agents is not null || _commands is not null;
+
+    /// <summary>Whether the path criterion alone matches (whoever asks).</summary>
+    internal bool MatchesPath(scoped in PathSegments path, bool isDirectory)
+    {
+        if (_paths is null) return true;
+        foreach (var glob in _paths)
+            if (glob.Covers(path, isDirectory)) return true;
+        return false;
+    }
+
     private static bool AnyMatches(Wildcard[] globs, string text)
     {
         foreach (var glob in globs)

@@ -10,7 +10,7 @@ internal static class EventCodec
 {
     public const string Columns =
         "seq, time_ticks, agent, op, path, path2, file_id, before_version, after_version, other_file_id, " +
-        "kind, size, mode, mtime_ns, inode, content_state, content_hash, point, prev_hash, hash, uid, gid, rdev, dir_mtime_ns, dir2_mtime_ns, agent_via";
+        "kind, size, mode, mtime_ns, inode, content_state, content_hash, point, prev_hash, hash, uid, gid, rdev, dir_mtime_ns, dir2_mtime_ns, agent_via, detail";
 
     public static readonly byte[] GenesisHash = new byte[32];
 
@@ -24,8 +24,8 @@ internal static class EventCodec
 
     /// <summary>Format 1 (schema 1) encodes the fields up to prev_hash; format 2 appends, for an event with attributes,
     /// a format marker and uid, gid, rdev; format 3 then appends, for an event that carries directory modification times,
-    /// its own marker and the two times; format 4, for an event that says how its agent was identified, its marker and that
-    /// word — so events written before an upgrade still verify.</summary>
+    /// its own marker and the two times; format 4, for an event that says how its agent was identified or carries a detail (a denial), its
+    /// marker, that word and the detail — so events written before an upgrade still verify.</summary>
     public static byte[] ComputeHash(StoreEvent e)
     {
         var buffer = t_buffer ??= new ArrayBufferWriterLite(256);
@@ -62,10 +62,11 @@ internal static class EventCodec
             buffer.Long(e.DirMtimeNs);
             buffer.Long(e.Dir2MtimeNs);
         }
-        if (e.AgentVia is not null)
+        if (e.AgentVia is not null || e.Detail is not null)
         {
             buffer.Long(4);
             buffer.Text(e.AgentVia);
+            buffer.Text(e.Detail);
         }
         return SHA256.HashData(buffer.Written);
     }
@@ -78,12 +79,12 @@ internal static class EventCodec
             .Bind(7, e.FileId).Bind(8, e.BeforeVersion).Bind(9, e.AfterVersion).Bind(10, e.OtherFileId)
             .Bind(11, a is null ? null : (long)a.Kind).Bind(12, a?.Size).Bind(13, a?.Mode).Bind(14, a?.MtimeNs).Bind(15, a?.Inode)
             .Bind(16, (long)e.ContentState).Bind(17, e.ContentHash).Bind(18, e.Point).Bind(19, e.PrevHash).Bind(20, e.Hash)
-            .Bind(21, owned?.Uid).Bind(22, owned?.Gid).Bind(23, owned?.Rdev).Bind(24, e.DirMtimeNs).Bind(25, e.Dir2MtimeNs).Bind(26, e.AgentVia)
+            .Bind(21, owned?.Uid).Bind(22, owned?.Gid).Bind(23, owned?.Rdev).Bind(24, e.DirMtimeNs).Bind(25, e.Dir2MtimeNs).Bind(26, e.AgentVia).Bind(27, e.Detail)
             .Execute();
     }
 
     public static Sqlite.RawStatement PrepareInsert(SqliteConnection connection) =>
-        new(connection, $"INSERT INTO events({Columns}) VALUES({string.Join(", ", Enumerable.Range(1, 26).Select(i => "?" + i))})");
+        new(connection, $"INSERT INTO events({Columns}) VALUES({string.Join(", ", Enumerable.Range(1, 27).Select(i => "?" + i))})");
 
     /// <summary>Reads a row selected with <see cref="Columns"/>; an event of schema 1 reads as owned by <paramref name="legacyOwner"/>.</summary>
     public static StoreEvent Read(SqliteDataReader r, (long Uid, long Gid) legacyOwner)
@@ -109,7 +110,8 @@ internal static class EventCodec
             attrs is not null && r.IsDBNull(20) ? 1 : StoreEvent.CurrentFormat,
             r.IsDBNull(23) ? null : r.GetInt64(23),
             r.IsDBNull(24) ? null : r.GetInt64(24),
-            r.IsDBNull(25) ? null : r.GetString(25));
+            r.IsDBNull(25) ? null : r.GetString(25),
+            r.IsDBNull(26) ? null : r.GetString(26));
     }
 
     /// <summary>A tiny growable buffer for the canonical encoding (length-prefixed, null-marked fields).</summary>

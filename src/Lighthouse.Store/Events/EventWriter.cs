@@ -22,7 +22,8 @@ internal sealed record EventDraft(
     string? ContentHash = null,
     long? Point = null,
     long? DirMtimeNs = null,       // see StoreEvent: the changed directories' mtimes
-    long? Dir2MtimeNs = null);
+    long? Dir2MtimeNs = null,
+    string? Detail = null);        // see StoreEvent
 
 internal sealed class WriteContext
 {
@@ -50,7 +51,7 @@ internal sealed class WriteContext
         var ticks = Math.Max(DateTime.UtcNow.Ticks, LastTicks);
         var e = new StoreEvent(seq, new DateTime(ticks, DateTimeKind.Utc), d.Agent.Name, d.Op, d.Path, d.Path2,
             d.FileId ?? seq, d.BeforeVersion, d.NewVersion ? seq : d.AfterVersion, d.OtherFileId, d.Attributes,
-            d.ContentState, d.ContentHash, d.Point, LastHash, [], DirMtimeNs: d.DirMtimeNs, Dir2MtimeNs: d.Dir2MtimeNs, AgentVia: d.Agent.Via);
+            d.ContentState, d.ContentHash, d.Point, LastHash, [], DirMtimeNs: d.DirMtimeNs, Dir2MtimeNs: d.Dir2MtimeNs, AgentVia: d.Agent.Via, Detail: d.Detail);
         e = e with { Hash = EventCodec.ComputeHash(e) };
         EventCodec.Insert(_insert, e);
         Index.Apply(e);

@@ -210,6 +210,9 @@ internal sealed class IndexApplier : IDisposable
             case EventOp.SnapshotDelete:
                 _deleteSnapshot.Bind(1, e.Path).Execute();
                 break;
+            case EventOp.Deny:
+                break; // a refusal changes nothing
+
             default:
                 throw new StoreException($"event @{e.Seq} has operation {e.Op}, which the index does not know");
         }

@@ -22,6 +22,9 @@ public enum EventOp
     Link,
     SnapshotCreate,
     SnapshotDelete,
+    /// <summary>The access policy refused (or, in audit mode, would have refused) an operation: Path (and Path2 for a
+    /// rename) is what was asked for, <see cref="StoreEvent.Detail"/> says which operation, rule and command. Changes nothing.</summary>
+    Deny,
 }
 
 /// <summary>Whether the bytes of a file version are kept.</summary>
@@ -104,7 +107,8 @@ public sealed record StoreEvent(
     int Format = StoreEvent.CurrentFormat,
     long? DirMtimeNs = null,
     long? Dir2MtimeNs = null,
-    string? AgentVia = null)
+    string? AgentVia = null,
+    string? Detail = null)
 {
     /// <summary>The encoding of events since schema 3: their attributes' owner, group and device are hashed (format 2), and
     /// the directory modification times they carry (format 3; an event without them is encoded as in format 2).</summary>

@@ -43,7 +43,8 @@ internal static class Schema
             rdev           INTEGER,
             dir_mtime_ns   INTEGER,
             dir2_mtime_ns  INTEGER,
-            agent_via      TEXT);
+            agent_via      TEXT,
+            detail         TEXT);
         CREATE INDEX IF NOT EXISTS events_agent ON events(agent, seq);
         CREATE INDEX IF NOT EXISTS events_path  ON events(path, seq);
         CREATE INDEX IF NOT EXISTS events_path2 ON events(path2, seq) WHERE path2 IS NOT NULL;
@@ -135,7 +136,7 @@ internal static class Schema
     /// no owner), and read as the owner of the project directory at the upgrade (kept in meta as legacy_uid, legacy_gid);
     /// the versions built from them get those values, as a rebuild of the index gives them. From 1 or 2: events gain
     /// dir_mtime_ns and dir2_mtime_ns, NULL for the old ones (history then shows a directory's mtime from its own versions,
-    /// as before). From 1 to 4: events gain agent_via (how the agent was identified), NULL for the old ones. A database of
+    /// as before). From 1 to 4: events gain agent_via (how the agent was identified) and detail (what a denial refused), NULL for the old ones. A database of
     /// a newer schema is refused, untouched.
     /// </summary>
     public static void CreateOrUpgrade(SqliteConnection c, string path, string projectDir)
@@ -161,6 +162,7 @@ internal static class Schema
                     Exec(c, t, $"ALTER TABLE events ADD COLUMN {column} INTEGER");
             // From 3, the chunk store's tables are new (created below); whole-file objects of earlier versions stay readable.
             Exec(c, t, "ALTER TABLE events ADD COLUMN agent_via TEXT");
+            Exec(c, t, "ALTER TABLE events ADD COLUMN detail TEXT");
             Exec(c, t, "UPDATE meta SET value = $a WHERE key = 'schema_version'", Version.ToString(CultureInfo.InvariantCulture));
             t.Commit();
         }
