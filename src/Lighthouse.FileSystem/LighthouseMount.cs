@@ -1,3 +1,4 @@
+using Lighthouse.FileSystem.Agents;
 using Lighthouse.FileSystem.Current;
 using Lighthouse.FileSystem.History;
 using Lighthouse.FileSystem.Sections;
@@ -32,7 +33,7 @@ public sealed class LighthouseMountOptions
 /// <summary>
 /// The whole Lighthouse tree over one project, and its hosting: opens the project (store,
 /// reconciliation, recorder), builds the mount root from its sections — current/ (the project
-/// directory, every change recorded) and history/ — and serves it until unmounted.
+/// directory, every change recorded), history/ and agents/ — and serves it until unmounted.
 /// </summary>
 public sealed class LighthouseMount : IDisposable
 {
@@ -63,7 +64,7 @@ public sealed class LighthouseMount : IDisposable
             var current = new CurrentSection(project, SectionIds.Tag(1), options.KernelPassthrough, options.CacheTimeout);
             var history = new HistorySection(project.History, SectionIds.Tag(2), uid, gid);
             // The mount's top-level directories, in listing order: a new section is one line here.
-            var root = new MountRoot([current, history], uid, gid);
+            var root = new MountRoot([current, history, new AgentsSection(project, SectionIds.Tag(3), uid, gid)], uid, gid);
             return new LighthouseMount(project, options, current, history, root);
         }
         catch

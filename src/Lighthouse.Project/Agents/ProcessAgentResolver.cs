@@ -51,8 +51,9 @@ public sealed class ProcessAgentResolver : IAgentResolver
     {
         get
         {
+            // A run that ended changes who is present: the agents/ files date that from when it was noticed.
             foreach (var (key, _) in _runs)
-                if (StartTimeOf(key.Pid) != key.Start) _runs.TryRemove(key, out _);
+                if (StartTimeOf(key.Pid) != key.Start && _runs.TryRemove(key, out _)) ChangedUtc = DateTime.UtcNow;
             return [.. _runs.Values.OrderBy(r => r.RegisteredUtc)];
         }
     }
