@@ -101,7 +101,8 @@ public sealed class AgentsSectionTests(AgentsMountFixture fixture) : IClassFixtu
 
         var inodes = Run("ls", $"-if {fixture.Agents}").Split('\n', StringSplitOptions.RemoveEmptyEntries)
             .Select(l => l.Trim().Split(' ', 2)).ToDictionary(p => p[1], p => p[0]);
-        foreach (var name in new[] { ".", "index.json", "self", "builder", "reviewer" })
+        // Not `self`: it leads each caller to the node of its own target, and `ls` and `stat` are different callers here.
+        foreach (var name in new[] { ".", "index.json", "builder", "reviewer" })
             Assert.Equal(Run("stat", $"-c %i {A(name)}").Trim(), inodes[name]);
         Assert.Equal(Run("stat", $"-c %i {fixture.MountPoint}").Trim(), inodes[".."]);
         // Stable per name: the same numbers on the next look.

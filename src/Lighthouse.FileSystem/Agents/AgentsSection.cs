@@ -38,6 +38,8 @@ public sealed class AgentsSection : FuseFileSystem, IMountSection
     private readonly Lock _gate = new();
     private readonly Dictionary<string, long> _numbers = new(StringComparer.Ordinal);
     private readonly List<string> _names = [];
+    private readonly Dictionary<string, ulong> _selfNodes = new(StringComparer.Ordinal);
+    private readonly List<byte[]> _selfTargets = [];
     private readonly ConcurrentDictionary<ulong, Handle> _handles = new();
     private long _nextFh;
 
@@ -72,18 +74,36 @@ public sealed class AgentsSection : FuseFileSystem, IMountSection
     public void Attach(IFuseNotifier notifier) { }
 
     private ulong IndexId => _tag | 2;
-    private ulong SelfId => _tag | 3;
+    /// <summary>`self` is one node per target (bit 55 set, numbered by first sight): the kernel may then cache each
+    /// node's target (FUSE_CACHE_SYMLINKS stays on for the whole mount), while the name `self` is looked up again on
+    /// every walk and leads each caller to the node of its own target.</summary>
+    private ulong SelfNode(byte[] target)
+    {
+        var key = Encoding.UTF8.GetString(target);
+        lock (_gate)
+        {
+            if (_selfNodes.TryGetValue(key, out var id)) return id;
+            id = _tag | SelfBit | (uint)(_selfTargets.Count + 1);
+            _selfNodes[key] = id;
+            _selfTargets.Add(target);
+            return id;
+        }
+    }
+
+    private const ulong SelfBit = 1UL << 55;
+    private bool IsSelf(ulong node) => (node & SelfBit) != 0 && SectionIds.TagOf(node) == _tag;
+
+    /// <summary>The target of a `self` node (null if not one).</summary>
+    private byte[]? TargetOf(ulong node)
+    {
+        if (!IsSelf(node)) return null;
+        int index = (int)(node & ~(_tag | SelfBit)) - 1;
+        lock (_gate) return index >= 0 && index < _selfTargets.Count ? _selfTargets[index] : null;
+    }
     // Agent number n (from 1): its directory is 2n+2, its info.json 2n+3.
     private ulong DirId(long number) => _tag | (ulong)(2 * number + 2);
     private static ulong InfoId(ulong dirId) => dirId | 1;
 
-    /// <summary>
-    /// With FUSE_CACHE_SYMLINKS the kernel keeps a symlink's target in its page cache (page_get_link) and drops it only on
-    /// an inode invalidation or eviction, never on an attribute change; the flag is per connection, not per inode. `self`
-    /// has a different target for every caller, so the mount must not ask for it: every readlink and every walk through a
-    /// symlink of the mount then reaches the daemon.
-    /// </summary>
-    public override void Init(ConnectionInfo connection) => connection.Want &= ~InitFlags.CacheSymlinks;
 
     // ------------------------------------------------------------------ what is shown
 
@@ -133,6 +153,7 @@ public sealed class AgentsSection : FuseFileSystem, IMountSection
     {
         ulong low = node & ~_tag;
         info = (low & 1) != 0;
+        if (IsSelf(node)) return null;
         if (SectionIds.TagOf(node) != _tag || low < 4) return null;
         long number = (long)((low - 2) / 2);
         lock (_gate) return number <= _names.Count ? _names[(int)number - 1] : null;
@@ -258,11 +279,10 @@ public sealed class AgentsSection : FuseFileSystem, IMountSection
             timeout = TimeSpan.Zero; // the size must be the content's as it renders now
             return 0;
         }
-        if (node == SelfId)
+        if (TargetOf(node) is { } target)
         {
-            attr = Attr(node, LinkMode, (ulong)SelfTarget(ctx).Length, 1, view.ChangedUtc);
-            timeout = TimeSpan.Zero; // another caller sees another target
-            return 0;
+            attr = Attr(node, LinkMode, (ulong)target.Length, 1, view.ChangedUtc);
+            return 0; // a self node's target never changes
         }
         if (AgentOf(node, out bool info) is not { } name) return Errno.ESTALE;
         if (view.Find(name) is not { } agent) return Errno.ENOENT; // removed since
@@ -282,7 +302,7 @@ public sealed class AgentsSection : FuseFileSystem, IMountSection
         if (parent == RootId)
         {
             if (name.SequenceEqual(IndexName)) child = IndexId;
-            else if (name.SequenceEqual(SelfName)) child = SelfId;
+            else if (name.SequenceEqual(SelfName)) child = SelfNode(SelfTarget(ctx));
             else
             {
                 string text = Encoding.UTF8.GetString(name);
@@ -296,11 +316,11 @@ public sealed class AgentsSection : FuseFileSystem, IMountSection
             if (!name.SequenceEqual(InfoName)) return Errno.ENOENT;
             child = InfoId(parent);
         }
-        else return parent == IndexId || parent == SelfId ? Errno.ENOTDIR : Errno.ESTALE;
+        else return parent == IndexId || IsSelf(parent) ? Errno.ENOTDIR : Errno.ESTALE;
         int rc = Attributes(ctx, child, out var attr, out var attrTimeout);
         if (rc != 0) return rc == Errno.ESTALE ? Errno.ENOENT : rc;
         // `self` is looked up again on every walk, so each caller gets its own target; the rest may be kept briefly.
-        var (es, ens) = Split(child == SelfId ? TimeSpan.Zero : Short);
+        var (es, ens) = Split(IsSelf(child) ? TimeSpan.Zero : Short);
         var (s, ns) = Split(attrTimeout);
         entry = new EntryOut { NodeId = child, EntryValid = es, EntryValidNsec = ens, AttrValid = s, AttrValidNsec = ns, Attr = attr };
         return 0;
@@ -336,8 +356,7 @@ public sealed class AgentsSection : FuseFileSystem, IMountSection
     public override int ReadLink(in RequestContext ctx, ulong node, Span<byte> target, out int length)
     {
         length = 0;
-        if (node != SelfId) return Errno.EINVAL;
-        var bytes = SelfTarget(ctx);
+        if (TargetOf(node) is not { } bytes) return Errno.EINVAL;
         if (bytes.Length > target.Length) return Errno.ENAMETOOLONG;
         bytes.CopyTo(target);
         length = bytes.Length;
@@ -353,7 +372,7 @@ public sealed class AgentsSection : FuseFileSystem, IMountSection
         byte[] content;
         if (node == IndexId) content = IndexJson(Current());
         else if (node == RootId) return Errno.EISDIR;
-        else if (node == SelfId) return Errno.ELOOP; // the kernel follows it; only O_NOFOLLOW would get here
+        else if (IsSelf(node)) return Errno.ELOOP; // the kernel follows it; only O_NOFOLLOW would get here
         else if (AgentOf(node, out bool info) is not { } name) return Errno.ESTALE;
         else if (!info) return Errno.EISDIR;
         else if (Current().Find(name) is { } agent) content = InfoJson(agent);
@@ -408,11 +427,11 @@ public sealed class AgentsSection : FuseFileSystem, IMountSection
         if (node == RootId)
         {
             // ".." is the mount root (inode 1); d_ino is each entry's st_ino.
-            listing = [("."u8.ToArray(), RootId, 4), (".."u8.ToArray(), 1, 4), (IndexName, IndexId, 8), (SelfName, SelfId, 10)];
+            listing = [("."u8.ToArray(), RootId, 4), (".."u8.ToArray(), 1, 4), (IndexName, IndexId, 8), (SelfName, SelfNode(SelfTarget(ctx)), 10)];
             foreach (var agent in Current().Agents)
                 listing.Add((Encoding.UTF8.GetBytes(agent.Name), DirId(NumberOf(agent.Name)), 4));
         }
-        else if (node == IndexId || node == SelfId) return Errno.ENOTDIR;
+        else if (node == IndexId || IsSelf(node)) return Errno.ENOTDIR;
         else if (AgentOf(node, out bool info) is not { } name) return Errno.ESTALE;
         else if (info) return Errno.ENOTDIR;
         else if (Current().Find(name) is null) return Errno.ENOENT;
