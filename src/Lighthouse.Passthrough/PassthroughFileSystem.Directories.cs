@@ -15,8 +15,10 @@ public sealed unsafe partial class PassthroughFileSystem
         open = default;
         var n = NodeOf(node);
         if (n is null) return Errno.ESTALE;
+        int rc = Gate(ctx, GatedOperation.List, n, default, true);
+        if (rc != 0) return rc;
         byte* path = PathBuffer1;
-        int rc = PathOf(n, default, path);
+        rc = PathOf(n, default, path);
         if (rc != 0) return rc;
         int fd = Libc.OpenAt(DirOf(path), path, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC | Libc.O_NOFOLLOW, 0);
         if (fd < 0) return Fail();
@@ -82,11 +84,17 @@ public sealed unsafe partial class PassthroughFileSystem
 
                 EntryOut entry = default;
                 bool add = !IsHidden(dir, name);
+                var gate = _options.Gate is { Active: true } g && !IsDotOrDotDot(name) ? g : null;
+                if (add && gate is not null && gate.Hides(ctx, dir, name, type == 4 /* DT_DIR */)) add = false;
                 if (add && buffer.Plus && !IsDotOrDotDot(name))
                 {
                     StatxBuf st;
                     if (Libc.Statx(handle.Fd, d + 19, Libc.AT_SYMLINK_NOFOLLOW, Libc.STATX_BASIC_STATS, &st) == 0)
+                    {
                         FillEntry(Nodes.Remember(dir, name, st), st, out entry);
+                        if (gate is not null && !gate.Cacheable(dir, name, st.IsDirectory))
+                            entry.EntryValid = entry.AttrValid = entry.EntryValidNsec = entry.AttrValidNsec = 0;
+                    }
                     else add = false; // removed since getdents: leave it out
                 }
                 if (add && !buffer.TryAdd(name, ino, type, next, entry))
@@ -131,6 +139,7 @@ public sealed unsafe partial class PassthroughFileSystem
     {
         var n = NodeOf(node);
         if (n is null) return Errno.ESTALE;
+        if (Gate(ctx, GatedOperation.Meta, n, default, n.FileType == 0x4000) is var denied and not 0) return denied;
         if (name.Length > 255) return Errno.ERANGE;
         byte* path = PathBuffer1, xname = PathBuffer2;
         int rc = XattrPath(n, path, out int tmp);
@@ -204,6 +213,7 @@ public sealed unsafe partial class PassthroughFileSystem
     {
         var n = NodeOf(node);
         if (n is null) return Errno.ESTALE;
+        if (Gate(ctx, GatedOperation.Meta, n, default, n.FileType == 0x4000) is var denied and not 0) return denied;
         if (name.Length > 255) return Errno.ERANGE;
         byte* path = PathBuffer1, xname = PathBuffer2;
         int rc = XattrPath(n, path, out int tmp);

@@ -15,8 +15,10 @@ public sealed unsafe partial class PassthroughFileSystem
         length = 0;
         var n = NodeOf(node);
         if (n is null) return Errno.ESTALE;
+        int rc = Gate(ctx, GatedOperation.Read, n, default, false);
+        if (rc != 0) return rc;
         byte* path = PathBuffer1;
-        int rc = PathOf(n, default, path);
+        rc = PathOf(n, default, path);
         if (rc != 0) return rc;
         fixed (byte* t = target)
         {
@@ -29,14 +31,17 @@ public sealed unsafe partial class PassthroughFileSystem
 
     /// <summary>Runs a create-type call as the caller, then looks the new name up.</summary>
     private int CreateEntry(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name, out EntryOut entry,
-        delegate*<int, byte*, uint, ulong, byte*, int> create, uint mode, ulong extra, byte* extraPath, ReadOnlySpan<byte> symlinkTarget = default)
+        delegate*<int, byte*, uint, ulong, byte*, int> create, uint mode, ulong extra, byte* extraPath, ReadOnlySpan<byte> symlinkTarget = default,
+        bool isDirectory = false)
     {
         entry = default;
         var dir = NodeOf(parent);
         if (dir is null) return Errno.ESTALE;
         if (IsHidden(dir, name)) return Errno.EPERM;
+        int rc = Gate(ctx, GatedOperation.Create, dir, name, isDirectory);
+        if (rc != 0) return rc;
         byte* path = PathBuffer1;
-        int rc = PathOf(dir, name, path);
+        rc = PathOf(dir, name, path);
         if (rc != 0) return rc;
         using (CallerCredentials.Assume(ctx))
         {
@@ -54,7 +59,7 @@ public sealed unsafe partial class PassthroughFileSystem
     private static int DoSymlink(int root, byte* path, uint _, ulong __, byte* target) => Libc.SymlinkAt(target, root, path);
 
     public override int MkDir(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name, uint mode, uint umask, out EntryOut entry) =>
-        CreateEntry(ctx, parent, name, out entry, &DoMkdir, mode, 0, null);
+        CreateEntry(ctx, parent, name, out entry, &DoMkdir, mode, 0, null, isDirectory: true);
 
     public override int MkNod(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name, uint mode, uint rdev, uint umask, out EntryOut entry)
     {
@@ -88,8 +93,10 @@ public sealed unsafe partial class PassthroughFileSystem
         var dir = NodeOf(parent);
         if (dir is null) return Errno.ESTALE;
         if (IsHidden(dir, name)) return Errno.ENOENT;
+        int rc = Gate(ctx, GatedOperation.Delete, dir, name, (flags & Libc.AT_REMOVEDIR) != 0);
+        if (rc != 0) return rc;
         byte* path = PathBuffer1;
-        int rc = PathOf(dir, name, path);
+        rc = PathOf(dir, name, path);
         if (rc != 0) return rc;
         var victim = NodeAt(path, out bool lastLink);
         if (victim is { FileType: 0x8000 } && _observer is { } o)
@@ -123,6 +130,13 @@ public sealed unsafe partial class PassthroughFileSystem
         if (from is null || to is null) return Errno.ESTALE;
         if (IsHidden(from, name)) return Errno.ENOENT;
         if (IsHidden(to, newName)) return Errno.EPERM;
+        if (_options.Gate is { Active: true })
+        {
+            bool isDir = IsDirectoryEntry(from, name);
+            int denied = Gate(ctx, GatedOperation.Rename, from, name, isDir);
+            if (denied == 0) denied = Gate(ctx, GatedOperation.Rename, to, newName, (flags & RenameExchange) != 0 ? IsDirectoryEntry(to, newName) : isDir);
+            if (denied != 0) return denied;
+        }
         byte* oldPath = PathBuffer1, newPath = PathBuffer2;
         int rc = PathOf(from, name, oldPath);
         if (rc == 0) rc = PathOf(to, newName, newPath);
@@ -180,8 +194,14 @@ public sealed unsafe partial class PassthroughFileSystem
         var dir = NodeOf(newParent);
         if (n is null || dir is null) return Errno.ESTALE;
         if (IsHidden(dir, newName)) return Errno.EPERM;
+        // A new name for a file gives whoever may read the new name its bytes: only what the caller may read and
+        // change where it is now may be linked (a hard link must not carry a file out from under a rule).
+        int rc = Gate(ctx, GatedOperation.Read, n, default, false);
+        if (rc == 0) rc = Gate(ctx, GatedOperation.Write, n, default, false);
+        if (rc == 0) rc = Gate(ctx, GatedOperation.Create, dir, newName, false);
+        if (rc != 0) return rc;
         byte* oldPath = PathBuffer2, newPath = PathBuffer1;
-        int rc = PathOf(dir, newName, newPath);
+        rc = PathOf(dir, newName, newPath);
         if (rc != 0) return rc;
         int result;
         if (PathOf(n, default, oldPath) == 0)
@@ -223,6 +243,12 @@ public sealed unsafe partial class PassthroughFileSystem
         attr = default;
         var n = NodeOf(node);
         if (n is null) return Errno.ESTALE;
+        if (_options.Gate is { Active: true })
+        {
+            // A new size changes the bytes; the rest (mode, owner, times) is metadata.
+            var op = (change.Valid & SetAttrValid.Size) != 0 ? GatedOperation.Write : GatedOperation.Meta;
+            if (Gate(ctx, op, n, default, n.FileType == 0x4000) is var denied and not 0) return denied;
+        }
         // The file handle when the kernel names one (it stays open for the request); else the path;
         // else, for a file without a name, one of its open descriptors, held under the node's lock.
         int fd = (change.Valid & SetAttrValid.Fh) != 0 && _handles.Get(change.Fh) is { } h ? h.Fd : -1;

@@ -18,6 +18,13 @@ public sealed unsafe partial class PassthroughFileSystem
         var n = NodeOf(node);
         if (n is null) return Errno.ESTALE;
         bool writing = (flags & Libc.O_ACCMODE) != Libc.O_RDONLY || (flags & Libc.O_TRUNC) != 0;
+        if (_options.Gate is { Active: true })
+        {
+            bool reading = (flags & Libc.O_ACCMODE) != Libc.O_WRONLY;
+            int denied = reading ? Gate(ctx, GatedOperation.Read, n, default, false) : 0;
+            if (denied == 0 && writing) denied = Gate(ctx, GatedOperation.Write, n, default, false);
+            if (denied != 0) return denied;
+        }
         if (writing && n.FileType == 0x8000 && _observer is { } o)
             try { o.BeforeModify(ctx, n, inPlace: true); } catch (Exception e) { ObserverFailed(ctx, e); }
         byte* path = PathBuffer1;
@@ -49,8 +56,10 @@ public sealed unsafe partial class PassthroughFileSystem
         var dir = NodeOf(parent);
         if (dir is null) return Errno.ESTALE;
         if (IsHidden(dir, name)) return Errno.EPERM;
+        int rc = Gate(ctx, GatedOperation.Create, dir, name, false);
+        if (rc != 0) return rc;
         byte* path = PathBuffer1;
-        int rc = PathOf(dir, name, path);
+        rc = PathOf(dir, name, path);
         if (rc != 0) return rc;
         int fd;
         using (CallerCredentials.Assume(ctx))
@@ -64,8 +73,11 @@ public sealed unsafe partial class PassthroughFileSystem
         entry = default; open = default;
         var dir = NodeOf(parent);
         if (dir is null) return Errno.ESTALE;
+        // An unnamed file in the directory: a creation there (its name comes later, by link, which is checked too).
+        int rc = Gate(ctx, GatedOperation.Create, dir, default, true);
+        if (rc != 0) return rc;
         byte* path = PathBuffer1;
-        int rc = PathOf(dir, default, path);
+        rc = PathOf(dir, default, path);
         if (rc != 0) return rc;
         int fd;
         using (CallerCredentials.Assume(ctx))

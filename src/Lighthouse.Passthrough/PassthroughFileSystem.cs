@@ -21,6 +21,8 @@ public sealed class PassthroughOptions
     /// <summary>Names in the root that are invisible and cannot be created (e.g. the state directory).</summary>
     public IReadOnlyList<string> HiddenRootNames { get; init; } = [];
     public IPassthroughObserver? Observer { get; init; }
+    /// <summary>Asked before each operation whether the caller may do it (an access policy); null: the kernel's checks only.</summary>
+    public IAccessGate? Gate { get; init; }
 }
 
 /// <summary>
@@ -315,6 +317,23 @@ public sealed unsafe partial class PassthroughFileSystem : FuseFileSystem, IDisp
         var dir = NodeOf(parent);
         if (dir is null) return Errno.ESTALE;
         int rc = IsHidden(dir, name) ? Errno.ENOENT : LookupEntry(dir, name, out entry);
+        if (_options.Gate is { Active: true } gate)
+        {
+            bool isDir = rc == 0 && (entry.Attr.Mode & 0xF000) == 0x4000;
+            if (rc == 0 && gate.Hides(ctx, dir, name, isDir))
+            {
+                Nodes.Forget(entry.NodeId, 1); // the kernel is not told of it
+                entry = default;
+                return Errno.ENOENT; // an error, not a negative entry: nothing is cached for the next caller
+            }
+            if (!gate.Cacheable(dir, name, isDir))
+            {
+                if (rc != 0) return rc;
+                entry.EntryValid = entry.AttrValid = 0;
+                entry.EntryValidNsec = entry.AttrValidNsec = 0;
+                return 0;
+            }
+        }
         if (rc == Errno.ENOENT && _options.NegativeTimeout > TimeSpan.Zero)
         {
             // A negative entry: the kernel remembers the name is absent and stops asking.
@@ -326,6 +345,14 @@ public sealed unsafe partial class PassthroughFileSystem : FuseFileSystem, IDisp
     }
 
     public override void Forget(ulong node, ulong nlookup) => Nodes.Forget(node, nlookup);
+
+    /// <summary>The gate's answer for the caller (0 when there is no active gate).</summary>
+    private int Gate(in RequestContext ctx, GatedOperation operation, Node node, ReadOnlySpan<byte> name, bool isDirectory) =>
+        _options.Gate is { Active: true } gate ? gate.Check(ctx, operation, node, name, isDirectory) : 0;
+
+    /// <summary>Whether a name is a directory (for the gate's directory-only patterns); false if it is not there.</summary>
+    private bool IsDirectoryEntry(Node dir, ReadOnlySpan<byte> name) =>
+        _options.Gate is { Active: true } && TryStat(dir, name, out var st) && (st.Mode & 0xF000) == 0x4000;
 
     public override int GetAttr(in RequestContext ctx, ulong node, ulong? fh, out AttrOut attr)
     {

@@ -27,12 +27,13 @@ public sealed class ProjectOptions
 /// </summary>
 public sealed class ProjectHost : IDisposable
 {
-    private ProjectHost(string projectDir, IProjectStore store, AgentRegistry registry, IAgentResolver agents)
+    private ProjectHost(string projectDir, IProjectStore store, AgentRegistry registry, IAgentResolver agents, Action<string> log)
     {
         ProjectDir = projectDir;
         Store = store;
         Registry = registry;
         Agents = agents;
+        Access = new Policy.AccessControl(projectDir, store, log);
         Recorder = new ChangeRecorder(store);
         History = new ProjectHistory(store);
     }
@@ -42,6 +43,8 @@ public sealed class ProjectHost : IDisposable
     public IAgentResolver Agents { get; }
     /// <summary>The project's named agents, tokens and uid mappings (.lighthouse/agents.json).</summary>
     public AgentRegistry Registry { get; }
+    /// <summary>The access policy in force (.lighthouse/policy.yaml) and the audit of its refusals.</summary>
+    public Policy.AccessControl Access { get; }
     public ChangeRecorder Recorder { get; }
     public ProjectHistory History { get; }
     /// <summary>Set once <see cref="FollowExternalChanges"/> was called.</summary>
@@ -67,7 +70,7 @@ public sealed class ProjectHost : IDisposable
         {
             var registry = new AgentRegistry(projectDir);
             var log = options.Log ?? (line => Console.Error.WriteLine("lighthouse: " + line));
-            return new ProjectHost(projectDir, store, registry, options.Agents ?? new ProcessAgentResolver(registry: registry) { Refusals = log });
+            return new ProjectHost(projectDir, store, registry, options.Agents ?? new ProcessAgentResolver(registry: registry) { Refusals = log }, log);
         }
         catch
         {
@@ -122,6 +125,7 @@ public sealed class ProjectHost : IDisposable
     public void Dispose()
     {
         Gc?.Dispose();
+        Access.Dispose();
         External?.Dispose();
         Recorder.Dispose();
         Store.Dispose();

@@ -312,10 +312,12 @@ public interface IProjectStore : IDisposable
     /// <summary>Removes a snapshot name with a <c>snapshot-delete</c> event; <see cref="PointNotFoundException"/> if there is none.</summary>
     void DeleteSnapshot(Actor agent, string name);
 
-    /// <summary>Records that the access policy refused (or would have refused) <paramref name="agent"/> something on
-    /// <paramref name="path"/> (and <paramref name="path2"/>): a <c>deny</c> event, hash-chained like every other, whose
-    /// <paramref name="detail"/> (a JSON object) says which operation, rule and command. Returns once queued.</summary>
-    Task<StoreEvent> RecordDenialAsync(Actor agent, string path, string? path2, string detail);
+    /// <summary>Records an access-control event that changes nothing in the tree, hash-chained like every other:
+    /// <see cref="EventOp.Deny"/> (the policy refused, or in audit mode would have refused, <paramref name="agent"/>
+    /// something on <paramref name="path"/>, and <paramref name="path2"/> for a rename) or <see cref="EventOp.Policy"/>
+    /// (the policy changed; path is the policy file's name). <paramref name="detail"/> is a JSON object: which
+    /// operation, rule and command, or what happened to the policy. Returns once queued.</summary>
+    Task<StoreEvent> RecordAuditAsync(Actor agent, EventOp op, string path, string? path2, string detail);
 
     // ---------------------------------------------------------------- integrity and reconciliation
 

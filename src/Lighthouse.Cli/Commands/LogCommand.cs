@@ -224,6 +224,22 @@ public static class LogCommand
         ctx.Out.WriteLine(Format(e));
     }
 
+    /// <summary>"  (write refused: rule 2 'x' (policy.yaml line 7): deny; git reset --hard)" from a deny event's detail.</summary>
+    private static string DenialSummary(string? detail)
+    {
+        if (detail is null) return "";
+        try
+        {
+            var o = System.Text.Json.Nodes.JsonNode.Parse(detail)?.AsObject();
+            if (o is null) return "";
+            if (o["outcome"] is { } outcome) return $"  ({outcome}{(o["error"] is { } error ? ": " + error : "")})";
+            var refused = o["refused"]?.GetValue<bool>() == true ? "refused" : "would be refused (audit)";
+            var repeats = o["repeatsBefore"] is { } r ? $"; {r} more like it before" : "";
+            return $"  ({o["operation"]} {refused}: {o["rule"]}{(o["command"] is { } c ? "; " + c : "")}{repeats})";
+        }
+        catch (System.Text.Json.JsonException) { return "  " + detail; }
+    }
+
     public static string Format(StoreEvent e)
     {
         var what = e.Op switch
@@ -233,6 +249,8 @@ public static class LogCommand
             EventOp.Link => $"{e.Path2} (link to {e.Path})",
             EventOp.SnapshotCreate => $"{e.Path} (names @{e.Point})",
             EventOp.Init => "/",
+            EventOp.Deny => $"{(e.Path2 is null ? ProjectLocator.Display(e.Path) : $"{e.Path} -> {e.Path2}")}{DenialSummary(e.Detail)}",
+            EventOp.Policy => $"{e.Path}{DenialSummary(e.Detail)}",
             _ => ProjectLocator.Display(e.Path),
         };
         var detail = e.Attributes is { Kind: FileKind.File } a && e.Op is not (EventOp.Rename or EventOp.Exchange or EventOp.Link)

@@ -20,6 +20,7 @@ public static class StoreVerbs
         GcCommand.Create(),
         DuCommand.Create(),
         AgentCommand.Create(),
+        PolicyCommand.Create(),
         RunCommand.Create(),
     ];
 

@@ -25,6 +25,7 @@ public sealed unsafe class CurrentSection : IMountSection, IDisposable
         _project = project;
         Tag = tag;
         var observer = new RecordingObserver(project.Recorder, project.Agents);
+        var gate = new PolicyGate(project);
         Passthrough = new PassthroughFileSystem(project.ProjectDir, new PassthroughOptions
         {
             KernelPassthrough = kernelPassthrough,
@@ -32,8 +33,10 @@ public sealed unsafe class CurrentSection : IMountSection, IDisposable
             RootNodeId = tag | 1, NodeIdTag = tag,
             HiddenRootNames = [StoreConstants.StateDirName],
             Observer = observer,
+            Gate = gate,
         });
         observer.Attach(Passthrough);
+        gate.Attach(Passthrough);
     }
 
     public string Name => "current";

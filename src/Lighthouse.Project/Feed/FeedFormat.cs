@@ -59,6 +59,13 @@ public static class FeedFormat
         if (e.ContentState != ContentState.None) w.WriteString("content", ContentName(e.ContentState));
         if (e.ContentHash is not null) w.WriteString("contentHash", e.ContentHash);
         if (e.Point is { } point) w.WriteNumber("point", point);
+        if (e.Detail is not null)
+        {
+            // A JSON object written by the store's own callers; kept as it is (a damaged one as text, never a broken line).
+            w.WritePropertyName("detail");
+            try { w.WriteRawValue(e.Detail); }
+            catch (JsonException) { w.WriteStringValue(e.Detail); }
+        }
         w.WriteString("hash", Convert.ToHexStringLower(e.Hash));
         w.WriteEndObject();
     }

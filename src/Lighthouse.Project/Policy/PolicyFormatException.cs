@@ -4,7 +4,7 @@ namespace Lighthouse.Project.Policy;
 /// A policy file that cannot be used, and where: "policy.yaml line 12, column 5: unknown key 'efect' in rule 3 (did
 /// you mean 'effect'?)". Every mistake is one of these, never a silently ignored key: a typo must not allow.
 /// </summary>
-public sealed class PolicyFormatException : Exception
+public sealed class PolicyFormatException : Lighthouse.Store.StoreException
 {
     public string SourceName { get; }
 
@@ -18,7 +18,7 @@ public sealed class PolicyFormatException : Exception
     public string Problem { get; }
 
     public PolicyFormatException(string sourceName, int line, int column, string problem, Exception? inner = null)
-        : base($"{sourceName} line {line}, column {column}: {problem}", inner)
+        : base($"{sourceName} line {line}, column {column}: {problem}", inner!)
     {
         SourceName = sourceName;
         Line = line;

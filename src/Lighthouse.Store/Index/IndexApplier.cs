@@ -210,8 +210,8 @@ internal sealed class IndexApplier : IDisposable
             case EventOp.SnapshotDelete:
                 _deleteSnapshot.Bind(1, e.Path).Execute();
                 break;
-            case EventOp.Deny:
-                break; // a refusal changes nothing
+            case EventOp.Deny or EventOp.Policy:
+                break; // a refusal, a policy change: nothing in the tree changes
 
             default:
                 throw new StoreException($"event @{e.Seq} has operation {e.Op}, which the index does not know");

@@ -25,6 +25,9 @@ public enum EventOp
     /// <summary>The access policy refused (or, in audit mode, would have refused) an operation: Path (and Path2 for a
     /// rename) is what was asked for, <see cref="StoreEvent.Detail"/> says which operation, rule and command. Changes nothing.</summary>
     Deny,
+    /// <summary>The access policy changed: loaded, removed, or refused as invalid (the previous one stays);
+    /// <see cref="StoreEvent.Detail"/> says which and why. Changes nothing.</summary>
+    Policy,
 }
 
 /// <summary>Whether the bytes of a file version are kept.</summary>
