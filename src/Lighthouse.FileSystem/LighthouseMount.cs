@@ -62,7 +62,7 @@ public sealed class LighthouseMount : IDisposable
         {
             var (uid, gid) = OwnerOf(project.ProjectDir);
             var current = new CurrentSection(project, SectionIds.Tag(1), options.KernelPassthrough, options.CacheTimeout);
-            var history = new HistorySection(project.History, SectionIds.Tag(2), uid, gid);
+            var history = new HistorySection(project.History, SectionIds.Tag(2), uid, gid) { Gate = current.Gate };
             // The mount's top-level directories, in listing order: a new section is one line here.
             var root = new MountRoot([current, history, new AgentsSection(project, SectionIds.Tag(3), uid, gid)], uid, gid);
             return new LighthouseMount(project, options, current, history, root);

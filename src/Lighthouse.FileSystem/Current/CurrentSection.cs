@@ -25,7 +25,7 @@ public sealed unsafe class CurrentSection : IMountSection, IDisposable
         _project = project;
         Tag = tag;
         var observer = new RecordingObserver(project.Recorder, project.Agents);
-        var gate = new PolicyGate(project);
+        var gate = Gate = new PolicyGate(project);
         Passthrough = new PassthroughFileSystem(project.ProjectDir, new PassthroughOptions
         {
             KernelPassthrough = kernelPassthrough,
@@ -43,6 +43,8 @@ public sealed unsafe class CurrentSection : IMountSection, IDisposable
     public ulong Tag { get; }
     public ulong RootId => Tag | 1;
     public PassthroughFileSystem Passthrough { get; }
+    /// <summary>The access policy's checks (history/ asks the same gate).</summary>
+    public PolicyGate Gate { get; }
     public FuseFileSystem FileSystem => Passthrough;
     /// <summary>Kernel cache entries dropped because of changes made beside the mount.</summary>
     public long Invalidations => Interlocked.Read(ref _invalidations);

@@ -8,10 +8,10 @@ using Lighthouse.Project.Policy;
 namespace Lighthouse.FileSystem.Current;
 
 /// <summary>
-/// current/'s side of the access policy: the passthrough asks it before each operation, and it answers with the
-/// project's decision for the calling agent (<see cref="AccessControl"/>, which records refusals). Names whose
-/// visibility depends on who asks are served uncached (<see cref="Cacheable"/>), so one agent's lookup never answers
-/// for another.
+/// The mount's side of the access policy: current/'s passthrough (through <see cref="IAccessGate"/>) and history/ ask
+/// it before each operation, and it answers with the project's decision for the calling agent
+/// (<see cref="AccessControl"/>, which records refusals). Names whose visibility depends on who asks are served
+/// uncached (<see cref="Cacheable"/>), so one agent's lookup never answers for another.
 /// </summary>
 public sealed class PolicyGate(ProjectHost project) : IAccessGate
 {
@@ -20,25 +20,38 @@ public sealed class PolicyGate(ProjectHost project) : IAccessGate
     /// <summary>The file system whose nodes this gate names (set once it exists).</summary>
     public void Attach(PassthroughFileSystem fs) => _fs = fs;
 
-    public bool Active => _fs is not null && !project.Access.Policy.IsPermissive;
+    /// <summary>Whether there is anything to check (a policy that can refuse something).</summary>
+    public bool Enforcing => !project.Access.Policy.IsPermissive;
 
-    public int Check(in RequestContext ctx, GatedOperation operation, Node node, ReadOnlySpan<byte> name, bool isDirectory)
+    public bool Active => _fs is not null && Enforcing;
+
+    public int Check(in RequestContext ctx, GatedOperation operation, Node node, ReadOnlySpan<byte> name, bool isDirectory) =>
+        Check(ctx, Map(operation), _fs!.RelativePath(node, name), isDirectory);
+
+    public bool Hides(in RequestContext ctx, Node dir, ReadOnlySpan<byte> name, bool isDirectory) =>
+        // A lookup that finds nothing is a refusal worth recording; a listing that leaves a name out is not (it asked for the directory).
+        Hides(ctx, _fs!.RelativePath(dir, name), isDirectory, audit: ctx.Opcode == Fuse.Protocol.Opcode.Lookup);
+
+    public bool Cacheable(Node dir, ReadOnlySpan<byte> name, bool isDirectory) => Cacheable(_fs!.RelativePath(dir, name), isDirectory);
+
+    /// <summary>0 if the caller may do <paramref name="operation"/> on the project path, else the errno.</summary>
+    public int Check(in RequestContext ctx, PolicyOperation operation, string path, bool isDirectory)
     {
         var (agent, command) = Caller(ctx);
-        return project.Access.Decide(agent, command, Map(operation), _fs!.RelativePath(node, name), isDirectory).Errno;
+        return project.Access.Decide(agent, command, operation, path, isDirectory).Errno;
     }
 
-    public bool Hides(in RequestContext ctx, Node dir, ReadOnlySpan<byte> name, bool isDirectory)
+    /// <summary>Whether the project path is hidden from the caller (<paramref name="audit"/>: record it as a refusal).</summary>
+    public bool Hides(in RequestContext ctx, string path, bool isDirectory, bool audit)
     {
         var (agent, command) = Caller(ctx);
         var operation = isDirectory ? PolicyOperation.List : PolicyOperation.Read;
-        // A lookup that finds nothing is a refusal worth recording; a listing that leaves a name out is not (it asked for the directory).
-        var decision = project.Access.Decide(agent, command, operation, _fs!.RelativePath(dir, name), isDirectory, audit: ctx.Opcode == Fuse.Protocol.Opcode.Lookup);
+        var decision = project.Access.Decide(agent, command, operation, path, isDirectory, audit: audit);
         return decision is { Effect: PolicyEffect.Hide, Allowed: false };
     }
 
-    public bool Cacheable(Node dir, ReadOnlySpan<byte> name, bool isDirectory) =>
-        !project.Access.Policy.VisibilityVaries(_fs!.RelativePath(dir, name), isDirectory);
+    /// <summary>Whether the kernel may cache the path's name and attributes for every caller.</summary>
+    public bool Cacheable(string path, bool isDirectory) => !project.Access.Policy.VisibilityVaries(path, isDirectory);
 
     private (Agent Agent, string? Command) Caller(in RequestContext ctx)
     {

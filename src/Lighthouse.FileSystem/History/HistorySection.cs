@@ -6,6 +6,7 @@ using Lighthouse.Fuse.Protocol;
 using Lighthouse.Fuse.Session;
 using Lighthouse.FileSystem.Sections;
 using Lighthouse.Project.History;
+using Lighthouse.Project.Policy;
 using Lighthouse.Store;
 
 namespace Lighthouse.FileSystem.History;
@@ -70,6 +71,11 @@ public sealed unsafe class HistorySection : FuseFileSystem, IMountSection
     public void Attach(IFuseNotifier notifier) { }
 
     public ulong RootId { get; }
+
+    /// <summary>The access policy, checked for old paths as for current ones (null: none).</summary>
+    public Current.PolicyGate? Gate { get; init; }
+
+    private Current.PolicyGate? Enforcing => Gate is { Enforcing: true } g ? g : null;
     private IBackingFiles? _backing; // set when kernel passthrough is in use: the kernel reads past versions itself
 
     public override void Init(ConnectionInfo connection) =>
@@ -168,7 +174,14 @@ public sealed unsafe class HistorySection : FuseFileSystem, IMountSection
         else
         {
             if (_history.Lookup(dir.Seq, dir.Path, name) is not { } found) return Errno.ENOENT;
-            node = Remember(dir.Seq, dir.Path.Length == 0 ? name : dir.Path + "/" + name, found.Kind);
+            var path = dir.Path.Length == 0 ? name : dir.Path + "/" + name;
+            if (Enforcing is { } gate)
+            {
+                bool isDir = found.Kind == FileKind.Directory;
+                if (gate.Hides(ctx, path, isDir, audit: true)) return Errno.ENOENT;
+                if (!gate.Cacheable(path, isDir)) timeout = TimeSpan.Zero; // another caller may not see it
+            }
+            node = Remember(dir.Seq, path, found.Kind);
         }
         if (!TryAttributes(node, out var attr)) { Forget(node.Id, 1); return Errno.ENOENT; }
         var (s, n) = Split(timeout);
@@ -190,6 +203,7 @@ public sealed unsafe class HistorySection : FuseFileSystem, IMountSection
     {
         length = 0;
         if (!_nodes.TryGetValue(node, out var n) || n.Kind != FileKind.Symlink) return Errno.EINVAL;
+        if (Enforcing?.Check(ctx, PolicyOperation.Read, n.Path, false) is int denied and not 0) return denied;
         try
         {
             var bytes = _history.SymlinkTarget(n.Seq, n.Path);
@@ -209,6 +223,7 @@ public sealed unsafe class HistorySection : FuseFileSystem, IMountSection
         if (n.Kind == FileKind.Directory) return Errno.EISDIR;
         // The kernel opens special files itself; should one reach us, it has no bytes to give.
         if (n.Kind is FileKind.Fifo or FileKind.Socket or FileKind.CharDevice or FileKind.BlockDevice) return Libc.ENXIO;
+        if (Enforcing?.Check(ctx, PolicyOperation.Read, n.Path, false) is int denied and not 0) return denied;
         if (_history.Content(n.Seq, n.Path) is not { } content) return Errno.ENOENT;
         if (!content.IsAvailable)
         {
@@ -311,13 +326,18 @@ public sealed unsafe class HistorySection : FuseFileSystem, IMountSection
         }
         else
         {
+            var gate = Enforcing;
+            if (gate?.Check(ctx, PolicyOperation.List, n.Path, true) is int denied and not 0) return denied;
             if (_history.List(n.Seq, n.Path) is not { } entries) return Errno.ENOENT;
             foreach (var e in entries)
-                listing.Add((e.Name, TypeBits(e.Kind) >> 12, InodeOf(n.Seq, e.FileId)));
+                if (gate is null || !gate.Hides(ctx, n.Path.Length == 0 ? e.Name : n.Path + "/" + e.Name, e.Kind == FileKind.Directory, audit: false))
+                    listing.Add((e.Name, TypeBits(e.Kind) >> 12, InodeOf(n.Seq, e.FileId)));
         }
         ulong fh = (ulong)Interlocked.Increment(ref _nextFh);
         _handles[fh] = new HistoryHandle { Listing = listing };
-        open = new OpenOut { Fh = fh, OpenFlags = n.Seq >= 0 ? OpenReplyFlags.KeepCache | OpenReplyFlags.CacheDir : OpenReplyFlags.None };
+        // A past listing never changes, so the kernel may keep it across opens — unless it is filtered for each caller.
+        var cache = n.Seq >= 0 && Enforcing is null ? OpenReplyFlags.KeepCache | OpenReplyFlags.CacheDir : OpenReplyFlags.None;
+        open = new OpenOut { Fh = fh, OpenFlags = cache };
         return 0;
     }
 
