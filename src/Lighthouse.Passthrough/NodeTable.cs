@@ -78,6 +78,21 @@ public sealed unsafe class NodeTable
     public Node Root { get; }
     public int Count => _byId.Count;
 
+    /// <summary>The names the kernel may have cached, as (directory node id, name) pairs: a snapshot, for dropping them
+    /// all from its cache (when what may be seen changed, e.g. a new access policy).</summary>
+    public List<(ulong Parent, byte[] Name)> KnownNames()
+    {
+        var names = new List<(ulong, byte[])>();
+        lock (_lock)
+            foreach (var node in _byId.Values)
+            {
+                if (node.Parent is { } p && node.Name is { } n) names.Add((p.Id, n));
+                if (node.OtherLinks is { } links)
+                    foreach (var (lp, ln) in links) names.Add((lp.Id, ln));
+            }
+        return names;
+    }
+
     public Node? Get(ulong id) => _byId.TryGetValue(id, out var node) ? node : null;
 
     public Node? FindByInode(ulong dev, ulong ino)

@@ -53,6 +53,19 @@ public sealed unsafe class CurrentSection : IMountSection, IDisposable
     {
         _notifier = notifier;
         if (_project.External is { } follower) follower.ChangedBeside += Invalidate;
+        _project.Access.PolicyChanged += ForgetNames;
+    }
+
+    /// <summary>Another access policy is in force: names the kernel cached under the old one (for every caller) may now
+    /// be hidden from some, so they are dropped and the next walk asks again.</summary>
+    private void ForgetNames()
+    {
+        if (_notifier is not { } notifier) return;
+        foreach (var (parent, name) in Passthrough.Nodes.KnownNames())
+        {
+            notifier.InvalidateEntry(parent, name);
+            Interlocked.Increment(ref _invalidations);
+        }
     }
 
     /// <summary>Tells the kernel to forget each changed name (in its parent) and the inode's cached attributes and data.</summary>
@@ -89,6 +102,7 @@ public sealed unsafe class CurrentSection : IMountSection, IDisposable
     public void Dispose()
     {
         if (_project.External is { } follower) follower.ChangedBeside -= Invalidate;
+        _project.Access.PolicyChanged -= ForgetNames;
         Passthrough.Dispose();
     }
 }

@@ -20,6 +20,13 @@ public sealed class PolicyGate(ProjectHost project) : IAccessGate
     /// <summary>The file system whose nodes this gate names (set once it exists).</summary>
     public void Attach(PassthroughFileSystem fs) => _fs = fs;
 
+    /// <summary>Another access policy came into force.</summary>
+    public event Action? PolicyChanged
+    {
+        add => project.Access.PolicyChanged += value;
+        remove => project.Access.PolicyChanged -= value;
+    }
+
     /// <summary>Whether there is anything to check (a policy that can refuse something).</summary>
     public bool Enforcing => !project.Access.Policy.IsPermissive;
 

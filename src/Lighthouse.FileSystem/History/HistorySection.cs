@@ -67,8 +67,26 @@ public sealed unsafe class HistorySection : FuseFileSystem, IMountSection
     public string Name => "history";
     public ulong Tag => _tag;
     public FuseFileSystem FileSystem => this;
-    /// <summary>Nothing to tell the kernel unasked: a past tree never changes.</summary>
-    public void Attach(IFuseNotifier notifier) { }
+    /// <summary>A past tree never changes; what may be seen of it does when another access policy comes into force.</summary>
+    public void Attach(IFuseNotifier notifier)
+    {
+        if (Gate is not null) Gate.PolicyChanged += () => ForgetNames(notifier);
+    }
+
+    /// <summary>Drops every name and listing of history/ the kernel cached under the previous policy.</summary>
+    private void ForgetNames(IFuseNotifier notifier)
+    {
+        foreach (var node in _nodes.Values)
+        {
+            if (node.Seq < 0) continue;
+            if (node.Kind == FileKind.Directory) notifier.InvalidateInode(node.Id); // its cached listing
+            if (node.Path.Length == 0) continue;
+            int slash = node.Path.LastIndexOf('/');
+            var parentPath = slash < 0 ? "" : node.Path[..slash];
+            if (_byPath.TryGetValue((node.Seq, parentPath), out var parent))
+                notifier.InvalidateEntry(parent.Id, Encoding.UTF8.GetBytes(node.Path[(slash + 1)..]));
+        }
+    }
 
     public ulong RootId { get; }
 

@@ -48,6 +48,9 @@ public sealed class AccessControl : IDisposable
     /// <summary>The policy in force.</summary>
     public AccessPolicy Policy => _file.Current;
 
+    /// <summary>Raised when another policy came into force (loaded or removed): servers drop what they cached under the old one.</summary>
+    public event Action? PolicyChanged;
+
     /// <summary>Refusals (and would-be refusals) decided, and how many of them became events.</summary>
     public (long Decided, long Recorded) Denials => (Interlocked.Read(ref _denials), Interlocked.Read(ref _recorded));
 
@@ -113,6 +116,7 @@ public sealed class AccessControl : IDisposable
         };
         if (word is null) return;
         _log(line!);
+        if (reload.Outcome != PolicyReloadOutcome.Invalid) PolicyChanged?.Invoke();
         var detail = Json(w =>
         {
             w.WriteString("outcome", word);
