@@ -34,6 +34,7 @@ public sealed class ProjectHost : IDisposable
         Registry = registry;
         Agents = agents;
         Access = new Policy.AccessControl(projectDir, store, log);
+        Reads = new Reads.ReadTracker(store, log);
         Recorder = new ChangeRecorder(store);
         History = new ProjectHistory(store);
     }
@@ -45,6 +46,8 @@ public sealed class ProjectHost : IDisposable
     public AgentRegistry Registry { get; }
     /// <summary>The access policy in force (.lighthouse/policy.yaml) and the audit of its refusals.</summary>
     public Policy.AccessControl Access { get; }
+    /// <summary>The version of each file each agent last read.</summary>
+    public Reads.ReadTracker Reads { get; }
     public ChangeRecorder Recorder { get; }
     public ProjectHistory History { get; }
     /// <summary>Set once <see cref="FollowExternalChanges"/> was called.</summary>
@@ -128,6 +131,7 @@ public sealed class ProjectHost : IDisposable
         Access.Dispose();
         External?.Dispose();
         Recorder.Dispose();
+        Reads.Dispose(); // after the recorder: its last records are the versions the last reads saw
         Store.Dispose();
     }
 }

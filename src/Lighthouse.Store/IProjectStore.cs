@@ -312,6 +312,16 @@ public interface IProjectStore : IDisposable
     /// <summary>Removes a snapshot name with a <c>snapshot-delete</c> event; <see cref="PointNotFoundException"/> if there is none.</summary>
     void DeleteSnapshot(Actor agent, string name);
 
+    /// <summary>
+    /// Remembers, for each note, the version of the file its agent read: the version valid at the note's time (a file
+    /// changed since is not counted as read). Not events: one row per agent and file, the latest read wins. Paths that
+    /// name no file now are skipped. Returns once written.
+    /// </summary>
+    Task NoteReadsAsync(IReadOnlyList<ReadNote> reads);
+
+    /// <summary>The versions <paramref name="agent"/> (every agent when null) last read, newest first, with each file's current path.</summary>
+    IReadOnlyList<AgentRead> LastReads(string? agent = null, int limit = 1000);
+
     /// <summary>Records an access-control event that changes nothing in the tree, hash-chained like every other:
     /// <see cref="EventOp.Deny"/> (the policy refused, or in audit mode would have refused, <paramref name="agent"/>
     /// something on <paramref name="path"/>, and <paramref name="path2"/> for a rename) or <see cref="EventOp.Policy"/>

@@ -416,6 +416,44 @@ public sealed partial class ProjectStore
         });
     }
 
+    public Task NoteReadsAsync(IReadOnlyList<ReadNote> reads)
+    {
+        if (reads.Count == 0) return Task.CompletedTask;
+        return _writer.SubmitAsync(ctx =>
+        {
+            using var version = ctx.Connection.CreateCommand();
+            version.CommandText = "SELECT v.from_seq FROM versions v JOIN events e ON e.seq = v.from_seq " +
+                "WHERE v.file_id = $f AND e.time_ticks <= $t ORDER BY v.from_seq DESC LIMIT 1";
+            var file = version.Parameters.Add("$f", Microsoft.Data.Sqlite.SqliteType.Integer);
+            var time = version.Parameters.Add("$t", Microsoft.Data.Sqlite.SqliteType.Integer);
+            using var upsert = ctx.Connection.CreateCommand();
+            upsert.CommandText = "INSERT INTO reads(agent, file_id, version_seq, time_ticks) VALUES($a, $f, $v, $t) " +
+                "ON CONFLICT(agent, file_id) DO UPDATE SET version_seq = excluded.version_seq, time_ticks = excluded.time_ticks " +
+                "WHERE excluded.time_ticks >= reads.time_ticks";
+            var agent = upsert.Parameters.Add("$a", Microsoft.Data.Sqlite.SqliteType.Text);
+            var upFile = upsert.Parameters.Add("$f", Microsoft.Data.Sqlite.SqliteType.Integer);
+            var upVersion = upsert.Parameters.Add("$v", Microsoft.Data.Sqlite.SqliteType.Integer);
+            var upTime = upsert.Parameters.Add("$t", Microsoft.Data.Sqlite.SqliteType.Integer);
+            int noted = 0;
+            foreach (var read in reads)
+            {
+                string path;
+                try { path = StorePath.Normalize(read.Path); }
+                catch (InvalidStorePathException) { continue; }
+                if (ctx.Index.ResolveCurrent(path) is not { } found) continue;
+                file.Value = found.FileId;
+                time.Value = read.TimeUtc.Ticks;
+                if (version.ExecuteScalar() is not long seq) continue; // created after the read was noted
+                agent.Value = read.Agent;
+                upFile.Value = found.FileId;
+                upVersion.Value = seq;
+                upTime.Value = read.TimeUtc.Ticks;
+                noted += upsert.ExecuteNonQuery();
+            }
+            return noted;
+        });
+    }
+
     public Task<StoreEvent> RecordAuditAsync(Actor agent, EventOp op, string path, string? path2, string detail)
     {
         CheckAgent(agent);

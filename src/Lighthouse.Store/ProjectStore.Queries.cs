@@ -301,6 +301,17 @@ public sealed partial class ProjectStore
         return LogQueries.Changed(s, s.ResolvePoint(from), s.ResolvePoint(to));
     }
 
+    public IReadOnlyList<AgentRead> LastReads(string? agent = null, int limit = 1000)
+    {
+        using var s = Read();
+        var list = new List<AgentRead>();
+        using (var cmd = s.Command("SELECT agent, file_id, version_seq, time_ticks FROM reads WHERE $a IS NULL OR agent = $a ORDER BY time_ticks DESC LIMIT $b",
+            agent, limit))
+        using (var r = cmd.ExecuteReader())
+            while (r.Read()) list.Add(new AgentRead(r.GetString(0), r.GetInt64(1), null, r.GetInt64(2), new DateTime(r.GetInt64(3), DateTimeKind.Utc)));
+        return [.. list.Select(x => x with { Path = CurrentPathOf(s, x.FileId) })];
+    }
+
     public IReadOnlyList<Snapshot> Snapshots()
     {
         using var s = Read();

@@ -30,6 +30,7 @@ public static class AgentCommand
         command.Subcommands.Add(RevokeVerb());
         command.Subcommands.Add(MapUidVerb());
         command.Subcommands.Add(UnmapUidVerb());
+        command.Subcommands.Add(ReadsVerb());
         return command;
     }
 
@@ -166,6 +167,36 @@ public static class AgentCommand
         {
             var id = UidOf(parse.GetValue(uid)!);
             ctx.Out.WriteLine(Registry(parse.GetValue(project)).UnmapUid(id) ? $"uid {id} is no longer mapped" : $"uid {id} was not mapped");
+            return ExitCodes.Ok;
+        }));
+        return c;
+    }
+
+    private static Command ReadsVerb()
+    {
+        var project = ProjectLocator.ProjectOption();
+        var name = new Argument<string?>("name") { Description = "The agent (default: every agent).", Arity = ArgumentArity.ZeroOrOne };
+        var json = ProjectLocator.JsonOption("the reads");
+        var limit = new Option<int>("--limit", "-n") { Description = "At most this many, newest first.", DefaultValueFactory = _ => 50 };
+        var c = new Command("reads",
+            "Show which version of each file an agent last read through the mount (newest first): the ground for \"changed " +
+            "since you last read it\". A read is noted when a file is opened for reading; the version is the one valid then.\n\n" +
+            "Example:\n  lighthouse agent reads builder") { name, project, json, limit };
+        c.SetAction(parse => CliRunner.Run(parse, ctx =>
+        {
+            var projectDir = ProjectLocator.FindInitialised(parse.GetValue(project));
+            if (HistoryRoute.IsOthers(projectDir))
+                throw new CliException($"the reads of {projectDir}'s agents are in its owner's private store; ask the owner", ExitCodes.Failure);
+            using var store = StoreAccess.OpenReadOnly(projectDir);
+            var reads = store.LastReads(parse.GetValue(name), Math.Max(1, parse.GetValue(limit)));
+            if (parse.GetValue(json))
+            {
+                ctx.Out.WriteLine(JsonSerializer.Serialize(reads, ControlJson.Options));
+                return ExitCodes.Ok;
+            }
+            if (reads.Count == 0) { ctx.Out.WriteLine("no reads noted"); return ExitCodes.Ok; }
+            foreach (var r in reads)
+                ctx.Out.WriteLine($"{Fmt.Time(r.TimeUtc)}  {r.Agent,-18} @{r.VersionSeq,-7} {r.Path ?? $"(file {r.FileId}, removed)"}");
             return ExitCodes.Ok;
         }));
         return c;

@@ -24,7 +24,7 @@ public sealed unsafe class CurrentSection : IMountSection, IDisposable
     {
         _project = project;
         Tag = tag;
-        var observer = new RecordingObserver(project.Recorder, project.Agents);
+        var observer = new RecordingObserver(project.Recorder, project.Agents, project.Reads);
         var gate = Gate = new PolicyGate(project);
         Passthrough = new PassthroughFileSystem(project.ProjectDir, new PassthroughOptions
         {

@@ -16,7 +16,7 @@ namespace Lighthouse.FileSystem.Current;
 /// no path walk: <see cref="Node.UserState"/> caches "content safe" (1), <see cref="Node.UserStamp"/>
 /// the stamp (<see cref="StampOf"/>) of the last recorded version.
 /// </summary>
-internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver agents) : IPassthroughObserver
+internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver agents, Lighthouse.Project.Reads.ReadTracker? reads = null) : IPassthroughObserver
 {
     private const int ContentSafe = 1;
     private PassthroughFileSystem? _fs;
@@ -140,7 +140,12 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
     public object? Opened(in RequestContext ctx, Node node, bool forWriting, bool created)
     {
         var agent = AgentOf(ctx);
-        if (!forWriting) return agent;
+        if (!forWriting)
+        {
+            if (reads is not null && node.FileType == 0x8000)
+                try { reads.Read(agent, PathOf(node)); } catch (IOException) { } // no name: nothing to note
+            return agent;
+        }
         // A capture still queued from its last close reads its bytes before this handle can change them.
         recorder.BeforeOpenForWriting(KeyOf(node));
         // Writes through the mount reach the project directory too (kernel passthrough: without us seeing

@@ -222,6 +222,12 @@ public sealed record ReconcileReport(
 
 public readonly record struct ReconcileProgress(string Phase, int Done, int Total);
 
+/// <summary>An agent opened <see cref="Path"/> for reading at <see cref="TimeUtc"/> (through a server).</summary>
+public readonly record struct ReadNote(string Agent, string Path, DateTime TimeUtc);
+
+/// <summary>The version of a file an agent last read: <see cref="VersionSeq"/> is the version valid when it read it.</summary>
+public sealed record AgentRead(string Agent, long FileId, string? Path, long VersionSeq, DateTime TimeUtc);
+
 /// <summary>
 /// Who made a change, as its event records it: the agent's name and how that name was found (<see cref="AgentVia"/>:
 /// "ancestor", "token", "uid", "fallback", "kernel", "external", "system", "repair"; null in events recorded before

@@ -113,6 +113,15 @@ internal static class Schema
             base  BLOB NOT NULL,
             depth INTEGER NOT NULL) WITHOUT ROWID;
         -- Versions whose content the retention policy no longer keeps: their events stay, and say what was there.
+        -- The version of each file each agent last read (through a server): not events (a read changes nothing), the
+        -- ground for "changed since you last read it". One row per agent and file.
+        CREATE TABLE IF NOT EXISTS reads(
+            agent       TEXT    NOT NULL,
+            file_id     INTEGER NOT NULL,
+            version_seq INTEGER NOT NULL,
+            time_ticks  INTEGER NOT NULL,
+            PRIMARY KEY(agent, file_id)) WITHOUT ROWID;
+
         CREATE TABLE IF NOT EXISTS pruned(
             version_seq INTEGER PRIMARY KEY,
             time_ticks  INTEGER NOT NULL);
