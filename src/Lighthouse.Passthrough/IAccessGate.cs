@@ -20,10 +20,8 @@ public interface IAccessGate
     /// name hidden from it, EACCES, EROFS).</summary>
     int Check(in RequestContext ctx, GatedOperation operation, Node node, ReadOnlySpan<byte> name, bool isDirectory);
 
-    /// <summary>Whether the name is invisible to the caller: a lookup finds nothing, a listing leaves it out.</summary>
-    bool Hides(in RequestContext ctx, Node dir, ReadOnlySpan<byte> name, bool isDirectory);
-
-    /// <summary>Whether the kernel may keep the name and its attributes for everyone: false when some callers may see it
-    /// and others not (the kernel's caches are shared by all callers, so each must ask).</summary>
-    bool Cacheable(Node dir, ReadOnlySpan<byte> name, bool isDirectory);
+    /// <summary>Whether the name is invisible to the caller (a lookup finds nothing, a listing leaves it out), and
+    /// whether the kernel may keep the name and its attributes for everyone (<paramref name="cacheable"/>: false when
+    /// some callers may see it and others not — the kernel's caches are shared by all callers, so each must ask).</summary>
+    bool Hides(in RequestContext ctx, Node dir, ReadOnlySpan<byte> name, bool isDirectory, out bool cacheable);
 }

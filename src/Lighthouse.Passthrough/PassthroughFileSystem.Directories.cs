@@ -85,14 +85,15 @@ public sealed unsafe partial class PassthroughFileSystem
                 EntryOut entry = default;
                 bool add = !IsHidden(dir, name);
                 var gate = _options.Gate is { Active: true } g && !IsDotOrDotDot(name) ? g : null;
-                if (add && gate is not null && gate.Hides(ctx, dir, name, type == 4 /* DT_DIR */)) add = false;
+                bool cacheable = true;
+                if (add && gate is not null && gate.Hides(ctx, dir, name, type == 4 /* DT_DIR */, out cacheable)) add = false;
                 if (add && buffer.Plus && !IsDotOrDotDot(name))
                 {
                     StatxBuf st;
                     if (Libc.Statx(handle.Fd, d + 19, Libc.AT_SYMLINK_NOFOLLOW, Libc.STATX_BASIC_STATS, &st) == 0)
                     {
                         FillEntry(Nodes.Remember(dir, name, st), st, out entry);
-                        if (gate is not null && !gate.Cacheable(dir, name, st.IsDirectory))
+                        if (!cacheable)
                             entry.EntryValid = entry.AttrValid = entry.EntryValidNsec = entry.AttrValidNsec = 0;
                     }
                     else add = false; // removed since getdents: leave it out

@@ -320,13 +320,14 @@ public sealed unsafe partial class PassthroughFileSystem : FuseFileSystem, IDisp
         if (_options.Gate is { Active: true } gate)
         {
             bool isDir = rc == 0 && (entry.Attr.Mode & 0xF000) == 0x4000;
-            if (rc == 0 && gate.Hides(ctx, dir, name, isDir))
+            bool hidden = gate.Hides(ctx, dir, name, isDir, out bool cacheable);
+            if (rc == 0 && hidden)
             {
                 Nodes.Forget(entry.NodeId, 1); // the kernel is not told of it
                 entry = default;
                 return Errno.ENOENT; // an error, not a negative entry: nothing is cached for the next caller
             }
-            if (!gate.Cacheable(dir, name, isDir))
+            if (!cacheable)
             {
                 if (rc != 0) return rc;
                 entry.EntryValid = entry.AttrValid = 0;

@@ -63,10 +63,15 @@ public sealed class AccessControl : IDisposable
     /// listing that leaves hidden names out is not a refusal of anything asked for).
     /// </summary>
     public PolicyDecision Decide(Agent agent, string? commandLine, PolicyOperation operation, string path, bool isDirectory,
+        string? path2 = null, bool audit = true) =>
+        Decide(new PolicySubject(agent.Name, agent.Role, commandLine), agent, operation, path, isDirectory, path2, audit);
+
+    /// <summary>The same, for a subject built by the caller (whose command line may be read only if a rule asks).</summary>
+    public PolicyDecision Decide(PolicySubject subject, Agent agent, PolicyOperation operation, string path, bool isDirectory,
         string? path2 = null, bool audit = true)
     {
-        var decision = Policy.Decide(new PolicySubject(agent.Name, agent.Role, commandLine), operation, path, isDirectory);
-        if (decision.WouldDeny && audit) Record(agent, commandLine, operation, path, path2, decision);
+        var decision = Policy.Decide(subject, operation, path, isDirectory);
+        if (decision.WouldDeny && audit) Record(agent, subject.Command(), operation, path, path2, decision);
         return decision;
     }
 

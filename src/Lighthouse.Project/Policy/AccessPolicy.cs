@@ -33,7 +33,13 @@ public sealed class AccessPolicy
         DefaultEffect = defaultEffect;
         Rules = rules;
         _rulesByOperation = PolicyOperations.All.Select(op => rules.Where(r => r.AppliesTo(op)).ToArray()).ToArray();
+        UsesCommands = rules.Any(r => r.Commands is not null);
+        IsPermissive = mode == PolicyMode.Audit ? rules.Count == 0 && defaultEffect == PolicyEffect.Allow
+            : defaultEffect == PolicyEffect.Allow && rules.All(r => r.Effect == PolicyEffect.Allow);
+        _hides = defaultEffect == PolicyEffect.Hide || rules.Any(r => r.Effect == PolicyEffect.Hide);
     }
+
+    private readonly bool _hides;
 
     /// <summary>Reads a policy from its YAML text. <paramref name="sourceName"/> names the file in errors and explanations.</summary>
     /// <exception cref="PolicyFormatException">The first thing wrong with the file, with its line and column.</exception>
@@ -58,12 +64,14 @@ public sealed class AccessPolicy
         return Outcome(DefaultEffect, operation, null);
     }
 
-    /// <summary>Whether any rule looks at the caller's command line (reading it costs a /proc read per request).</summary>
-    public bool UsesCommands => Rules.Any(r => r.Commands is not null);
+    /// <summary>Whether any rule looks at the caller's command line (reading it costs a /proc read).</summary>
+    public bool UsesCommands { get; }
 
     /// <summary>Whether the policy can refuse anything at all (a server may skip every check when it cannot).</summary>
-    public bool IsPermissive => Mode == PolicyMode.Audit ? Rules.Count == 0 && DefaultEffect == PolicyEffect.Allow
-        : DefaultEffect == PolicyEffect.Allow && Rules.All(r => r.Effect == PolicyEffect.Allow);
+    public bool IsPermissive { get; }
+
+    /// <summary>Whether anything can be hidden (else no lookup or listing needs a decision).</summary>
+    public bool CanHide => _hides && Mode == PolicyMode.Enforce;
 
     /// <summary>
     /// Whether <paramref name="path"/> may be visible to some callers and hidden from others: a hide rule (or a hide
@@ -74,7 +82,7 @@ public sealed class AccessPolicy
     [SkipLocalsInit]
     public bool VisibilityVaries(ReadOnlySpan<char> path, bool isDirectory)
     {
-        if (Mode == PolicyMode.Audit) return false;
+        if (!CanHide) return false;
         int count = PathSegments.CountOf(path);
         Span<int> starts = count < PathSegments.StackDepth ? stackalloc int[PathSegments.StackDepth] : new int[count + 1];
         var segments = new PathSegments(path, starts);

@@ -73,11 +73,9 @@ public sealed class PolicyRule
     {
         if (_roles is not null && (subject.Role is null || !AnyMatches(_roles, subject.Role))) return false;
         if (_agents is not null && !AnyMatches(_agents, subject.Agent)) return false;
-        if (_commands is not null && (subject.CommandLine is null || !AnyMatches(_commands, subject.CommandLine))) return false;
-        if (_paths is null) return true;
-        foreach (var glob in _paths)
-            if (glob.Covers(path, isDirectory)) return true;
-        return false;
+        // The path before the command line: the command line may have to be read from /proc first.
+        if (!MatchesPath(path, isDirectory)) return false;
+        return _commands is null || subject.Command() is { } line && AnyMatches(_commands, line);
     }
 
     /// <summary>Whether the rule's outcome depends on who asks (it names roles, agents or commands).</summary>
