@@ -221,8 +221,8 @@ public static class MountCommand
 
     /// <summary>What a mount without allow_other means, said at start-up: others (root included) get EACCES at the mount point.</summary>
     private static string ServingOnly() =>
-        $"lighthouse: serving only {Environment.UserName}: other users cannot enter the mount; --allow-other lets them, " +
-        "which needs user_allow_other in /etc/fuse.conf";
+        $"lighthouse: serving only {Environment.UserName}: other users cannot enter the mount; --allow-other lets them" +
+        (Environment.IsPrivilegedProcess ? "" : ", which needs user_allow_other in /etc/fuse.conf");
 
     private static string Quote(string s) => "'" + s.Replace("'", "'\\''") + "'";
 }
