@@ -17,6 +17,11 @@ public sealed class LighthouseMountOptions
     public required IProjectStoreFactory Stores { get; init; }
     public StoreOptions Store { get; init; } = new();
     public bool KernelPassthrough { get; init; } = true;
+    /// <summary>Ask the kernel for <c>allow_other</c>, so users other than the mount's owner (agents running as other users)
+    /// may enter the mount. Default: when running as root. A normal user's mount without it serves that user alone (the
+    /// kernel refuses everyone else, root included); with it, the fusermount3 helper needs <c>user_allow_other</c> in
+    /// <c>/etc/fuse.conf</c>.</summary>
+    public bool AllowOther { get; init; } = Environment.IsPrivilegedProcess;
     /// <summary>How long the kernel may cache names and attributes of current/. Changes made outside
     /// the mount are pushed to the kernel by invalidation, so this can be long.</summary>
     public TimeSpan CacheTimeout { get; init; } = TimeSpan.FromSeconds(10);
@@ -168,9 +173,12 @@ public sealed class LighthouseMount : IDisposable
     private MountOptions MountOptions() => new()
     {
         FsName = $"lighthouse:{ProjectDir}", Subtype = "lighthouse",
-        // Agents run as other users: let them in, and let the kernel check permissions.
-        AllowOther = true, DefaultPermissions = true,
+        // Agents may run as other users: let them in where asked to, and let the kernel check permissions either way.
+        AllowOther = _options.AllowOther, DefaultPermissions = true,
     };
+
+    /// <summary>Whether users other than the mount's owner may enter it (allow_other was asked for).</summary>
+    public bool AllowOther => _options.AllowOther;
 
     /// <summary>The user's session options, with replies at normal priority while the project's background work is pending.</summary>
     private SessionOptions SessionOptions()
@@ -201,6 +209,8 @@ public sealed class LighthouseMount : IDisposable
             Protocol: session?.Connection is { } c ? $"{c.KernelMajor}.{c.Minor}" : null,
             Features: session?.Connection?.Negotiated.ToString().Split(", ") ?? [],
             KernelPassthrough: Current.Passthrough.UsingKernelPassthrough,
+            KernelPassthroughOff: Current.Passthrough.KernelPassthroughOff,
+            AllowOther: _options.AllowOther,
             IoUringQueues: session?.RingQueues ?? 0,
             RequestsThroughIoUring: session?.RingRequests ?? 0,
             RequestsServed: session?.Stats.TotalRequests ?? 0,
@@ -226,7 +236,7 @@ public sealed class LighthouseMount : IDisposable
 }
 
 /// <summary>The state of a running mount (names as `lighthouse status --json` shows them).</summary>
-public sealed record MountStatus(string? Protocol, string[] Features, bool KernelPassthrough, int IoUringQueues, long RequestsThroughIoUring,
+public sealed record MountStatus(string? Protocol, string[] Features, bool KernelPassthrough, string? KernelPassthroughOff, bool AllowOther, int IoUringQueues, long RequestsThroughIoUring,
     long RequestsServed, int Workers, long EventsRecorded, int RecordingBacklog, long RecordingFailures, string? LastRecordingError,
     long RecordRepairs, long RepairEvents, long ExternalEvents, int NodesKnown,
     int OpenFiles, long LastSeq);

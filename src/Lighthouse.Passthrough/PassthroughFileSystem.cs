@@ -76,18 +76,26 @@ public sealed unsafe partial class PassthroughFileSystem : FuseFileSystem, IDisp
     public string SourceDirectory { get; }
     public NodeTable Nodes { get; }
     public int OpenHandles => _handles.Count;
-    /// <summary>True once INIT agreed on kernel passthrough.</summary>
-    public bool UsingKernelPassthrough { get; private set; }
+    /// <summary>True once INIT agreed on kernel passthrough, until the kernel refuses to register backing files for good.</summary>
+    public bool UsingKernelPassthrough => _backing is { Refused: false };
+
+    /// <summary>Why file data is served in user space rather than by kernel passthrough (null while it is on or before INIT).</summary>
+    public string? KernelPassthroughOff => _backing is { Refused: true }
+        ? "the kernel refused to register backing files (EPERM: it needs CAP_SYS_ADMIN in the initial user namespace)"
+        : _offReason;
+
+    private string? _offReason;
 
     public override void Init(ConnectionInfo connection)
     {
         // BackingFiles is there only when the kernel offers passthrough and we may register files.
-        if (_options.KernelPassthrough && connection.BackingFiles is { } backing &&
-            (connection.Offered & InitFlags.Passthrough) != 0)
+        if (!_options.KernelPassthrough) _offReason = "turned off by an option";
+        else if ((connection.Offered & InitFlags.Passthrough) == 0) _offReason = "the kernel does not offer it (Linux 6.9+ with CONFIG_FUSE_PASSTHROUGH)";
+        else if (connection.BackingFiles is null) _offReason = "not privileged: registering backing files needs CAP_SYS_ADMIN in the initial user namespace";
+        else
         {
             connection.Want |= InitFlags.Passthrough;
-            _backing = backing;
-            UsingKernelPassthrough = true;
+            _backing = connection.BackingFiles;
         }
     }
 

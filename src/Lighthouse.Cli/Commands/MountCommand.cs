@@ -20,6 +20,15 @@ public static class MountCommand
         var background = new Option<bool>("--background")
         { Description = "Detach: run in the background with a pid file (.lighthouse/mount.pid) and a log (.lighthouse/mount.log); return once mounted." };
         var noPassthrough = new Option<bool>("--no-kernel-passthrough") { Description = "Serve file data in user space even where the kernel offers FUSE passthrough." };
+        var allowOther = new Option<bool>("--allow-other")
+        {
+            Description = "Let users other than the one mounting enter the mount (agents running as other users). The default as root. " +
+                          "A normal user needs the line user_allow_other in /etc/fuse.conf for it (fusermount3 refuses otherwise).",
+        };
+        var noAllowOther = new Option<bool>("--no-allow-other")
+        {
+            Description = "Serve only the user who mounts: the kernel refuses every other user, root included. The default for a normal user.",
+        };
         var cacheTimeout = new Option<double>("--cache-timeout")
         { Description = "Seconds the kernel may cache names and attributes of current/. Changes made beside the mount are pushed to the kernel at once (invalidation), so this can be long.", DefaultValueFactory = _ => 10.0 };
         var noWatch = new Option<bool>("--no-watch")
@@ -31,9 +40,16 @@ public static class MountCommand
         var command = new Command("mount",
             "Mount a project: <mountpoint>/current is the project, read-write, every change recorded as an event of its caller; " +
             "<mountpoint>/history/@<n>, /history/<UTC time> and /history/<snapshot> show it as it was. Runs in the foreground " +
-            "(Ctrl-C unmounts) unless --background.\n\nExample: lighthouse mount ~/src/app   then   ls /mnt/lighthouse/project/current")
+            "(Ctrl-C unmounts) unless --background.\n\n" +
+            "As a normal user (no root): mount on a directory you own; fusermount3 (package fuse3, installed setuid root) mounts it. " +
+            "The mount then serves only you, and file data goes through Lighthouse instead of the kernel's passthrough (which needs " +
+            "CAP_SYS_ADMIN). Agents run as you with `lighthouse run --agent <name>`; everything is recorded as under root. " +
+            "For agents running as other users, add --allow-other and the line user_allow_other to /etc/fuse.conf. " +
+            "`lighthouse unmount` (fusermount3 -u) unmounts.\n\n" +
+            "Example: lighthouse mount ~/src/app   then   ls /mnt/lighthouse/project/current\n" +
+            "         lighthouse mount ~/src/app ~/mnt/app --background   (as a normal user)")
         {
-            project, mountPoint, background, noPassthrough, cacheTimeout, durability, noWatch,
+            project, mountPoint, background, noPassthrough, allowOther, noAllowOther, cacheTimeout, durability, noWatch,
         };
         session.AddTo(command);
         command.SetAction(parse =>
@@ -41,6 +57,9 @@ public static class MountCommand
             var dir = parse.GetValue(project)!;
             if (!dir.Exists) { Console.Error.WriteLine($"lighthouse: project directory {dir.FullName} does not exist"); return ExitCodes.Usage; }
             if (session.Validate(parse) is { } invalid) { Console.Error.WriteLine($"lighthouse: {invalid}"); return ExitCodes.Usage; }
+            if (parse.GetValue(allowOther) && parse.GetValue(noAllowOther)) { Console.Error.WriteLine("lighthouse: --allow-other and --no-allow-other contradict each other"); return ExitCodes.Usage; }
+            // Root lets other users in by default (agents may run as them); a normal user cannot without user_allow_other.
+            bool others = parse.GetValue(allowOther) || (Environment.IsPrivilegedProcess && !parse.GetValue(noAllowOther));
             string projectDir = Path.TrimEndingDirectorySeparator(dir.FullName);
             string mnt = Path.GetFullPath(parse.GetValue(mountPoint)!);
             // Before anything is opened or reconciled: a mount that would serve itself hangs beyond SIGKILL.
@@ -50,11 +69,12 @@ public static class MountCommand
                 Console.Error.WriteLine($"lighthouse: {projectDir} is already mounted at {live.MountPoint} (pid {live.Pid}); `lighthouse unmount {live.MountPoint}` first");
                 return ExitCodes.Failure;
             }
-            if (parse.GetValue(background)) return RunInBackground(projectDir, mnt);
+            if (parse.GetValue(background)) return RunInBackground(projectDir, mnt, others);
             return RunForeground(projectDir, mnt, new LighthouseMountOptions
             {
                 Stores = StoreAccess.Stores,
                 KernelPassthrough = !parse.GetValue(noPassthrough),
+                AllowOther = others,
                 CacheTimeout = TimeSpan.FromSeconds(parse.GetValue(cacheTimeout)),
                 Store = new StoreOptions { Durability = parse.GetValue(durability) },
                 FollowExternalChanges = !parse.GetValue(noWatch),
@@ -95,14 +115,25 @@ public static class MountCommand
                 state.Write(projectDir);
                 control.Mount = state;
                 publicControl = Publish(state, mounted);
+                var passthrough = mounted.Current.Passthrough;
                 Console.Error.WriteLine(
                     $"lighthouse: mounted {projectDir} at {mnt} (protocol {connection.KernelMajor}.{connection.Minor}, " +
-                    $"kernel passthrough {(mounted.Current.Passthrough.UsingKernelPassthrough ? "on" : "off")}, events so far: {store.LastSeq:N0})");
+                    $"kernel passthrough {(passthrough.UsingKernelPassthrough ? "on" : "off")}, events so far: {store.LastSeq:N0})");
+                if (!passthrough.UsingKernelPassthrough && passthrough.KernelPassthroughOff is { } why)
+                    Console.Error.WriteLine($"lighthouse: kernel passthrough off: {why}; file data is read and written through Lighthouse");
+                if (!mounted.AllowOther) Console.Error.WriteLine(ServingOnly());
                 Console.Error.WriteLine($"  try:  ls {mnt}/current          (the project; changes are recorded)");
                 Console.Error.WriteLine($"        ls {mnt}/history/@{Math.Max(1, store.LastSeq)}   (the tree as of an event)");
                 Console.Error.WriteLine($"        ./lighthouse log -C {projectDir}   (who changed what)");
                 Console.Error.WriteLine("  Ctrl-C unmounts.");
             });
+        }
+        catch (FuseMountException e) when (e.UserAllowOtherMissingIn is { } conf)
+        {
+            Console.Error.WriteLine($"lighthouse: cannot mount with --allow-other as {Environment.UserName}: {conf} does not let users other " +
+                $"than root ask for allow_other. Add the line\n    user_allow_other\nto {conf} (as root: echo user_allow_other >> {conf}), " +
+                $"or mount without --allow-other (then only {Environment.UserName} can enter the mount).");
+            return ExitCodes.Failure;
         }
         catch (FuseMountException e) { Console.Error.WriteLine($"lighthouse: {e.Message}"); return ExitCodes.Failure; }
         finally
@@ -140,17 +171,19 @@ public static class MountCommand
             MountRegistry.Publish(state with { ControlSocket = server.SocketPath });
             return server;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        // A normal user cannot write the registry (root's 0755 directory): binding the socket there fails with EACCES.
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Net.Sockets.SocketException)
         {
             server?.Dispose();
             Console.Error.WriteLine($"lighthouse: other users cannot ask this mount for the history they may read (lighthouse log, history, diff): " +
-                $"{e.Message} (the registry {MountRegistry.DirectoryPath} must exist and be writable by uid {Native.Geteuid()}); history/ in the mount works for them");
+                $"{e.Message} (the registry {MountRegistry.DirectoryPath} must exist and be writable by uid {Native.Geteuid()})" +
+                (mounted.AllowOther ? "; history/ in the mount works for them" : ""));
             return null;
         }
     }
 
     /// <summary>Starts this same command detached (new session, output to .lighthouse/mount.log) and waits until it is mounted.</summary>
-    private static int RunInBackground(string projectDir, string mnt)
+    private static int RunInBackground(string projectDir, string mnt, bool allowOther)
     {
         string stateDir = StateDirectory.Ensure(projectDir);
         string log = Path.Combine(stateDir, "mount.log"), pidFile = Path.Combine(stateDir, "mount.pid");
@@ -170,6 +203,7 @@ public static class MountCommand
             if (MountState.ReadLive(projectDir) is { } state && state.Pid == pid)
             {
                 Console.Error.WriteLine($"lighthouse: mounted {projectDir} at {state.MountPoint} in the background (pid {pid}; log {log})");
+                if (!allowOther) Console.Error.WriteLine(ServingOnly());
                 Console.Error.WriteLine($"  try:  ls {state.MountPoint}/current    and    ./lighthouse unmount {state.MountPoint}");
                 return ExitCodes.Ok;
             }
@@ -184,6 +218,11 @@ public static class MountCommand
         Console.Error.WriteLine($"lighthouse: the background mount (pid {pid}) is not ready after 10 minutes; see {log}");
         return ExitCodes.Failure;
     }
+
+    /// <summary>What a mount without allow_other means, said at start-up: others (root included) get EACCES at the mount point.</summary>
+    private static string ServingOnly() =>
+        $"lighthouse: serving only {Environment.UserName}: other users cannot enter the mount; --allow-other lets them" +
+        (Environment.IsPrivilegedProcess ? "" : ", which needs user_allow_other in /etc/fuse.conf");
 
     private static string Quote(string s) => "'" + s.Replace("'", "'\\''") + "'";
 }

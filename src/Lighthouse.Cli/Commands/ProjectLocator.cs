@@ -34,9 +34,46 @@ public static class ProjectLocator
         {
             if (Directory.Exists(Path.Combine(d, StoreConstants.StateDirName))) return d;
         }
-        // Inside a mount (current/ hides .lighthouse/): the mount's public entry names its project.
-        return Control.MountRegistry.FindByPath(start)?.ProjectDir ?? throw new CliException($"no project here (no {StoreConstants.StateDirName}/ in {start} or above); run `lighthouse init` or pass --project", ExitCodes.Usage);
+        // Inside a mount (current/ hides .lighthouse/): the mount's public entry names its project, or (a normal user's
+        // mount, which cannot write the registry) the mount table does.
+        return Control.MountRegistry.FindByPath(start)?.ProjectDir ?? MountedProject(start) ?? throw new CliException($"no project here (no {StoreConstants.StateDirName}/ in {start} or above); run `lighthouse init` or pass --project", ExitCodes.Usage);
     }
+
+    /// <summary>
+    /// The project of the innermost Lighthouse mount holding <paramref name="path"/>, from /proc/self/mountinfo (its source
+    /// is <c>lighthouse:&lt;project&gt;</c>). Trusted only if the mount's owner (its <c>user_id</c>) owns the project's state
+    /// directory: anyone may mount a FUSE filesystem with any source name, but not make it point at someone else's project.
+    /// </summary>
+    private static string? MountedProject(string path)
+    {
+        string? found = null;
+        int depth = -1;
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/mountinfo"))
+            {
+                var fields = line.Split(' ');
+                var dash = Array.IndexOf(fields, "-");
+                if (fields.Length < 10 || dash < 0 || dash + 3 >= fields.Length || fields[dash + 1] != "fuse.lighthouse") continue;
+                var mountPoint = Unescape(fields[4]);
+                var source = Unescape(fields[dash + 2]);
+                if (!source.StartsWith("lighthouse:", StringComparison.Ordinal) || mountPoint.Length <= depth) continue;
+                if (Under(path, mountPoint) is null) continue;
+                var project = source["lighthouse:".Length..];
+                var owner = fields[dash + 3].Split(',').FirstOrDefault(o => o.StartsWith("user_id=", StringComparison.Ordinal))?["user_id=".Length..];
+                if (!Path.IsPathRooted(project) || owner is null || StateDirectory.OwnerOf(project)?.ToString(System.Globalization.CultureInfo.InvariantCulture) != owner)
+                    continue;
+                (found, depth) = (project, mountPoint.Length);
+            }
+        }
+        catch (IOException) { return null; }
+        return found;
+    }
+
+    /// <summary>Undoes mountinfo's octal escapes (\040 for a space).</summary>
+    internal static string Unescape(string s) => s.Contains('\\')
+        ? System.Text.RegularExpressions.Regex.Replace(s, @"\\([0-7]{3})", m => ((char)Convert.ToInt32(m.Groups[1].Value, 8)).ToString())
+        : s;
 
     /// <summary>Like <see cref="Find"/>, and the project's store must have been initialised.</summary>
     public static string FindInitialised(string? explicitDir)

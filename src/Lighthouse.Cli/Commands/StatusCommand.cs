@@ -134,11 +134,15 @@ public static class StatusCommand
             rows.Add(["mounted:", $"yes, on {mount.MountPoint} (pid {mount.Pid}, since {Fmt.Time(mount.StartedUtc)})"]);
             rows.Add(["protocol:", protocol is null ? "unknown" : "FUSE " + protocol + (live is null ? " (from mount.json)" : "")]);
             rows.Add(["features:", features is { Count: > 0 } ? string.Join(' ', features) : "unknown"]);
-            rows.Add(["passthrough:", passthrough is null ? "unknown" : passthrough.Value ? "on (kernel FUSE passthrough)" : "off"]);
+            var passthroughOff = Str(liveMount, "kernelPassthroughOff");
+            rows.Add(["passthrough:", passthrough is null ? "unknown" : passthrough.Value ? "on (kernel FUSE passthrough)"
+                : passthroughOff is null ? "off" : $"off ({passthroughOff}; data goes through the mount process)"]);
+            if (Bool(liveMount, "allowOther") is { } others)
+                rows.Add(["users:", others ? "all (allow_other; the kernel checks permissions)" : $"only uid {Native.Lstat($"/proc/{mount.Pid}")?.Uid} (no allow_other: the kernel refuses everyone else)"]);
             if (liveMount is not null)
                 foreach (var (key, value) in liveMount)
                 {
-                    if (key is "protocol" or "features" or "kernelPassthrough" or "lastSeq" || value is null or JsonObject or JsonArray) continue;
+                    if (key is "protocol" or "features" or "kernelPassthrough" or "kernelPassthroughOff" or "allowOther" or "lastSeq" || value is null or JsonObject or JsonArray) continue;
                     rows.Add([key + ":", value.ToString()]);
                 }
             if (live?["controlRequests"] is { } rs) rows.Add(["control:", $"{mount.ControlSocket} ({rs} requests served)"]);

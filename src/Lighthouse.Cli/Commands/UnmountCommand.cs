@@ -159,18 +159,14 @@ public static class UnmountCommand
             foreach (var line in File.ReadLines("/proc/self/mountinfo"))
             {
                 var fields = line.Split(' ');
-                if (fields.Length < 10 || Unescape(fields[4]) != mountPoint) continue;
+                if (fields.Length < 10 || ProjectLocator.Unescape(fields[4]) != mountPoint) continue;
                 var dash = Array.IndexOf(fields, "-");
                 if (dash < 0 || dash + 2 >= fields.Length) continue;
-                found = Unescape(fields[dash + 2]); // the last mount on a point is the visible one
+                found = ProjectLocator.Unescape(fields[dash + 2]); // the last mount on a point is the visible one
                 if (found.StartsWith("lighthouse:", StringComparison.Ordinal)) found = found["lighthouse:".Length..];
             }
             return found is not null && Path.IsPathRooted(found) && Directory.Exists(found) ? found : null;
         }
         catch (IOException) { return null; }
     }
-
-    private static string Unescape(string s) => s.Contains('\\')
-        ? System.Text.RegularExpressions.Regex.Replace(s, @"\\([0-7]{3})", m => ((char)Convert.ToInt32(m.Groups[1].Value, 8)).ToString())
-        : s;
 }

@@ -15,4 +15,8 @@ public interface IBackingFiles
 
     /// <summary>Unregisters a backing id returned by <see cref="Open"/> (FUSE_DEV_IOC_BACKING_CLOSE).</summary>
     void Close(int backingId);
+
+    /// <summary>True once the kernel refused registration for good (EPERM: the daemon lacks CAP_SYS_ADMIN in the
+    /// initial user namespace, e.g. root in a container): every later <see cref="Open"/> returns 0 without asking.</summary>
+    bool Refused => false;
 }

@@ -9,6 +9,13 @@ public sealed class FuseMountException : Exception
     /// <summary>The errno of the failing call, or 0 when the failure has none (e.g. a helper's exit status).</summary>
     public int Errno { get; }
 
+    /// <summary>
+    /// Set when a helper refused <c>allow_other</c> because its configuration file (named here, normally
+    /// <c>/etc/fuse.conf</c>) has no <c>user_allow_other</c> line: the caller can say which line to add where, or
+    /// mount without allow_other. Null for every other failure.
+    /// </summary>
+    public string? UserAllowOtherMissingIn { get; init; }
+
     public FuseMountException(string message) : base(message) { }
 
     public FuseMountException(string message, int errno) : base(message) => Errno = errno;

@@ -89,7 +89,8 @@ public static class FuseMounter
         foreach (string helper in helpers)
         {
             try { return MountWithHelper(target, options, helper); }
-            catch (FuseMountException e)
+            // The next helper reads the same configuration and would refuse alike: say it once, plainly.
+            catch (FuseMountException e) when (e.UserAllowOtherMissingIn is null)
             {
                 attempts.Add(e.Message);
                 errnos.Add(e.Errno);
@@ -287,6 +288,12 @@ public static class FuseMounter
                 int exit = WaitForExit(process, TimeSpan.FromSeconds(5));
                 string text;
                 lock (stderr) text = stderr.ToString().Trim();
+                if (o.AllowOther && UserAllowOtherConfig(text) is { } conf)
+                    throw new FuseMountException(
+                        $"{Path.GetFileName(helper)} refused allow_other on {target} (exit status {exit}): a user other than root may " +
+                        $"ask for it only if {conf} has the line user_allow_other. Add that line to {conf} (as root), or mount " +
+                        "without allow_other (then only the mounting user can enter the mount).", Libc.EPERM)
+                    { UserAllowOtherMissingIn = conf };
                 string how = receiveError ?? (exit == int.MinValue ? "it did not exit" : $"exit status {exit}");
                 throw new FuseMountException(
                     $"{label} failed to mount {target} with -o {opts} ({how}): " +
@@ -473,6 +480,22 @@ public static class FuseMounter
 
         lock (s_helperVersions) s_helperVersions[helper] = version;
         return version;
+    }
+
+    /// <summary>
+    /// The configuration file named by a helper's refusal of allow_other, or null if <paramref name="stderr"/> is
+    /// not that refusal. fusermount3 says "option allow_other only allowed if 'user_allow_other' is set in
+    /// /etc/fuse.conf" (exit status 1); FUSE 2's fusermount says the same with its own name.
+    /// </summary>
+    internal static string? UserAllowOtherConfig(string stderr)
+    {
+        const string marker = "'user_allow_other' is set in ";
+        int i = stderr.IndexOf(marker, StringComparison.Ordinal);
+        if (i < 0) return null;
+        string rest = stderr[(i + marker.Length)..];
+        int end = rest.IndexOfAny(['\n', '\r', ' ']);
+        string file = (end < 0 ? rest : rest[..end]).TrimEnd('.');
+        return file.StartsWith('/') ? file : "/etc/fuse.conf";
     }
 
     private static string HelperHint(string stderr, string helper)

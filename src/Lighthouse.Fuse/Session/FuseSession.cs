@@ -54,10 +54,27 @@ public sealed unsafe partial class FuseSession : IDisposable
         if (_protocol is not null) throw new InvalidOperationException("the session has already started");
         _masterFd = deviceFd;
         Notifier = new Notifier(deviceFd);
-        // Registering backing files needs CAP_SYS_ADMIN: unprivileged, the filesystem gets none and serves data itself.
-        var backing = Libc.GetEuid() == 0 ? new DeviceBackingFiles(deviceFd) : null;
+        // Registering backing files needs CAP_SYS_ADMIN in the initial user namespace: without it the filesystem gets
+        // none and serves data itself (should the kernel still say EPERM, DeviceBackingFiles stops asking, once).
+        var backing = CanRegisterBackingFiles() ? new DeviceBackingFiles(deviceFd) : null;
         _protocol = new ProtocolServer(_fs, this, Notifier, backing, _options.IoUring);
         StartWorker(deviceFd, 0);
+    }
+
+    /// <summary>
+    /// CAP_SYS_ADMIN, and in the initial user namespace (the kernel checks <c>capable()</c>, not the namespace's own
+    /// capabilities): a root of a user namespace (a rootless container) has every capability in its /proc status but
+    /// is refused. The initial namespace maps every uid to itself; any other maps a part.
+    /// </summary>
+    private static bool CanRegisterBackingFiles()
+    {
+        if (!Mounting.FuseMounter.IsPrivileged()) return false;
+        try
+        {
+            var map = File.ReadAllText("/proc/self/uid_map").Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+            return map is ["0", "0", "4294967295"];
+        }
+        catch (IOException) { return true; } // no user namespaces in this kernel: only the initial one
     }
 
     /// <summary>The protocol layer requests go through (null before <see cref="Start"/>).</summary>

@@ -71,4 +71,48 @@ public sealed class ConnectionServicesTests : IDisposable
         Assert.Empty(backing.Opened);
         Assert.Equal(0, fs.Release(ctx, entry.NodeId, open.Fh, 0));
     }
+
+    [Fact]
+    public void When_the_kernel_refuses_backing_files_for_good_every_open_is_served_in_user_space_and_the_status_says_why()
+    {
+        var backing = new RefusingBackingFiles();
+        using var fs = new PassthroughFileSystem(_source);
+        fs.Init(new ConnectionInfo { Offered = InitFlags.Passthrough, Notifier = new FakeNotifier(), BackingFiles = backing });
+        Assert.True(fs.UsingKernelPassthrough);
+        Assert.Null(fs.KernelPassthroughOff);
+
+        RequestContext ctx = default;
+        Assert.Equal(0, fs.Lookup(ctx, ProtocolConstants.RootId, "data"u8, out var entry));
+        for (int i = 0; i < 3; i++)
+        {
+            Assert.Equal(0, fs.Open(ctx, entry.NodeId, 0, 0, out var open));
+            Assert.Equal(0, open.BackingId);
+            Assert.NotEqual(OpenReplyFlags.Passthrough, open.OpenFlags & OpenReplyFlags.Passthrough);
+            Assert.Equal(0, fs.Release(ctx, entry.NodeId, open.Fh, 0));
+        }
+        Assert.False(fs.UsingKernelPassthrough);
+        Assert.Contains("EPERM", fs.KernelPassthroughOff);
+        Assert.Empty(backing.Closed);
+    }
+
+    [Fact]
+    public void Offered_passthrough_without_backing_files_is_not_asked_for_and_the_reason_is_the_missing_privilege()
+    {
+        using var fs = new PassthroughFileSystem(_source);
+        var connection = new ConnectionInfo { Offered = InitFlags.Passthrough, Notifier = new FakeNotifier(), BackingFiles = null };
+        fs.Init(connection);
+        Assert.Equal((InitFlags)0, connection.Want & InitFlags.Passthrough);
+        Assert.False(fs.UsingKernelPassthrough);
+        Assert.Contains("needs CAP_SYS_ADMIN", fs.KernelPassthroughOff);
+    }
+
+    /// <summary>What the device's backing files do without CAP_SYS_ADMIN: the first registration fails (EPERM) and they
+    /// stay refused, so later opens are not even tried.</summary>
+    private sealed class RefusingBackingFiles : IBackingFiles
+    {
+        public bool Refused { get; private set; }
+        public List<int> Closed { get; } = [];
+        public int Open(int fd) { Refused = true; return 0; }
+        public void Close(int backingId) => Closed.Add(backingId);
+    }
 }

@@ -117,6 +117,14 @@ public sealed class MountInfoTests
     }
 
     [Theory]
+    // fusermount3 3.14 (exit status 1); FUSE 2's fusermount says the same with its own name.
+    [InlineData("fusermount3: option allow_other only allowed if 'user_allow_other' is set in /etc/fuse.conf\n", "/etc/fuse.conf")]
+    [InlineData("fusermount: option allow_other only allowed if 'user_allow_other' is set in /usr/local/etc/fuse.conf", "/usr/local/etc/fuse.conf")]
+    [InlineData("fusermount3: failed to access mountpoint /x: Permission denied\n", null)]
+    public void The_refusal_of_allow_other_is_recognised_and_names_the_file_the_helper_read(string stderr, string? file) =>
+        Assert.Equal(file, FuseMounter.UserAllowOtherConfig(stderr));
+
+    [Theory]
     [InlineData("a,b", null)]
     [InlineData("with space", null)]
     [InlineData("", null)]
