@@ -41,9 +41,12 @@ public sealed class PolicyGate(ProjectHost project) : IAccessGate
         cacheable = true;
         if (!project.Access.Policy.CanHide) return false; // nothing to decide: no path to build
         var path = _fs!.RelativePath(dir, name);
-        cacheable = Cacheable(path, isDirectory);
+        cacheable = !project.Access.Policy.VisibilityVaries(path, isDirectory, out bool hiddenFromAll);
         // A lookup that finds nothing is a refusal worth recording; a listing that leaves a name out is not (it asked for the directory).
-        return Hides(ctx, path, isDirectory, audit: ctx.Opcode == Fuse.Protocol.Opcode.Lookup);
+        bool audit = ctx.Opcode == Fuse.Protocol.Opcode.Lookup;
+        // The same for everyone and visible: no decision of the caller's own (most names, most of the time).
+        if (cacheable && !hiddenFromAll) return false;
+        return Hides(ctx, path, isDirectory, audit);
     }
 
     /// <summary>0 if the caller may do <paramref name="operation"/> on the project path, else the errno.</summary>

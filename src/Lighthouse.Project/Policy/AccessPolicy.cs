@@ -79,9 +79,14 @@ public sealed class AccessPolicy
     /// attributes between all callers, so such a path must not be cached: each caller's lookup has to reach the policy.
     /// Conservative: true whenever a subject-dependent rule that covers the path comes before the hide that covers it.
     /// </summary>
+    public bool VisibilityVaries(ReadOnlySpan<char> path, bool isDirectory) => VisibilityVaries(path, isDirectory, out _);
+
+    /// <summary>The same, and when it does not vary, whether the path is hidden from everyone
+    /// (<paramref name="hiddenFromAll"/>): most lookups then need no decision of their own.</summary>
     [SkipLocalsInit]
-    public bool VisibilityVaries(ReadOnlySpan<char> path, bool isDirectory)
+    public bool VisibilityVaries(ReadOnlySpan<char> path, bool isDirectory, out bool hiddenFromAll)
     {
+        hiddenFromAll = false;
         if (!CanHide) return false;
         int count = PathSegments.CountOf(path);
         Span<int> starts = count < PathSegments.StackDepth ? stackalloc int[PathSegments.StackDepth] : new int[count + 1];
@@ -92,10 +97,16 @@ public sealed class AccessPolicy
         {
             if (!rule.MatchesPath(segments, isDirectory)) continue;
             if (rule.Effect == PolicyEffect.Hide && (subjectRuleBefore || rule.DependsOnSubject)) return true;
-            if (!rule.DependsOnSubject) return false; // decides for everyone from here on
+            if (!rule.DependsOnSubject)
+            {
+                hiddenFromAll = rule.Effect == PolicyEffect.Hide && !subjectRuleBefore;
+                return false; // decides for everyone from here on
+            }
             subjectRuleBefore = true;
         }
-        return DefaultEffect == PolicyEffect.Hide && subjectRuleBefore;
+        if (DefaultEffect == PolicyEffect.Hide && subjectRuleBefore) return true;
+        hiddenFromAll = DefaultEffect == PolicyEffect.Hide;
+        return false;
     }
 
     /// <summary>
