@@ -79,6 +79,26 @@ public class CaptureTests(LighthouseMountFixture mount) : IClassFixture<Lighthou
         Assert.All(mount.Events(start).Where(e => e.Path == name), e => Assert.Contains(e.Op, new[] { "create", "write" }));
     }
 
+    [Fact]
+    public void An_fsync_of_a_history_file_does_not_stop_fsyncs_in_current_from_reaching_the_mount()
+    {
+        const string name = "fsync-after-history.txt";
+        File.WriteAllText(Cur(name), "one\n");
+        var first = mount.WaitForEvent(e => e.Path == name && e.Op == "write");
+        // fsync a past version (read-only): were it answered "not supported", the kernel would stop sending fsync for the
+        // whole mount, current/ included, and the capture at fsync below would wait for the close.
+        using (var old = File.OpenHandle(Path.Combine(mount.History, $"@{first.Seq}", name)))
+            Assert.Equal(0, Libc.Fsync((int)old.DangerousGetHandle()));
+        Thread.Sleep(1100); // past the once-a-second limit on captures of one file
+        using var file = new FileStream(Cur(name), FileMode.Append, FileAccess.Write, FileShare.Read, 1);
+        file.Write("two\n"u8);
+        file.Flush(flushToDisk: true);
+        var captured = mount.WaitForEvent(e => e.Path == name && e.Op == "write", first.Seq);
+        Assert.True(file.SafeFileHandle is { IsClosed: false }); // still open: the fsync, not a close, made the version
+        using var store = OpenStore();
+        Assert.Equal("one\ntwo\n", Encoding.UTF8.GetString(store.ReadAllBytes(name, captured.Seq)));
+    }
+
     private static string Sha256(byte[] bytes) => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes));
 
     [Fact]

@@ -343,13 +343,7 @@ public sealed class AgentsSection : FuseFileSystem, IMountSection
         int rc = Attributes(ctx, node, out var a, out var timeout);
         if (rc != 0) return rc;
         var (s, ns) = Split(timeout);
-        result.AttrValid = s; result.AttrValidNsec = ns;
-        ref var x = ref result.Stat;
-        x.Mask = Libc.STATX_BASIC_STATS; x.BlkSize = a.BlkSize; x.Nlink = a.Nlink; x.Uid = a.Uid; x.Gid = a.Gid; x.Mode = (ushort)a.Mode;
-        x.Ino = a.Ino; x.Size = a.Size; x.Blocks = a.Blocks;
-        x.Atime = new SxTime { Sec = (long)a.Atime, Nsec = a.AtimeNsec };
-        x.Ctime = new SxTime { Sec = (long)a.Ctime, Nsec = a.CtimeNsec };
-        x.Mtime = new SxTime { Sec = (long)a.Mtime, Nsec = a.MtimeNsec };
+        result = StatxFromAttr.Of(a, s, ns);
         return 0;
     }
 

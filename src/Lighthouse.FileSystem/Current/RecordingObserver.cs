@@ -55,10 +55,15 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
                 Remember(node, ContentKnowledge.Safe);
                 return;
             default:
+                // The name first: a file that has none any more was unlinked (or replaced) by another process meanwhile,
+                // and that unlink kept its bytes before it went (BeforeModify of a removal): nothing left to keep here.
+                string path;
+                try { path = PathOf(node); }
+                catch (IOException) { return; }
                 int fd = _fs!.OpenToRead(node);
-                if (fd < 0) throw new IOException($"cannot open '{PathOf(node)}' to keep its content: {Marshal.GetPInvokeErrorMessage(-fd)}");
+                if (fd < 0) throw new IOException($"cannot open '{path}' to keep its content: {Marshal.GetPInvokeErrorMessage(-fd)}");
                 using (var content = new SafeFileHandle(fd, ownsHandle: true))
-                    recorder.CaptureBeforeModify(AgentOf(ctx), KeyOf(node), PathOf(node), content, WriterNow(node));
+                    recorder.CaptureBeforeModify(AgentOf(ctx), KeyOf(node), path, content, WriterNow(node));
                 Remember(node, ContentKnowledge.Safe);
                 return;
         }

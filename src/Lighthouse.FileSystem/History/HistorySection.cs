@@ -359,6 +359,44 @@ public sealed unsafe class HistorySection : FuseFileSystem, IMountSection
         return 0;
     }
 
+    // Answered, never ENOSYS: the kernel remembers ENOSYS for the whole connection, so one fsync of a history/ file would
+    // make every later fsync in current/ skip the daemon (and with it the capture at fsync and the sync of the project file).
+    public override int Fsync(in RequestContext ctx, ulong node, ulong fh, bool dataOnly) => 0;      // nothing of ours to write
+    public override int FsyncDir(in RequestContext ctx, ulong node, ulong fh, bool dataOnly) => 0;
+    public override int Flush(in RequestContext ctx, ulong node, ulong fh) => 0;
+
+    /// <summary>SEEK_DATA / SEEK_HOLE over a past version: all data up to its size (holes are not kept apart).</summary>
+    public override int Lseek(in RequestContext ctx, ulong node, ulong fh, long offset, int whence, out long result)
+    {
+        result = 0;
+        if (!_nodes.TryGetValue(node, out var n) || !TryAttributes(n, out var a)) return Errno.ESTALE;
+        long size = (long)a.Size;
+        if (offset < 0) return Errno.EINVAL;
+        switch (whence)
+        {
+            case 3: // SEEK_DATA
+                if (offset >= size) return Libc.ENXIO;
+                result = offset;
+                return 0;
+            case 4: // SEEK_HOLE
+                if (offset > size) return Libc.ENXIO;
+                result = size;
+                return 0;
+            default:
+                return Errno.EINVAL; // the kernel handles SEEK_SET/CUR/END itself
+        }
+    }
+
+    public override int Statx(in RequestContext ctx, ulong node, ulong? fh, uint flags, uint mask, out StatxOut result)
+    {
+        result = default;
+        if (!_nodes.TryGetValue(node, out var n)) return Errno.ESTALE;
+        if (!TryAttributes(n, out var a)) return Errno.ENOENT;
+        var (s, ns) = Split(n.Seq < 0 ? Short : Immutable);
+        result = Sections.StatxFromAttr.Of(a, s, ns);
+        return 0;
+    }
+
     public override int ReadDir(in RequestContext ctx, ulong node, ulong fh, long offset, ref DirectoryBuffer buffer)
     {
         if (!_handles.TryGetValue(fh, out var h) || h.Listing is null) return Errno.EBADF;

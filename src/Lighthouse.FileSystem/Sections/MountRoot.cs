@@ -86,8 +86,9 @@ public sealed class MountRoot : FuseFileSystem
     public override int Statx(in RequestContext ctx, ulong node, ulong? fh, uint flags, uint mask, out StatxOut result)
     {
         if (SectionOf(node) is { } section) return section.Statx(ctx, node, fh, flags, mask, out result);
-        result = default;
-        return Errno.ENOSYS;
+        // Answered, never ENOSYS: the kernel would stop asking statx for the whole connection, current/ included.
+        result = StatxFromAttr.Of(RootAttr(), (ulong)RootTimeout.TotalSeconds, 0);
+        return 0;
     }
 
     public override int OpenDir(in RequestContext ctx, ulong node, int flags, out OpenOut open)
@@ -193,7 +194,7 @@ public sealed class MountRoot : FuseFileSystem
         if (SectionOf(node) is { } section) return section.Write(ctx, node, fh, offset, data, writeFlags, out written);
         written = 0; return Errno.EISDIR;
     }
-    public override int Flush(in RequestContext ctx, ulong node, ulong fh) => SectionOf(node)?.Flush(ctx, node, fh) ?? Errno.ENOSYS;
+    public override int Flush(in RequestContext ctx, ulong node, ulong fh) => SectionOf(node)?.Flush(ctx, node, fh) ?? 0;
     public override int Release(in RequestContext ctx, ulong node, ulong fh, int flags) => SectionOf(node)?.Release(ctx, node, fh, flags) ?? 0;
     public override int Fsync(in RequestContext ctx, ulong node, ulong fh, bool dataOnly) => SectionOf(node)?.Fsync(ctx, node, fh, dataOnly) ?? 0;
     public override int FsyncDir(in RequestContext ctx, ulong node, ulong fh, bool dataOnly) => SectionOf(node)?.FsyncDir(ctx, node, fh, dataOnly) ?? 0;
