@@ -33,7 +33,7 @@ public sealed class PolicyEnforcementTests
             roles: [reviewer]
             effect: deny
           - name: builders do not wipe trees
-            ops: [delete]
+            ops: [delete, write]
             roles: [builder]
             commands: ["rm -rf *", "rm -fr *"]
             effect: deny
@@ -159,6 +159,9 @@ public sealed class PolicyEnforcementTests
             $"mv {c}/secrets {c}/docs/s",                          // the directory itself
             $"sh -c 'ln -s ../secrets/key.pem {c}/docs/link && cat {c}/docs/link'", // a symlink into it
             $"ln {c}/vendor/lib.c {c}/docs/lib",                   // hard link of a read-only file: a writable name for it
+            // The same process, its command line changed by exec: the shell's own write (a truncation) has its command
+            // line read first, then `rm -rf` runs in its place.
+            $"sh -c 'echo x > {c}/docs/f.txt && echo y > {c}/docs/f.txt && exec rm -rf {c}/docs/tree'",
             $"rm -rf {c}/docs/tree",                               // the command line rule
             $"cat {m.History}/@1/../latest/secrets/key.pem",
             $"cat {m.History}/@{point}/secrets/key.pem",          // cached before the policy came

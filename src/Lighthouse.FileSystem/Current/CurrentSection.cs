@@ -104,5 +104,6 @@ public sealed unsafe class CurrentSection : IMountSection, IDisposable
         if (_project.External is { } follower) follower.ChangedBeside -= Invalidate;
         _project.Access.PolicyChanged -= ForgetNames;
         Passthrough.Dispose();
+        Gate.Dispose();
     }
 }
