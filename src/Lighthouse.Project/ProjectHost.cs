@@ -35,6 +35,16 @@ public sealed class ProjectHost : IDisposable
         Agents = agents;
         Access = new Policy.AccessControl(projectDir, store, log);
         Reads = new Reads.ReadTracker(store, log);
+        if (!store.IsReadOnly)
+        {
+            // Changes of the named agents (by the owner's CLI, or a run's token issued here) go into the log as they are seen.
+            registry.Changed += changes => RecordAgentChanges(changes, log);
+            _registryWatch = new Timer(_ =>
+            {
+                try { registry.Refresh(); }
+                catch (AgentRegistryException) { } // said by the resolver, which keeps the registry in force
+            }, null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+        }
         Recorder = new ChangeRecorder(store);
         History = new ProjectHistory(store);
     }
@@ -44,6 +54,17 @@ public sealed class ProjectHost : IDisposable
     public IAgentResolver Agents { get; }
     /// <summary>The project's named agents, tokens and uid mappings (.lighthouse/agents.json).</summary>
     public AgentRegistry Registry { get; }
+    private readonly Timer? _registryWatch;
+
+    private void RecordAgentChanges(IReadOnlyList<string> changes, Action<string> log)
+    {
+        var detail = new System.Text.Json.Nodes.JsonObject { ["changes"] = new System.Text.Json.Nodes.JsonArray([.. changes.Select(c => (System.Text.Json.Nodes.JsonNode)c)]) }
+            .ToJsonString(new System.Text.Json.JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+        Store.RecordAuditAsync(new Actor("lighthouse", AgentVia.System), EventOp.Agents, AgentRegistry.FileName, null, detail)
+            .ContinueWith(t => log($"a change of the named agents could not be recorded: {t.Exception!.GetBaseException().Message}"),
+                TaskContinuationOptions.OnlyOnFaulted);
+    }
+
     /// <summary>The access policy in force (.lighthouse/policy.yaml) and the audit of its refusals.</summary>
     public Policy.AccessControl Access { get; }
     /// <summary>The version of each file each agent last read.</summary>
@@ -128,6 +149,7 @@ public sealed class ProjectHost : IDisposable
     public void Dispose()
     {
         Gc?.Dispose();
+        _registryWatch?.Dispose();
         Access.Dispose();
         External?.Dispose();
         Recorder.Dispose();

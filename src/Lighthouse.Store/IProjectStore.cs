@@ -325,7 +325,7 @@ public interface IProjectStore : IDisposable
     /// <summary>Records an access-control event that changes nothing in the tree, hash-chained like every other:
     /// <see cref="EventOp.Deny"/> (the policy refused, or in audit mode would have refused, <paramref name="agent"/>
     /// something on <paramref name="path"/>, and <paramref name="path2"/> for a rename) or <see cref="EventOp.Policy"/>
-    /// (the policy changed; path is the policy file's name). <paramref name="detail"/> is a JSON object: which
+    /// (the policy changed; path is the policy file's name) or <see cref="EventOp.Agents"/> (the named agents changed). <paramref name="detail"/> is a JSON object: which
     /// operation, rule and command, or what happened to the policy. Returns once queued.</summary>
     Task<StoreEvent> RecordAuditAsync(Actor agent, EventOp op, string path, string? path2, string detail);
 

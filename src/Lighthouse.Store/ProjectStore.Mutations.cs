@@ -457,7 +457,7 @@ public sealed partial class ProjectStore
     public Task<StoreEvent> RecordAuditAsync(Actor agent, EventOp op, string path, string? path2, string detail)
     {
         CheckAgent(agent);
-        if (op is not (EventOp.Deny or EventOp.Policy)) throw new ArgumentException($"{op} is not an access-control event", nameof(op));
+        if (op is not (EventOp.Deny or EventOp.Policy or EventOp.Agents)) throw new ArgumentException($"{op} is not an access-control event", nameof(op));
         path = StorePath.Normalize(path);
         if (path2 is not null) path2 = StorePath.Normalize(path2);
         return _writer.SubmitAsync(ctx => ctx.Append(new EventDraft(agent, op, path, path2, FileId: 0, Detail: detail)));

@@ -92,6 +92,26 @@ public sealed class AccessAuditTests : IDisposable
     }
 
     [Fact]
+    public void Changes_of_the_named_agents_are_agents_events_made_by_the_mount_or_by_another_process()
+    {
+        var host = _p.Open();
+        var cli = new AgentRegistry(_p.Dir); // another process: the owner's CLI
+        cli.Add("builder", "builder");
+        var (token, _) = cli.IssueToken("builder", TimeSpan.FromHours(1), "lighthouse agent token");
+        cli.MapUid(1001, "builder");
+        WaitFor(() => Audit(host, EventOp.Agents).Any(e => e.Detail!.Contains("uid 1001 mapped to 'builder'")));
+        host.Registry.Revoke(token.Id); // the mount's own instance (as agent-register issues run tokens)
+        WaitFor(() => Audit(host, EventOp.Agents).Any(e => e.Detail!.Contains($"token {token.Id} of 'builder' revoked")));
+
+        var all = string.Join("\n", Audit(host, EventOp.Agents).Select(e => e.Detail));
+        Assert.Contains("added agent 'builder' (role builder)", all);
+        Assert.Contains($"token {token.Id} issued for 'builder'", all);
+        Assert.DoesNotContain("lh1.", all); // ids only, never a token's text
+        Assert.All(Audit(host, EventOp.Agents), e => Assert.Equal(("lighthouse", AgentVia.System, "agents.json"), (e.Agent, e.AgentVia, e.Path)));
+        Assert.True(host.Store.Verify().Ok);
+    }
+
+    [Fact]
     public void A_read_is_noted_as_the_version_valid_when_it_was_read()
     {
         var host = _p.Open();

@@ -233,6 +233,7 @@ public static class LogCommand
             var o = System.Text.Json.Nodes.JsonNode.Parse(detail)?.AsObject();
             if (o is null) return "";
             if (o["outcome"] is { } outcome) return $"  ({outcome}{(o["error"] is { } error ? ": " + error : "")})";
+            if (o["changes"] is System.Text.Json.Nodes.JsonArray changes) return $"  ({string.Join("; ", changes.Select(c => c?.ToString()))})";
             var refused = o["refused"]?.GetValue<bool>() == true ? "refused" : "would be refused (audit)";
             var repeats = o["repeatsBefore"] is { } r ? $"; {r} more like it before" : "";
             return $"  ({o["operation"]} {refused}: {o["rule"]}{(o["command"] is { } c ? "; " + c : "")}{repeats})";
@@ -250,7 +251,7 @@ public static class LogCommand
             EventOp.SnapshotCreate => $"{e.Path} (names @{e.Point})",
             EventOp.Init => "/",
             EventOp.Deny => $"{(e.Path2 is null ? ProjectLocator.Display(e.Path) : $"{e.Path} -> {e.Path2}")}{DenialSummary(e.Detail)}",
-            EventOp.Policy => $"{e.Path}{DenialSummary(e.Detail)}",
+            EventOp.Policy or EventOp.Agents => $"{e.Path}{DenialSummary(e.Detail)}",
             _ => ProjectLocator.Display(e.Path),
         };
         var detail = e.Attributes is { Kind: FileKind.File } a && e.Op is not (EventOp.Rename or EventOp.Exchange or EventOp.Link)

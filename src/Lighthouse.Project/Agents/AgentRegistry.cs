@@ -49,7 +49,13 @@ public sealed class AgentRegistry
         _keyFile = Path.Combine(state, KeyFileName);
         _lockFile = Path.Combine(state, "agents.lock");
         Refresh();
+        _loaded = true; // from here on, changes are reported against what was there when this instance was made
     }
+
+    /// <summary>Raised (outside the registry's lock) with what changed, in words, whenever a look at the file finds it
+    /// changed since the last look of this instance: "added agent 'builder' (role builder)", "token 3f9a… issued for
+    /// 'builder' until …", "token 3f9a… revoked", "uid 1001 mapped to 'reviewer'" — for the mount to record.</summary>
+    public event Action<IReadOnlyList<string>>? Changed;
 
     /// <summary>Bumped whenever what the file says changes (a cache of resolved callers is then stale).</summary>
     public long Generation { get; private set; }
@@ -67,15 +73,48 @@ public sealed class AgentRegistry
     /// <exception cref="AgentRegistryException">the file exists but cannot be read as a registry (what is in force stays).</exception>
     public bool Refresh()
     {
+        IReadOnlyList<string> changes;
         lock (_gate)
         {
             var stamp = Stamp(_file);
             if (stamp == _seen) return false;
             _seen = stamp; // a damaged file is reported once, not at every look, until it changes again
+            var before = _current;
             _current = stamp is null ? Snapshot.Empty : Load(_file);
             Generation++;
-            return true;
+            changes = _loaded ? Differences(before, _current) : [];
+            _loaded = true;
         }
+        if (changes.Count > 0) Changed?.Invoke(changes);
+        return true;
+    }
+
+    private bool _loaded;
+
+    /// <summary>What changed between two states of the registry, in words (token ids, never their text).</summary>
+    private static List<string> Differences(Snapshot before, Snapshot after)
+    {
+        var changes = new List<string>();
+        foreach (var a in after.Agents.Where(a => !before.Agents.Any(b => b.Name == a.Name)))
+            changes.Add($"added agent '{a.Name}'{(a.Role is null ? "" : $" (role {a.Role})")}");
+        foreach (var b in before.Agents.Where(b => !after.Agents.Any(a => a.Name == b.Name)))
+            changes.Add($"removed agent '{b.Name}'");
+        foreach (var a in after.Agents)
+            if (before.Agents.FirstOrDefault(b => b.Name == a.Name) is { } b && b.Role != a.Role)
+                changes.Add($"agent '{a.Name}' role {b.Role ?? "(none)"} -> {a.Role ?? "(none)"}");
+        foreach (var t in after.Tokens)
+        {
+            var old = before.Tokens.FirstOrDefault(x => x.Id == t.Id);
+            if (old is null)
+                changes.Add($"token {t.Id} issued for '{t.Agent}' until {t.ExpiresUtc:yyyy-MM-ddTHH:mm:ssZ}{(t.Note is null ? "" : $" ({t.Note})")}");
+            else if (old.RevokedUtc is null && t.RevokedUtc is not null)
+                changes.Add($"token {t.Id} of '{t.Agent}' revoked");
+        }
+        foreach (var (uid, name) in after.Uids)
+            if (!before.Uids.TryGetValue(uid, out var was) || was != name) changes.Add($"uid {uid} mapped to '{name}'");
+        foreach (var (uid, name) in before.Uids)
+            if (!after.Uids.ContainsKey(uid)) changes.Add($"uid {uid} unmapped (was '{name}')");
+        return changes;
     }
 
     // ------------------------------------------------------------------ changes (the owner's CLI)
@@ -209,8 +248,11 @@ public sealed class AgentRegistry
     {
         StateDirectory.MakePrivateDirectory(Path.GetDirectoryName(_file)!);
         using var held = LockFile();
+        T outcome;
+        IReadOnlyList<string> changes;
         lock (_gate)
         {
+            var known = _current;
             var stamp = Stamp(_file);
             var current = stamp is null ? Snapshot.Empty : Load(_file);
             var (next, result) = change(current);
@@ -227,8 +269,13 @@ public sealed class AgentRegistry
             _current = Load(_file);
             _seen = Stamp(_file);
             Generation++;
-            return result;
+            // What this instance knew before (it may have missed another process's change too) against what is now.
+            changes = _loaded ? Differences(known, _current) : [];
+            _loaded = true;
+            outcome = result;
         }
+        if (changes.Count > 0) Changed?.Invoke(changes);
+        return outcome;
     }
 
     private FileStream LockFile()

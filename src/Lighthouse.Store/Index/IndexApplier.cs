@@ -210,7 +210,7 @@ internal sealed class IndexApplier : IDisposable
             case EventOp.SnapshotDelete:
                 _deleteSnapshot.Bind(1, e.Path).Execute();
                 break;
-            case EventOp.Deny or EventOp.Policy:
+            case EventOp.Deny or EventOp.Policy or EventOp.Agents:
                 break; // a refusal, a policy change: nothing in the tree changes
 
             default:

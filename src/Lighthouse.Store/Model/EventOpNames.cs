@@ -2,7 +2,7 @@ namespace Lighthouse.Store;
 
 /// <summary>
 /// The names operations have in the event log (and its hash): <c>init, baseline, create, mkdir, symlink, write, setattr,
-/// capture, unlink, rmdir, rename, exchange, link, snapshot, snapshot-delete, deny, policy</c>. Use them wherever an operation is shown or typed,
+/// capture, unlink, rmdir, rename, exchange, link, snapshot, snapshot-delete, deny, policy, agents</c>. Use them wherever an operation is shown or typed,
 /// so every layer spells them as the log does.
 /// </summary>
 public static class EventOpNames
@@ -26,6 +26,7 @@ public static class EventOpNames
         [EventOp.SnapshotDelete] = "snapshot-delete",
         [EventOp.Deny] = "deny",
         [EventOp.Policy] = "policy",
+        [EventOp.Agents] = "agents",
     };
 
     private static readonly Dictionary<string, EventOp> ByName = Names.ToDictionary(kv => kv.Value, kv => kv.Key, StringComparer.Ordinal);

@@ -28,6 +28,9 @@ public enum EventOp
     /// <summary>The access policy changed: loaded, removed, or refused as invalid (the previous one stays);
     /// <see cref="StoreEvent.Detail"/> says which and why. Changes nothing.</summary>
     Policy,
+    /// <summary>The named agents changed (added, removed, a token issued or revoked, a uid mapped): Path is the registry's
+    /// file name, <see cref="StoreEvent.Detail"/> lists the changes. Changes nothing in the tree.</summary>
+    Agents,
 }
 
 /// <summary>Whether the bytes of a file version are kept.</summary>

@@ -131,7 +131,7 @@ internal static class LogQueries
         var holders = new Dictionary<long, long>();
         foreach (var e in s.Events("WHERE (path = $a OR path2 = $a) AND seq <= $b ORDER BY seq", name, upTo))
         {
-            if (e.Op is EventOp.SnapshotCreate or EventOp.SnapshotDelete or EventOp.Deny or EventOp.Policy) continue;
+            if (e.Op is EventOp.SnapshotCreate or EventOp.SnapshotDelete or EventOp.Deny or EventOp.Policy or EventOp.Agents) continue;
             // Either side of a rename or link, and any other change made at the name: the file held it then.
             holders[e.FileId] = e.Seq;
             // A rename over the name: the file it replaced held it until then.
@@ -149,7 +149,7 @@ internal static class LogQueries
         var paths = new SortedSet<string>(StringComparer.Ordinal);
         foreach (var e in s.Events("WHERE seq > $a AND seq <= $b ORDER BY seq", from, to))
         {
-            if (e.Op is EventOp.SnapshotCreate or EventOp.SnapshotDelete or EventOp.Deny or EventOp.Policy or EventOp.Init) continue;
+            if (e.Op is EventOp.SnapshotCreate or EventOp.SnapshotDelete or EventOp.Deny or EventOp.Policy or EventOp.Agents or EventOp.Init) continue;
             paths.Add(e.Path);
             if (e.Path2 is not null) paths.Add(e.Path2);
             if (e.Op is EventOp.Rename or EventOp.Exchange)
