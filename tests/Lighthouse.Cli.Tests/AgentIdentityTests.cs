@@ -27,7 +27,13 @@ public sealed class AgentIdentityTests
         LighthouseMountFixture.MustRun("/bin/sh", $"-c \"echo outside > {m.Current}/outside.txt\"");
         MountControl.WaitUntilIdle(m.Project);
 
-        var events = Events(m).Where(e => e.Op is not (EventOp.Init or EventOp.Baseline)).ToList();
+        var all = Events(m);
+        // The runs' agents and tokens, added by the mount as the owner's runs asked: said in the log by id, never by text.
+        var registry = string.Join("\n", all.Where(e => e.Op == EventOp.Agents).Select(e => e.Detail));
+        Assert.Contains("added agent 'builder' (role builder)", registry);
+        Assert.Contains("added agent 'reviewer' (role reviewer)", registry);
+        Assert.Matches("token [0-9a-f]+ issued for 'builder' until .* \\(lighthouse run, pid \\d+\\)", registry);
+        var events = all.Where(e => e.Op is not (EventOp.Init or EventOp.Baseline or EventOp.Agents)).ToList();
         string Show() => string.Join("\n", events.Select(e => $"@{e.Seq} {e.Agent} ({e.AgentVia}) {EventOpNames.Name(e.Op)} {e.Path} {e.Path2}"));
         bool About(StoreEvent e, string path) => e.Path == path || e.Path2 == path || e.Path.StartsWith(path + "/") || e.Path2?.StartsWith(path + "/") == true;
         var byBuilder = events.Where(e => About(e, "b.txt") || About(e, "repo") || e.Path.StartsWith("sed")).ToList();
