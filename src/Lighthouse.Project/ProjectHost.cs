@@ -39,10 +39,11 @@ public sealed class ProjectHost : IDisposable
         {
             // Changes of the named agents (by the owner's CLI, or a run's token issued here) go into the log as they are seen.
             registry.Changed += changes => RecordAgentChanges(changes, log);
+            registry.Unreadable += e => log($"the agent registry was not reloaded: {e.Message}; the previous one stays in force");
             _registryWatch = new Timer(_ =>
             {
                 try { registry.Refresh(); }
-                catch (AgentRegistryException) { } // said by the resolver, which keeps the registry in force
+                catch (AgentRegistryException) { } // said through Unreadable
             }, null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
         }
         Recorder = new ChangeRecorder(store);

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Lighthouse.Mount.Testing;
 using Lighthouse.Store;
+using static Lighthouse.Cli.Tests.MountShell;
 
 namespace Lighthouse.Cli.Tests;
 
@@ -98,12 +99,12 @@ public sealed class AgentIdentityTests
         ConfidentialityTests.EnsureUser(User);
         using var m = new LighthouseMountFixture();
         File.SetUnixFileMode(m.Current, (UnixFileMode)Convert.ToInt32("777", 8));
-        var nested = Lh(m, $"run --agent builder -C {m.Project} -- dotnet {Cli(m)} run --agent owner -C {m.Project} -- true");
+        var nested = Lh(m, $"run --agent builder -C {m.Project} -- dotnet {CliDll(m)} run --agent owner -C {m.Project} -- true");
         Assert.NotEqual(0, nested.Code);
         Assert.Contains("already runs as agent 'builder'", nested.Output);
 
         var token = Lh(m, $"agent token builder -C {m.Project}").Stdout.Trim();
-        string AsUser(string args) => $"DOTNET_CLI_HOME=/tmp DOTNET_NOLOGO=1 dotnet {Cli(m)} {args}";
+        string AsUser(string args) => $"DOTNET_CLI_HOME=/tmp DOTNET_NOLOGO=1 dotnet {CliDll(m)} {args}";
         var without = ConfidentialityTests.As(User, AsUser($"run --agent builder -C {m.Project} -- true"));
         Assert.NotEqual(0, without.Code);
         Assert.Contains("only the mount's owner", without.All);
@@ -115,37 +116,5 @@ public sealed class AgentIdentityTests
         MountControl.WaitUntilIdle(m.Project);
         var created = Events(m).Single(e => e.Op == EventOp.Create && e.Path == "by-user.txt");
         Assert.Equal(("builder", AgentVia.Ancestor), (created.Agent, created.AgentVia));
-    }
-
-    private static string Cli(LighthouseMountFixture m) => Path.Combine(m.RepoRoot, ".build", "cli", "lighthouse.dll");
-
-    private sealed record Outcome(int Code, string Stdout, string Stderr)
-    {
-        public string Output => Stdout + Stderr;
-    }
-
-    private static Outcome Lh(LighthouseMountFixture m, string args) => Sh($"dotnet {Cli(m)} {args}");
-
-    private static Outcome Sh(string command, Dictionary<string, string>? environment = null)
-    {
-        var psi = new ProcessStartInfo("/bin/sh", ["-c", command]) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = "/" };
-        psi.Environment.Remove("LIGHTHOUSE_TOKEN");
-        foreach (var (k, v) in environment ?? []) psi.Environment[k] = v;
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(120_000)) { p.Kill(true); throw new TimeoutException($"`{command}` did not finish"); }
-        return new Outcome(p.ExitCode, stdout.Result, stderr.Result);
-    }
-
-    private static string Quote(string s) => "'" + s.Replace("'", "'\\''") + "'";
-
-    /// <summary>Every event with how its agent was identified, read beside the mount.</summary>
-    private static List<StoreEvent> Events(LighthouseMountFixture m)
-    {
-        using var store = SqliteProjectStoreFactory.Instance.OpenReadOnly(m.Project, new StoreOptions { ReconcileOnOpen = false, CheckIntegrityOnOpen = false });
-        var list = new List<StoreEvent>();
-        for (var page = store.EventsAfter(0, 10_000); page.Count > 0; page = store.EventsAfter(list[^1].Seq, 10_000)) list.AddRange(page);
-        return list;
     }
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using Lighthouse.Mount.Testing;
 using Lighthouse.Store;
+using static Lighthouse.Cli.Tests.MountShell;
 
 namespace Lighthouse.Cli.Tests;
 
@@ -214,35 +215,4 @@ public sealed class PolicyEnforcementTests
         : message.Contains("Permission denied") ? "EACCES"
         : message.Contains("Read-only file system") ? "EROFS"
         : "other: " + message;
-
-    private static string Cli(LighthouseMountFixture m) => Path.Combine(m.RepoRoot, ".build", "cli", "lighthouse.dll");
-
-    private sealed record Outcome(int Code, string Stdout, string Stderr)
-    {
-        public string Output => Stdout + Stderr;
-        public void Must() => Assert.True(Code == 0, Output);
-    }
-
-    private static Outcome Lh(LighthouseMountFixture m, string args) => Sh($"dotnet {Cli(m)} {args}");
-
-    private static Outcome Sh(string command)
-    {
-        var psi = new ProcessStartInfo("/bin/sh", ["-c", command]) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = "/" };
-        psi.Environment.Remove("LIGHTHOUSE_TOKEN");
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(120_000)) { p.Kill(true); throw new TimeoutException($"`{command}` did not finish"); }
-        return new Outcome(p.ExitCode, stdout.Result, stderr.Result);
-    }
-
-    private static string Quote(string s) => "'" + s.Replace("'", "'\\''") + "'";
-
-    private static List<StoreEvent> Events(LighthouseMountFixture m)
-    {
-        using var store = SqliteProjectStoreFactory.Instance.OpenReadOnly(m.Project, new StoreOptions { ReconcileOnOpen = false, CheckIntegrityOnOpen = false });
-        var list = new List<StoreEvent>();
-        for (var page = store.EventsAfter(0, 10_000); page.Count > 0; page = store.EventsAfter(list[^1].Seq, 10_000)) list.AddRange(page);
-        return list;
-    }
 }

@@ -112,6 +112,25 @@ public sealed class AccessAuditTests : IDisposable
     }
 
     [Fact]
+    public void A_damaged_agent_registry_is_said_once_whoever_looks_first_and_the_agents_in_force_stay()
+    {
+        var lines = new List<string>();
+        var host = ProjectHost.Open(_p.Dir, new ProjectOptions { Stores = SqliteProjectStoreFactory.Instance, Store = TestProject.Fast, Log = line => { lock (lines) lines.Add(line); } });
+        try
+        {
+            new AgentRegistry(_p.Dir).Add("builder", "builder");
+            WaitFor(() => host.Registry.Find("builder") is not null);
+            File.WriteAllText(Path.Combine(_p.Dir, ".lighthouse", AgentRegistry.FileName), "{ not json");
+            // The resolver, the mount's timer and agents/ all look; the first look reports it, whichever it is.
+            Assert.Throws<AgentRegistryException>(() => host.Registry.Refresh());
+            Thread.Sleep(2500);
+            lock (lines) Assert.Single(lines, l => l.Contains("agent registry was not reloaded"));
+            Assert.NotNull(host.Registry.Find("builder"));
+        }
+        finally { host.Dispose(); }
+    }
+
+    [Fact]
     public void A_read_is_noted_as_the_version_valid_when_it_was_read()
     {
         var host = _p.Open();

@@ -224,8 +224,8 @@ public static class LogCommand
         ctx.Out.WriteLine(Format(e));
     }
 
-    /// <summary>"  (write refused: rule 2 'x' (policy.yaml line 7): deny; git reset --hard)" from a deny event's detail.</summary>
-    private static string DenialSummary(string? detail)
+    /// <summary>A deny, policy or agents event's detail in a few words: "  (write refused: rule 2 'x' (policy.yaml line 7): deny; git reset --hard)".</summary>
+    private static string AuditSummary(string? detail)
     {
         if (detail is null) return "";
         try
@@ -250,8 +250,8 @@ public static class LogCommand
             EventOp.Link => $"{e.Path2} (link to {e.Path})",
             EventOp.SnapshotCreate => $"{e.Path} (names @{e.Point})",
             EventOp.Init => "/",
-            EventOp.Deny => $"{(e.Path2 is null ? ProjectLocator.Display(e.Path) : $"{e.Path} -> {e.Path2}")}{DenialSummary(e.Detail)}",
-            EventOp.Policy or EventOp.Agents => $"{e.Path}{DenialSummary(e.Detail)}",
+            EventOp.Deny => $"{(e.Path2 is null ? ProjectLocator.Display(e.Path) : $"{e.Path} -> {e.Path2}")}{AuditSummary(e.Detail)}",
+            EventOp.Policy or EventOp.Agents => $"{e.Path}{AuditSummary(e.Detail)}",
             _ => ProjectLocator.Display(e.Path),
         };
         var detail = e.Attributes is { Kind: FileKind.File } a && e.Op is not (EventOp.Rename or EventOp.Exchange or EventOp.Link)

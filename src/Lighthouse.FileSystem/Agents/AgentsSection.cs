@@ -24,7 +24,7 @@ namespace Lighthouse.FileSystem.Agents;
 /// times, the last change of the registry or the runs. Every change is refused with EROFS.
 /// </para>
 /// </summary>
-public sealed class AgentsSection : FuseFileSystem, IMountSection
+public sealed class AgentsSection : ReadOnlySection, IMountSection
 {
     // Names and attributes change whenever an agent is added or a run starts or ends: the kernel keeps them briefly.
     private static readonly TimeSpan Short = TimeSpan.FromSeconds(1);
@@ -111,7 +111,7 @@ public sealed class AgentsSection : FuseFileSystem, IMountSection
     private View Current()
     {
         var registry = _project.Registry;
-        // An unreadable registry file is reported by the resolver; the one in force stays.
+        // An unreadable registry file is said once by the project (AgentRegistry.Unreadable); the one in force stays.
         try { registry.Refresh(); }
         catch (AgentRegistryException) { }
         var runs = _project.Runs;
@@ -407,10 +407,6 @@ public sealed class AgentsSection : FuseFileSystem, IMountSection
         return 0;
     }
 
-    // Nothing to write back; answered so the kernel does not stop sending these for the whole mount (ENOSYS).
-    public override int Flush(in RequestContext ctx, ulong node, ulong fh) => 0;
-    public override int Fsync(in RequestContext ctx, ulong node, ulong fh, bool dataOnly) => 0;
-    public override int FsyncDir(in RequestContext ctx, ulong node, ulong fh, bool dataOnly) => 0;
 
     // ------------------------------------------------------------------ directories
 
@@ -451,26 +447,4 @@ public sealed class AgentsSection : FuseFileSystem, IMountSection
         _handles.TryRemove(fh, out _);
         return 0;
     }
-
-    public override int Access(in RequestContext ctx, ulong node, int mask) => (mask & 2) != 0 ? Errno.EROFS : 0;
-    public override int GetXattr(in RequestContext ctx, ulong node, ReadOnlySpan<byte> name, Span<byte> value, out int size) { size = 0; return Errno.ENODATA; }
-    public override int ListXattr(in RequestContext ctx, ulong node, Span<byte> list, out int size) { size = 0; return 0; }
-    public override int Poll(in RequestContext ctx, ulong node, ulong fh, ulong kh, bool scheduleNotify, uint events, out uint revents) { revents = events & 0x41; return 0; }
-
-    // Who is working is decided by the registry and `lighthouse run`, never by writing here.
-    public override int SetAttr(in RequestContext ctx, ulong node, in SetAttrIn change, out AttrOut attr) { attr = default; return Errno.EROFS; }
-    public override int MkNod(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name, uint mode, uint rdev, uint umask, out EntryOut entry) { entry = default; return Errno.EROFS; }
-    public override int MkDir(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name, uint mode, uint umask, out EntryOut entry) { entry = default; return Errno.EROFS; }
-    public override int Symlink(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name, ReadOnlySpan<byte> target, out EntryOut entry) { entry = default; return Errno.EROFS; }
-    public override int Link(in RequestContext ctx, ulong node, ulong newParent, ReadOnlySpan<byte> newName, out EntryOut entry) { entry = default; return Errno.EROFS; }
-    public override int Create(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name, int flags, uint mode, uint umask, out EntryOut entry, out OpenOut open) { entry = default; open = default; return Errno.EROFS; }
-    public override int TmpFile(in RequestContext ctx, ulong parent, int flags, uint mode, uint umask, out EntryOut entry, out OpenOut open) { entry = default; open = default; return Errno.EROFS; }
-    public override int Unlink(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name) => Errno.EROFS;
-    public override int RmDir(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name) => Errno.EROFS;
-    public override int Rename(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name, ulong newParent, ReadOnlySpan<byte> newName, uint flags) => Errno.EROFS;
-    public override int Write(in RequestContext ctx, ulong node, ulong fh, long offset, ReadOnlySpan<byte> data, uint writeFlags, out int written) { written = 0; return Errno.EROFS; }
-    public override int SetXattr(in RequestContext ctx, ulong node, ReadOnlySpan<byte> name, ReadOnlySpan<byte> value, int flags) => Errno.EROFS;
-    public override int RemoveXattr(in RequestContext ctx, ulong node, ReadOnlySpan<byte> name) => Errno.EROFS;
-    public override int Fallocate(in RequestContext ctx, ulong node, ulong fh, long offset, long length, int mode) => Errno.EROFS;
-    public override int CopyFileRange(in RequestContext ctx, ulong nodeIn, ulong fhIn, long offsetIn, ulong nodeOut, ulong fhOut, long offsetOut, long length, ulong flags, out long copied) { copied = 0; return Errno.EROFS; }
 }

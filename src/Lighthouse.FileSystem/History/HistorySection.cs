@@ -21,7 +21,7 @@ namespace Lighthouse.FileSystem.History;
 /// opened by the kernel, never by us: a device gives EACCES (the mount is nodev), a socket ENXIO, and a
 /// fifo is a pipe of the history inode alone, never the project's.
 /// </summary>
-public sealed unsafe class HistorySection : FuseFileSystem, IMountSection
+public sealed unsafe class HistorySection : ReadOnlySection, IMountSection
 {
     private static readonly TimeSpan Immutable = TimeSpan.FromHours(1);
     private static readonly TimeSpan Short = TimeSpan.FromSeconds(1);
@@ -359,12 +359,6 @@ public sealed unsafe class HistorySection : FuseFileSystem, IMountSection
         return 0;
     }
 
-    // Answered, never ENOSYS: the kernel remembers ENOSYS for the whole connection, so one fsync of a history/ file would
-    // make every later fsync in current/ skip the daemon (and with it the capture at fsync and the sync of the project file).
-    public override int Fsync(in RequestContext ctx, ulong node, ulong fh, bool dataOnly) => 0;      // nothing of ours to write
-    public override int FsyncDir(in RequestContext ctx, ulong node, ulong fh, bool dataOnly) => 0;
-    public override int Flush(in RequestContext ctx, ulong node, ulong fh) => 0;
-
     /// <summary>SEEK_DATA / SEEK_HOLE over a past version: all data up to its size (holes are not kept apart).</summary>
     public override int Lseek(in RequestContext ctx, ulong node, ulong fh, long offset, int whence, out long result)
     {
@@ -416,26 +410,4 @@ public sealed unsafe class HistorySection : FuseFileSystem, IMountSection
         _handles.TryRemove(fh, out _);
         return 0;
     }
-
-    public override int Access(in RequestContext ctx, ulong node, int mask) => (mask & 2) != 0 ? Errno.EROFS : 0;
-    public override int GetXattr(in RequestContext ctx, ulong node, ReadOnlySpan<byte> name, Span<byte> value, out int size) { size = 0; return Errno.ENODATA; }
-    public override int ListXattr(in RequestContext ctx, ulong node, Span<byte> list, out int size) { size = 0; return 0; }
-
-    // Everything that would change the past is refused.
-    public override int SetAttr(in RequestContext ctx, ulong node, in SetAttrIn change, out AttrOut attr) { attr = default; return Errno.EROFS; }
-    public override int MkNod(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name, uint mode, uint rdev, uint umask, out EntryOut entry) { entry = default; return Errno.EROFS; }
-    public override int MkDir(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name, uint mode, uint umask, out EntryOut entry) { entry = default; return Errno.EROFS; }
-    public override int Symlink(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name, ReadOnlySpan<byte> target, out EntryOut entry) { entry = default; return Errno.EROFS; }
-    public override int Link(in RequestContext ctx, ulong node, ulong newParent, ReadOnlySpan<byte> newName, out EntryOut entry) { entry = default; return Errno.EROFS; }
-    public override int Create(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name, int flags, uint mode, uint umask, out EntryOut entry, out OpenOut open) { entry = default; open = default; return Errno.EROFS; }
-    public override int TmpFile(in RequestContext ctx, ulong parent, int flags, uint mode, uint umask, out EntryOut entry, out OpenOut open) { entry = default; open = default; return Errno.EROFS; }
-    public override int Unlink(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name) => Errno.EROFS;
-    public override int RmDir(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name) => Errno.EROFS;
-    public override int Rename(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name, ulong newParent, ReadOnlySpan<byte> newName, uint flags) => Errno.EROFS;
-    public override int Write(in RequestContext ctx, ulong node, ulong fh, long offset, ReadOnlySpan<byte> data, uint writeFlags, out int written) { written = 0; return Errno.EROFS; }
-    public override int SetXattr(in RequestContext ctx, ulong node, ReadOnlySpan<byte> name, ReadOnlySpan<byte> value, int flags) => Errno.EROFS;
-    public override int RemoveXattr(in RequestContext ctx, ulong node, ReadOnlySpan<byte> name) => Errno.EROFS;
-    public override int Fallocate(in RequestContext ctx, ulong node, ulong fh, long offset, long length, int mode) => Errno.EROFS;
-    public override int CopyFileRange(in RequestContext ctx, ulong nodeIn, ulong fhIn, long offsetIn, ulong nodeOut, ulong fhOut, long offsetOut, long length, ulong flags, out long copied) { copied = 0; return Errno.EROFS; }
-    public override int Poll(in RequestContext ctx, ulong node, ulong fh, ulong kh, bool scheduleNotify, uint events, out uint revents) { revents = events & 0x41; return 0; }
 }

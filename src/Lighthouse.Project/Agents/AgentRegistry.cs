@@ -57,6 +57,10 @@ public sealed class AgentRegistry
     /// 'builder' until …", "token 3f9a… revoked", "uid 1001 mapped to 'reviewer'" — for the mount to record.</summary>
     public event Action<IReadOnlyList<string>>? Changed;
 
+    /// <summary>Raised once when a look finds the file changed but unreadable (what was in force stays): whoever looked,
+    /// the server that owns the registry says it once.</summary>
+    public event Action<AgentRegistryException>? Unreadable;
+
     /// <summary>Bumped whenever what the file says changes (a cache of resolved callers is then stale).</summary>
     public long Generation { get; private set; }
 
@@ -80,7 +84,12 @@ public sealed class AgentRegistry
             if (stamp == _seen) return false;
             _seen = stamp; // a damaged file is reported once, not at every look, until it changes again
             var before = _current;
-            _current = stamp is null ? Snapshot.Empty : Load(_file);
+            try { _current = stamp is null ? Snapshot.Empty : Load(_file); }
+            catch (AgentRegistryException e)
+            {
+                Unreadable?.Invoke(e);
+                throw;
+            }
             Generation++;
             changes = _loaded ? Differences(before, _current) : [];
             _loaded = true;

@@ -43,7 +43,7 @@ public sealed class ProcessAgentResolver : IAgentResolver
         _registry = registry;
     }
 
-    /// <summary>Called with a line for each refused token (once per process) and each registry that cannot be read.</summary>
+    /// <summary>Called with a line for each refused token (once per process).</summary>
     public Action<string>? Refusals { get; init; }
 
     /// <summary>Processes registered by <c>lighthouse run</c> that are still running.</summary>
@@ -163,10 +163,7 @@ public sealed class ProcessAgentResolver : IAgentResolver
         {
             if (_registry.Refresh()) ChangedUtc = DateTime.UtcNow;
         }
-        catch (AgentRegistryException e)
-        {
-            Refusals?.Invoke($"the agent registry was not reloaded: {e.Message}; the previous one stays in force");
-        }
+        catch (AgentRegistryException) { } // said once by the registry's owner (AgentRegistry.Unreadable); the one in force stays
     }
 
     private void Prune(long now)

@@ -17,7 +17,6 @@ public sealed class ReadTracker : IDisposable
     private ConcurrentDictionary<(string Agent, string Path), long> _pending = new();
     private readonly Timer _timer;
     private readonly Lock _flushing = new();
-    private long _noted;
 
     public ReadTracker(IProjectStore store, Action<string> log, TimeSpan? interval = null)
     {
@@ -26,9 +25,6 @@ public sealed class ReadTracker : IDisposable
         var every = interval ?? TimeSpan.FromSeconds(1);
         _timer = new Timer(_ => Flush(), null, every, every);
     }
-
-    /// <summary>Reads written to the store so far.</summary>
-    public long Noted => Interlocked.Read(ref _noted);
 
     /// <summary><paramref name="agent"/> opened <paramref name="path"/> for reading now (the latest read of a file wins).</summary>
     public void Read(Agent agent, string path)
@@ -48,7 +44,6 @@ public sealed class ReadTracker : IDisposable
             try
             {
                 _store.NoteReadsAsync(notes).GetAwaiter().GetResult();
-                Interlocked.Add(ref _noted, notes.Count);
             }
             catch (Exception e) when (e is StoreException or ObjectDisposedException or InvalidOperationException)
             {
