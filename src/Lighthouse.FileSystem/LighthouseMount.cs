@@ -2,6 +2,7 @@ using Lighthouse.FileSystem.Agents;
 using Lighthouse.FileSystem.Current;
 using Lighthouse.FileSystem.History;
 using Lighthouse.FileSystem.Sections;
+using Lighthouse.FileSystem.Streams;
 using Lighthouse.Fuse.Hosting;
 using Lighthouse.Fuse.Mounting;
 using Lighthouse.Interop;
@@ -33,6 +34,8 @@ public sealed class LighthouseMountOptions
     /// <summary>How requests are served (threads, io_uring, caller-CPU keeping). Replies wait at normal priority
     /// while the project's background work is pending, whatever is set here.</summary>
     public SessionOptions Session { get; init; } = new();
+    /// <summary>How many events a streams/ reader may fall behind the live log before its backlog becomes one gap line.</summary>
+    public int StreamBacklog { get; init; } = 10_000;
 }
 
 /// <summary>
@@ -69,7 +72,8 @@ public sealed class LighthouseMount : IDisposable
             var current = new CurrentSection(project, SectionIds.Tag(1), options.KernelPassthrough, options.CacheTimeout);
             var history = new HistorySection(project.History, SectionIds.Tag(2), uid, gid) { Gate = current.Gate };
             // The mount's top-level directories, in listing order: a new section is one line here.
-            var root = new MountRoot([current, history, new AgentsSection(project, SectionIds.Tag(3), uid, gid)], uid, gid);
+            var root = new MountRoot([current, history, new AgentsSection(project, SectionIds.Tag(3), uid, gid),
+                new StreamsSection(project, SectionIds.Tag(4), uid, gid) { Backlog = options.StreamBacklog }], uid, gid);
             return new LighthouseMount(project, options, current, history, root);
         }
         catch

@@ -248,7 +248,7 @@ public sealed unsafe class ProtocolServer
             {
                 ref readonly var a = ref Arg<ReadIn>(body);
                 int size = (int)Math.Min(a.Size, (uint)payload.Length);
-                rc = _fs.Read(ctx, node, a.Fh, (long)a.Offset, payload[..size], out int n);
+                rc = _fs.Read(ctx with { FileFlags = (int)a.Flags }, node, a.Fh, (long)a.Offset, payload[..size], out int n);
                 if (rc == 0) length = n;
                 return rc;
             }

@@ -25,6 +25,9 @@ public readonly struct RequestContext
     public uint Uid { get; }
     public uint Gid { get; }
     public uint Pid { get; }
+    /// <summary>READ only: the file's status flags as the kernel sends them with the request (its f_flags, so an
+    /// O_NONBLOCK set later with fcntl counts); 0 for every other request.</summary>
+    public int FileFlags { get; init; }
 
     /// <summary>Take over the reply: return <see cref="FileSystem.Errno.Deferred"/> from the operation and
     /// answer later, from any thread, through the returned object. INTERRUPT cancels its token.</summary>
