@@ -214,7 +214,27 @@ public sealed unsafe partial class FuseSession : IDisposable
     /// <summary>INTERRUPT: cancel the request <paramref name="unique"/> if its reply is deferred (a blocked read).</summary>
     internal void Interrupt(ulong unique)
     {
+        // The INTERRUPT may overtake its request on another worker, before the reply is deferred: note it first, then
+        // look. Defer registers first, then looks at the notes, so one of the two always sees the other.
+        NoteEarlyInterrupt(unique);
         if (_deferred.TryGetValue(unique, out var pending)) pending.Interrupt();
+    }
+
+    // Interrupts of requests not (yet) deferred, with when they came: bounded, entries of requests answered without
+    // deferral are dropped after a second.
+    private readonly ConcurrentDictionary<ulong, long> _earlyInterrupts = new();
+    private const int EarlyInterruptsKept = 256;
+
+    private void NoteEarlyInterrupt(ulong unique)
+    {
+        long now = Environment.TickCount64;
+        _earlyInterrupts[unique] = now;
+        if (_earlyInterrupts.Count <= EarlyInterruptsKept) return;
+        foreach (var (key, when) in _earlyInterrupts)
+            if (now - when > 1_000) _earlyInterrupts.TryRemove(key, out _);
+        if (_earlyInterrupts.Count > EarlyInterruptsKept) // a flood of interrupts: keep the newest only
+            foreach (var key in _earlyInterrupts.Keys)
+                if (key != unique) _earlyInterrupts.TryRemove(key, out _);
     }
 
     /// <summary>Sends a reply the way its request came: committed to its ring entry (a refusal shows later, as the
@@ -246,6 +266,7 @@ public sealed unsafe partial class FuseSession : IDisposable
     {
         var deferred = new DeferredReply(this, ctx.DeviceFd, ctx.Unique, ctx.Opcode, ctx.Ring, ctx.RingEntry);
         _deferred[ctx.Unique] = deferred;
+        if (_earlyInterrupts.TryRemove(ctx.Unique, out _)) deferred.Interrupt();
         return deferred;
     }
 

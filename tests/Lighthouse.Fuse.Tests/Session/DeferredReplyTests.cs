@@ -11,8 +11,13 @@ namespace Lighthouse.Fuse.Tests.Session;
 /// A root directory with one file, "wait", whose reads block until the test answers them from
 /// another thread (as stream files will), or until the kernel interrupts them.
 /// </summary>
-internal sealed class BlockingFileSystem : FuseFileSystem
+internal class BlockingFileSystem : FuseFileSystem
 {
+    /// <summary>Set when a read reaches the filesystem, before it is deferred.</summary>
+    public readonly ManualResetEventSlim ReadArrived = new();
+    /// <summary>How long a read holds its worker before deferring (0: not at all).</summary>
+    public int HoldBeforeDeferMs;
+
     private const ulong WaitNode = 2;
     public readonly System.Collections.Concurrent.BlockingCollection<DeferredReply> PendingReads = new();
     public int Interrupted;
@@ -43,6 +48,8 @@ internal sealed class BlockingFileSystem : FuseFileSystem
     public override int Read(in RequestContext ctx, ulong node, ulong fh, long offset, Span<byte> buffer, out int bytesRead)
     {
         bytesRead = 0;
+        ReadArrived.Set();
+        if (HoldBeforeDeferMs > 0) Thread.Sleep(HoldBeforeDeferMs); // the INTERRUPT overtakes us on another worker
         var reply = ctx.Defer();
         reply.Cancelled.Register(() =>
         {
@@ -100,5 +107,20 @@ public class DeferredReplyTests
         SpinWait.SpinUntil(() => Volatile.Read(ref fs.Interrupted) > 0, TimeSpan.FromSeconds(5));
         Assert.Equal(1, Volatile.Read(ref fs.Interrupted));
         Assert.Equal(0, mount.Session.PendingDeferred);
+    }
+
+    [Fact]
+    public void An_interrupt_that_overtakes_its_read_before_the_reply_is_deferred_still_cancels_it()
+    {
+        var fs = new BlockingFileSystem { HoldBeforeDeferMs = 300 };
+        using var mount = new InProcessMount(fs, ioUring: false);
+        using var cat = StartCat(mount.PathOf("wait"));
+        Assert.True(fs.ReadArrived.Wait(TimeSpan.FromSeconds(10)), "the read never reached the filesystem");
+        Assert.Equal(0, Libc.Kill(cat.Id, 2)); // INTERRUPT now, while the read still holds its worker
+        bool exited = cat.WaitForExit(5_000);
+        if (!exited) cat.Kill();
+        Assert.True(exited, "cat stayed blocked: the INTERRUPT that came before the deferral was lost");
+        SpinWait.SpinUntil(() => Volatile.Read(ref fs.Interrupted) > 0, TimeSpan.FromSeconds(5));
+        Assert.Equal(1, Volatile.Read(ref fs.Interrupted));
     }
 }
