@@ -7,8 +7,8 @@ namespace Lighthouse.Fuse.Session;
 /// <summary>
 /// What the workers did, per opcode: requests and errors (by errno) and bytes since the start, and latency over sliding
 /// windows (the last 1, 10 and 60 minutes) from a ring of per-minute histograms; plus a bounded ring of the recent
-/// requests slower than <see cref="SlowThreshold"/>. Updated lock-free by the workers: a request costs two interlocked
-/// increments (its count and its minute's latency bucket), one more on an error or for READ/WRITE bytes, and allocates
+/// requests slower than <see cref="SlowThreshold"/>. Updated lock-free by the workers: a request costs three interlocked
+/// operations (its count, its minute's latency bucket and sum), one more on an error or for READ/WRITE bytes, and allocates
 /// nothing; a new minute takes a lock once, a slow request takes one to enter the ring.
 /// </summary>
 public sealed class SessionStats
@@ -45,6 +45,7 @@ public sealed class SessionStats
         public long Number = -1;
         public readonly int[] Histogram = new int[Opcodes * Buckets];
         public readonly long[] MaxTicks = new long[Opcodes];
+        public readonly long[] SumTicks = new long[Opcodes];
     }
 
     /// <param name="unmeasuredNodeTag">Requests about node ids with this top byte are not counted (0: all are).</param>
@@ -78,6 +79,7 @@ public sealed class SessionStats
         var minute = _minutes[minuteNumber % MinutesKept];
         if (minute is null || Volatile.Read(ref minute.Number) != minuteNumber) minute = Turn(minuteNumber);
         Interlocked.Increment(ref minute.Histogram[op * Buckets + BucketOf(elapsed / TicksPerMicro)]);
+        Interlocked.Add(ref minute.SumTicks[op], elapsed);
         if (elapsed > Volatile.Read(ref minute.MaxTicks[op])) RaiseMax(ref minute.MaxTicks[op], elapsed);
         Interlocked.Increment(ref _counts[op]);
         if (errno > 0) Interlocked.Increment(ref _errors[op * ErrnoSlots + Math.Min(errno, ErrnoSlots - 1)]);
@@ -109,6 +111,7 @@ public sealed class SessionStats
             if (minute.Number >= number) return minute;
             Array.Clear(minute.Histogram);
             Array.Clear(minute.MaxTicks);
+            Array.Clear(minute.SumTicks);
             Volatile.Write(ref minute.Number, number);
             return minute;
         }
@@ -164,8 +167,8 @@ public sealed class SessionStats
     /// <summary>A request that took at least the threshold: when it started, what, about which node, by whom, how long.</summary>
     public sealed record SlowRequest(DateTime StartedUtc, Opcode Opcode, ulong Node, double Micros, int Errno, uint Pid, uint Uid);
 
-    /// <summary>Latency over one window: requests, percentiles and maximum in µs (0 when there were none).</summary>
-    public sealed record Window(string Name, long Count, double P50Micros, double P90Micros, double P99Micros, double MaxMicros);
+    /// <summary>Latency over one window: requests, their total time, percentiles and maximum in µs (0 when there were none).</summary>
+    public sealed record Window(string Name, long Count, double SumMicros, double P50Micros, double P90Micros, double P99Micros, double MaxMicros);
 
     public sealed record OperationStats(Opcode Opcode, long Count, long Errors, IReadOnlyList<(int Errno, long Count)> ErrorsByErrno,
         long Bytes, IReadOnlyList<Window> Windows);
@@ -194,7 +197,7 @@ public sealed class SessionStats
             foreach (var (name, minutes) in WindowSpans)
             {
                 Array.Clear(histogram);
-                long inWindow = 0, maxTicks = 0;
+                long inWindow = 0, maxTicks = 0, sumTicks = 0;
                 foreach (var minute in _minutes)
                 {
                     if (minute is null) continue;
@@ -207,9 +210,10 @@ public sealed class SessionStats
                         inWindow += c;
                     }
                     maxTicks = Math.Max(maxTicks, Volatile.Read(ref minute.MaxTicks[op]));
+                    sumTicks += Interlocked.Read(ref minute.SumTicks[op]);
                 }
                 double max = maxTicks * 1e6 / Stopwatch.Frequency;
-                windows.Add(new Window(name, inWindow, Percentile(histogram, inWindow, 0.50, max), Percentile(histogram, inWindow, 0.90, max),
+                windows.Add(new Window(name, inWindow, sumTicks * 1e6 / Stopwatch.Frequency, Percentile(histogram, inWindow, 0.50, max), Percentile(histogram, inWindow, 0.90, max),
                     Percentile(histogram, inWindow, 0.99, max), inWindow == 0 ? 0 : max));
             }
             result.Add(new OperationStats((Opcode)op, count, errorTotal, errors, Interlocked.Read(ref _bytes[op]), windows));
