@@ -84,7 +84,7 @@ public sealed class DebugReports(ProjectHost project, CurrentSection current, Fu
 
     private static readonly (int Bit, string Name)[] OpenFlagNames =
     [
-        (0x400, "O_APPEND"), (0x800, "O_NONBLOCK"), (0x1000, "O_DSYNC"), (0x4000, "O_DIRECT"), (0x10000, "O_DIRECTORY"),
+        (0x400, "O_APPEND"), (0x8000, "O_LARGEFILE"), (0x800, "O_NONBLOCK"), (0x1000, "O_DSYNC"), (0x4000, "O_DIRECT"), (0x10000, "O_DIRECTORY"),
         (0x20000, "O_NOFOLLOW"), (0x40000, "O_NOATIME"), (0x80000, "O_CLOEXEC"), (0x101000, "O_SYNC"), (0x200000, "O_PATH"),
         (0x200, "O_TRUNC"), (0x40, "O_CREAT"), (0x80, "O_EXCL"), (0x410000, "O_TMPFILE"),
     ];
@@ -137,7 +137,7 @@ public sealed class DebugReports(ProjectHost project, CurrentSection current, Fu
             WriteConnection(json, s);
             json.WriteString("latencyUnit", "microseconds");
             json.WriteString("windows", "each window holds the requests that ended in the current minute and the 1, 10 or 60 minutes before it; " +
-                "percentiles are the upper bound of a bucket about 19% wide, never above the window's maximum");
+                "percentiles are the upper bound of a bucket about 19% wide, never above the maximum of the window");
             json.WriteStartObject("operations");
             foreach (var op in operations)
             {
@@ -211,7 +211,6 @@ public sealed class DebugReports(ProjectHost project, CurrentSection current, Fu
         json.WriteString("kernelPassthroughOff", current.Passthrough.KernelPassthroughOff);
         json.WriteNumber("workers", s?.WorkerCount ?? 0);
         json.WriteNumber("ioUringQueues", s?.RingQueues ?? 0);
-        json.WriteNumber("requestsThroughIoUring", s?.RingRequests ?? 0);
         json.WriteEndObject();
     }
 
