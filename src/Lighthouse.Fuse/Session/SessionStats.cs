@@ -25,6 +25,7 @@ public sealed class SessionStats
 
     private static readonly long TicksPerMinute = Stopwatch.Frequency * 60;
     private static readonly long TicksPerMicro = Math.Max(1, Stopwatch.Frequency / 1_000_000);
+    private static readonly long TicksPerMilli = Math.Max(1, Stopwatch.Frequency / 1_000);
 
     private readonly long[] _counts = new long[Opcodes];
     private readonly long[] _bytes = new long[Opcodes];
@@ -84,7 +85,8 @@ public sealed class SessionStats
         Interlocked.Increment(ref _counts[op]);
         if (errno > 0) Interlocked.Increment(ref _errors[op * ErrnoSlots + Math.Min(errno, ErrnoSlots - 1)]);
         if (bytes > 0) Interlocked.Add(ref _bytes[op], bytes);
-        Volatile.Write(ref _lastTimestamp, end); // last writer wins: any of the latest requests' times will do
+        // Written at most once a millisecond (a line every worker writes would bounce between CPUs); last writer wins.
+        if (end - Volatile.Read(ref _lastTimestamp) > TicksPerMilli) Volatile.Write(ref _lastTimestamp, end);
         long slow = Volatile.Read(ref _slowTicks);
         if (slow > 0 && elapsed >= slow) AddSlow(opcode, end, elapsed, errno, node, pid, uid);
     }
@@ -154,7 +156,7 @@ public sealed class SessionStats
         get { long sum = 0; for (int i = 0; i < Opcodes; i++) sum += Interlocked.Read(ref _counts[i]); return sum; }
     }
 
-    /// <summary>When the latest counted request ended (null: none yet).</summary>
+    /// <summary>When the latest counted request ended, to the millisecond (null: none yet).</summary>
     public DateTime? LastRequestUtc => Volatile.Read(ref _lastTimestamp) is var t and not 0 ? UtcOf(t) : null;
 
     /// <summary>Managed bytes allocated on worker threads while handling requests (the hot path should add none).</summary>
