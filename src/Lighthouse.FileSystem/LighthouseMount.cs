@@ -1,5 +1,6 @@
 using Lighthouse.FileSystem.Agents;
 using Lighthouse.FileSystem.Current;
+using Lighthouse.FileSystem.Debug;
 using Lighthouse.FileSystem.History;
 using Lighthouse.FileSystem.Sections;
 using Lighthouse.FileSystem.Streams;
@@ -71,10 +72,12 @@ public sealed class LighthouseMount : IDisposable
             var (uid, gid) = OwnerOf(project.ProjectDir);
             var current = new CurrentSection(project, SectionIds.Tag(1), options.KernelPassthrough, options.CacheTimeout);
             var history = new HistorySection(project.History, SectionIds.Tag(2), uid, gid) { Gate = current.Gate };
+            LighthouseMount? mount = null; // debug/ shows the session the mount serves with, once it has one
             // The mount's top-level directories, in listing order: a new section is one line here.
             var root = new MountRoot([current, history, new AgentsSection(project, SectionIds.Tag(3), uid, gid),
-                new StreamsSection(project, SectionIds.Tag(4), uid, gid) { Backlog = options.StreamBacklog }], uid, gid);
-            return new LighthouseMount(project, options, current, history, root);
+                new StreamsSection(project, SectionIds.Tag(4), uid, gid) { Backlog = options.StreamBacklog },
+                new DebugSection(new DebugReports(project, current, () => mount?.Session), DebugTag, uid, gid)], uid, gid);
+            return mount = new LighthouseMount(project, options, current, history, root);
         }
         catch
         {
@@ -184,12 +187,16 @@ public sealed class LighthouseMount : IDisposable
     /// <summary>Whether users other than the mount's owner may enter it (allow_other was asked for).</summary>
     public bool AllowOther => _options.AllowOther;
 
-    /// <summary>The user's session options, with replies at normal priority while the project's background work is pending.</summary>
+    private static readonly ulong DebugTag = SectionIds.Tag(5);
+
+    /// <summary>The user's session options, with replies at normal priority while the project's background work is pending,
+    /// and debug/'s own requests left out of the statistics it shows.</summary>
     private SessionOptions SessionOptions()
     {
         var pending = _options.Session.BackgroundWorkPending;
         return _options.Session with
         {
+            UnmeasuredNodeTag = DebugTag,
             BackgroundWorkPending = pending is null ? () => ProjectHost.BackgroundWorkPending : () => ProjectHost.BackgroundWorkPending || pending(),
         };
     }

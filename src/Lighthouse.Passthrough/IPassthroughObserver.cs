@@ -39,4 +39,7 @@ public interface IPassthroughObserver
     /// <summary>An open for writing ended (RELEASE, after <see cref="Written"/>): what it wrote from now on is
     /// settled. <paramref name="openedBy"/> is what <see cref="Opened"/> returned for it.</summary>
     void Released(in RequestContext ctx, Node node, object? openedBy);
+    /// <summary>Any file handle was released (after <see cref="Released"/> for one open for writing): the bytes the daemon
+    /// read and wrote through it (none when the kernel passed its data through).</summary>
+    void Closed(Node node, object? openedBy, long bytesRead, long bytesWritten);
 }

@@ -24,9 +24,11 @@ public sealed unsafe partial class PassthroughFileSystem
         if (fd < 0) return Fail();
         var (fh, handle) = _handles.Allocate();
         handle.Fd = fd;
-        handle.Node = n;
+        handle.Pid = ctx.Pid;
+        handle.Flags = flags;
         handle.DirBuffer ??= new byte[DirBufferSize];
         handle.DirNextOffset = 0;
+        handle.Node = n; // last: a handle with a node is complete (HandleTable.Snapshot lists those)
         open = new OpenOut { Fh = fh };
         return 0;
     }

@@ -47,7 +47,7 @@ public sealed unsafe partial class PassthroughFileSystem
             StatxBuf st;
             if (StatNode(n, fd, &st) == 0) { ProcFdPath(fd, path); KillSuidGid(Libc.AT_FDCWD, path, st.Mode); }
         }
-        return FinishOpen(ctx, n, fd, writing, out open);
+        return FinishOpen(ctx, n, fd, writing, flags, out open);
     }
 
     public override int Create(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name, int flags, uint mode, uint umask, out EntryOut entry, out OpenOut open)
@@ -65,7 +65,7 @@ public sealed unsafe partial class PassthroughFileSystem
         using (CallerCredentials.Assume(ctx))
             fd = Libc.OpenAt(DirOf(path), path, (flags & ~(Libc.O_APPEND | Libc.O_DIRECT | Libc.O_NOCTTY)) | Libc.O_CREAT | Libc.O_CLOEXEC, mode);
         if (fd < 0) return Fail();
-        return RegisterNewFile(ctx, dir, name, fd, out entry, out open);
+        return RegisterNewFile(ctx, dir, name, fd, flags, out entry, out open);
     }
 
     public override int TmpFile(in RequestContext ctx, ulong parent, int flags, uint mode, uint umask, out EntryOut entry, out OpenOut open)
@@ -83,10 +83,10 @@ public sealed unsafe partial class PassthroughFileSystem
         using (CallerCredentials.Assume(ctx))
             fd = Libc.OpenAt(DirOf(path), path, (flags & Libc.O_ACCMODE) | Libc.O_TMPFILE | Libc.O_CLOEXEC, mode);
         if (fd < 0) return Fail();
-        return RegisterNewFile(ctx, dir, default, fd, out entry, out open);
+        return RegisterNewFile(ctx, dir, default, fd, flags, out entry, out open);
     }
 
-    private int RegisterNewFile(in RequestContext ctx, Node dir, ReadOnlySpan<byte> name, int fd, out EntryOut entry, out OpenOut open)
+    private int RegisterNewFile(in RequestContext ctx, Node dir, ReadOnlySpan<byte> name, int fd, int flags, out EntryOut entry, out OpenOut open)
     {
         entry = default; open = default;
         StatxBuf st;
@@ -100,19 +100,21 @@ public sealed unsafe partial class PassthroughFileSystem
         var node = Nodes.Remember(dir, name, st);
         if (!name.IsEmpty && _observer is { } o)
             try { o.Created(ctx, dir, name, node, new NodeStat(st), default); } catch (Exception e) { ObserverFailed(ctx, e); }
-        int rc = FinishOpen(ctx, node, fd, true, out open, created: !name.IsEmpty);
+        int rc = FinishOpen(ctx, node, fd, true, flags, out open, created: !name.IsEmpty);
         if (rc != 0) { Nodes.Forget(node.Id, 1); return rc; }
         FillEntry(node, st, out entry);
         return 0;
     }
 
     /// <summary>Registers an open descriptor as a file handle, with a kernel passthrough backing file where we can.</summary>
-    private int FinishOpen(in RequestContext ctx, Node node, int fd, bool writing, out OpenOut open, bool created = false)
+    private int FinishOpen(in RequestContext ctx, Node node, int fd, bool writing, int flags, out OpenOut open, bool created = false)
     {
         var (fh, handle) = _handles.Allocate();
         handle.Fd = fd;
-        handle.Node = node;
         handle.Writable = writing;
+        handle.Pid = ctx.Pid;
+        handle.Flags = flags;
+        handle.Node = node; // last: a handle with a node is complete (Snapshot lists those)
         if (_observer is { } o)
             try { handle.OpenedBy = o.Opened(ctx, node, writing, created); } catch (Exception e) { ObserverFailed(ctx, e); }
         open = new OpenOut { Fh = fh, OpenFlags = OpenReplyFlags.KeepCache };
@@ -148,6 +150,9 @@ public sealed unsafe partial class PassthroughFileSystem
             try { o.Written(ctx, n, handle.OpenedBy, fd, closing: true); } catch (Exception e) { ObserverFailed(ctx, e); }
             try { o.Released(ctx, n, handle.OpenedBy); } catch (Exception e) { ObserverFailed(ctx, e); }
         }
+        if (_observer is { } closed)
+            try { closed.Closed(n, handle.OpenedBy, Interlocked.Read(ref handle.BytesRead), Interlocked.Read(ref handle.BytesWritten)); }
+            catch (Exception e) { ObserverFailed(ctx, e); }
         lock (n)
         {
             n.OpenFiles--;
@@ -165,15 +170,26 @@ public sealed unsafe partial class PassthroughFileSystem
     public override int Read(in RequestContext ctx, ulong node, ulong fh, long offset, Span<byte> buffer, out int bytesRead)
     {
         bytesRead = 0;
-        int fd = FdOf(fh);
-        return fd < 0 ? Errno.EBADF : Libc.PreadFully(fd, buffer, offset, out bytesRead);
+        var handle = _handles.Get(fh);
+        if (handle is null || handle.Fd < 0) return Errno.EBADF;
+        int rc = Libc.PreadFully(handle.Fd, buffer, offset, out bytesRead);
+        if (bytesRead > 0) Interlocked.Add(ref handle.BytesRead, bytesRead);
+        return rc;
     }
 
     public override int Write(in RequestContext ctx, ulong node, ulong fh, long offset, ReadOnlySpan<byte> data, uint writeFlags, out int written)
     {
         written = 0;
-        int fd = FdOf(fh);
+        var handle = _handles.Get(fh);
+        int fd = handle?.Fd ?? -1;
         if (fd < 0) return Errno.EBADF;
+        int rc = WriteAll(fd, fh, offset, data, writeFlags, ref written);
+        if (written > 0) Interlocked.Add(ref handle!.BytesWritten, written);
+        return rc;
+    }
+
+    private int WriteAll(int fd, ulong fh, long offset, ReadOnlySpan<byte> data, uint writeFlags, ref int written)
+    {
         fixed (byte* p = data)
         {
             while (written < data.Length)

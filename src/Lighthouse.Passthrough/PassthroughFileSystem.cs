@@ -76,6 +76,10 @@ public sealed unsafe partial class PassthroughFileSystem : FuseFileSystem, IDisp
     public string SourceDirectory { get; }
     public NodeTable Nodes { get; }
     public int OpenHandles => _handles.Count;
+    /// <summary>Files and directories open through this filesystem now.</summary>
+    public IReadOnlyList<OpenHandleInfo> OpenFiles() => _handles.Snapshot();
+    /// <summary>When a file or directory was last opened or closed (null: never).</summary>
+    public DateTime? HandlesChangedUtc => _handles.LastChangeUtcTicks is var t and > 0 ? new DateTime(t, DateTimeKind.Utc) : null;
     /// <summary>True once INIT agreed on kernel passthrough, until the kernel refuses to register backing files for good.</summary>
     public bool UsingKernelPassthrough => _backing is { Refused: false };
 

@@ -12,7 +12,7 @@ public class CurrentAndHistoryTests(LighthouseMountFixture mount) : IClassFixtur
         Assert.DoesNotContain(".lighthouse", Directory.GetFileSystemEntries(mount.Current).Select(Path.GetFileName));
         Assert.False(Directory.Exists(Cur(".lighthouse")));
         Assert.Throws<UnauthorizedAccessException>(() => Directory.CreateDirectory(Cur(".lighthouse"))); // EPERM
-        Assert.Equal(["agents", "current", "history", "streams"], Directory.GetDirectories(mount.MountPoint).Select(Path.GetFileName).Order());
+        Assert.Equal(["agents", "current", "debug", "history", "streams"], Directory.GetDirectories(mount.MountPoint).Select(Path.GetFileName).Order());
     }
 
     [Fact]

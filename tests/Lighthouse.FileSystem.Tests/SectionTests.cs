@@ -166,7 +166,7 @@ public sealed class InProcessMountTests
             });
             using (var server = mount.Start(mnt, TextWriter.Null))
             {
-                Assert.Equal(["agents", "current", "history", "streams"], Directory.GetDirectories(mnt).Select(Path.GetFileName).Order());
+                Assert.Equal(["agents", "current", "debug", "history", "streams"], Directory.GetDirectories(mnt).Select(Path.GetFileName).Order());
                 File.WriteAllText(Path.Combine(mnt, "current", "made-through-the-mount.txt"), "hello\n");
                 Assert.Equal("hello\n", File.ReadAllText(Path.Combine(project, "made-through-the-mount.txt")));
                 // The kernel sends RELEASE (where the write is captured) after close() returned: wait for it.

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using Lighthouse.Cli.Control;
 using Lighthouse.FileSystem;
 using Lighthouse.Fuse.Hosting;
@@ -92,6 +93,11 @@ public static class MountCommand
         try { lighthouse = LighthouseMount.Open(projectDir, options); }
         catch (StoreException e) { Console.Error.WriteLine($"lighthouse: {e.Message}"); return ExitCodes.Failure; }
         ControlServer? control = null, publicControl = null;
+        // Under systemd (Type=notify): READY=1 once the mount answers, STOPPING=1 as soon as a stop is asked for.
+        int stopping = 0;
+        void Stopping(string why) { if (Interlocked.Exchange(ref stopping, 1) == 0) SystemdNotify.Send($"STOPPING=1\nSTATUS={why}"); }
+        using var onTerm = SystemdNotify.Enabled ? PosixSignalRegistration.Create(PosixSignal.SIGTERM, _ => Stopping("stopping: unmounting")) : null;
+        using var onInt = SystemdNotify.Enabled ? PosixSignalRegistration.Create(PosixSignal.SIGINT, _ => Stopping("stopping: unmounting")) : null;
         try
         {
             if (lighthouse.Project.OpenReport is { } report)
@@ -126,6 +132,7 @@ public static class MountCommand
                 Console.Error.WriteLine($"        ls {mnt}/history/@{Math.Max(1, store.LastSeq)}   (the tree as of an event)");
                 Console.Error.WriteLine($"        ./lighthouse log -C {projectDir}   (who changed what)");
                 Console.Error.WriteLine("  Ctrl-C unmounts.");
+                SystemdNotify.Send($"READY=1\nMAINPID={Environment.ProcessId}\nSTATUS=serving {projectDir} at {mnt} (events so far: {store.LastSeq:N0})");
             });
         }
         catch (FuseMountException e) when (e.UserAllowOtherMissingIn is { } conf)
@@ -138,6 +145,7 @@ public static class MountCommand
         catch (FuseMountException e) { Console.Error.WriteLine($"lighthouse: {e.Message}"); return ExitCodes.Failure; }
         finally
         {
+            if (SystemdNotify.Enabled) Stopping($"stopping: recording the last {lighthouse.Project.Recorder.Backlog} queued changes");
             if (publicControl is not null) MountRegistry.Withdraw(projectDir);
             publicControl?.Dispose();
             control?.Dispose();

@@ -24,7 +24,7 @@ public sealed unsafe class CurrentSection : IMountSection, IDisposable
     {
         _project = project;
         Tag = tag;
-        var observer = new RecordingObserver(project.Recorder, project.Agents, project.Reads);
+        var observer = new RecordingObserver(project.Recorder, project.Agents, project.Reads, Activity);
         var gate = Gate = new PolicyGate(project);
         Passthrough = new PassthroughFileSystem(project.ProjectDir, new PassthroughOptions
         {
@@ -40,6 +40,8 @@ public sealed unsafe class CurrentSection : IMountSection, IDisposable
     }
 
     public string Name => "current";
+    /// <summary>Operations and bytes of each agent through current/ (debug/ shows them).</summary>
+    public Debug.AgentActivity Activity { get; } = new();
     public ulong Tag { get; }
     public ulong RootId => Tag | 1;
     public PassthroughFileSystem Passthrough { get; }

@@ -16,7 +16,8 @@ namespace Lighthouse.FileSystem.Current;
 /// no path walk: <see cref="Node.UserState"/> caches "content safe" (1), <see cref="Node.UserStamp"/>
 /// the stamp (<see cref="StampOf"/>) of the last recorded version.
 /// </summary>
-internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver agents, Lighthouse.Project.Reads.ReadTracker? reads = null) : IPassthroughObserver
+internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver agents, Lighthouse.Project.Reads.ReadTracker? reads = null,
+    Debug.AgentActivity? activity = null) : IPassthroughObserver
 {
     private const int ContentSafe = 1;
     private PassthroughFileSystem? _fs;
@@ -26,6 +27,13 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
 
     private string PathOf(Node node, ReadOnlySpan<byte> child = default) => _fs!.RelativePath(node, child);
     private Agent AgentOf(in RequestContext ctx) => agents.Resolve(new Caller(ctx.Pid, ctx.Uid, ctx.Gid));
+    /// <summary>The agent of an open or a change, counted as one operation of it.</summary>
+    private Agent OperationBy(in RequestContext ctx)
+    {
+        var agent = AgentOf(ctx);
+        activity?.Operation(agent);
+        return agent;
+    }
     private static FileKey KeyOf(Node node) => new(node.Dev, node.Ino);
 
     private static FileFacts Facts(in NodeStat st) =>
@@ -140,11 +148,17 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
     // Kept on the node itself (a ConditionalWeakTable entry cost a GC handle per open: 2.6% of a FUSE thread's time under create).
     private static WriterOpen? LastWriterOpen(Node node) => Volatile.Read(ref node.UserObject) as WriterOpen;
 
-    private static Agent? OpenerOf(object? openedBy) => openedBy switch { WriterOpen w => w.Agent, Agent a => a, _ => null };
+    /// <summary>The agent an open handle is bound to (what <see cref="Opened"/> returned for it).</summary>
+    internal static Agent? OpenerOf(object? openedBy) => openedBy switch { WriterOpen w => w.Agent, Agent a => a, _ => null };
+
+    public void Closed(Node node, object? openedBy, long bytesRead, long bytesWritten)
+    {
+        if (activity is not null && OpenerOf(openedBy) is { } agent) activity.Bytes(agent, bytesRead, bytesWritten);
+    }
 
     public object? Opened(in RequestContext ctx, Node node, bool forWriting, bool created)
     {
-        var agent = AgentOf(ctx);
+        var agent = OperationBy(ctx);
         if (!forWriting)
         {
             if (reads is not null && node.FileType == 0x8000)
@@ -189,7 +203,7 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
         SafeFileHandle? content = null;
         if ((facts.Mode & 0xF000) == 0x8000 && facts.Size > 0 && _fs!.OpenToRead(node) is var fd and >= 0)
             content = new SafeFileHandle(fd, ownsHandle: true);
-        var agent = AgentOf(ctx);
+        var agent = OperationBy(ctx);
         long? dirMtime = MtimeOf(parent);
         // Paths are taken and records queued in one order with the node table's renames (see NamespaceOrder).
         lock (_fs!.NamespaceOrder)
@@ -198,13 +212,13 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
 
     // The passthrough calls this (and Renamed) holding NamespaceOrder, with the node table already changed.
     public void Removed(in RequestContext ctx, Node parent, ReadOnlySpan<byte> name, Node? node, bool lastLink, bool directory) =>
-        recorder.Removed(AgentOf(ctx), PathOf(parent, name), node is null ? null : KeyOf(node), lastLink, MtimeOf(parent));
+        recorder.Removed(OperationBy(ctx), PathOf(parent, name), node is null ? null : KeyOf(node), lastLink, MtimeOf(parent));
 
     public void Renamed(in RequestContext ctx, Node fromParent, ReadOnlySpan<byte> fromName, Node toParent, ReadOnlySpan<byte> toName, uint flags)
     {
         const uint RenameExchange = 2, RenameWhiteout = 4;
         string from = PathOf(fromParent, fromName), to = PathOf(toParent, toName);
-        var agent = AgentOf(ctx);
+        var agent = OperationBy(ctx);
         long? fromDir = MtimeOf(fromParent), toDir = toParent == fromParent ? fromDir : MtimeOf(toParent);
         if ((flags & RenameExchange) != 0) recorder.Exchanged(agent, from, to, fromDir, toDir);
         else recorder.Renamed(agent, from, to, fromDir, toDir);
@@ -215,7 +229,7 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
 
     public void Linked(in RequestContext ctx, Node node, Node newParent, ReadOnlySpan<byte> newName)
     {
-        var agent = AgentOf(ctx);
+        var agent = OperationBy(ctx);
         long? dirMtime = MtimeOf(newParent);
         lock (_fs!.NamespaceOrder) recorder.Linked(agent, PathOf(node), PathOf(newParent, newName), dirMtime);
     }
@@ -234,7 +248,7 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
         SafeFileHandle? content = null;
         if (bytesChanged && (facts.Mode & 0xF000) == 0x8000 && !node.OpenForWriting && _fs!.OpenToRead(node) is var fd and >= 0)
             content = new SafeFileHandle(fd, ownsHandle: true);
-        var agent = AgentOf(ctx);
+        var agent = OperationBy(ctx);
         lock (_fs!.NamespaceOrder)
         {
             if (content is not null) Remember(node, ContentKnowledge.WritePending);

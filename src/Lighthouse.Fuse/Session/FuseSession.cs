@@ -35,11 +35,12 @@ public sealed unsafe partial class FuseSession : IDisposable
     {
         _fs = fileSystem;
         _options = options ?? new SessionOptions();
+        Stats = new SessionStats(_options.SlowRequestThreshold, _options.UnmeasuredNodeTag);
     }
 
     /// <summary>What INIT negotiated; null before.</summary>
     public ConnectionInfo? Connection => _protocol?.Connection;
-    public SessionStats Stats { get; } = new();
+    public SessionStats Stats { get; }
     /// <summary>Created by <see cref="Start"/>; sends from INIT's reply on. The filesystem gets it as
     /// <see cref="ConnectionInfo.Notifier"/>.</summary>
     public Notifier? Notifier { get; private set; }
@@ -183,7 +184,7 @@ public sealed unsafe partial class FuseSession : IDisposable
         int error = protocol.Serve(ctx, request, payload, out int payloadLength, out ulong entryNode, out bool keepGoing);
         if (!keepGoing && protocol.Failure is { } failure) Failure ??= failure;
 
-        if (error == Errno.Deferred) { Stats.Record(header.Opcode, Stopwatch.GetTimestamp() - start, false); return keepGoing; }
+        if (error == Errno.Deferred) { Stats.Record(header.Opcode, start, Stopwatch.GetTimestamp(), 0, 0, header.NodeId, header.Pid, header.Uid); return keepGoing; }
         // Every ring request takes a reply (FORGET and INTERRUPT come through /dev/fuse), or its entry stays ours.
         if (error == ProtocolServer.NoReply && ring is not null) error = 0;
         if (error != ProtocolServer.NoReply)
@@ -195,9 +196,18 @@ public sealed unsafe partial class FuseSession : IDisposable
             else if (header.Opcode == Opcode.Init && error == 0 && protocol.Connection is { } connection) AfterInit(connection);
         }
         if (_options.MeasureAllocations) Stats.RecordAllocation(GC.GetAllocatedBytesForCurrentThread() - allocatedBefore);
-        Stats.Record(header.Opcode, Stopwatch.GetTimestamp() - start, error > 0);
+        Stats.Record(header.Opcode, start, Stopwatch.GetTimestamp(), error > 0 ? error : 0, error == 0 ? PayloadBytes(header.Opcode, payload, payloadLength) : 0,
+            header.NodeId, header.Pid, header.Uid);
         return keepGoing;
     }
+
+    /// <summary>Data bytes a successful request moved: READ's reply, WRITE's written count (its reply says how many).</summary>
+    private static long PayloadBytes(Opcode opcode, ReadOnlySpan<byte> payload, int payloadLength) => opcode switch
+    {
+        Opcode.Read => payloadLength,
+        Opcode.Write when payloadLength >= sizeof(WriteOut) => MemoryMarshal.Read<WriteOut>(payload).Size,
+        _ => 0,
+    };
 
     /// <summary>INIT's reply is written: other workers may read now (they would get nothing before), the kernel takes notifications.</summary>
     private void AfterInit(ConnectionInfo connection)

@@ -29,6 +29,16 @@ public sealed record SessionOptions
     public Func<bool>? BackgroundWorkPending { get; init; }
     /// <summary>Measure managed allocation per request on worker threads (cheap; on by default).</summary>
     public bool MeasureAllocations { get; init; } = true;
+    /// <summary>Requests taking at least this long are kept in <see cref="SessionStats.SlowRequests"/> (the last 1000).
+    /// Default: <see cref="DefaultSlowThreshold"/>.</summary>
+    public TimeSpan SlowRequestThreshold { get; init; } = DefaultSlowThreshold;
+    /// <summary>Requests about node ids whose top byte is this tag are left out of <see cref="SessionStats"/> (0: none are):
+    /// a directory that shows the statistics would otherwise change them by being read.</summary>
+    public ulong UnmeasuredNodeTag { get; init; }
+    /// <summary>100 ms, or the milliseconds in LIGHTHOUSE_SLOW_MS.</summary>
+    public static TimeSpan DefaultSlowThreshold { get; } =
+        double.TryParse(Environment.GetEnvironmentVariable("LIGHTHOUSE_SLOW_MS"), System.Globalization.NumberStyles.Float,
+            System.Globalization.CultureInfo.InvariantCulture, out var ms) && ms >= 0 ? TimeSpan.FromMilliseconds(ms) : TimeSpan.FromMilliseconds(100);
     /// <summary>Called for every request when set: for debugging only (slow).</summary>
     public Action<string>? Trace { get; init; }
 }
