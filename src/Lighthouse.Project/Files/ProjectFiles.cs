@@ -274,6 +274,7 @@ public sealed class ProjectFiles : IDisposable
         if (limit is < 1 or > 1000) throw new FileServiceException(FileProblem.BadRequest, "limit must be between 1 and 1000");
         if (afterSeq < 0) throw new FileServiceException(FileProblem.BadRequest, "the cursor must not be negative");
         const int ScanBound = 20_000;
+        Recorder.Flush(); // a caller reads its own writes: what it changed a moment ago is in the log it reads
         var events = new List<StoreEvent>();
         long next = afterSeq;
         int scanned = 0;
