@@ -38,6 +38,24 @@ internal static class ApiRoutes
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        // Kestrel removes dot segments ("%2e%2e" included) before routing, so "/v1/files/../x" would reach no route and be
+        // a bare 404: the raw target is judged first, and a bad path is a 400 that says why.
+        app.Use(async (ctx, next) =>
+        {
+            var raw = ctx.Features.Get<IHttpRequestFeature>()?.RawTarget ?? "";
+            foreach (var prefix in (string[])[FilesPrefix, TreePrefix, HistoryPrefix])
+            {
+                if (!raw.StartsWith(prefix, StringComparison.Ordinal)) continue;
+                try { PathOf(ctx, prefix); }
+                catch (FileServiceException e)
+                {
+                    await Problem(e).ExecuteAsync(ctx).ConfigureAwait(false);
+                    return;
+                }
+                break;
+            }
+            await next(ctx).ConfigureAwait(false);
+        });
         var files = host.Files;
         var v1 = app.MapGroup("/v1");
 

@@ -153,6 +153,12 @@ public sealed class ApiTests
         Assert.DoesNotContain(seen.GetProperty("events").EnumerateArray(), e => e.GetProperty("path").GetString()!.StartsWith("secrets"));
         var all = await ServedProject.Json(await p.Get("/v1/events?limit=1000"));
         Assert.Contains(all.GetProperty("events").EnumerateArray(), e => e.GetProperty("path").GetString() == "secrets/key.pem");
-        Assert.Contains(p.EventsAfter(0), e => e.Op == EventOp.Deny && e.Agent == "reviewer" && e.Path == "src/a.c");
+        // Refusals are recorded beside the recorder's queue: wait for the commit.
+        var until = DateTime.UtcNow.AddSeconds(10);
+        while (!p.EventsAfter(0).Any(e => e.Op == EventOp.Deny && e.Agent == "reviewer" && e.Path == "src/a.c"))
+        {
+            Assert.True(DateTime.UtcNow < until, "no deny event for the refused write");
+            await Task.Delay(50);
+        }
     }
 }

@@ -104,7 +104,11 @@ public sealed class ServedProject : IAsyncDisposable
     }
 
     /// <summary>A request written byte for byte over TCP (HttpClient would normalise "../" away); returns the status code.</summary>
-    public async Task<int> RawStatus(string requestTarget, string method = "GET", string? token = null, string body = "")
+    public async Task<int> RawStatus(string requestTarget, string method = "GET", string? token = null, string body = "") =>
+        (await Raw(requestTarget, method, token, body)).Status;
+
+    /// <summary>As <see cref="RawStatus"/>, with the whole answer (headers and body) as text.</summary>
+    public async Task<(int Status, string Answer)> Raw(string requestTarget, string method = "GET", string? token = null, string body = "")
     {
         var uri = new Uri(Server.Addresses[0]);
         using var tcp = new TcpClient();
@@ -114,8 +118,9 @@ public sealed class ServedProject : IAsyncDisposable
                    $"Content-Length: {Encoding.UTF8.GetByteCount(body)}\r\n\r\n{body}";
         await stream.WriteAsync(Encoding.UTF8.GetBytes(text));
         using var reader = new StreamReader(stream, Encoding.ASCII);
-        var status = await reader.ReadLineAsync() ?? throw new IOException("no answer");
-        return int.Parse(status.Split(' ')[1]);
+        var answer = await reader.ReadToEndAsync();
+        var status = answer.Split("\r\n")[0];
+        return (int.Parse(status.Split(' ')[1]), answer);
     }
 
     public async ValueTask DisposeAsync()
