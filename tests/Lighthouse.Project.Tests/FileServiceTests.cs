@@ -192,14 +192,16 @@ public sealed class FileServiceTests : IDisposable
         Assert.Equal(FileProblem.NotFound, Assert.Throws<FileServiceException>(() => host.Files.Read(Reviewer, "secrets/key.pem")).Problem);
         Assert.Equal(FileProblem.Forbidden, Assert.Throws<FileServiceException>(() => host.Files.Write(Reviewer, "src/a.c", Body("b"))).Problem);
         Assert.Equal(FileProblem.Forbidden, Assert.Throws<FileServiceException>(() => host.Files.Write(Reviewer, "src/new.c", Body("b"))).Problem);
+        Assert.Equal(FileProblem.Forbidden, Assert.Throws<FileServiceException>(() => host.Files.Write(Reviewer, "src/deep/er/new.c", Body("b"))).Problem);
         Assert.Equal("a", File.ReadAllText(_p.Abs("src/a.c")));
         Assert.False(File.Exists(_p.Abs("src/new.c")));
+        Assert.False(Directory.Exists(_p.Abs("src/deep"))); // refused before any directory was made for it
         Assert.Equal("a", ReadAll(host.Files.Read(Reviewer, "src/a.c")));
         Assert.DoesNotContain(host.Files.List(Reviewer, "").Entries, e => e.Name == "secrets");
         Assert.Contains(host.Files.List(Builder, "").Entries, e => e.Name == "secrets");
 
         var denies = _p.EventsAfter(before).Where(e => e.Op == EventOp.Deny).ToList();
-        Assert.Equal(3, denies.Count);
+        Assert.Equal(4, denies.Count);
         Assert.All(denies, d => Assert.Equal("reviewer", d.Agent));
         Assert.Contains("\"command\":\"http\"", denies[1].Detail);
 

@@ -799,6 +799,8 @@ public sealed class ProjectFiles : IDisposable
         if (fd >= 0) return new OwnedFd(fd);
         int err = Libc.Errno;
         if (err != Libc.ENOENT || !create) throw Errno(err, parent, "open");
+        // The file itself must be allowed before any directory is made for it.
+        Authorize(caller, PolicyOperation.Create, path, false);
         // Walk down from the root, making what is missing.
         var current = new OwnedFd(Libc.OpenAt2(RootFd, ".", Libc.O_PATH | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0, Resolve));
         string done = "";
