@@ -75,6 +75,27 @@ public sealed class ProjectHost : IDisposable
     public ProjectHistory History { get; }
     /// <summary>The live event feed (replay from any event, then follow) that streams/ and server-sent events read.</summary>
     public Feed.EventFeed Feed { get; }
+    /// <summary>Reading and changing the project without FUSE (the HTTP API, the MCP server), recorded and checked as the mount is.</summary>
+    public Files.ProjectFiles Files
+    {
+        get
+        {
+            lock (_filesGate) return _files ??= new Files.ProjectFiles(this);
+        }
+    }
+    private Files.ProjectFiles? _files;
+    private readonly Lock _filesGate = new();
+
+    /// <summary>Raised (on the caller's thread, after the change is recorded) with the paths <see cref="Files"/> changed: a
+    /// running mount drops what the kernel cached of them, so current/ shows the new bytes at once.</summary>
+    public event Action<IReadOnlyList<string>>? ChangedByService;
+
+    internal void RaiseChangedByService(IReadOnlyList<string> paths)
+    {
+        try { ChangedByService?.Invoke(paths); }
+        catch (Exception e) { Console.Error.WriteLine($"lighthouse: passing on changes made through the file service: {e.Message}"); }
+    }
+
     /// <summary>Set once <see cref="FollowExternalChanges"/> was called.</summary>
     public ExternalChangeFollower? External { get; private set; }
     /// <summary>Set once <see cref="CollectGarbageInBackground"/> was called.</summary>
@@ -154,6 +175,7 @@ public sealed class ProjectHost : IDisposable
     {
         Gc?.Dispose();
         _registryWatch?.Dispose();
+        _files?.Dispose();
         Access.Dispose();
         External?.Dispose();
         Recorder.Dispose();

@@ -55,6 +55,7 @@ public sealed unsafe class CurrentSection : IMountSection, IDisposable
     {
         _notifier = notifier;
         if (_project.External is { } follower) follower.ChangedBeside += Invalidate;
+        _project.ChangedByService += Invalidate; // written over HTTP or MCP, in this process: the kernel's copy is stale
         _project.Access.PolicyChanged += ForgetNames;
     }
 
@@ -104,6 +105,7 @@ public sealed unsafe class CurrentSection : IMountSection, IDisposable
     public void Dispose()
     {
         if (_project.External is { } follower) follower.ChangedBeside -= Invalidate;
+        _project.ChangedByService -= Invalidate;
         _project.Access.PolicyChanged -= ForgetNames;
         Passthrough.Dispose();
         Gate.Dispose();
