@@ -48,6 +48,7 @@ public sealed class ProjectHost : IDisposable
         }
         Recorder = new ChangeRecorder(store);
         History = new ProjectHistory(store);
+        Feed = new Feed.EventFeed(store);
     }
 
     public string ProjectDir { get; }
@@ -93,6 +94,8 @@ public sealed class ProjectHost : IDisposable
         catch (Exception e) { Console.Error.WriteLine($"lighthouse: passing on changes made through the file service: {e.Message}"); }
     }
 
+    /// <summary>The live event feed (replay from any event, then follow) that streams/ and server-sent events read.</summary>
+    public Feed.EventFeed Feed { get; }
     /// <summary>Set once <see cref="FollowExternalChanges"/> was called.</summary>
     public ExternalChangeFollower? External { get; private set; }
     /// <summary>Set once <see cref="CollectGarbageInBackground"/> was called.</summary>
@@ -177,6 +180,7 @@ public sealed class ProjectHost : IDisposable
         External?.Dispose();
         Recorder.Dispose();
         Reads.Dispose(); // after the recorder: its last records are the versions the last reads saw
+        Feed.Dispose(); // after the last commit: every reader has been handed everything recorded
         Store.Dispose();
     }
 }

@@ -17,7 +17,8 @@ public sealed partial class LayeringTests
         ["Lighthouse.Passthrough"] = ["Lighthouse.Fuse"],
         ["Lighthouse.Project"] = ["Lighthouse.Store"],
         ["Lighthouse.FileSystem"] = ["Lighthouse.Fuse", "Lighthouse.Passthrough", "Lighthouse.Project", "Lighthouse.Store"],
-        ["Lighthouse.Cli"] = ["Lighthouse.Fuse", "Lighthouse.Passthrough", "Lighthouse.Project", "Lighthouse.Store", "Lighthouse.FileSystem"],
+        ["Lighthouse.Server"] = ["Lighthouse.Project", "Lighthouse.Store"],
+        ["Lighthouse.Cli"] = ["Lighthouse.Fuse", "Lighthouse.Passthrough", "Lighthouse.Project", "Lighthouse.Store", "Lighthouse.FileSystem", "Lighthouse.Server"],
     };
 
     private static readonly string Root = FindRoot();
