@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using Lighthouse.Cli.Control;
 using Lighthouse.Project;
 using Lighthouse.Project.Agents;
+using Lighthouse.Server;
 using Lighthouse.Server.Mcp;
 using Lighthouse.Store;
 

@@ -34,6 +34,12 @@ public static class MountCommand
         var noWatch = new Option<bool>("--no-watch")
         { Description = "Do not follow changes made to the project directory beside the mount (they are then only seen, and recorded as 'external', at the next mount)." };
         var session = new SessionFlags();
+        var httpListen = new Option<string?>("--http")
+        {
+            Description = "Also serve the HTTP API (see `lighthouse serve --help`) from this process, listening on host:port " +
+                          "(127.0.0.1:7411) or unix:/path: changes over HTTP show in current/ at once.",
+        };
+        var http = new HttpFlags();
         var durability = new Option<Durability>("--durability")
         { Description = "Normal: events survive a crash of Lighthouse (the default); Full: also a power loss (an fsync per commit).", DefaultValueFactory = _ => Durability.Normal };
 
@@ -52,6 +58,8 @@ public static class MountCommand
             project, mountPoint, background, noPassthrough, allowOther, noAllowOther, cacheTimeout, durability, noWatch,
         };
         session.AddTo(command);
+        command.Options.Add(httpListen);
+        http.AddTo(command);
         command.SetAction(parse =>
         {
             var dir = parse.GetValue(project)!;
@@ -69,6 +77,10 @@ public static class MountCommand
                 Console.Error.WriteLine($"lighthouse: {projectDir} is already mounted at {live.MountPoint} (pid {live.Pid}); `lighthouse unmount {live.MountPoint}` first");
                 return ExitCodes.Failure;
             }
+            Server.ServerOptions? httpOptions = parse.GetValue(httpListen) is { } listenAt ? http.Read(parse, listenAt) : null;
+            if (httpOptions is not null)
+                try { Server.ListenAddress.Parse(httpOptions.Listen, httpOptions.AllowNonLoopback); }
+                catch (ArgumentException e) { Console.Error.WriteLine($"lighthouse: --http: {e.Message}"); return ExitCodes.Usage; }
             if (parse.GetValue(background)) return RunInBackground(projectDir, mnt, others);
             return RunForeground(projectDir, mnt, new LighthouseMountOptions
             {
@@ -79,13 +91,14 @@ public static class MountCommand
                 Store = new StoreOptions { Durability = parse.GetValue(durability) },
                 FollowExternalChanges = !parse.GetValue(noWatch),
                 Session = session.Read(parse),
-            });
+            }, httpOptions);
         });
         return command;
     }
 
-    private static int RunForeground(string projectDir, string mnt, LighthouseMountOptions options)
+    private static int RunForeground(string projectDir, string mnt, LighthouseMountOptions options, Server.ServerOptions? http = null)
     {
+        var httpServers = new List<Server.LighthouseServer>();
         var clock = Stopwatch.StartNew();
         Console.Error.WriteLine($"lighthouse: opening {projectDir} (comparing the directory with the log)...");
         LighthouseMount lighthouse;
@@ -107,6 +120,17 @@ public static class MountCommand
                 var store = mounted.Project.Store;
                 // Verbs run while mounted (snapshot, status) talk to us here: the store has one owner.
                 control = new ControlServer(MountState.DefaultControlSocket(projectDir), mounted.Project, () => mounted.Status());
+                // `lighthouse serve` on the mounted project asks us to serve HTTP here, where the project is held.
+                control.StartHttp = o =>
+                {
+                    lock (httpServers)
+                    {
+                        var server = HttpFlags.Start(mounted.Project, o);
+                        httpServers.Add(server);
+                        Console.Error.WriteLine(HttpFlags.Listening(server, projectDir));
+                        return server.Addresses;
+                    }
+                };
                 control.Start();
                 var state = new MountState(Environment.ProcessId, mnt, projectDir, DateTime.UtcNow,
                     $"{connection.KernelMajor}.{connection.Minor}",
@@ -122,6 +146,12 @@ public static class MountCommand
                 if (!passthrough.UsingKernelPassthrough && passthrough.KernelPassthroughOff is { } why)
                     Console.Error.WriteLine($"lighthouse: kernel passthrough off: {why}; file data is read and written through Lighthouse");
                 if (!mounted.AllowOther) Console.Error.WriteLine(ServingOnly());
+                if (http is not null)
+                {
+                    // The mount is up: a refused address leaves it serving without HTTP rather than tearing it down here.
+                    try { control.StartHttp(http); }
+                    catch (CliException e) { Console.Error.WriteLine($"lighthouse: --http: {e.Message}; the mount runs without the HTTP API"); }
+                }
                 Console.Error.WriteLine($"  try:  ls {mnt}/current          (the project; changes are recorded)");
                 Console.Error.WriteLine($"        ls {mnt}/history/@{Math.Max(1, store.LastSeq)}   (the tree as of an event)");
                 Console.Error.WriteLine($"        ./lighthouse log -C {projectDir}   (who changed what)");
@@ -138,6 +168,8 @@ public static class MountCommand
         catch (FuseMountException e) { Console.Error.WriteLine($"lighthouse: {e.Message}"); return ExitCodes.Failure; }
         finally
         {
+            lock (httpServers)
+                foreach (var server in httpServers) server.DisposeAsync().AsTask().GetAwaiter().GetResult();
             if (publicControl is not null) MountRegistry.Withdraw(projectDir);
             publicControl?.Dispose();
             control?.Dispose();

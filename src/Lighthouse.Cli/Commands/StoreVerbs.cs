@@ -22,6 +22,7 @@ public static class StoreVerbs
         AgentCommand.Create(),
         PolicyCommand.Create(),
         RunCommand.Create(),
+        ServeCommand.Create(),
         McpCommand.Create(),
     ];
 

@@ -22,6 +22,7 @@ namespace Lighthouse.Cli.Control;
 /// → {"op":"status"}                                 ← {"ok":true,"pid":1234,"lastSeq":43,"controlRequests":7,"mount":{...liveStatus()...}}
 /// → {"op":"verify"}                                 ← {"ok":true,"verify":{"ok":true,"eventsChecked":43,...}}
 /// → {"op":"ping"}                                   ← {"ok":true,"pid":1234}
+/// → {"op":"http-start","listen":"127.0.0.1:7411","allowRemote":false,"maxBody":67108864}   ← {"ok":true,"addresses":["http://127.0.0.1:7411"]}   (owner or root only)
 /// → {"op":"gc","dryRun":false,"policy":{"keepAll":"1d"}}   ← {"ok":true,"gc":{...GcReport...}}   (owner or root only)
 /// ← {"ok":false,"error":"there is no snapshot named 'v9'","kind":"usage"}      on any failure
 /// </code>
@@ -84,6 +85,10 @@ public sealed class ControlServer : IDisposable
 
     /// <summary>The mount's mount.json, for the status it reports to other users (null in tests).</summary>
     public Commands.MountState? Mount { get; set; }
+
+    /// <summary>Starts the HTTP API in this process (the mount's), returning where it listens; null: this server cannot.
+    /// Asked for by <c>lighthouse serve</c> on a mounted project (op "http-start", owner or root only).</summary>
+    public Func<Lighthouse.Server.ServerOptions, IReadOnlyList<string>>? StartHttp { get; set; }
 
     /// <summary>Requests answered so far.</summary>
     public long RequestsServed => Interlocked.Read(ref _requests);
@@ -216,7 +221,7 @@ public sealed class ControlServer : IDisposable
     private async Task ServeMcp(JsonObject request, NetworkStream stream, StreamWriter writer)
     {
         Lighthouse.Project.Files.FileCaller caller;
-        try { caller = Lighthouse.Server.Mcp.AgentCallers.FromToken(_project, Str(request, "token"), "mcp"); }
+        try { caller = Lighthouse.Server.AgentCallers.FromToken(_project, Str(request, "token"), "mcp"); }
         catch (UnauthorizedAccessException e)
         {
             await writer.WriteLineAsync(Error(e.Message, "failure").ToJsonString()).ConfigureAwait(false);
@@ -332,10 +337,22 @@ public sealed class ControlServer : IDisposable
                 }
                 case "agent-register":
                     return RegisterAgent(request, peer);
+                case "http-start":
+                {
+                    RequireOwner(peer, "start the HTTP API");
+                    var start = StartHttp ?? throw new ControlRequestException("this process cannot serve the HTTP API");
+                    var addresses = start(new Lighthouse.Server.ServerOptions
+                    {
+                        Listen = Str(request, "listen") ?? Lighthouse.Server.ServerOptions.DefaultListen,
+                        AllowNonLoopback = Bool(request, "allowRemote"),
+                        MaxBodyBytes = Long(request, "maxBody") ?? 64L << 20,
+                    });
+                    return Ok(new JsonObject { ["addresses"] = new JsonArray([.. addresses.Select(a => (JsonNode)a)]) });
+                }
                 case null:
                     return Error("bad request: no \"op\"", "usage");
                 default:
-                    return Error($"unknown op '{op}'; known: ping, status, verify, log, history, diff, snapshot-list, status-report, snapshot-create, snapshot-delete, gc, agent-register, mcp", "usage");
+                    return Error($"unknown op '{op}'; known: ping, status, verify, log, history, diff, snapshot-list, status-report, snapshot-create, snapshot-delete, gc, agent-register, http-start, mcp", "usage");
             }
         }
         catch (ControlRequestException e) { return Error(e.Message, "usage"); }

@@ -43,6 +43,8 @@ public sealed class ProjectFiles : IDisposable
     private readonly bool _asRoot;
     // Changes through the service are made one at a time: a compare-and-swap (If-Match) holds from the check to the record.
     private readonly Lock _changes = new();
+    // Files created here with bytes whose create record may not have read them yet (see SaveBeforeChange).
+    private readonly HashSet<FileKey> _bornWithBytes = [];
 
     internal ProjectFiles(ProjectHost host)
     {
@@ -274,6 +276,7 @@ public sealed class ProjectFiles : IDisposable
         if (limit is < 1 or > 1000) throw new FileServiceException(FileProblem.BadRequest, "limit must be between 1 and 1000");
         if (afterSeq < 0) throw new FileServiceException(FileProblem.BadRequest, "the cursor must not be negative");
         const int ScanBound = 20_000;
+        Recorder.Flush(); // a caller reads its own writes: what it changed a moment ago is in the log it reads
         var events = new List<StoreEvent>();
         long next = afterSeq;
         int scanned = 0;
@@ -442,8 +445,15 @@ public sealed class ProjectFiles : IDisposable
             }
             var st = Fstat(fd);
             var dirMtime = StatAt(parentFd, "", Libc.AT_EMPTY_PATH) is { } d ? MtimeNs(d) : (long?)null;
-            Recorder.Created(caller.Agent, path, new FileKey(st.Dev, st.Ino), Facts(st), dirMtimeNs: dirMtime, content: size > 0 ? handle : null);
+            var key = new FileKey(st.Dev, st.Ino);
+            Recorder.Created(caller.Agent, path, key, Facts(st), dirMtimeNs: dirMtime, content: size > 0 ? handle : null);
             handed = size > 0;
+            if (handed)
+                lock (_bornWithBytes)
+                {
+                    if (_bornWithBytes.Count >= 10_000) { Recorder.Flush(); _bornWithBytes.Clear(); } // all read by now
+                    _bornWithBytes.Add(key);
+                }
             return new WriteResult(path, true, hash, size, []);
         }
         finally
@@ -650,6 +660,12 @@ public sealed class ProjectFiles : IDisposable
     /// </summary>
     private void SaveBeforeChange(Agent agent, FileKey key, string path, SafeFileHandle content, bool inPlace)
     {
+        // A file we created with its bytes: its create record reads them through its own descriptor when it runs, so they
+        // must not change before (the recorder knows nothing of that read: it says Unknown). Rare: created, then rewritten
+        // before its record ran.
+        bool born;
+        lock (_bornWithBytes) born = _bornWithBytes.Remove(key);
+        if (born && inPlace) Recorder.Flush();
         switch (Recorder.Known(key))
         {
             case ContentKnowledge.Safe:
