@@ -222,17 +222,7 @@ internal static class ApiRoutes
             why = "send the agent's token as 'Authorization: Bearer <token>' (lighthouse agent token <name>)";
             return null;
         }
-        var (result, agent, _) = host.Registry.Check(header[7..].Trim());
-        why = result switch
-        {
-            TokenCheck.Valid => "",
-            TokenCheck.Expired => "the token has expired; issue a new one (lighthouse agent token <name>)",
-            TokenCheck.Revoked => "the token was revoked",
-            TokenCheck.UnknownAgent => "the token's agent no longer exists",
-            TokenCheck.BadSignature => "the token is not one of this project's (bad signature)",
-            _ => "the token is malformed",
-        };
-        return result == TokenCheck.Valid ? new FileCaller(new Agent(agent!.Name, AgentSource.Token, agent.Role), "http") : null;
+        return AgentCallers.TryFromToken(host, header[7..], "http", out why);
     }
 
     private static Task Guarded(HttpContext ctx, ProjectHost host, Func<FileCaller, IResult> handle) =>

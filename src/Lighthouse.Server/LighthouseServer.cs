@@ -57,10 +57,12 @@ public sealed class LighthouseServer : IAsyncDisposable
             }
             else k.Listen(listen.Tcp!);
         });
+        Mcp.McpEndpoint.AddServices(builder.Services, host);
         var app = builder.Build();
         var feed = new EventFeed(host.Store);
         try
         {
+            Mcp.McpEndpoint.Map(app, host);
             ApiRoutes.Map(app, host, feed, options);
             try { await app.StartAsync(cancellationToken).ConfigureAwait(false); }
             catch (Exception e) when (e is System.Net.Sockets.SocketException or InvalidOperationException)

@@ -23,6 +23,7 @@ public static class StoreVerbs
         PolicyCommand.Create(),
         RunCommand.Create(),
         ServeCommand.Create(),
+        McpCommand.Create(),
     ];
 
     /// <summary>

@@ -180,6 +180,12 @@ public sealed class ControlServer : IDisposable
                 var line = await ReadLineBounded(reader, _cts.Token).ConfigureAwait(false);
                 if (line is null) return;
                 if (line.Length == 0) continue;
+                if (McpRequest(line) is { } mcp)
+                {
+                    // The connection becomes an MCP session: the request's answer, then JSON-RPC both ways until it closes.
+                    await ServeMcp(mcp, stream, writer).ConfigureAwait(false);
+                    return;
+                }
                 var response = Handle(line, peer);
                 Interlocked.Increment(ref _requests);
                 await writer.WriteLineAsync(response.ToJsonString()).ConfigureAwait(false);
@@ -198,6 +204,32 @@ public sealed class ControlServer : IDisposable
             lock (_lock) _clients.Remove(client);
             client.Dispose();
         }
+    }
+
+    /// <summary>The request if it is <c>{"op":"mcp",...}</c>, which takes over its connection.</summary>
+    private static JsonObject? McpRequest(string line)
+    {
+        try { return JsonNode.Parse(line) is JsonObject o && Str(o, "op") == "mcp" ? o : null; }
+        catch (JsonException) { return null; }
+    }
+
+    /// <summary>
+    /// <c>{"op":"mcp","token":"lh1…"}</c>: the rest of the connection is an MCP session (newline-delimited JSON-RPC) of the
+    /// token's agent, served by this process, which holds the store (<c>lighthouse mcp</c> relays its stdio here). The
+    /// token decides who acts, whoever the peer is: an agent's token is the owner's delegation to it.
+    /// </summary>
+    private async Task ServeMcp(JsonObject request, NetworkStream stream, StreamWriter writer)
+    {
+        Lighthouse.Project.Files.FileCaller caller;
+        try { caller = Lighthouse.Server.AgentCallers.FromToken(_project, Str(request, "token"), "mcp"); }
+        catch (UnauthorizedAccessException e)
+        {
+            await writer.WriteLineAsync(Error(e.Message, "failure").ToJsonString()).ConfigureAwait(false);
+            return;
+        }
+        Interlocked.Increment(ref _requests);
+        await writer.WriteLineAsync(Ok(new JsonObject { ["agent"] = caller.Agent.Name, ["role"] = caller.Agent.Role }).ToJsonString()).ConfigureAwait(false);
+        await Lighthouse.Server.Mcp.AgentMcpSession.RunAsync(_project, caller, stream, stream, _cts.Token).ConfigureAwait(false);
     }
 
     private static async Task<string?> ReadLineBounded(StreamReader reader, CancellationToken ct)
@@ -320,7 +352,7 @@ public sealed class ControlServer : IDisposable
                 case null:
                     return Error("bad request: no \"op\"", "usage");
                 default:
-                    return Error($"unknown op '{op}'; known: ping, status, verify, log, history, diff, snapshot-list, status-report, snapshot-create, snapshot-delete, gc, agent-register, http-start", "usage");
+                    return Error($"unknown op '{op}'; known: ping, status, verify, log, history, diff, snapshot-list, status-report, snapshot-create, snapshot-delete, gc, agent-register, http-start, mcp", "usage");
             }
         }
         catch (ControlRequestException e) { return Error(e.Message, "usage"); }
