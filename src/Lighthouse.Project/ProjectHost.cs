@@ -96,8 +96,6 @@ public sealed class ProjectHost : IDisposable
         catch (Exception e) { Console.Error.WriteLine($"lighthouse: passing on changes made through the file service: {e.Message}"); }
     }
 
-    /// <summary>The live event feed (replay from any event, then follow) that streams/ and server-sent events read.</summary>
-    public Feed.EventFeed Feed { get; }
     /// <summary>Set once <see cref="FollowExternalChanges"/> was called.</summary>
     public ExternalChangeFollower? External { get; private set; }
     /// <summary>Set once <see cref="CollectGarbageInBackground"/> was called.</summary>
