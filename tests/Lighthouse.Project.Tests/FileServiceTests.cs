@@ -200,7 +200,9 @@ public sealed class FileServiceTests : IDisposable
         Assert.DoesNotContain(host.Files.List(Reviewer, "").Entries, e => e.Name == "secrets");
         Assert.Contains(host.Files.List(Builder, "").Entries, e => e.Name == "secrets");
 
-        var denies = _p.EventsAfter(before).Where(e => e.Op == EventOp.Deny).ToList();
+        // Refusals are recorded beside the recorder's queue (as the mount's are): wait for their commit.
+        List<StoreEvent> denies = [];
+        SpinWait.SpinUntil(() => (denies = [.. _p.EventsAfter(before).Where(e => e.Op == EventOp.Deny)]).Count >= 4, TimeSpan.FromSeconds(10));
         Assert.Equal(4, denies.Count);
         Assert.All(denies, d => Assert.Equal("reviewer", d.Agent));
         Assert.Contains("\"command\":\"http\"", denies[1].Detail);

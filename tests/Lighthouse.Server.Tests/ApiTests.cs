@@ -46,7 +46,8 @@ public sealed class ApiTests
         Assert.Equal(HttpStatusCode.OK, replaced.StatusCode);
         Assert.Equal("int main() {}\n", File.ReadAllText(p.Abs("src/main.c")));
 
-        var events = p.EventsAfter(before);
+        // Without the 'agents' events of the set-up's own tokens, which the registry watch records whenever it comes round.
+        var events = p.EventsAfter(before).Where(e => e.Op != EventOp.Agents).ToList();
         Assert.Equal([(EventOp.Mkdir, "src", "builder"), (EventOp.Create, "src/main.c", "builder"), (EventOp.Write, "src/main.c", "reviewer")],
             events.Select(e => (e.Op, e.Path, e.Agent)).ToArray());
         Assert.All(events, e => Assert.Equal(AgentVia.Token, e.AgentVia));
@@ -65,7 +66,7 @@ public sealed class ApiTests
         Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
         Assert.False(File.Exists(p.Abs("src/main.c")));
         Assert.Equal(HttpStatusCode.NotFound, (await p.Get("/v1/files/src/main.c")).StatusCode);
-        var last = p.EventsAfter(events[^1].Seq).Single();
+        var last = p.EventsAfter(events[^1].Seq).Single(e => e.Op != EventOp.Agents);
         Assert.Equal((EventOp.Unlink, "builder"), (last.Op, last.Agent));
     }
 
