@@ -48,6 +48,30 @@ public class CaptureTests(LighthouseMountFixture mount) : IClassFixture<Lighthou
     }
 
     [Fact]
+    public void A_change_to_an_open_file_that_has_no_name_any_more_is_not_a_recording_failure()
+    {
+        long start = mount.LastSeq;
+        var path = Cur("unlinked-open.txt");
+        using (var f = new FileStream(path, FileMode.Create, FileAccess.ReadWrite))
+        {
+            f.Write("abc"u8);
+            f.Flush();
+            File.Delete(path);
+            // fchmod and ftruncate of a file with no name: they change no file of the tree, so there is nothing to record.
+            File.SetUnixFileMode(f.SafeFileHandle, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            f.SetLength(1);
+        }
+        File.WriteAllText(Cur("after-unlinked.txt"), "x");
+        mount.WaitForEvent(e => e.Path == "after-unlinked.txt", start);
+        Assert.DoesNotContain("has no path any more", mount.Log);
+        // Its life through the name, then nothing after the unlink (and its bytes as written).
+        var ops = mount.Events(start).Where(e => e.Path == "unlinked-open.txt").Select(e => e.Op).ToList();
+        Assert.Equal("create", ops[0]);
+        Assert.Equal("unlink", ops[^1]);
+        Assert.Single(ops, "unlink");
+    }
+
+    [Fact]
     public void A_file_kept_open_and_fsynced_a_thousand_times_is_captured_about_once_a_second_and_at_close()
     {
         const string name = "fsynced.log";

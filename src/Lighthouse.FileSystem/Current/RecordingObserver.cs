@@ -251,8 +251,17 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
         var agent = OperationBy(ctx);
         lock (_fs!.NamespaceOrder)
         {
+            string path;
+            try { path = PathOf(node); }
+            catch (IOException)
+            {
+                // No name any more: an fchmod/ftruncate of an unlinked open file, or a change racing its last unlink (the two
+                // overlapped, so it is ordered after it). Either way it changed no file of the tree: nothing to record.
+                content?.Dispose();
+                return;
+            }
             if (content is not null) Remember(node, ContentKnowledge.WritePending);
-            recorder.AttributesChanged(agent, PathOf(node), KeyOf(node), facts, bytesChanged, content);
+            recorder.AttributesChanged(agent, path, KeyOf(node), facts, bytesChanged, content);
         }
     }
 
