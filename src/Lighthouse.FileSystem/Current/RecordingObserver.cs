@@ -253,10 +253,11 @@ internal sealed class RecordingObserver(ChangeRecorder recorder, IAgentResolver 
         {
             string path;
             try { path = PathOf(node); }
-            catch (IOException)
+            catch (IOException) when (st.Nlink <= 1)
             {
                 // No name any more: an fchmod/ftruncate of an unlinked open file, or a change racing its last unlink (the two
                 // overlapped, so it is ordered after it). Either way it changed no file of the tree: nothing to record.
+                // (With more links, another name shows the change: that stays a recording failure, reported.)
                 content?.Dispose();
                 return;
             }
