@@ -159,6 +159,9 @@ public interface IProjectStore : IDisposable
     /// <param name="dirMtimeNs">The modification time of the directory holding <paramref name="path"/> right after the creation.</param>
     /// <param name="content">A descriptor to read a new file's bytes from (an O_TMPFILE given a name), instead of its path.</param>
     Task<StoreEvent> RecordCreateAsync(Actor agent, string path, NodeAttributes? attributes = null, byte[]? symlinkTarget = null, long? dirMtimeNs = null, SafeFileHandle? content = null);
+    /// <summary>The creation of a file born with bytes (an O_TMPFILE given a name), with its bytes read before by
+    /// <see cref="ReadContent"/> (null: not readable, recorded as the other overload would).</summary>
+    Task<StoreEvent> RecordCreateAsync(Actor agent, string path, NodeAttributes attributes, CapturedContent? content, long? dirMtimeNs = null);
 
     /// <summary>
     /// Records a metadata change (chmod, utimens, truncate). With <paramref name="attributes"/> null the node is

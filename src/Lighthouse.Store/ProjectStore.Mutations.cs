@@ -57,6 +57,24 @@ public sealed partial class ProjectStore
             : attrs.Kind == FileKind.File && content is not null ? _capture.Capture(content, attrs, path)
             : attrs.Kind is FileKind.File or FileKind.Symlink ? _capture.CaptureAt(path, attrs)
             : (ContentState.None, null);
+        return RecordCreate(agent, path, attrs, captured, dirMtimeNs);
+    }
+
+    /// <summary>As the other overload, for a file born with bytes (an O_TMPFILE given a name) read before by
+    /// <see cref="ReadContent"/>: the event carries those bytes, whatever the file holds by the time it is recorded.</summary>
+    public Task<StoreEvent> RecordCreateAsync(Actor agent, string path, NodeAttributes attributes, CapturedContent? content, long? dirMtimeNs = null)
+    {
+        if (content is null) return RecordCreateAsync(agent, path, attributes, null, dirMtimeNs, (SafeFileHandle?)null);
+        CheckAgent(agent);
+        path = StorePath.Normalize(path);
+        if (path.Length == 0) throw new InvalidStorePathException(path, "the project root always exists");
+        // The size and times of the bytes read: the attributes given are the file's at its creation, the bytes may be
+        // the same (read early) or the file's now.
+        return RecordCreate(agent, path, content.Attributes with { Mode = attributes.Mode, Uid = attributes.Uid, Gid = attributes.Gid }, content.ToCaptured(), dirMtimeNs);
+    }
+
+    private Task<StoreEvent> RecordCreate(Actor agent, string path, NodeAttributes attrs, Captured captured, long? dirMtimeNs)
+    {
         var (state, hash, blob) = captured;
         var op = attrs.Kind switch { FileKind.Directory => EventOp.Mkdir, FileKind.Symlink => EventOp.Symlink, _ => EventOp.Create };
         var dirMtime = DirMtime(path, dirMtimeNs);

@@ -38,6 +38,31 @@ public sealed class RecorderTests : IDisposable
     }
 
     [Fact]
+    public void A_file_born_with_bytes_and_rewritten_before_its_create_is_recorded_keeps_the_bytes_it_was_born_with()
+    {
+        var host = _p.Open();
+        long start = host.Store.LastSeq;
+        using var gate = new ManualResetEventSlim();
+        host.Recorder.EnqueueExternal(() => gate.Wait()); // the recorder is busy: the create stays queued
+        // An O_TMPFILE given a name, as the mount hands it over: its facts, and a descriptor to read its bytes through.
+        File.WriteAllText(_p.Abs("born.txt"), "born with these bytes");
+        var (key, facts) = _p.Stat("born.txt");
+        var known = host.Recorder.Created(Alice, "born.txt", key, facts, content: File.OpenHandle(_p.Abs("born.txt")));
+        Assert.Equal(ContentKnowledge.WritePending, known);
+        // Opened for writing and rewritten through the mount before the create is recorded (as the observer does it).
+        host.Recorder.BeforeOpenForWriting(key);
+        File.WriteAllText(_p.Abs("born.txt"), "rewritten");
+        _p.Written(Bob, "born.txt");
+        gate.Set();
+
+        var events = _p.EventsAfter(start).Where(e => e.Path == "born.txt").ToList();
+        Assert.Equal([(EventOp.Create, "alice/editor"), (EventOp.Write, "bob/make")], events.Select(e => (e.Op, e.Agent)));
+        Assert.Equal("born with these bytes", HistoryText((host, "born.txt", events[0].Seq)));
+        Assert.Equal("rewritten", HistoryText((host, "born.txt", events[1].Seq)));
+        Assert.Equal(0, host.Recorder.Failed);
+    }
+
+    [Fact]
     public void A_file_kept_open_is_due_for_capture_at_fsync_at_most_once_a_second()
     {
         var host = _p.Open();

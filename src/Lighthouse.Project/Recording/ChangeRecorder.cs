@@ -198,6 +198,14 @@ public sealed class ChangeRecorder : IDisposable
         byte[]? target = attributes.Kind == FileKind.Symlink && !symlinkTarget.IsEmpty ? symlinkTarget.ToArray() : null;
         TouchedFile(file);
         Touched(path);
+        if (content is not null && attributes.Kind == FileKind.File && attributes.Size > 0)
+        {
+            // Born with bytes: read as a queued write capture is — when the record runs, or earlier if the file is opened
+            // for writing or changed first (BeforeOpenForWriting, ReadQueuedCapture) — so the create records the bytes
+            // the file was born with, never those of a change made before its record ran.
+            QueueCapture(agent, path, file, content, record: bytes => _store.RecordCreateAsync(agent, path, attributes, bytes, dirMtimeNs), joinable: false);
+            return ContentKnowledge.WritePending;
+        }
         Record(() =>
         {
             using (content) Submitted(_store.RecordCreateAsync(agent, path, attributes, target, dirMtimeNs, content));
@@ -310,12 +318,15 @@ public sealed class ChangeRecorder : IDisposable
     /// <param name="readNow">Read the bytes before returning (other processes may go on writing to the file once the
     /// caller replies: an fsync, a file renamed or truncated while open); else the queued capture reads them when it runs,
     /// and writes until then join it.</param>
-    private void QueueCapture(Agent agent, string path, FileKey file, SafeFileHandle content, bool readNow = false)
+    /// <param name="record">What records the bytes read (default: a write); <paramref name="joinable"/>: whether later
+    /// writes may join the capture (not a creation's: its event is of the bytes the file was born with).</param>
+    private void QueueCapture(Agent agent, string path, FileKey file, SafeFileHandle content, bool readNow = false,
+        Func<CapturedContent?, Task>? record = null, bool joinable = true)
     {
         _known[file] = ContentKnowledge.WritePending;
         // A capture of this file that waits in the queue with nothing queued after it at this path has not read the
         // file yet: it reads these bytes too, through its own descriptor (fsync after fsync, close after fsync, one capture).
-        if (!readNow && _captures.TryGetValue(file, out var queued) && queued.Path == path && queued.Agent == (Actor)agent
+        if (!readNow && _captures.TryGetValue(file, out var queued) && queued.Joinable && queued.Path == path && queued.Agent == (Actor)agent
             && !_pending.ContainsKey(path) && queued.TryJoin())
         {
             content.Dispose();
@@ -323,7 +334,7 @@ public sealed class ChangeRecorder : IDisposable
             return;
         }
         _captureSlots.Wait(); // only when MaxQueuedCaptures hold descriptors already
-        var capture = new PendingCapture(path, file, agent, content, _captureSlots);
+        var capture = new PendingCapture(path, file, agent, content, _captureSlots) { Joinable = joinable };
         _captures[file] = capture;
         Hold(file);
         if (readNow) capture.ReadEarly(_store); // a failure is reported when its record runs
@@ -332,7 +343,8 @@ public sealed class ChangeRecorder : IDisposable
             Task commit = Task.CompletedTask; // a capture that failed is reported by Run; nobody waits for it
             try
             {
-                commit = _store.RecordWriteAsync(agent, path, capture.Read(_store));
+                var bytes = capture.Read(_store);
+                commit = record is null ? _store.RecordWriteAsync(agent, path, bytes) : record(bytes);
                 Submitted(commit);
             }
             finally
@@ -662,6 +674,8 @@ public sealed class ChangeRecorder : IDisposable
         public readonly string Path = path;
         public readonly FileKey File = file;
         public readonly Actor Agent = agent;
+        /// <summary>Whether later writes may join it (<see cref="TryJoin"/>): not a creation's capture.</summary>
+        public bool Joinable { get; init; } = true;
         private readonly object _gate = new();
         private SafeFileHandle? _content = content; // until read
         private bool _reading, _read;
