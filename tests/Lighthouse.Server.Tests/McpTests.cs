@@ -49,17 +49,16 @@ public sealed class McpTests : IAsyncLifetime
 
     private string Token(string agent) => _host.Registry.IssueToken(agent, TimeSpan.FromHours(1)).Text;
 
-    /// <summary>An MCP session of the token's agent, and the SDK client talking to it.</summary>
-    private async Task<McpClient> Connect(string token)
+    /// <summary>An MCP session of the token's agent, and the SDK client talking to it (revision 2025-11-25 unless another is named).</summary>
+    private async Task<McpClient> Connect(string token, string? protocolVersion = "2025-11-25")
     {
         var caller = AgentCallers.FromToken(_host, token, "mcp");
         var toServer = new Pipe();
         var toClient = new Pipe();
         var stop = new CancellationTokenSource();
         var server = Task.Run(() => AgentMcpSession.RunAsync(_host, caller, toServer.Reader.AsStream(), toClient.Writer.AsStream(), stop.Token));
-        // Resource subscriptions are the resources/subscribe request of revisions up to 2025-11-25.
         var connecting = McpClient.CreateAsync(new StreamClientTransport(toServer.Writer.AsStream(), toClient.Reader.AsStream()),
-            new McpClientOptions { ProtocolVersion = "2025-11-25" });
+            new McpClientOptions { ProtocolVersion = protocolVersion });
         // A server that fails to start fails the test with its own exception rather than an initialization timeout.
         if (await Task.WhenAny(connecting, server) == server) await server;
         var client = await connecting;
@@ -138,6 +137,38 @@ public sealed class McpTests : IAsyncLifetime
         Assert.Equal("final\n", Assert.IsType<TextResourceContents>(Assert.Single(contents.Contents)).Text);
         var events = await reviewer.ReadResourceAsync("lighthouse://events");
         Assert.Contains("\"agent\":\"builder\"", Assert.IsType<TextResourceContents>(Assert.Single(events.Contents)).Text);
+    }
+
+    [Fact]
+    public async Task On_the_newest_revision_a_subscriptions_listen_is_notified_of_its_uris_only()
+    {
+        var builder = await Connect(Token("builder"));
+        var reviewer = await Connect(Token("reviewer"), protocolVersion: null); // the SDK's newest: 2026-07-28
+        Assert.Equal("2026-07-28", reviewer.NegotiatedProtocolVersion);
+        var updates = new List<string>();
+        var watched = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        reviewer.RegisterNotificationHandler(NotificationMethods.ResourceUpdatedNotification, (n, _) =>
+        {
+            var uri = n.Params?["uri"]?.GetValue<string>() ?? "";
+            lock (updates) updates.Add(uri);
+            if (uri == "lighthouse://files/watched.txt") watched.TrySetResult();
+            return ValueTask.CompletedTask;
+        });
+        // The long-lived request that replaced resources/subscribe (the SDK's client has no call for it yet).
+        using var stop = new CancellationTokenSource();
+        _ = reviewer.SendRequestAsync(new JsonRpcRequest
+        {
+            Method = RequestMethods.SubscriptionsListen,
+            Params = System.Text.Json.Nodes.JsonNode.Parse("""{"notifications":{"resourceSubscriptions":["lighthouse://files/watched.txt"]}}"""),
+        }, stop.Token);
+        await Task.Delay(300); // the server has the request
+
+        await Call(builder, "write_file", new() { ["path"] = "other.txt", ["content"] = "not watched\n" });
+        await Call(builder, "write_file", new() { ["path"] = "watched.txt", ["content"] = "watched\n" });
+        await watched.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await Task.Delay(200);
+        lock (updates) Assert.Equal(["lighthouse://files/watched.txt"], updates);
+        await stop.CancelAsync();
     }
 
     [Fact]

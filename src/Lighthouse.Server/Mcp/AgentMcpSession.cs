@@ -18,8 +18,8 @@ namespace Lighthouse.Server.Mcp;
 /// <remarks>
 /// Resources: <c>lighthouse://files/{+path}</c> (a file's current content; a URI ending in '/' subscribes to everything
 /// under that directory) and <c>lighthouse://events</c> (the latest events as JSON lines, the form of
-/// <c>streams/events.jsonl</c>). Subscriptions use the resources/subscribe request of protocol revisions up to
-/// 2025-11-25. Notifications come from the project's <see cref="EventFeed"/>, filtered by what the agent may see
+/// <c>streams/events.jsonl</c>). Subscriptions: the resources/subscribe request of protocol revisions up to 2025-11-25,
+/// and the URIs of a subscriptions/listen request (2026-07-28 on; kept for the session). Notifications come from the project's <see cref="EventFeed"/>, filtered by what the agent may see
 /// (<see cref="ProjectFiles.MaySee"/>): a subscriber never learns of changes to paths its agent may not read.
 /// </remarks>
 public sealed class AgentMcpSession : IAsyncDisposable
@@ -77,6 +77,18 @@ public sealed class AgentMcpSession : IAsyncDisposable
             Subscribe(ctx.Server, ctx.Params?.Uri ?? throw new McpException("no uri"));
             return ValueTask.FromResult(new EmptyResult());
         };
+        // Protocol revision 2026-07-28 replaces resources/subscribe with a long-lived subscriptions/listen naming the URIs;
+        // the SDK answers it and carries what we send, but does not filter: its URIs become this session's subscriptions.
+        options.Filters.Message.IncomingFilters.Add(next => async (context, cancellationToken) =>
+        {
+            if (context.JsonRpcMessage is JsonRpcRequest { Method: RequestMethods.SubscriptionsListen } listen
+                && listen.Params?["notifications"]?["resourceSubscriptions"] is System.Text.Json.Nodes.JsonArray uris)
+                foreach (var uri in uris)
+                    if (uri?.GetValueKind() == System.Text.Json.JsonValueKind.String)
+                        try { Subscribe(context.Server, uri.GetValue<string>()); }
+                        catch (McpException) { } // a URI we do not serve: never notified, as the SDK acknowledges it
+            await next(context, cancellationToken).ConfigureAwait(false);
+        });
         options.Handlers.UnsubscribeFromResourcesHandler = (ctx, _) =>
         {
             var uri = Normalize(ctx.Params?.Uri ?? throw new McpException("no uri"));
