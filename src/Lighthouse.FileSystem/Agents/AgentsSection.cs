@@ -267,7 +267,7 @@ public sealed class AgentsSection : ReadOnlySection, IMountSection
     private const uint DirMode = 0x4000 | 0x16d, FileMode = 0x8000 | 0x124, LinkMode = 0xA000 | 0x1ff;
 
     /// <summary>Attributes of <paramref name="node"/> now and how long the kernel may keep them (0: ask every time).</summary>
-    private int Attributes(in RequestContext ctx, ulong node, out FuseAttr attr, out TimeSpan timeout)
+    protected override int Attributes(in RequestContext ctx, ulong node, out FuseAttr attr, out TimeSpan timeout)
     {
         attr = default; timeout = Short;
         if (SectionIds.TagOf(node) != _tag) return Errno.ESTALE;
@@ -292,7 +292,6 @@ public sealed class AgentsSection : ReadOnlySection, IMountSection
         return 0;
     }
 
-    private static (ulong, uint) Split(TimeSpan t) => ((ulong)t.Ticks / TimeSpan.TicksPerSecond, (uint)(t.Ticks % TimeSpan.TicksPerSecond * 100));
 
     public override int Lookup(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name, out EntryOut entry)
     {
@@ -326,26 +325,7 @@ public sealed class AgentsSection : ReadOnlySection, IMountSection
         return 0;
     }
 
-    public override int GetAttr(in RequestContext ctx, ulong node, ulong? fh, out AttrOut attr)
-    {
-        attr = default;
-        int rc = Attributes(ctx, node, out var a, out var timeout);
-        if (rc != 0) return rc;
-        var (s, ns) = Split(timeout);
-        attr = new AttrOut { AttrValid = s, AttrValidNsec = ns, Attr = a };
-        return 0;
-    }
 
-    /// <summary>Answered rather than ENOSYS, which would make the kernel stop asking statx for the whole mount.</summary>
-    public override int Statx(in RequestContext ctx, ulong node, ulong? fh, uint flags, uint mask, out StatxOut result)
-    {
-        result = default;
-        int rc = Attributes(ctx, node, out var a, out var timeout);
-        if (rc != 0) return rc;
-        var (s, ns) = Split(timeout);
-        result = StatxFromAttr.Of(a, s, ns);
-        return 0;
-    }
 
     public override int ReadLink(in RequestContext ctx, ulong node, Span<byte> target, out int length)
     {

@@ -81,7 +81,7 @@ public sealed class DebugSection : ReadOnlySection, IMountSection
         };
     }
 
-    private int Attributes(in RequestContext ctx, ulong node, out FuseAttr attr, out TimeSpan timeout)
+    protected override int Attributes(in RequestContext ctx, ulong node, out FuseAttr attr, out TimeSpan timeout)
     {
         attr = default; timeout = Short;
         if (node == RootId) { attr = Attr(node, DirMode, 0, 2, _reports.StartedUtc); return 0; }
@@ -93,7 +93,6 @@ public sealed class DebugSection : ReadOnlySection, IMountSection
         return 0;
     }
 
-    private static (ulong, uint) Split(TimeSpan t) => ((ulong)t.Ticks / TimeSpan.TicksPerSecond, (uint)(t.Ticks % TimeSpan.TicksPerSecond * 100));
 
     public override int Lookup(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name, out EntryOut entry)
     {
@@ -112,26 +111,7 @@ public sealed class DebugSection : ReadOnlySection, IMountSection
         return 0;
     }
 
-    public override int GetAttr(in RequestContext ctx, ulong node, ulong? fh, out AttrOut attr)
-    {
-        attr = default;
-        int rc = Attributes(ctx, node, out var a, out var timeout);
-        if (rc != 0) return rc;
-        var (s, ns) = Split(timeout);
-        attr = new AttrOut { AttrValid = s, AttrValidNsec = ns, Attr = a };
-        return 0;
-    }
 
-    /// <summary>Answered rather than ENOSYS, which would make the kernel stop asking statx for the whole mount.</summary>
-    public override int Statx(in RequestContext ctx, ulong node, ulong? fh, uint flags, uint mask, out StatxOut result)
-    {
-        result = default;
-        int rc = Attributes(ctx, node, out var a, out var timeout);
-        if (rc != 0) return rc;
-        var (s, ns) = Split(timeout);
-        result = StatxFromAttr.Of(a, s, ns);
-        return 0;
-    }
 
     public override int ReadLink(in RequestContext ctx, ulong node, Span<byte> target, out int length) { length = 0; return Errno.EINVAL; }
 

@@ -117,7 +117,6 @@ public sealed unsafe class HistorySection : ReadOnlySection, IMountSection
         return HistoryBit | ((x ^ (x >> 31)) >> 1) | 1UL << 62; // above every exact number
     }
 
-    private static (ulong, uint) Split(TimeSpan t) => ((ulong)t.Ticks / TimeSpan.TicksPerSecond, (uint)(t.Ticks % TimeSpan.TicksPerSecond * 100));
 
     private HistoryNode Remember(long seq, string path, FileKind kind)
     {
@@ -207,13 +206,13 @@ public sealed unsafe class HistorySection : ReadOnlySection, IMountSection
         return 0;
     }
 
-    public override int GetAttr(in RequestContext ctx, ulong node, ulong? fh, out AttrOut attr)
+
+    protected override int Attributes(in RequestContext ctx, ulong node, out FuseAttr attr, out TimeSpan timeout)
     {
-        attr = default;
+        (attr, timeout) = (default, default);
         if (!_nodes.TryGetValue(node, out var n)) return Errno.ESTALE;
-        if (!TryAttributes(n, out var a)) return Errno.ENOENT;
-        var (s, ns) = Split(n.Seq < 0 ? Short : Immutable);
-        attr = new AttrOut { AttrValid = s, AttrValidNsec = ns, Attr = a };
+        if (!TryAttributes(n, out attr)) return Errno.ENOENT;
+        timeout = n.Seq < 0 ? Short : Immutable;
         return 0;
     }
 
@@ -381,15 +380,6 @@ public sealed unsafe class HistorySection : ReadOnlySection, IMountSection
         }
     }
 
-    public override int Statx(in RequestContext ctx, ulong node, ulong? fh, uint flags, uint mask, out StatxOut result)
-    {
-        result = default;
-        if (!_nodes.TryGetValue(node, out var n)) return Errno.ESTALE;
-        if (!TryAttributes(n, out var a)) return Errno.ENOENT;
-        var (s, ns) = Split(n.Seq < 0 ? Short : Immutable);
-        result = Sections.StatxFromAttr.Of(a, s, ns);
-        return 0;
-    }
 
     public override int ReadDir(in RequestContext ctx, ulong node, ulong fh, long offset, ref DirectoryBuffer buffer)
     {

@@ -6,12 +6,40 @@ using Lighthouse.Interop;
 namespace Lighthouse.FileSystem.Sections;
 
 /// <summary>
-/// What every read-only section (history/, agents/) answers alike: each change is refused with EROFS, and the calls that
+/// What every read-only section (history/, agents/, streams/, debug/) answers alike: attributes from one source for
+/// GETATTR and STATX; each change is refused with EROFS, and the calls that
 /// change nothing (fsync, fsyncdir, flush) succeed — never ENOSYS, which the kernel remembers for the whole connection,
 /// current/ included (one fsync of a history/ file made every later fsync in current/ skip the daemon).
 /// </summary>
 public abstract class ReadOnlySection : FuseFileSystem
 {
+    /// <summary>A node's attributes and how long the kernel may keep them: what GETATTR and STATX both answer.</summary>
+    protected abstract int Attributes(in RequestContext ctx, ulong node, out FuseAttr attr, out TimeSpan timeout);
+
+    /// <summary>A time span as the kernel's (seconds, nanoseconds) pair of a reply's validity.</summary>
+    protected static (ulong Seconds, uint Nanoseconds) Split(TimeSpan t) => ((ulong)t.Ticks / TimeSpan.TicksPerSecond, (uint)(t.Ticks % TimeSpan.TicksPerSecond * 100));
+
+    public override int GetAttr(in RequestContext ctx, ulong node, ulong? fh, out AttrOut attr)
+    {
+        attr = default;
+        int rc = Attributes(ctx, node, out var a, out var timeout);
+        if (rc != 0) return rc;
+        var (s, ns) = Split(timeout);
+        attr = new AttrOut { AttrValid = s, AttrValidNsec = ns, Attr = a };
+        return 0;
+    }
+
+    /// <summary>Answered rather than ENOSYS, which would make the kernel stop asking statx for the whole mount.</summary>
+    public override int Statx(in RequestContext ctx, ulong node, ulong? fh, uint flags, uint mask, out StatxOut result)
+    {
+        result = default;
+        int rc = Attributes(ctx, node, out var a, out var timeout);
+        if (rc != 0) return rc;
+        var (s, ns) = Split(timeout);
+        result = StatxFromAttr.Of(a, s, ns);
+        return 0;
+    }
+
     public override int Fsync(in RequestContext ctx, ulong node, ulong fh, bool dataOnly) => 0;
     public override int FsyncDir(in RequestContext ctx, ulong node, ulong fh, bool dataOnly) => 0;
     public override int Flush(in RequestContext ctx, ulong node, ulong fh) => 0;

@@ -133,6 +133,13 @@ public sealed class StreamsSection : ReadOnlySection, IMountSection
         };
     }
 
+    protected override int Attributes(in RequestContext ctx, ulong node, out FuseAttr attr, out TimeSpan timeout)
+    {
+        var type = TypeOf(node);
+        (attr, timeout) = type == NodeType.None ? (default, default) : (Attr(node, type), Short);
+        return type == NodeType.None ? Errno.ESTALE : 0;
+    }
+
     private FuseAttr Attr(ulong id, NodeType type)
     {
         long ticks = Math.Max(0, Volatile.Read(ref _lastEventTicks) - DateTime.UnixEpoch.Ticks);
@@ -148,7 +155,6 @@ public sealed class StreamsSection : ReadOnlySection, IMountSection
 
     private const uint DirMode = 0x4000 | 0x16d, FileMode = 0x8000 | 0x124;
 
-    private static (ulong, uint) Split(TimeSpan t) => ((ulong)t.Ticks / TimeSpan.TicksPerSecond, (uint)(t.Ticks % TimeSpan.TicksPerSecond * 100));
 
     public override int Lookup(in RequestContext ctx, ulong parent, ReadOnlySpan<byte> name, out EntryOut entry)
     {
@@ -199,26 +205,7 @@ public sealed class StreamsSection : ReadOnlySection, IMountSection
         return 0;
     }
 
-    public override int GetAttr(in RequestContext ctx, ulong node, ulong? fh, out AttrOut attr)
-    {
-        attr = default;
-        var type = TypeOf(node);
-        if (type == NodeType.None) return Errno.ESTALE;
-        var (s, ns) = Split(Short);
-        attr = new AttrOut { AttrValid = s, AttrValidNsec = ns, Attr = Attr(node, type) };
-        return 0;
-    }
 
-    /// <summary>Answered rather than ENOSYS, which would make the kernel stop asking statx for the whole mount.</summary>
-    public override int Statx(in RequestContext ctx, ulong node, ulong? fh, uint flags, uint mask, out StatxOut result)
-    {
-        result = default;
-        var type = TypeOf(node);
-        if (type == NodeType.None) return Errno.ESTALE;
-        var (s, ns) = Split(Short);
-        result = StatxFromAttr.Of(Attr(node, type), s, ns);
-        return 0;
-    }
 
     public override int ReadLink(in RequestContext ctx, ulong node, Span<byte> target, out int length)
     {
