@@ -63,6 +63,35 @@ public sealed class RecorderTests : IDisposable
     }
 
     [Fact]
+    public void A_capture_point_passed_after_the_queued_capture_read_its_bytes_leaves_the_change_for_the_next_point()
+    {
+        var host = _p.Open();
+        using var gate = new ManualResetEventSlim();
+        host.Recorder.EnqueueExternal(() => gate.Wait()); // the captures stay queued
+        File.WriteAllText(_p.Abs("held.txt"), "born");
+        var (key, facts) = _p.Stat("held.txt");
+        host.Recorder.Created(Alice, "held.txt", key, facts, content: File.OpenHandle(_p.Abs("held.txt")));
+        host.Recorder.BeforeOpenForWriting(key); // the queued capture reads "born" now
+        File.WriteAllText(_p.Abs("held.txt"), "written by a handle still open elsewhere");
+        // A close passed while another handle still writes: the queued capture will not see these bytes.
+        host.Recorder.LeftForLater(key);
+        Assert.Equal(ContentKnowledge.Changed, host.Recorder.Known(key));
+        gate.Set();
+        host.Recorder.Flush();
+        Assert.Equal(ContentKnowledge.Changed, host.Recorder.Known(key)); // still: the capture's commit settles nothing newer
+
+        // A write capture that has not read yet takes the later bytes along: nothing is left for later.
+        File.WriteAllText(_p.Abs("open.txt"), "one");
+        var (key2, _) = _p.Stat("open.txt");
+        using var gate2 = new ManualResetEventSlim();
+        host.Recorder.EnqueueExternal(() => gate2.Wait());
+        host.Recorder.Written(Alice, "open.txt", key2, File.OpenHandle(_p.Abs("open.txt")));
+        host.Recorder.LeftForLater(key2);
+        Assert.Equal(ContentKnowledge.WritePending, host.Recorder.Known(key2));
+        gate2.Set();
+    }
+
+    [Fact]
     public void A_file_kept_open_is_due_for_capture_at_fsync_at_most_once_a_second()
     {
         var host = _p.Open();

@@ -367,7 +367,10 @@ public sealed class ChangeRecorder : IDisposable
     /// writes to it: the bytes may be past the state this close saw): its change is captured at the next point.</summary>
     public void LeftForLater(FileKey file)
     {
-        if (Known(file) != ContentKnowledge.WritePending) _known[file] = ContentKnowledge.Changed;
+        // A queued capture that has not read the file yet reads these bytes too; one that has read them already (early,
+        // at an open for writing or a change) or records a creation does not: then the change waits for the next point.
+        if (Known(file) == ContentKnowledge.WritePending && _captures.TryGetValue(file, out var queued) && queued.Joinable && queued.TryJoin()) return;
+        _known[file] = ContentKnowledge.Changed;
     }
 
     /// <summary>A capture's commit is done: what we know of its file is safe, unless it was written again since.</summary>
