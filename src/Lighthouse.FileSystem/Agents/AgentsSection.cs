@@ -362,23 +362,14 @@ public sealed class AgentsSection : ReadOnlySection, IMountSection
     {
         bytesRead = 0;
         if (!_handles.TryGetValue(fh, out var h) || h.Content is not { } content) return Errno.EBADF;
-        if (offset < 0) return Errno.EINVAL;
-        if (offset >= content.Length) return 0;
-        bytesRead = Math.Min(buffer.Length, content.Length - (int)offset);
-        content.AsSpan((int)offset, bytesRead).CopyTo(buffer);
-        return 0;
+        return ReadRendering(content, offset, buffer, out bytesRead);
     }
 
-    /// <summary>SEEK_DATA and SEEK_HOLE over the rendering of this open (no holes); ENOSYS would end FUSE_LSEEK for the whole mount.</summary>
     public override int Lseek(in RequestContext ctx, ulong node, ulong fh, long offset, int whence, out long result)
     {
         result = 0;
         if (!_handles.TryGetValue(fh, out var h) || h.Content is not { } content) return Errno.EBADF;
-        const int SeekData = 3, SeekHole = 4;
-        if (whence is not (SeekData or SeekHole)) return Errno.EINVAL;
-        if (offset < 0 || offset >= content.Length) return Libc.ENXIO;
-        result = whence == SeekData ? offset : content.Length;
-        return 0;
+        return SeekRendering(content.Length, offset, whence, out result);
     }
 
     public override int Release(in RequestContext ctx, ulong node, ulong fh, int flags)

@@ -19,6 +19,28 @@ public abstract class ReadOnlySection : FuseFileSystem
     /// <summary>A time span as the kernel's (seconds, nanoseconds) pair of a reply's validity.</summary>
     protected static (ulong Seconds, uint Nanoseconds) Split(TimeSpan t) => ((ulong)t.Ticks / TimeSpan.TicksPerSecond, (uint)(t.Ticks % TimeSpan.TicksPerSecond * 100));
 
+    /// <summary>A read of a file rendered whole at its open (agents/, debug/): the bytes of <paramref name="content"/> from <paramref name="offset"/>.</summary>
+    protected static int ReadRendering(byte[] content, long offset, Span<byte> buffer, out int bytesRead)
+    {
+        bytesRead = 0;
+        if (offset < 0) return Errno.EINVAL;
+        if (offset >= content.Length) return 0;
+        bytesRead = Math.Min(buffer.Length, content.Length - (int)offset);
+        content.AsSpan((int)offset, bytesRead).CopyTo(buffer);
+        return 0;
+    }
+
+    /// <summary>SEEK_DATA and SEEK_HOLE over such a rendering (no holes); ENOSYS would end FUSE_LSEEK for the whole mount.</summary>
+    protected static int SeekRendering(int length, long offset, int whence, out long result)
+    {
+        const int SeekData = 3, SeekHole = 4;
+        result = 0;
+        if (whence is not (SeekData or SeekHole)) return Errno.EINVAL;
+        if (offset < 0 || offset >= length) return Libc.ENXIO;
+        result = whence == SeekData ? offset : length;
+        return 0;
+    }
+
     public override int GetAttr(in RequestContext ctx, ulong node, ulong? fh, out AttrOut attr)
     {
         attr = default;

@@ -44,7 +44,6 @@ public sealed class ProjectFiles : IDisposable
     // Changes through the service are made one at a time: a compare-and-swap (If-Match) holds from the check to the record.
     private readonly Lock _changes = new();
     // Files created here with bytes whose create record may not have read them yet (see SaveBeforeChange).
-    private readonly HashSet<FileKey> _bornWithBytes = [];
 
     internal ProjectFiles(ProjectHost host)
     {
@@ -448,12 +447,6 @@ public sealed class ProjectFiles : IDisposable
             var key = new FileKey(st.Dev, st.Ino);
             Recorder.Created(caller.Agent, path, key, Facts(st), dirMtimeNs: dirMtime, content: size > 0 ? handle : null);
             handed = size > 0;
-            if (handed)
-                lock (_bornWithBytes)
-                {
-                    if (_bornWithBytes.Count >= 10_000) { Recorder.Flush(); _bornWithBytes.Clear(); } // all read by now
-                    _bornWithBytes.Add(key);
-                }
             return new WriteResult(path, true, hash, size, []);
         }
         finally
@@ -660,12 +653,7 @@ public sealed class ProjectFiles : IDisposable
     /// </summary>
     private void SaveBeforeChange(Agent agent, FileKey key, string path, SafeFileHandle content, bool inPlace)
     {
-        // A file we created with its bytes: its create record reads them through its own descriptor when it runs, so they
-        // must not change before (the recorder knows nothing of that read: it says Unknown). Rare: created, then rewritten
-        // before its record ran.
-        bool born;
-        lock (_bornWithBytes) born = _bornWithBytes.Remove(key);
-        if (born && inPlace) Recorder.Flush();
+        // A file created here with its bytes is WritePending until its create record has read them: read them now, first.
         switch (Recorder.Known(key))
         {
             case ContentKnowledge.Safe:
